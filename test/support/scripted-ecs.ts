@@ -1,0 +1,733 @@
+// The project's own scripted ECS endpoint: an HTTP server that speaks the ECS JSON protocol
+// (awsJson1_1) to the real AWS SDK and plays the rollouts that moto cannot: progress, circuit-breaker
+// failures with stopped tasks and events, deployments that vanish or never finish, throttling and 5xx.
+//
+// Time is computed lazily: every change a rollout makes is an action due at a moment after the
+// UpdateService that started it; each request first applies the actions that are due, in order.
+// The scenario of a deployment is chosen by the image tags of its task definition:
+//   crash | pullfail | unhealthy | vanish | never (anything else rolls out healthily).
+//
+// Node builtins and erasable TypeScript only: this file runs as is under Node 24
+// (`node test/support/scripted-ecs.ts --port 0`) and is imported by the jest tests.
+import { createServer } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { randomBytes, randomInt, randomUUID } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+export interface ScriptedEcsOptions {
+  port?: number
+  region?: string
+  settleMs?: number
+  failAfterMs?: number
+  circuitBreakerRollback?: boolean
+  throttle?: { operations?: string[]; count: number }
+  serverErrors?: { operations?: string[]; count: number }
+  rolloutState?: boolean
+  services?: SeedService[]
+}
+export interface SeedService {
+  cluster?: string
+  name: string
+  desiredCount?: number
+  status?: 'ACTIVE' | 'DRAINING' | 'INACTIVE'
+  taskDefinition: Record<string, unknown>
+}
+export interface RecordedCall { at: number; operation: string; input: unknown; status: number }
+export interface ScriptedEcs {
+  endpoint: string
+  calls: RecordedCall[]
+  settledAt(deploymentId: string): number | undefined
+  close(): Promise<void>
+}
+
+type Obj = Record<string, any>
+type Scenario = 'healthy' | 'crash' | 'pullfail' | 'unhealthy' | 'vanish' | 'never'
+type Tag = { key: string; value?: string }
+
+interface TaskDef { arn: string; family: string; revision: number; body: Obj }
+interface Deployment {
+  id: string; taskDef: string; desiredCount: number; status: 'PRIMARY' | 'ACTIVE' | 'INACTIVE'
+  rolloutState: 'IN_PROGRESS' | 'COMPLETED' | 'FAILED'; reason?: string; noReason?: boolean
+  failedTasks: number; createdAt: number; updatedAt: number; scenario: Scenario
+}
+interface Task {
+  arn: string; id: string; service: Service; deploymentId: string; taskDef: string
+  lastStatus: 'RUNNING' | 'STOPPED'; createdAt: number; startedAt?: number; stoppedAt?: number
+  stoppedReason?: string; stopCode?: string; containers: Obj[]
+}
+interface Service {
+  name: string; cluster: string; arn: string; status: string; desiredCount: number; taskDef: string
+  lastGood: string; deployments: Deployment[]; events: Obj[]; tasks: Task[]; createdAt: number
+  launchType: string; deploymentConfiguration: Obj
+}
+
+const PREFIX = 'AmazonEC2ContainerServiceV20141113.'
+const ACCOUNT = '123456789012'
+const FAILED_TO_START = 'ECS deployment circuit breaker: tasks failed to start.'
+
+class EcsError extends Error {
+  code: string
+  status: number
+  constructor(code: string, message: string, status = 400) {
+    super(message)
+    this.code = code
+    this.status = status
+  }
+}
+const invalid = (message: string) => new EcsError('InvalidParameterException', message)
+const clientError = (message: string) => new EcsError('ClientException', message)
+const secs = (ms: number | undefined) => (ms === undefined ? undefined : ms / 1000)
+const last = (s: string, sep: string) => s.slice(s.lastIndexOf(sep) + 1)
+const taskIdOf = (arn: string) => last(arn, '/')
+const taskList = (tasks: { id: string }[]) => tasks.map((t) => `(task ${t.id})`).join(' ')
+
+/** The tag of an image reference (`repo/name:tag`), '' for digests and untagged images. */
+function imageTag(image: string): string {
+  if (image.includes('@')) return ''
+  const name = last(image, '/')
+  return name.includes(':') ? last(name, ':') : ''
+}
+
+export function defaultSeed(): SeedService[] {
+  return [{
+    name: 'web',
+    desiredCount: 2,
+    taskDefinition: {
+      family: 'web', networkMode: 'awsvpc', requiresCompatibilities: ['FARGATE'], cpu: '256', memory: '512',
+      executionRoleArn: `arn:aws:iam::${ACCOUNT}:role/ecsTaskExecutionRole`,
+      containerDefinitions: [
+        { name: 'web', image: 'registry.example/web:1.0.0', essential: true, portMappings: [{ containerPort: 8080 }] },
+        { name: 'log-router', image: 'registry.example/fluent-bit:2', essential: true, firelensConfiguration: { type: 'fluentbit' } }
+      ]
+    }
+  }]
+}
+
+/** All state of one server: task definitions, clusters, services with their deployments and tasks. */
+class EcsState {
+  region: string; settleMs: number; failAfterMs: number; rollback: boolean; rolloutState: boolean
+  clock = Date.now()
+  clusters = new Set<string>()
+  families = new Map<string, TaskDef[]>()
+  services: Service[] = []
+  tags = new Map<string, Tag[]>()
+  settled = new Map<string, number>()
+  private queue: { at: number; seq: number; run: () => void }[] = []
+  private seq = 0
+
+  constructor(o: ScriptedEcsOptions) {
+    this.region = o.region ?? 'us-east-1'
+    this.settleMs = o.settleMs ?? 3000
+    this.failAfterMs = o.failAfterMs ?? 2000
+    this.rolloutState = o.rolloutState ?? true
+    this.rollback = o.circuitBreakerRollback ?? true
+    for (const seed of o.services ?? defaultSeed()) this.seed(seed)
+  }
+
+  arn(kind: string, rest: string) { return `arn:aws:ecs:${this.region}:${ACCOUNT}:${kind}/${rest}` }
+
+  // ---- time ----
+  at(at: number, run: () => void) { this.queue.push({ at, seq: this.seq++, run }) }
+  advance(to: number) {
+    for (;;) {
+      const due = this.queue.filter((a) => a.at <= to).sort((a, b) => a.at - b.at || a.seq - b.seq)[0]
+      if (!due) break
+      this.queue.splice(this.queue.indexOf(due), 1)
+      this.clock = Math.max(this.clock, due.at)
+      due.run()
+    }
+    this.clock = Math.max(this.clock, to)
+  }
+
+  // ---- seeding ----
+  seed(s: SeedService) {
+    const cluster = s.cluster ?? 'default'
+    this.clusters.add(cluster)
+    const td = this.register(s.taskDefinition).taskDefinition
+    const status = s.status ?? 'ACTIVE'
+    const desired = status === 'ACTIVE' ? s.desiredCount ?? 2 : 0
+    const t0 = this.clock - 86_400_000
+    const fargate = (td.requiresCompatibilities ?? []).includes('FARGATE')
+    const svc: Service = {
+      name: s.name, cluster, arn: this.arn('service', `${cluster}/${s.name}`), status, desiredCount: desired,
+      taskDef: td.taskDefinitionArn, lastGood: td.taskDefinitionArn, deployments: [], events: [], tasks: [],
+      createdAt: t0, launchType: fargate ? 'FARGATE' : 'EC2',
+      deploymentConfiguration: {
+        deploymentCircuitBreaker: { enable: this.rolloutState, rollback: this.rolloutState && this.rollback },
+        maximumPercent: 200, minimumHealthyPercent: 100
+      }
+    }
+    this.services.push(svc)
+    if (status === 'INACTIVE') return
+    const d = this.newDeployment(svc, td.taskDefinitionArn, t0, 'healthy')
+    d.rolloutState = 'COMPLETED'
+    d.reason = `ECS deployment ${d.id} completed.`
+    this.startTasks(svc, d, desired, t0, false)
+    this.event(svc, `(service ${svc.name}) has reached a steady state.`, t0)
+  }
+
+  // ---- task definitions ----
+  register(input: Obj) {
+    const family = input.family
+    if (typeof family !== 'string' || !family) throw clientError('Family must not be null or empty.')
+    if (!/^[A-Za-z0-9_-]{1,255}$/.test(family)) {
+      throw clientError(`Invalid family name: ${family}. Up to 255 letters, numbers, hyphens and underscores are allowed.`)
+    }
+    const defs = input.containerDefinitions
+    if (!Array.isArray(defs) || defs.length === 0) throw clientError('Container list cannot be empty.')
+    const names = new Set<string>()
+    for (const c of defs) {
+      if (typeof c?.name !== 'string' || !c.name) throw clientError('Container.name should not be null or empty.')
+      if (typeof c.image !== 'string' || !c.image) throw clientError('Container.image should not be null or empty.')
+      if (names.has(c.name)) throw clientError(`Duplicate container name: ${c.name}.`)
+      names.add(c.name)
+    }
+    const tags = this.checkTags(input.tags ?? [])
+    const revisions = this.families.get(family) ?? []
+    const revision = revisions.length + 1
+    const arn = this.arn('task-definition', `${family}:${revision}`)
+    const { tags: _ignored, ...rest } = input
+    const awsvpc = input.networkMode === 'awsvpc'
+    const body: Obj = {
+      ...rest, taskDefinitionArn: arn, revision, status: 'ACTIVE', volumes: input.volumes ?? [],
+      placementConstraints: input.placementConstraints ?? [],
+      containerDefinitions: defs.map((c: Obj) => ({
+        cpu: 0, essential: true, environment: [], mountPoints: [], volumesFrom: [], ...c,
+        portMappings: (c.portMappings ?? []).map((p: Obj) => ({ hostPort: awsvpc ? p.containerPort : 0, protocol: 'tcp', ...p }))
+      })),
+      requiresAttributes: [
+        { name: 'com.amazonaws.ecs.capability.docker-remote-api.1.18' },
+        ...(awsvpc ? [{ name: 'ecs.capability.task-eni' }] : [])
+      ],
+      compatibilities: awsvpc && input.cpu && input.memory ? ['EC2', 'FARGATE'] : ['EC2'],
+      registeredAt: secs(this.clock), registeredBy: `arn:aws:iam::${ACCOUNT}:user/scripted-ecs`
+    }
+    revisions.push({ arn, family, revision, body })
+    this.families.set(family, revisions)
+    if (tags.length) this.tags.set(arn, tags)
+    return { taskDefinition: body, tags }
+  }
+
+  /** An ARN, `family:revision` or `family` (its latest ACTIVE revision); undefined when unknown. */
+  findTaskDef(ref: unknown): TaskDef | undefined {
+    if (typeof ref !== 'string' || !ref) return undefined
+    if (ref.startsWith('arn:') && !ref.includes(':task-definition/')) return undefined
+    const name = ref.startsWith('arn:') ? last(ref, '/') : ref
+    const [family, rev] = name.split(':')
+    const revisions = this.families.get(family ?? '') ?? []
+    if (rev === undefined) return revisions.filter((t) => t.body.status === 'ACTIVE').at(-1)
+    return revisions.find((t) => String(t.revision) === rev)
+  }
+
+  scenarioOf(taskDefArn: string): Scenario {
+    const tags = (this.findTaskDef(taskDefArn)?.body.containerDefinitions ?? []).map((c: Obj) => imageTag(c.image))
+    const found = (['crash', 'pullfail', 'unhealthy', 'vanish', 'never'] as const).find((s) => tags.some((t: string) => t.includes(s)))
+    return found ?? 'healthy'
+  }
+
+  checkTags(tags: unknown): Tag[] {
+    if (!Array.isArray(tags)) throw invalid('Tags must be a list.')
+    for (const t of tags) if (typeof t?.key !== 'string' || !t.key) throw invalid('Tag keys must not be empty.')
+    return tags as Tag[]
+  }
+
+  // ---- clusters and services ----
+  cluster(ref: unknown): string {
+    const name = typeof ref === 'string' && ref ? last(ref, '/') : 'default'
+    if (!this.clusters.has(name)) throw new EcsError('ClusterNotFoundException', 'Cluster not found.')
+    return name
+  }
+  findService(cluster: string, ref: unknown): Service | undefined {
+    const name = typeof ref === 'string' ? last(ref, '/') : ''
+    return this.services.find((s) => s.cluster === cluster && s.name === name)
+  }
+
+  event(svc: Service, message: string, at = this.clock) {
+    svc.events.unshift({ id: randomUUID(), createdAt: at, message })
+    svc.events.length = Math.min(svc.events.length, 100)
+  }
+
+  // ---- rollouts ----
+  newDeployment(svc: Service, taskDef: string, t0: number, scenario: Scenario): Deployment {
+    for (const d of svc.deployments) if (d.status === 'PRIMARY') d.status = 'ACTIVE'
+    const id = `ecs-svc/${randomInt(1, 10)}${Array.from({ length: 18 }, () => randomInt(10)).join('')}`
+    const d: Deployment = {
+      id, taskDef, desiredCount: svc.desiredCount, status: 'PRIMARY', rolloutState: 'IN_PROGRESS',
+      failedTasks: 0, createdAt: t0, updatedAt: t0, scenario: svc.desiredCount === 0 ? 'healthy' : scenario
+    }
+    svc.deployments.unshift(d)
+    svc.taskDef = taskDef
+    return d
+  }
+
+  /** Starts a deployment at t0 and schedules what it will do. */
+  deploy(svc: Service, taskDef: string, t0: number, scenario: Scenario, noReason = false): Deployment {
+    const d = this.newDeployment(svc, taskDef, t0, scenario)
+    d.noReason = noReason
+    const live = () => d.status === 'PRIMARY' && d.rolloutState === 'IN_PROGRESS'
+    const n = d.desiredCount
+    const { settleMs: S, failAfterMs: F } = this
+    if (d.scenario === 'healthy') {
+      for (let i = 1; i <= n; i++) {
+        this.at(t0 + (S * i) / (n + 1), () => {
+          if (!live()) return
+          this.startTasks(svc, d, 1, this.clock)
+          d.updatedAt = this.clock
+          const old = svc.tasks.find((t) => t.lastStatus === 'RUNNING' && t.deploymentId !== d.id)
+          if (old) this.stopTasks(svc, [old], d)
+        })
+      }
+      this.at(t0 + S, () => live() && this.complete(svc, d))
+    } else if (d.scenario === 'never') {
+      const message = `(service ${svc.name}) was unable to place a task because no container instance met all of its requirements.`
+      this.at(t0 + F, () => live() && this.event(svc, message))
+    } else {
+      const breaker = this.rolloutState || d.scenario === 'vanish'
+      const attempt = (k: number) => () => {
+        if (!live()) return
+        this.failTasks(svc, d)
+        if (!breaker || (k + 1) * (F / 3) < F) this.at(t0 + (k + 1) * (F / 3), attempt(k + 1))
+      }
+      this.at(t0 + F / 3, attempt(1))
+      if (breaker) this.at(t0 + F, () => live() && (d.scenario === 'vanish' ? this.vanish(svc, d) : this.fail(svc, d)))
+    }
+    return d
+  }
+
+  /** Makes d run exactly its desiredCount tasks, and nothing else run. */
+  reconcile(svc: Service, d: Deployment) {
+    const running = () => svc.tasks.filter((t) => t.lastStatus === 'RUNNING' && t.deploymentId === d.id)
+    if (running().length < d.desiredCount) this.startTasks(svc, d, d.desiredCount - running().length, this.clock)
+    const extra = running().slice(d.desiredCount)
+    const others = svc.tasks.filter((t) => t.lastStatus === 'RUNNING' && t.deploymentId !== d.id)
+    if (extra.length + others.length) this.stopTasks(svc, [...others, ...extra], d)
+  }
+
+  complete(svc: Service, d: Deployment) {
+    this.reconcile(svc, d)
+    for (const old of svc.deployments) if (old !== d) this.retire(old)
+    svc.deployments = [d]
+    d.rolloutState = 'COMPLETED'
+    d.reason = `ECS deployment ${d.id} completed.`
+    d.updatedAt = this.clock
+    svc.lastGood = d.taskDef
+    this.settled.set(d.id, this.clock)
+    this.event(svc, `(service ${svc.name}) (deployment ${d.id}) deployment completed.`)
+    this.event(svc, `(service ${svc.name}) has reached a steady state.`)
+  }
+
+  fail(svc: Service, d: Deployment) {
+    d.rolloutState = 'FAILED'
+    d.reason = FAILED_TO_START
+    d.updatedAt = this.clock
+    this.settled.set(d.id, this.clock)
+    this.event(svc, `(service ${svc.name}) (deployment ${d.id}) deployment failed: tasks failed to start.`)
+    if (!this.rollback) return
+    this.event(svc, `(service ${svc.name}) (deployment ${d.id}) rolling back to taskDefinition ${svc.lastGood}.`)
+    this.deploy(svc, svc.lastGood, this.clock, 'healthy')
+  }
+
+  vanish(svc: Service, d: Deployment) {
+    this.retire(d)
+    svc.deployments = svc.deployments.filter((x) => x !== d)
+    this.deploy(svc, svc.lastGood, this.clock, 'healthy', true)
+  }
+
+  /** Takes a deployment out of the service: it settles now, unless it already had (COMPLETED or FAILED). */
+  retire(d: Deployment) {
+    d.status = 'INACTIVE'
+    if (!this.settled.has(d.id)) this.settled.set(d.id, this.clock)
+  }
+
+  newTask(svc: Service, d: Deployment, at: number): Task {
+    const id = randomBytes(16).toString('hex')
+    const arn = this.arn('task', `${svc.cluster}/${id}`)
+    const defs = this.findTaskDef(d.taskDef)?.body.containerDefinitions ?? []
+    const task: Task = {
+      arn, id, service: svc, deploymentId: d.id, taskDef: d.taskDef, lastStatus: 'RUNNING', createdAt: at, startedAt: at,
+      containers: defs.map((c: Obj) => ({
+        containerArn: this.arn('container', `${svc.cluster}/${id}/${randomUUID()}`), taskArn: arn,
+        name: c.name, image: c.image, lastStatus: 'RUNNING'
+      }))
+    }
+    svc.tasks.push(task)
+    return task
+  }
+
+  startTasks(svc: Service, d: Deployment, count: number, at: number, announce = true) {
+    const started = Array.from({ length: count }, () => this.newTask(svc, d, at))
+    if (announce && started.length) this.event(svc, `(service ${svc.name}) has started ${count} tasks: ${taskList(started)}.`)
+  }
+
+  stopTasks(svc: Service, tasks: Task[], by: Deployment) {
+    for (const t of tasks) {
+      this.stop(t, 'ServiceSchedulerInitiated', `Scaling activity initiated by (deployment ${by.id})`)
+      for (const c of t.containers) c.exitCode = 0
+    }
+    this.event(svc, `(service ${svc.name}) has stopped ${tasks.length} running tasks: ${taskList(tasks)}.`)
+  }
+
+  stop(t: Task, stopCode: string, reason: string) {
+    Object.assign(t, { lastStatus: 'STOPPED', stopCode, stoppedReason: reason, stoppedAt: this.clock })
+    for (const c of t.containers) c.lastStatus = 'STOPPED'
+    const stopped = t.service.tasks.filter((x) => x.lastStatus === 'STOPPED')
+    if (stopped.length > 100) t.service.tasks.splice(t.service.tasks.indexOf(stopped[0]!), 1)
+  }
+
+  /** One attempt of a failing deployment: desiredCount tasks that start (or not) and stop. */
+  failTasks(svc: Service, d: Deployment) {
+    const tasks = Array.from({ length: d.desiredCount }, () => this.newTask(svc, d, this.clock))
+    this.event(svc, `(service ${svc.name}) has started ${tasks.length} tasks: ${taskList(tasks)}.`)
+    const td = this.findTaskDef(d.taskDef)?.body ?? {}
+    const kind = d.scenario === 'vanish' ? 'crash' : d.scenario
+    const culprit = (c: Obj) => imageTag(c.image).includes(kind)
+    for (const t of tasks) {
+      const bad = t.containers.find(culprit) ?? t.containers[0]!
+      const others = t.containers.filter((c) => c !== bad)
+      if (kind === 'pullfail') {
+        const reason = 'CannotPullContainerError: pull image manifest has been retried 5 time(s): ' +
+          `failed to resolve ref ${bad.image}: not found`
+        delete t.startedAt
+        this.stop(t, 'TaskFailedToStart', reason)
+        bad.reason = reason
+      } else if (kind === 'unhealthy') {
+        const def = (td.containerDefinitions ?? []).find((c: Obj) => c.name === bad.name)
+        if (def?.healthCheck) {
+          this.stop(t, 'ServiceSchedulerInitiated', 'Task failed container health checks')
+          bad.healthStatus = 'UNHEALTHY'
+          this.event(svc, `(service ${svc.name}) (task ${t.id}) failed container health checks.`)
+        } else {
+          const tg = `arn:aws:elasticloadbalancing:${this.region}:${ACCOUNT}:targetgroup/${svc.name}/0123456789abcdef`
+          this.stop(t, 'ServiceSchedulerInitiated', `Task failed ELB health checks in (target-group ${tg})`)
+          const port = def?.portMappings?.[0]?.containerPort ?? 80
+          this.event(svc, `(service ${svc.name}) (port ${port}) is unhealthy in (target-group ${tg}) due to (reason Health checks failed).`)
+        }
+        for (const c of t.containers) c.exitCode = 143
+      } else {
+        this.stop(t, 'EssentialContainerExited', 'Essential container in task exited')
+        Object.assign(bad, { exitCode: 1, reason: 'Container exited with code 1' })
+        for (const c of others) c.exitCode = 0
+      }
+    }
+    d.failedTasks += tasks.length
+    d.updatedAt = this.clock
+  }
+
+  // ---- rendering ----
+  renderDeployment(svc: Service, d: Deployment): Obj {
+    const running = svc.tasks.filter((t) => t.deploymentId === d.id && t.lastStatus === 'RUNNING').length
+    const desired = d.status === 'PRIMARY' ? d.desiredCount : running
+    const inProgress = d.status === 'PRIMARY' && d.rolloutState === 'IN_PROGRESS'
+    const out: Obj = {
+      id: d.id, status: d.status, taskDefinition: d.taskDef, desiredCount: desired,
+      pendingCount: inProgress ? Math.max(0, desired - running) : 0, runningCount: running, failedTasks: d.failedTasks,
+      createdAt: secs(d.createdAt), updatedAt: secs(d.updatedAt), launchType: svc.launchType
+    }
+    if (svc.launchType === 'FARGATE') out.platformVersion = '1.4.0'
+    if (this.rolloutState) {
+      out.rolloutState = d.rolloutState
+      if (!d.noReason) out.rolloutStateReason = d.reason ?? `ECS deployment ${d.id} in progress.`
+    }
+    return out
+  }
+
+  renderService(svc: Service): Obj {
+    const deployments = svc.deployments.map((d) => this.renderDeployment(svc, d))
+    return {
+      serviceArn: svc.arn, serviceName: svc.name, clusterArn: this.arn('cluster', svc.cluster), loadBalancers: [],
+      serviceRegistries: [], status: svc.status, desiredCount: svc.desiredCount,
+      runningCount: deployments.reduce((n, d) => n + d.runningCount, 0),
+      pendingCount: deployments.reduce((n, d) => n + d.pendingCount, 0),
+      launchType: svc.launchType, taskDefinition: svc.taskDef, deploymentConfiguration: svc.deploymentConfiguration,
+      deployments, events: svc.events.map((e) => ({ ...e, createdAt: secs(e.createdAt) })),
+      createdAt: secs(svc.createdAt), placementConstraints: [], placementStrategy: [], schedulingStrategy: 'REPLICA',
+      deploymentController: { type: 'ECS' }, createdBy: `arn:aws:iam::${ACCOUNT}:role/deployer`,
+      enableECSManagedTags: false, propagateTags: 'NONE', enableExecuteCommand: false
+    }
+  }
+
+  renderTask(t: Task): Obj {
+    return {
+      taskArn: t.arn, clusterArn: this.arn('cluster', t.service.cluster), taskDefinitionArn: t.taskDef,
+      group: `service:${t.service.name}`, startedBy: t.deploymentId, launchType: t.service.launchType,
+      lastStatus: t.lastStatus, desiredStatus: t.lastStatus, createdAt: secs(t.createdAt), startedAt: secs(t.startedAt),
+      stoppedAt: secs(t.stoppedAt), stoppingAt: secs(t.stoppedAt), stoppedReason: t.stoppedReason, stopCode: t.stopCode,
+      containers: t.containers, tags: this.tags.get(t.arn) ?? []
+    }
+  }
+}
+
+/** One handler per ECS operation: input -> output, or throw EcsError. */
+function operations(s: EcsState): Record<string, (input: Obj) => Obj> {
+  const page = <T>(items: T[], input: Obj) => {
+    const max = input.maxResults ?? 100
+    if (typeof max !== 'number' || max < 1 || max > 100) throw invalid('maxResults must be between 1 and 100.')
+    const from = input.nextToken ? Number(Buffer.from(String(input.nextToken), 'base64').toString()) : 0
+    if (!Number.isInteger(from)) throw invalid('Invalid nextToken.')
+    const next = from + max < items.length ? Buffer.from(String(from + max)).toString('base64') : undefined
+    return { items: items.slice(from, from + max), nextToken: next }
+  }
+  const includeTags = (input: Obj) => Array.isArray(input.include) && input.include.includes('TAGS')
+  return {
+    DescribeClusters(input) {
+      const refs: unknown[] = input.clusters ?? ['default']
+      const names = refs.map((r) => last(String(r), '/'))
+      const found = names.filter((n) => s.clusters.has(n))
+      return {
+        clusters: found.map((name) => {
+          const svcs = s.services.filter((x) => x.cluster === name).map((x) => s.renderService(x))
+          return {
+            clusterArn: s.arn('cluster', name), clusterName: name, status: 'ACTIVE', registeredContainerInstancesCount: 0,
+            runningTasksCount: svcs.reduce((n, x) => n + x.runningCount, 0),
+            pendingTasksCount: svcs.reduce((n, x) => n + x.pendingCount, 0),
+            activeServicesCount: svcs.filter((x) => x.status === 'ACTIVE').length
+          }
+        }),
+        failures: names.filter((n) => !s.clusters.has(n)).map((n) => ({ arn: s.arn('cluster', n), reason: 'MISSING' }))
+      }
+    },
+    DescribeServices(input) {
+      const cluster = s.cluster(input.cluster)
+      const refs = input.services
+      if (!Array.isArray(refs) || refs.length === 0) throw invalid('Services cannot be empty.')
+      if (refs.length > 10) throw invalid('Too many services were provided. The maximum is 10.')
+      const found = refs.map((r) => s.findService(cluster, r))
+      const render = (x: Service) => (includeTags(input) ? { ...s.renderService(x), tags: s.tags.get(x.arn) ?? [] } : s.renderService(x))
+      const missing = (r: unknown) => ({ arn: s.arn('service', `${cluster}/${last(String(r), '/')}`), reason: 'MISSING' })
+      return {
+        services: found.filter((x) => x !== undefined).map(render),
+        failures: refs.filter((_r, i) => !found[i]).map(missing)
+      }
+    },
+    UpdateService(input) {
+      const cluster = s.cluster(input.cluster)
+      if (typeof input.service !== 'string' || !input.service) throw invalid('Service must be specified.')
+      const svc = s.findService(cluster, input.service)
+      if (!svc) throw new EcsError('ServiceNotFoundException', 'Service not found.')
+      if (svc.status !== 'ACTIVE') throw new EcsError('ServiceNotActiveException', 'Service was not ACTIVE.')
+      let taskDef = svc.taskDef
+      if (input.taskDefinition !== undefined) {
+        const td = s.findTaskDef(input.taskDefinition)
+        if (!td) throw invalid('TaskDefinition not found.')
+        if (td.body.status !== 'ACTIVE') throw invalid('TaskDefinition is inactive')
+        taskDef = td.arn
+      }
+      if (input.desiredCount !== undefined) {
+        if (!Number.isInteger(input.desiredCount) || input.desiredCount < 0) throw invalid('desiredCount must be a non-negative integer.')
+        svc.desiredCount = input.desiredCount
+        const primary = svc.deployments.find((d) => d.status === 'PRIMARY')
+        if (primary) primary.desiredCount = svc.desiredCount
+      }
+      if (input.deploymentConfiguration) Object.assign(svc.deploymentConfiguration, input.deploymentConfiguration)
+      if (taskDef !== svc.taskDef || input.forceNewDeployment === true) {
+        s.deploy(svc, taskDef, s.clock, s.scenarioOf(taskDef))
+      } else if (input.desiredCount !== undefined) {
+        const primary = svc.deployments[0]
+        if (primary?.rolloutState === 'COMPLETED') s.at(s.clock + s.settleMs / 2, () => {
+          if (svc.deployments[0] !== primary) return
+          s.reconcile(svc, primary)
+          s.event(svc, `(service ${svc.name}) has reached a steady state.`)
+        })
+      }
+      return { service: s.renderService(svc) }
+    },
+    RegisterTaskDefinition(input) {
+      return s.register(input)
+    },
+    DescribeTaskDefinition(input) {
+      const td = s.findTaskDef(input.taskDefinition)
+      if (!td) throw clientError('Unable to describe task definition.')
+      return includeTags(input) ? { taskDefinition: td.body, tags: s.tags.get(td.arn) ?? [] } : { taskDefinition: td.body }
+    },
+    DeregisterTaskDefinition(input) {
+      const ref = String(input.taskDefinition ?? '')
+      if (!last(ref, '/').includes(':')) throw clientError('The revision must be specified: family:revision or the full ARN.')
+      const td = s.findTaskDef(ref)
+      if (!td) throw clientError('The specified task definition does not exist.')
+      Object.assign(td.body, { status: 'INACTIVE', deregisteredAt: secs(s.clock) })
+      return { taskDefinition: td.body }
+    },
+    ListTaskDefinitions(input) {
+      const status = input.status ?? 'ACTIVE'
+      const all = [...s.families.keys()].sort().flatMap((f) => s.families.get(f)!)
+        .filter((t) => t.body.status === status && (!input.familyPrefix || t.family.startsWith(input.familyPrefix)))
+        .map((t) => t.arn)
+      if (input.sort === 'DESC') all.reverse()
+      const { items, nextToken } = page(all, input)
+      return { taskDefinitionArns: items, nextToken }
+    },
+    ListTasks(input) {
+      const cluster = s.cluster(input.cluster)
+      const svc = input.serviceName ? s.findService(cluster, input.serviceName) : undefined
+      if (input.serviceName && !svc) throw new EcsError('ServiceNotFoundException', 'Service not found.')
+      const desired = input.desiredStatus ?? 'RUNNING'
+      const tasks = (svc ? [svc] : s.services.filter((x) => x.cluster === cluster)).flatMap((x) => x.tasks)
+        .filter((t) => t.lastStatus === desired)
+        .filter((t) => !input.family || s.findTaskDef(t.taskDef)?.family === input.family)
+        .filter((t) => !input.startedBy || t.deploymentId === input.startedBy)
+      const { items, nextToken } = page(tasks.map((t) => t.arn), input)
+      return { taskArns: items, nextToken }
+    },
+    DescribeTasks(input) {
+      const cluster = s.cluster(input.cluster)
+      const refs = input.tasks
+      if (!Array.isArray(refs) || refs.length === 0) throw invalid('Tasks cannot be empty.')
+      if (refs.length > 100) throw invalid('Too many tasks were provided. The maximum is 100.')
+      const all = s.services.filter((x) => x.cluster === cluster).flatMap((x) => x.tasks)
+      const found = refs.map((r) => all.find((t) => t.id === taskIdOf(String(r))))
+      return {
+        tasks: found.filter((t) => t !== undefined).map((t) => s.renderTask(t)),
+        failures: refs.filter((_r, i) => !found[i]).map((r) => ({ arn: String(r), reason: 'MISSING' }))
+      }
+    },
+    TagResource(input) {
+      const arn = String(input.resourceArn ?? '')
+      const exists = (arn.includes(':task-definition/') && s.findTaskDef(arn)) ||
+        s.services.some((x) => x.arn === arn || x.tasks.some((t) => t.arn === arn)) ||
+        [...s.clusters].some((c) => s.arn('cluster', c) === arn)
+      if (!exists) throw new EcsError('ResourceNotFoundException', 'The specified resource could not be found.')
+      const tags = s.checkTags(input.tags)
+      const merged = (s.tags.get(arn) ?? []).filter((t) => !tags.some((n) => n.key === t.key))
+      s.tags.set(arn, [...merged, ...tags])
+      return {}
+    },
+    ListTagsForResource(input) {
+      return { tags: s.tags.get(String(input.resourceArn ?? '')) ?? [] }
+    }
+  }
+}
+
+function send(res: ServerResponse, status: number, body: unknown, type = 'application/x-amz-json-1.1') {
+  res.writeHead(status, { 'content-type': type, 'x-amzn-requestid': randomUUID() })
+  res.end(JSON.stringify(body))
+}
+
+export async function startScriptedEcs(options: ScriptedEcsOptions = {}): Promise<ScriptedEcs> {
+  const state = new EcsState(options)
+  const ops = operations(state)
+  const throttle = { operations: options.throttle?.operations, count: options.throttle?.count ?? 0 }
+  const serverErrors = { operations: options.serverErrors?.operations, count: options.serverErrors?.count ?? 0 }
+  let errorsServed = 0
+  /** Consumes one injected fault (throttling, then 5xx alternating 500 and 503) for this operation. */
+  const injectedFault = (op: string) => {
+    const matches = (f: { operations?: string[]; count: number }) => f.count > 0 && (!f.operations || f.operations.includes(op))
+    if (matches(throttle)) {
+      throttle.count--
+      return new EcsError('ThrottlingException', 'Rate exceeded')
+    }
+    if (!matches(serverErrors)) return undefined
+    serverErrors.count--
+    return errorsServed++ % 2 === 0
+      ? new EcsError('ServerException', 'Internal error.', 500)
+      : new EcsError('ServerException', 'Service Unavailable. Please try again later.', 503)
+  }
+  const calls: RecordedCall[] = []
+  const settledAt = (id: string) => {
+    state.advance(Date.now())
+    return state.settled.get(id)
+  }
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = []
+    for await (const chunk of req) chunks.push(chunk as Buffer)
+    if (req.method === 'GET' && req.url === '/_scripted/calls') return send(res, 200, calls, 'application/json')
+    if (req.method === 'GET' && req.url === '/_scripted/settled') {
+      state.advance(Date.now())
+      return send(res, 200, Object.fromEntries(state.settled), 'application/json')
+    }
+    if (req.method !== 'POST' || (req.url ?? '/').split('?')[0] !== '/') return send(res, 404, { message: 'Not found' }, 'application/json')
+    const at = Date.now()
+    const target = String(req.headers['x-amz-target'] ?? '')
+    const operation = target.startsWith(PREFIX) ? target.slice(PREFIX.length) : target
+    let input: Obj = {}
+    let status = 200
+    let body: unknown
+    try {
+      const text = Buffer.concat(chunks).toString('utf8')
+      try {
+        input = text ? JSON.parse(text) : {}
+      } catch {
+        throw new EcsError('SerializationException', 'Request body is not valid JSON.')
+      }
+      const handler = target.startsWith(PREFIX) && Object.hasOwn(ops, operation) ? ops[operation] : undefined
+      if (!handler) throw new EcsError('UnknownOperationException', `Unknown operation ${target}`)
+      const fault = injectedFault(operation)
+      if (fault) throw fault
+      state.advance(at)
+      body = handler(input)
+    } catch (e) {
+      const err = e instanceof EcsError ? e : new EcsError('ServerException', String(e), 500)
+      status = err.status
+      body = { __type: err.code, message: err.message }
+    }
+    calls.push({ at, operation, input, status })
+    send(res, status, body)
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((e) => send(res, 500, { __type: 'ServerException', message: String(e) }))
+  })
+  await new Promise<void>((ok, fail) => {
+    server.once('error', fail)
+    server.listen(options.port ?? 0, '127.0.0.1', () => ok())
+  })
+  const { port } = server.address() as AddressInfo
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    calls,
+    settledAt,
+    close: () => new Promise<void>((ok) => {
+      server.close(() => ok())
+      server.closeAllConnections()
+    })
+  }
+}
+
+// ---- CLI: node test/support/scripted-ecs.ts --port N [--settle-ms N] ... ----
+const USAGE = `usage: node test/support/scripted-ecs.ts [--port N] [--region R] [--settle-ms N] [--fail-after-ms N]
+  [--no-rollback] [--no-rollout-state] [--throttle N] [--throttle-ops Op,Op] [--server-errors N]
+  [--server-errors-ops Op,Op] [--seed services.json]`
+
+export function parseArgs(argv: string[]): ScriptedEcsOptions {
+  const o: ScriptedEcsOptions = {}
+  const num = (flag: string, v: string | undefined) => {
+    const n = Number(v)
+    if (v === undefined || !Number.isInteger(n) || n < 0) throw new Error(`${flag} needs a non-negative integer, got ${v}`)
+    return n
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i]!
+    const value = () => argv[++i]
+    if (flag === '--port') o.port = num(flag, value())
+    else if (flag === '--region') o.region = value()
+    else if (flag === '--settle-ms') o.settleMs = num(flag, value())
+    else if (flag === '--fail-after-ms') o.failAfterMs = num(flag, value())
+    else if (flag === '--no-rollback') o.circuitBreakerRollback = false
+    else if (flag === '--no-rollout-state') o.rolloutState = false
+    else if (flag === '--throttle') o.throttle = { ...o.throttle, count: num(flag, value()) }
+    else if (flag === '--throttle-ops') o.throttle = { count: o.throttle?.count ?? 0, operations: String(value()).split(',') }
+    else if (flag === '--server-errors') o.serverErrors = { ...o.serverErrors, count: num(flag, value()) }
+    else if (flag === '--server-errors-ops') o.serverErrors = { count: o.serverErrors?.count ?? 0, operations: String(value()).split(',') }
+    else if (flag === '--seed') o.services = JSON.parse(readFileSync(String(value()), 'utf8'))
+    else throw new Error(`unknown argument ${flag}\n${USAGE}`)
+  }
+  return o
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  let options: ScriptedEcsOptions
+  try {
+    options = parseArgs(process.argv.slice(2))
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n`)
+    process.exit(2)
+  }
+  const ecs = await startScriptedEcs(options)
+  process.stdout.write(`ECS_ENDPOINT=${ecs.endpoint}\n`)
+  const stop = () => void ecs.close().then(() => process.exit(0))
+  process.once('SIGTERM', stop)
+  process.once('SIGINT', stop)
+}
