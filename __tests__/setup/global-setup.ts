@@ -1,0 +1,24 @@
+import { execFile } from 'node:child_process'
+import fs from 'node:fs'
+import { promisify } from 'node:util'
+import { startMoto } from '../../test/support/moto.js'
+
+const run = promisify(execFile)
+
+/**
+ * Starts the real local servers the integration tests talk to: moto_server for ECS, and the local
+ * Kubernetes control plane (test/cluster) unless DEPLOY_SERVICE_CLUSTER=off. Their addresses reach
+ * the test workers through the environment.
+ */
+export default async function globalSetup(): Promise<void> {
+  const moto = await startMoto()
+  process.env.MOTO_ENDPOINT = moto.endpoint
+  ;(globalThis as Record<string, unknown>).__moto = moto
+
+  if (process.env.DEPLOY_SERVICE_CLUSTER !== 'off' && fs.existsSync('test/cluster/cluster.sh') && !process.env.TEST_KUBECONFIG) {
+    const { stdout } = await run('bash', ['test/cluster/cluster.sh', 'up'], { maxBuffer: 16 * 1024 * 1024, timeout: 45 * 60_000 })
+    const kubeconfig = stdout.trim().split('\n').pop()!
+    process.env.TEST_KUBECONFIG = kubeconfig
+    ;(globalThis as Record<string, unknown>).__clusterStarted = true
+  }
+}

@@ -1,0 +1,114 @@
+import { describe, expect, it } from '@jest/globals'
+import { UserError } from '../../src/errors.js'
+import { parseInputs, parseVars } from '../../src/inputs.js'
+
+const env = (inputs: Record<string, string>): Record<string, string> =>
+  Object.fromEntries(Object.entries(inputs).map(([name, value]) => [`INPUT_${name.toUpperCase()}`, value]))
+
+function problemsOf(inputs: Record<string, string>): string[] {
+  try {
+    parseInputs(env(inputs))
+  } catch (error) {
+    expect(error).toBeInstanceOf(UserError)
+    return (error as UserError).problems.map(p => `${p.input}: ${p.message}`)
+  }
+  throw new Error('expected the inputs to be refused')
+}
+
+describe('parseInputs', () => {
+  it('reads the runner variables, dashes kept, into one typed request with defaults', () => {
+    const request = parseInputs({ ...env({ service: 'web', 'image-tag': '1.2.3' }), GITHUB_SHA: 'abc', GITHUB_REPOSITORY: 'o/r', GITHUB_RUN_ID: '42' })
+    expect(request).toMatchObject({
+      service: 'web',
+      mode: 'deploy',
+      imageVersion: { tag: '1.2.3' },
+      containers: [],
+      wait: true,
+      dryRun: false,
+      rollbackOnFailure: true,
+      timeoutMs: 600_000,
+      ecs: { cluster: 'default', forceNewDeployment: false },
+      kubernetes: { fieldManager: 'deploy-service', forceConflicts: false },
+      github: { sha: 'abc', runUrl: 'https://github.com/o/r/actions/runs/42' }
+    })
+  })
+
+  it.each([
+    ['90s', 90_000],
+    ['10m', 600_000],
+    ['1h', 3_600_000],
+    ['1m30s', 90_000],
+    ['45', 45_000]
+  ])('takes the duration %s', (timeout, ms) => {
+    expect(parseInputs(env({ service: 'web', 'image-tag': 'v1', timeout })).timeoutMs).toBe(ms)
+  })
+
+  it('takes a digest, a full image, a container list and vars', () => {
+    const digest = `sha256:${'a'.repeat(64)}`
+    expect(parseInputs(env({ service: 'web', 'image-tag': digest })).imageVersion).toEqual({ digest })
+    const request = parseInputs(env({ service: 'web', image: 'ghcr.io/o/web:2', container: 'web, worker', vars: 'A=1\n# comment\n\nB = two words' }))
+    expect(request.image).toBe('ghcr.io/o/web:2')
+    expect(request.containers).toEqual(['web', 'worker'])
+    expect(request.vars).toEqual({ A: '1', B: 'two words' })
+  })
+
+  it('reports every problem at once, each naming its input', () => {
+    const problems = problemsOf({ 'image-tag': 'bad tag!', timeout: 'soon', wait: 'maybe', mode: 'ship' })
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^service: is required/),
+        expect.stringMatching(/^image-tag: 'bad tag!' is not a valid tag/),
+        expect.stringMatching(/^timeout: 'soon' is not a duration: use e\.g\. 90s/),
+        expect.stringMatching(/^wait: 'maybe' is not a boolean/),
+        expect.stringMatching(/^mode: 'ship' is not one of: deploy, rollback, render/)
+      ])
+    )
+    expect(problems).toHaveLength(5)
+  })
+
+  // The bad-input cases that need no server: each names the input and what would be valid.
+  it.each([
+    [{ service: 'web' }, /image-tag: is required with mode 'deploy'/],
+    [{ service: 'web', 'image-tag': '-bad' }, /image-tag: '-bad' is not a valid tag/],
+    [{ service: 'web', 'image-tag': 'sha256:1234' }, /image-tag: 'sha256:1234' is not a sha256 digest: it takes 64 lowercase hex/],
+    [{ service: 'web', 'image-tag': `sha256:${'A'.repeat(64)}` }, /not a sha256 digest/],
+    [{ service: 'web', 'image-tag': 'a'.repeat(129) }, /is not a valid tag: up to 128/],
+    [{ service: 'web', image: 'Registry/UPPER:1' }, /image: 'Registry\/UPPER:1' has an invalid repository part 'Registry'/],
+    [{ service: 'web', image: 'web:1@sha256:xyz' }, /image: .* has an invalid digest/],
+    [{ service: 'web', image: 'web:1', 'image-tag': '2' }, /give either 'image'/],
+    [{ service: 'web', 'image-tag': '1', timeout: '0s' }, /timeout: '0s' is not a duration/],
+    [{ service: 'web', 'image-tag': '1', timeout: '-5m' }, /timeout: '-5m' is not a duration/],
+    [{ service: 'web', 'image-tag': '1', timeout: 'ten minutes' }, /timeout: 'ten minutes' is not a duration/],
+    [{ service: 'web', 'image-tag': '1', 'rollback-on-failure': 'yes' }, /rollback-on-failure: 'yes' is not a boolean: use true or false/],
+    [{ service: 'web', 'image-tag': '1', 'dry-run': '1' }, /dry-run: '1' is not a boolean/],
+    [{ service: 'web', 'image-tag': '1', platform: 'nomad' }, /platform: 'nomad' is not one of: ecs, kubernetes/],
+    [{ service: 'web', mode: 'rollback', 'to-revision': 'latest' }, /to-revision: 'latest' is not a revision: use a number/],
+    [{ service: 'web', mode: 'rollback', 'to-revision': 'arn:aws:ecs:us-east-1:12:task-definition/web:3' }, /to-revision: .* is not a revision/],
+    [{ service: 'web', 'image-tag': '1', 'to-revision': '3' }, /to-revision: is only used with mode 'rollback'/],
+    [{ service: 'web', 'image-tag': '1', 'desired-count': '-1' }, /desired-count: '-1' is not a whole number/],
+    [{ service: 'web', 'image-tag': '1', 'keep-revisions': '0' }, /keep-revisions: '0' is not a whole number of at least 1/],
+    [{ service: 'web', 'image-tag': '1', namespace: 'Prod_NS' }, /namespace: 'Prod_NS' is not a namespace name/],
+    [{ service: 'web', 'image-tag': '1', container: 'web,,side' }, /container: 'web,,side' has an empty name/],
+    [{ service: 'web', 'image-tag': '1', vars: 'JUSTTEXT' }, /vars: line 1: 'JUSTTEXT' is not KEY=value/],
+    [{ service: 'web', 'image-tag': '1', vars: 'A=1\nA=2' }, /vars: line 2: A is set twice/],
+    [{ service: 'web', 'image-tag': '1', vars: '1X=3' }, /vars: line 1: '1X' is not a valid name/],
+    [{ service: 'web', 'image-tag': '1', vars: 'SERVICE=other' }, /vars: line 1: SERVICE is built in/],
+    [{ service: 'web/../x', 'image-tag': '1' }, /service: 'web\/\.\.\/x' is not a service or workload name/],
+    [{ service: 'web', 'image-tag': '1', 'environment-url': 'not a url' }, /environment-url: 'not a url' is not an http\(s\) URL/],
+    [{ service: 'web', mode: 'render', 'dry-run': 'true' }, /dry-run: mode 'render' never touches the server/]
+  ])('refuses %j', (inputs, pattern) => {
+    expect(problemsOf(inputs).join('\n')).toMatch(pattern)
+  })
+
+  it('accepts the three revision forms for a rollback', () => {
+    for (const ref of ['7', 'web:7', 'arn:aws:ecs:eu-west-1:123456789012:task-definition/web:7']) {
+      expect(parseInputs(env({ service: 'web', mode: 'rollback', 'to-revision': ref })).toRevision).toBe(ref)
+    }
+  })
+})
+
+describe('parseVars', () => {
+  it('keeps = inside values and skips comments', () => {
+    expect(parseVars('URL=https://x/?a=b\n  # note\nEMPTY=')).toEqual({ URL: 'https://x/?a=b', EMPTY: '' })
+  })
+})

@@ -1,0 +1,111 @@
+import { describe, expect, it } from '@jest/globals'
+import { UserError } from '../../src/errors.js'
+import { chooseContainers } from '../../src/render/containers.js'
+import { imageVersionProblem, parseImageReference, versionOf, withVersion } from '../../src/render/image.js'
+import { substitute } from '../../src/render/placeholders.js'
+import { parseDocuments } from '../../src/render/source.js'
+import { renderTaskDefinition, withTags } from '../../src/render/task-definition.js'
+
+function userError(fn: () => unknown): UserError {
+  try {
+    fn()
+  } catch (error) {
+    if (error instanceof UserError) return error
+    throw error
+  }
+  throw new Error('expected a UserError')
+}
+
+describe('image references', () => {
+  it('replaces the tag or digest and keeps registry ports', () => {
+    expect(withVersion('localhost:5000/team/web:1.0', { tag: '2.0' })).toBe('localhost:5000/team/web:2.0')
+    expect(withVersion('123456789012.dkr.ecr.eu-west-1.amazonaws.com/web@sha256:' + 'a'.repeat(64), { tag: 'v3' })).toBe('123456789012.dkr.ecr.eu-west-1.amazonaws.com/web:v3')
+    expect(withVersion('nginx', { digest: 'sha256:' + 'b'.repeat(64) })).toBe('nginx@sha256:' + 'b'.repeat(64))
+    expect(versionOf('ghcr.io/o/web:1.2.3')).toBe('1.2.3')
+  })
+
+  it('parses per the OCI grammar', () => {
+    expect(parseImageReference('ghcr.io/org/app:v1@sha256:' + 'c'.repeat(64))).toEqual({ repository: 'ghcr.io/org/app', tag: 'v1', digest: 'sha256:' + 'c'.repeat(64) })
+    expect(parseImageReference('a b')).toMatch(/whitespace/)
+    expect(parseImageReference('web:')).toMatch(/invalid tag/)
+    expect(imageVersionProblem('v1.2.3_rc-1')).toBeUndefined()
+    expect(imageVersionProblem('.hidden')).toMatch(/not a valid tag/)
+  })
+})
+
+describe('placeholders', () => {
+  it('substitutes values, keeps $${X} as a literal ${X}', () => {
+    expect(substitute('a: ${A}\nb: $${B}\n', 't.yaml', { A: '1' })).toBe('a: 1\nb: ${B}\n')
+  })
+
+  it('names every missing key and where it stands', () => {
+    const error = userError(() => substitute('x: ${ONE}\ny:\n  z: "${TWO}-${ONE}"\n', 'deploy/web.yaml', {}))
+    const text = error.problems.map(p => `${p.location ? `${p.location.file}:${p.location.line}:${p.location.column}` : '-'} ${p.message}`)
+    expect(text).toEqual([
+      'deploy/web.yaml:1:4 unknown placeholder ${ONE}',
+      'deploy/web.yaml:3:7 unknown placeholder ${TWO}',
+      'deploy/web.yaml:3:14 unknown placeholder ${ONE}',
+      "- set ONE, TWO in the 'vars' input (KEY=value lines), or write $${KEY} for a literal"
+    ])
+  })
+
+  it('refuses a multi-line value, which would shift every line after it', () => {
+    expect(userError(() => substitute('k: ${A}', 'f', { A: 'x\ny' })).message).toMatch(/value of A spans several lines/)
+  })
+})
+
+describe('task definitions', () => {
+  const request = { service: 'web', containers: [] as string[], image: undefined, imageVersion: { tag: '2.0' } }
+  const template = `{
+  "family": "web",
+  "taskDefinitionArn": "arn:aws:ecs:us-east-1:1:task-definition/web:3",
+  "revision": 3,
+  "status": "ACTIVE",
+  "containerDefinitions": [
+    { "name": "web", "image": "r.example/web:1.0" },
+    { "name": "log-router", "image": "r.example/fluent-bit:2" }
+  ]
+}`
+
+  it('puts the new image on the chosen container only and strips read-only fields', () => {
+    const [doc] = parseDocuments(template, 'td.json')
+    const { taskDefinition, images } = renderTaskDefinition(doc, request)
+    expect(Object.keys(taskDefinition)).toEqual(['family', 'containerDefinitions'])
+    expect(taskDefinition.containerDefinitions.map(c => c.image)).toEqual(['r.example/web:2.0', 'r.example/fluent-bit:2'])
+    expect(images).toEqual([{ container: 'web', previous: 'r.example/web:1.0', next: 'r.example/web:2.0' }])
+  })
+
+  it('accepts describe-task-definition output and YAML', () => {
+    const [doc] = parseDocuments('taskDefinition:\n  family: api\n  containerDefinitions:\n    - name: api\n      image: api:1\n', 'td.yaml')
+    expect(renderTaskDefinition(doc, { ...request, service: 'api' }).taskDefinition.containerDefinitions[0].image).toBe('api:2.0')
+  })
+
+  it('reports unknown fields and missing names with their line', () => {
+    const [doc] = parseDocuments('{\n  "family": "web",\n  "memroy": "512",\n  "containerDefinitions": [\n    { "image": "x:1" }\n  ]\n}', 'td.json')
+    const error = userError(() => renderTaskDefinition(doc, request))
+    expect(error.problems.map(p => `${p.location?.line}: ${p.message}`)).toEqual([
+      expect.stringMatching(/^3: 'memroy' is not a task-definition field/),
+      '5: container 1 needs a \'name\''
+    ])
+  })
+
+  it('reports JSON syntax errors with file:line:col', () => {
+    const error = userError(() => parseDocuments('{\n  "family": "web",\n  "cpu": ,\n}', 'td.json'))
+    expect(error.problems[0].location).toMatchObject({ file: 'td.json', line: 3 })
+  })
+
+  it('refuses an unknown container and lists the candidates', () => {
+    const [doc] = parseDocuments(template, 'td.json')
+    expect(userError(() => renderTaskDefinition(doc, { ...request, containers: ['api'] })).message).toMatch(/has no container 'api'; it has 'web', 'log-router'/)
+    expect(userError(() => renderTaskDefinition(doc, { ...request, service: 'svc' })).message).toMatch(/has 2 containers \('web', 'log-router'\) and none is named 'svc'/)
+  })
+
+  it('merges tags by key', () => {
+    const tagged = withTags({ family: 'f', containerDefinitions: [], tags: [{ key: 'team', value: 'a' }, { key: 'x', value: 'old' }] }, { x: 'new', empty: '' })
+    expect(tagged.tags).toEqual([{ key: 'team', value: 'a' }, { key: 'x', value: 'new' }])
+  })
+
+  it('chooses the only container when there is one', () => {
+    expect(chooseContainers([{ name: 'app', image: 'a:1' }], { containers: [], service: 'web' }, 'x').map(c => c.name)).toEqual(['app'])
+  })
+})

@@ -1,0 +1,38 @@
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { UserError } from '../errors.js'
+import { readTemplateFile } from '../render/template-file.js'
+import type { DeployRequest, PlatformName } from '../request.js'
+
+/**
+ * The platform from the `platform` input, else from the template (`containerDefinitions` means an ECS
+ * task definition, `apiVersion`/`kind` Kubernetes manifests), else from which platform's inputs are set.
+ */
+export async function choosePlatform(request: DeployRequest): Promise<PlatformName> {
+  if (request.platform) return request.platform
+  if (request.template) {
+    // A glob can only be a set of manifests.
+    if (/[*?[]/.test(request.template)) return 'kubernetes'
+    const sample = await sampleTemplate(request.template)
+    if (/["']?containerDefinitions["']?\s*:/.test(sample)) return 'ecs'
+    if (/^\s*["']?(apiVersion|kind)["']?\s*:/m.test(sample)) return 'kubernetes'
+  } else {
+    const { kubernetes } = request
+    if (kubernetes.namespace || kubernetes.kubeconfig || kubernetes.context) return 'kubernetes'
+    if (request.ecs.cluster !== 'default' || request.ecs.desiredCount !== undefined) return 'ecs'
+  }
+  throw new UserError({
+    input: 'platform',
+    message: "cannot tell the platform: set 'platform' to ecs or kubernetes (or give a template with containerDefinitions, or apiVersion and kind)"
+  })
+}
+
+/** The template file, or the first YAML/JSON file of a folder. */
+async function sampleTemplate(template: string): Promise<string> {
+  const stat = await fs.stat(template).catch(() => undefined)
+  if (stat?.isDirectory()) {
+    const first = (await fs.readdir(template)).sort().find(name => /\.(ya?ml|json)$/.test(name))
+    return first ? readTemplateFile(path.join(template, first)) : ''
+  }
+  return readTemplateFile(template)
+}

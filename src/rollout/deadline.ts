@@ -1,0 +1,79 @@
+/**
+ * The time a rollout may take, and the way to stop early: one AbortSignal that fires at the deadline
+ * or when the run is cancelled (the runner sends SIGINT, then SIGTERM), whichever comes first.
+ */
+export class Deadline {
+  readonly signal: AbortSignal
+  readonly expiresAt: number
+  private readonly controller = new AbortController()
+  private readonly timer: NodeJS.Timeout
+  private readonly now: () => number
+
+  constructor(timeoutMs: number, cancel?: AbortSignal, now: () => number = Date.now) {
+    this.now = now
+    this.expiresAt = now() + timeoutMs
+    this.signal = this.controller.signal
+    this.timer = setTimeout(() => this.controller.abort(new DeadlineExceeded(timeoutMs)), timeoutMs)
+    this.timer.unref()
+    if (cancel) {
+      if (cancel.aborted) this.controller.abort(cancel.reason)
+      else cancel.addEventListener('abort', () => this.controller.abort(cancel.reason), { once: true })
+    }
+  }
+
+  remainingMs(): number {
+    return Math.max(0, this.expiresAt - this.now())
+  }
+
+  /** Why waiting stopped early, if it did. */
+  get stoppedBy(): 'timeout' | 'cancelled' | undefined {
+    if (!this.signal.aborted) return undefined
+    return this.signal.reason instanceof DeadlineExceeded ? 'timeout' : 'cancelled'
+  }
+
+  dispose(): void {
+    clearTimeout(this.timer)
+  }
+}
+
+export class DeadlineExceeded extends Error {
+  readonly timeoutMs: number
+
+  constructor(timeoutMs: number) {
+    super(`the rollout did not finish within ${formatDuration(timeoutMs)}`)
+    this.name = 'DeadlineExceeded'
+    this.timeoutMs = timeoutMs
+  }
+}
+
+export class Cancelled extends Error {
+  readonly signalName: string
+
+  constructor(signalName: string) {
+    super(`the run was cancelled (${signalName})`)
+    this.name = 'Cancelled'
+    this.signalName = signalName
+  }
+}
+
+/**
+ * Turns the runner's SIGINT/SIGTERM into an AbortSignal. The first signal asks us to stop and report;
+ * the process exits by itself once the report is written.
+ */
+export function cancellationOnSignals(): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController()
+  const handlers = (['SIGINT', 'SIGTERM'] as const).map(name => {
+    const handler = (): void => controller.abort(new Cancelled(name))
+    process.on(name, handler)
+    return () => process.off(name, handler)
+  })
+  return { signal: controller.signal, dispose: () => handlers.forEach(off => off()) }
+}
+
+export function formatDuration(ms: number): string {
+  const seconds = Math.round(ms / 1000)
+  if (seconds < 60) return `${seconds}s`
+  const minutes = Math.floor(seconds / 60)
+  if (minutes < 60) return seconds % 60 ? `${minutes}m${seconds % 60}s` : `${minutes}m`
+  return `${Math.floor(minutes / 60)}h${minutes % 60 ? `${minutes % 60}m` : ''}`
+}

@@ -1,0 +1,135 @@
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { errorMessage } from '../errors.js'
+import { Deadline, formatDuration } from './deadline.js'
+import type { Progress } from './progress.js'
+import type { Plan, Platform, Rollout, WaitOutcome } from '../platforms/platform.js'
+import type { ImageChange } from '../render/containers.js'
+import type { DeployRequest } from '../request.js'
+
+export type RunStatus = 'succeeded' | 'failed' | 'rolled-back' | 'rendered' | 'dry-run'
+
+/** What a run did, for the outputs, the job summary and the GitHub Deployment. */
+export interface RunResult {
+  status: RunStatus
+  /** False when the step must fail: the rollout failed, timed out, was cancelled or rolled back. */
+  ok: boolean
+  /** The final line: what happened, in one sentence. */
+  message: string
+  revision?: string
+  previousRevision?: string
+  images: ImageChange[]
+  outputs: Record<string, string>
+  renderedPath?: string
+  diff?: string
+  /** Why the rollout failed, as the platform explained it (events, stopped tasks, pod reasons). */
+  reasons: string[]
+  /** What the rollout did, step by step. */
+  progress: Progress
+  /** The revision put back after a failure, and whether it came up healthy. */
+  rollback?: { revision: string; by: 'action' | 'platform'; healthy: boolean }
+}
+
+export interface EngineHooks {
+  /** Called once the change is validated, just before it is applied (GitHub Deployment: in_progress). */
+  beforeApply?(plan: Plan): Promise<void>
+}
+
+/**
+ * The pipeline both platforms share: prepare -> apply -> wait -> react. The platform knows how; the
+ * engine knows when, for how long, and what to do when a rollout fails.
+ */
+export async function runDeployment(
+  request: DeployRequest,
+  platform: Platform,
+  progress: Progress,
+  cancel?: AbortSignal,
+  hooks: EngineHooks = {}
+): Promise<RunResult> {
+  const base = { progress, reasons: progress.reasons, outputs: {} as Record<string, string> }
+  if (request.mode === 'render') {
+    progress.phase('Render')
+    const rendered = await platform.render()
+    const renderedPath = await writeRendered(request, rendered.fileName, rendered.text)
+    return { ...base, status: 'rendered', ok: true, images: rendered.images, renderedPath, message: `rendered ${renderedPath}; nothing was changed` }
+  }
+
+  progress.phase(request.dryRun ? 'Render and validate (dry run)' : 'Render and validate')
+  const plan = request.mode === 'rollback' ? await platform.prepareRollback() : await platform.prepareDeploy()
+  progress.step(plan.description)
+  const renderedPath = await writeRendered(request, plan.fileName, plan.text)
+  const planned = { ...base, images: plan.images, previousRevision: plan.previousRevision, renderedPath }
+
+  if (request.dryRun) {
+    const diff = await plan.dryRun()
+    return { ...planned, status: 'dry-run', ok: true, diff, message: 'dry run: the server accepted the change; nothing was changed' }
+  }
+
+  await hooks.beforeApply?.(plan)
+  progress.phase('Apply')
+  progress.changing = true
+  const rollout = await plan.apply(progress)
+  const applied = { ...planned, revision: rollout.revision, outputs: rollout.outputs }
+  if (!request.wait) {
+    return { ...applied, status: 'succeeded', ok: true, message: `applied ${rollout.revision}; not waiting for the rollout (wait: false)` }
+  }
+
+  progress.phase(`Wait for ${rollout.revision}`)
+  const outcome = await waitFor(rollout, request, progress, cancel)
+  if (outcome.state === 'succeeded') {
+    const verb = request.mode === 'rollback' ? 'rolled back to' : 'deployed'
+    return { ...applied, status: 'succeeded', ok: true, message: `${verb} ${rollout.revision} in ${formatDuration(progress.elapsedMs())}` }
+  }
+  progress.reason(outcome.reason)
+  const failed = { ...applied, status: 'failed' as const, ok: false }
+  if (outcome.state === 'cancelled') {
+    return { ...failed, message: `cancelled while rolling out ${rollout.revision}: ${outcome.reason}; it was left as it stood, nothing was rolled back` }
+  }
+  if (request.mode === 'rollback') return { ...failed, message: `the rollback to ${rollout.revision} did not become healthy: ${outcome.reason}` }
+
+  progress.phase('Roll back')
+  let restore: Rollout | undefined
+  let by: 'action' | 'platform' = 'action'
+  if (outcome.platformRollback) {
+    restore = outcome.platformRollback
+    by = 'platform'
+    progress.step(`the platform is already rolling back to ${restore.revision} (deployment circuit breaker)`)
+  } else if (request.rollbackOnFailure) {
+    progress.step(`rolling back to ${rollout.previousRevision ?? 'the previous revision'}`)
+    restore = await rollout.undo(progress)
+  }
+  if (!restore) return { ...failed, message: `the rollout of ${rollout.revision} failed: ${outcome.reason} (rollback-on-failure is off)` }
+
+  const restored = await waitFor(restore, request, progress, cancel)
+  const healthy = restored.state === 'succeeded'
+  if (!healthy) progress.reason(`the rollback to ${restore.revision} did not become healthy either: ${restored.reason}`)
+  return {
+    ...failed,
+    status: healthy ? 'rolled-back' : 'failed',
+    rollback: { revision: restore.revision, by, healthy },
+    message: healthy
+      ? `the rollout of ${rollout.revision} failed (${outcome.reason}); ${restore.revision} is back and healthy`
+      : `the rollout of ${rollout.revision} failed (${outcome.reason}), and so did the rollback to ${restore.revision}`
+  }
+}
+
+async function waitFor(rollout: Rollout, request: DeployRequest, progress: Progress, cancel?: AbortSignal): Promise<WaitOutcome> {
+  const deadline = new Deadline(request.timeoutMs, cancel)
+  try {
+    return await rollout.wait({ deadline, progress })
+  } catch (error) {
+    // Not knowing is not success: an error while following the rollout fails it.
+    if (deadline.stoppedBy === 'cancelled') return { state: 'cancelled', reason: errorMessage(deadline.signal.reason) }
+    return { state: 'failed', reason: `could not follow the rollout: ${errorMessage(error)}` }
+  } finally {
+    deadline.dispose()
+  }
+}
+
+async function writeRendered(request: DeployRequest, fileName: string, text: string): Promise<string> {
+  const dir = path.join(request.outputDir, 'deploy-service')
+  await fs.mkdir(dir, { recursive: true })
+  const file = path.join(dir, fileName)
+  await fs.writeFile(file, text)
+  return file
+}

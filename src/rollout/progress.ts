@@ -1,0 +1,90 @@
+export interface TimelineEntry {
+  /** Milliseconds since the run started. */
+  atMs: number
+  message: string
+}
+
+export interface ProgressSink {
+  info(message: string): void
+  warning(message: string): void
+  /** Folds the log lines that follow under a title (a phase of the run). */
+  startGroup?(name: string): void
+  endGroup?(): void
+}
+
+/**
+ * The rollout as the user sees it: each new fact printed once with the time since the start, kept
+ * for the job summary's timeline, and the reasons of a failure collected for the report.
+ */
+export class Progress {
+  readonly timeline: TimelineEntry[] = []
+  readonly reasons: string[] = []
+  /** Set by the engine just before the first change: until then, a failure changed nothing. */
+  changing = false
+  private readonly seen = new Set<string>()
+  private lastStatus = ''
+  private inGroup = false
+  private readonly startedAt: number
+  private readonly sink: ProgressSink
+  private readonly now: () => number
+
+  constructor(sink: ProgressSink, startedAt = Date.now(), now: () => number = Date.now) {
+    this.sink = sink
+    this.startedAt = startedAt
+    this.now = now
+  }
+
+  /** Starts a phase of the run (validate, apply, wait, roll back): a folded group in the log. */
+  phase(name: string): void {
+    this.endPhase()
+    this.sink.startGroup?.(name)
+    this.inGroup = true
+  }
+
+  endPhase(): void {
+    if (this.inGroup) this.sink.endGroup?.()
+    this.inGroup = false
+  }
+
+  /** A step of the run (applied, rolled back ...): printed and put on the timeline. */
+  step(message: string): void {
+    this.record(message)
+    this.sink.info(`${this.stamp()} ${message}`)
+  }
+
+  /** A fact from the platform (a service event, a pod state) printed once per key. */
+  event(key: string, message: string): boolean {
+    if (this.seen.has(key)) return false
+    this.seen.add(key)
+    this.sink.info(`${this.stamp()} ${message}`)
+    return true
+  }
+
+  /** A reason the rollout is failing, printed as a warning once, kept for the report. */
+  reason(message: string): void {
+    if (this.reasons.includes(message)) return
+    this.reasons.push(message)
+    this.record(message)
+    this.sink.warning(message)
+  }
+
+  /** The rollout's state line ("2/3 updated, 1 available"), printed only when it changes. */
+  status(line: string): boolean {
+    if (line === this.lastStatus) return false
+    this.lastStatus = line
+    this.sink.info(`${this.stamp()} ${line}`)
+    return true
+  }
+
+  elapsedMs(): number {
+    return this.now() - this.startedAt
+  }
+
+  private record(message: string): void {
+    this.timeline.push({ atMs: this.elapsedMs(), message })
+  }
+
+  private stamp(): string {
+    return `[+${(this.elapsedMs() / 1000).toFixed(1)}s]`
+  }
+}
