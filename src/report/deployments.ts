@@ -1,0 +1,206 @@
+import * as core from '@actions/core'
+import { getOctokit } from '@actions/github'
+import { errorMessage } from '../errors.js'
+import type { Plan } from '../platforms/platform.js'
+import type { RunResult } from '../rollout/engine.js'
+import type { DeployRequest, PlatformName } from '../request.js'
+
+/**
+ * Records a run as a GitHub Deployment of the commit in `environment`: created with status
+ * `in_progress` just before the change is applied, then `success`, `failure` (a failed rollout, also
+ * when it was rolled back) or `error` (cancelled, or stopped by an unexpected error).
+ *
+ * Recording is best effort: every GitHub API problem is a warning, never a failed deploy.
+ */
+export interface DeploymentRecorder {
+  /** The change is validated and about to be applied: create the Deployment, status `in_progress`. */
+  started(plan: Plan): Promise<void>
+  /** The run has a result: status `success` or `failure` (`error` when it was cancelled). */
+  finished(result: RunResult): Promise<void>
+  /** The run stopped on an error after the change started: status `error`. */
+  failed(error: unknown): Promise<void>
+}
+
+export interface RecorderOptions {
+  /** Where warnings and notes go; the action's log by default. */
+  log?: { info(message: string): void; warning(message: string): void }
+  /** The run's cancellation signal: a run that ends after it fired is recorded as `error`. */
+  cancel?: AbortSignal
+  /** How long one GitHub API call may take. */
+  timeoutMs?: number
+  /** Waits between attempts of a call that failed with a 5xx, 429 or a dropped connection. */
+  retryDelaysMs?: number[]
+}
+
+type DeploymentState = 'in_progress' | 'success' | 'failure' | 'error'
+
+/** GitHub's limit for a deployment status description. */
+const MAX_DESCRIPTION = 140
+
+export const PERMISSION_HINT =
+  'Add `permissions: deployments: write` to the job (or the workflow), or give `github-token` a token that may create deployments.'
+
+const NOOP: DeploymentRecorder = { started: async () => {}, finished: async () => {}, failed: async () => {} }
+
+export function createDeploymentRecorder(request: DeployRequest, platform: PlatformName, options: RecorderOptions = {}): DeploymentRecorder {
+  const log = options.log ?? core
+  const github = request.github
+  const environment = github.environment
+  if (!environment) return NOOP
+  if (!github.token) {
+    log.warning(`No GitHub Deployment is recorded for environment '${environment}': there is no token. Set \`github-token\` (default: the workflow's GITHUB_TOKEN).`)
+    return NOOP
+  }
+  const [owner, repo] = github.repository.split('/')
+  const ref = github.sha || github.ref
+  if (!owner || !repo || !ref) {
+    log.warning(`No GitHub Deployment is recorded for environment '${environment}': GITHUB_REPOSITORY and GITHUB_SHA are not set (is this running in GitHub Actions?).`)
+    return NOOP
+  }
+
+  const octokit = getOctokit(github.token, { baseUrl: github.apiUrl.replace(/\/+$/, '') })
+  const timeoutMs = options.timeoutMs ?? 20_000
+  const delays = options.retryDelaysMs ?? [1000, 3000]
+  let deploymentId: number | undefined
+  let gaveUp = false
+  let finished = false
+
+  /** Runs one GitHub API call with retries; on failure warns once and stops recording. */
+  async function call<T>(what: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T | undefined> {
+    if (gaveUp) return undefined
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn(AbortSignal.timeout(timeoutMs))
+      } catch (error) {
+        if (attempt < delays.length && isRetryable(error)) {
+          await new Promise(resolve => setTimeout(resolve, delays[attempt]))
+          continue
+        }
+        gaveUp = true
+        const consequence = deploymentId === undefined ? `no Deployment is recorded in environment '${environment}'` : `GitHub Deployment ${deploymentId} keeps its last status`
+        log.warning(apiWarning(what, consequence, error))
+        return undefined
+      }
+    }
+  }
+
+  async function setStatus(state: DeploymentState, description: string): Promise<void> {
+    if (deploymentId === undefined || finished) return
+    const id = deploymentId
+    if (state !== 'in_progress') finished = true
+    const ok = await call(`set the GitHub Deployment ${id} to ${state}`, signal =>
+      octokit.rest.repos.createDeploymentStatus({
+        owner,
+        repo,
+        deployment_id: id,
+        state,
+        description: clip(description),
+        ...(github.runUrl ? { log_url: github.runUrl } : {}),
+        ...(github.environmentUrl ? { environment_url: github.environmentUrl } : {}),
+        request: { signal }
+      })
+    )
+    if (ok) log.info(`GitHub Deployment ${id} (${environment}): ${state}`)
+  }
+
+  return {
+    async started(plan) {
+      if (deploymentId !== undefined) return
+      const image = plan.images.map(change => change.next).join(', ')
+      const rollback = request.mode === 'rollback'
+      const created = await call(`create a GitHub Deployment in environment '${environment}'`, signal =>
+        octokit.rest.repos.createDeployment({
+          owner,
+          repo,
+          ref,
+          environment,
+          task: rollback ? 'deploy:rollback' : 'deploy',
+          auto_merge: false,
+          required_contexts: [],
+          payload: { service: request.service, image, platform, ...(plan.previousRevision ? { previousRevision: plan.previousRevision } : {}) },
+          description: clip(`${request.service}: ${image || plan.description}`),
+          production_environment: isProductionEnvironment(environment),
+          transient_environment: isTransientEnvironment(environment),
+          request: { signal }
+        })
+      )
+      if (!created) return
+      if (!('id' in created.data)) {
+        gaveUp = true
+        log.warning(`GitHub did not create a Deployment in environment '${environment}': ${created.data.message ?? `HTTP ${created.status}`}`)
+        return
+      }
+      deploymentId = created.data.id
+      await setStatus('in_progress', rollback ? `rolling back: ${plan.description}` : `deploying ${image || plan.description}`)
+    },
+
+    async finished(result) {
+      if (options.cancel?.aborted) return setStatus('error', `cancelled: ${result.message}`)
+      if (result.ok) return setStatus('success', result.message)
+      if (result.rollback) {
+        const back = shortRevision(result.rollback.revision)
+        const failed = result.revision ? `${shortRevision(result.revision)} failed` : 'the rollout failed'
+        const why = result.reasons.at(-1)
+        return setStatus(
+          'failure',
+          result.rollback.healthy
+            ? `${failed}; rolled back to ${back}, which is healthy${why ? `: ${why}` : ''}`
+            : `${failed}; the rollback to ${back} is NOT healthy either${why ? `: ${why}` : ''}`
+        )
+      }
+      return setStatus('failure', result.message)
+    },
+
+    async failed(error) {
+      const prefix = options.cancel?.aborted ? 'cancelled' : 'deploy-service stopped'
+      return setStatus('error', `${prefix}: ${errorMessage(error)}`)
+    }
+  }
+}
+
+/** Names such as `production`, `prod`, `prod-eu`, `us-production`. */
+export function isProductionEnvironment(name: string): boolean {
+  return /(^|[^a-z0-9])prod(uction)?([^a-z]|$)/i.test(name)
+}
+
+/** Short-lived environments that go away: `pr-123`, `preview`, `review/feature-x`, `ephemeral-3`. */
+export function isTransientEnvironment(name: string): boolean {
+  return /(^|[^a-z0-9])(pr|preview|review|ephemeral|temp|tmp)([^a-z]|$)/i.test(name)
+}
+
+/** `arn:aws:ecs:…:task-definition/web:7` -> `web:7`; anything else as it is. */
+function shortRevision(revision: string): string {
+  const match = /:task-definition\/(.+)$/.exec(revision)
+  return match ? match[1] : revision
+}
+
+function clip(text: string): string {
+  const line = text.replace(/\s+/g, ' ').trim()
+  return line.length <= MAX_DESCRIPTION ? line : `${line.slice(0, MAX_DESCRIPTION - 1)}…`
+}
+
+function httpStatus(error: unknown): number | undefined {
+  const status = (error as { status?: unknown })?.status
+  return typeof status === 'number' ? status : undefined
+}
+
+function isRetryable(error: unknown): boolean {
+  const status = httpStatus(error)
+  if (status !== undefined) return status >= 500 || status === 429
+  // No HTTP status: the connection failed (reset, refused) — but not our own timeout.
+  return !(error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError'))
+}
+
+/** The warning for a GitHub API call that failed; a missing permission says which line to add. */
+export function apiWarning(what: string, consequence: string, error: unknown): string {
+  const status = httpStatus(error)
+  // Octokit's message appends the documentation link; GitHub's own message reads better.
+  const answered = (error as { response?: { data?: { message?: unknown } } })?.response?.data?.message
+  const message = typeof answered === 'string' && answered !== '' ? answered : errorMessage(error)
+  const lead = `Could not ${what}`
+  if (status === 403 || status === 404 || /not accessible by integration/i.test(message)) {
+    const answer = status === undefined ? `'${message}'` : `${status} '${message}'`
+    return `${lead}: GitHub answered ${answer}. The token may not write deployments of this repository. ${PERMISSION_HINT} The deploy itself is not affected; ${consequence}.`
+  }
+  return `${lead}: ${status ? `GitHub answered ${status}: ` : ''}${message}. The deploy itself is not affected; ${consequence}.`
+}
