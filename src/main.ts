@@ -3,6 +3,8 @@ import { UserError, errorMessage, formatProblem } from './errors.js'
 import { parseInputs } from './inputs.js'
 import { loadPlatform } from './platforms/platform.js'
 import { choosePlatform } from './platforms/choose.js'
+import { createDeploymentRecorder } from './report/deployments.js'
+import type { DeploymentRecorder } from './report/deployments.js'
 import { outputsOf } from './report/outputs.js'
 import { errorSummary, summaryMarkdown } from './report/summary.js'
 import { runDeployment } from './rollout/engine.js'
@@ -13,18 +15,22 @@ import { Progress } from './rollout/progress.js'
 export async function run(): Promise<void> {
   const progress = new Progress(core)
   const cancellation = cancellationOnSignals()
+  let deployments: DeploymentRecorder | undefined
   try {
     const request = parseInputs()
     const platformName = await choosePlatform(request)
     const platform = await loadPlatform(platformName, request)
-    const result = await runDeployment(request, platform, progress, cancellation.signal)
+    const recorder = (deployments = createDeploymentRecorder(request, platformName, { cancel: cancellation.signal }))
+    const result = await runDeployment(request, platform, progress, cancellation.signal, { beforeApply: plan => recorder.started(plan) })
     progress.endPhase()
+    await recorder.finished(result)
     for (const [name, value] of Object.entries(outputsOf(result))) core.setOutput(name, value)
     await core.summary.addRaw(summaryMarkdown(result, request, platformName)).write()
     if (result.ok) core.info(result.message)
     else core.setFailed(result.message)
   } catch (error) {
     progress.endPhase()
+    await deployments?.failed(error)
     core.setOutput('status', 'failed')
     core.setOutput('duration-seconds', (progress.elapsedMs() / 1000).toFixed(1))
     if (error instanceof UserError) {
