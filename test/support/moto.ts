@@ -20,9 +20,9 @@ export interface MotoServer {
 }
 
 /** Starts moto_server (moto 5, an independent implementation of the AWS APIs) on a free loopback port. */
-export async function startMoto(): Promise<MotoServer> {
+export async function startMoto(env: Record<string, string> = {}): Promise<MotoServer> {
   const port = await freePort()
-  const child = spawn(process.env.MOTO_SERVER ?? 'moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore', detached: false })
+  const child = spawn(process.env.MOTO_SERVER ?? 'moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore', env: { ...process.env, ...env } })
   const endpoint = `http://127.0.0.1:${port}`
   const started = Date.now()
   for (;;) {

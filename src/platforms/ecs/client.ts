@@ -116,8 +116,14 @@ export class EcsApi {
 
 /** Turns an SDK error into one the user can act on; transient errors keep their name for retry logic. */
 function explain(error: unknown, what: string, cluster: string, input?: string): Error {
-  const name = (error as { name?: string })?.name ?? ''
-  const message = errorMessage(error)
+  let name = (error as { name?: string })?.name ?? ''
+  let message = errorMessage(error)
+  // An answer that is not ECS JSON (an XML error from a proxy or an emulator): read its code.
+  const body = (error as { $response?: { body?: unknown } })?.$response?.body
+  if (typeof body === 'string' && /<Code>/.test(body)) {
+    name = /<Code>([^<]+)<\/Code>/.exec(body)?.[1] ?? name
+    message = /<Message>([^<]+)<\/Message>/.exec(body)?.[1] ?? message
+  }
   const fix = (text: string, at?: string): UserError => new UserError({ input: at, message: `could not ${what}: ${text}` })
   switch (name) {
     case 'ClusterNotFoundException':
@@ -141,6 +147,11 @@ function explain(error: unknown, what: string, cluster: string, input?: string):
     case 'ClientException':
     case 'InvalidParameterException':
       return fix(message, input)
+  }
+  const status = (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode
+  if ((status === 401 || status === 403) && /Deserialization error|not valid JSON/.test(message)) {
+    // Some endpoints answer an auth failure in XML that the JSON protocol cannot read: the status says enough.
+    return fix(`AWS refused the request (HTTP ${status}): the credentials are invalid or not allowed to call ECS; check aws-actions/configure-aws-credentials and the role's ECS permissions`)
   }
   if (/Region is missing/i.test(message)) return fix('no AWS region: set AWS_REGION (aws-actions/configure-aws-credentials does)')
   const wrapped = new Error(`could not ${what}: ${message}`, { cause: error })

@@ -1,0 +1,50 @@
+import { ECSClient } from '@aws-sdk/client-ecs'
+import os from 'node:os'
+import fs from 'node:fs'
+import path from 'node:path'
+import { parseInputs } from '../../src/inputs.js'
+import { createEcsPlatform } from '../../src/platforms/ecs/index.js'
+import { EcsApi } from '../../src/platforms/ecs/client.js'
+import { runDeployment, type RunResult } from '../../src/rollout/engine.js'
+import { Progress } from '../../src/rollout/progress.js'
+
+export const REGION = 'us-east-1'
+export const CREDENTIALS = { accessKeyId: 'testing', secretAccessKey: 'testing' }
+
+/** A client configured as the action configures its own (adaptive retry), pointed at a local server. */
+export function ecsClient(endpoint: string, credentials = CREDENTIALS): ECSClient {
+  return new ECSClient({ endpoint, region: REGION, credentials, retryMode: 'adaptive', maxAttempts: 6 })
+}
+
+/** INPUT_* variables as the runner sets them (upper case, dashes kept). */
+export function inputEnv(inputs: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(inputs).map(([name, value]) => [`INPUT_${name.toUpperCase()}`, value]))
+}
+
+export interface EcsRun {
+  result?: RunResult
+  error?: Error
+  /** Every line the run printed, warnings prefixed with 'warning: '. */
+  log: string[]
+}
+
+export const GITHUB_ENV = {
+  GITHUB_SHA: '0123456789abcdef0123456789abcdef01234567',
+  GITHUB_REPOSITORY: 'acme/shop',
+  GITHUB_RUN_ID: '4242',
+  GITHUB_REF_NAME: 'main',
+  RUNNER_TEMP: fs.mkdtempSync(path.join(os.tmpdir(), 'deploy-service-test-'))
+}
+
+/** Runs the whole pipeline in-process (inputs -> ECS platform -> engine) against a local endpoint. */
+export async function runEcs(endpoint: string, inputs: Record<string, string>, options: { cancel?: AbortSignal; credentials?: typeof CREDENTIALS } = {}): Promise<EcsRun> {
+  const log: string[] = []
+  const progress = new Progress({ info: line => log.push(line), warning: line => log.push(`warning: ${line}`) })
+  try {
+    const request = parseInputs({ ...GITHUB_ENV, ...inputEnv({ platform: 'ecs', ...inputs }) })
+    const platform = createEcsPlatform(request, new EcsApi(request.ecs.cluster, ecsClient(endpoint, options.credentials)))
+    return { result: await runDeployment(request, platform, progress, options.cancel), log }
+  } catch (error) {
+    return { error: error as Error, log }
+  }
+}
