@@ -1,11 +1,174 @@
+import type { KubernetesObject } from '@kubernetes/client-node'
+import { stringify } from 'yaml'
 import { UserError } from '../../errors.js'
+import {
+  WORKLOAD_KINDS,
+  annotateChangeCause,
+  loadManifestDocuments,
+  manifestsText,
+  objectName,
+  renderManifests,
+  setImages,
+  type KubeObject
+} from '../../render/manifests.js'
 import type { DeployRequest } from '../../request.js'
-import type { Platform } from '../platform.js'
+import type { Plan, Platform, Rendered } from '../platform.js'
+import { KubeApi, loadKubeConfig, namespaceOf } from './client.js'
+import { comparable, manifestDiff } from './diff.js'
+import { currentRevisionNumber, revisionsOf, undoPatch, undoTarget, type Workload } from './history.js'
+import { KubernetesRollout } from './rollout.js'
+import { validateManifests } from './validate.js'
 
-// The Kubernetes platform is built in its own issue; until then a clear error, before any change.
-export function createKubernetesPlatform(_request: DeployRequest): Platform {
-  const notYet = async (): Promise<never> => {
-    throw new UserError({ input: 'platform', message: 'the Kubernetes platform is not available in this version' })
+export function createKubernetesPlatform(request: DeployRequest): Platform {
+  const { service } = request
+  const { fieldManager, forceConflicts } = request.kubernetes
+  let connection: { api: KubeApi; namespace: string } | undefined
+  // The kubeconfig is read once, when first needed: `mode: render` with a template needs none.
+  const connect = (): { api: KubeApi; namespace: string } => {
+    if (!connection) {
+      const config = loadKubeConfig(request.kubernetes)
+      connection = { api: new KubeApi(config), namespace: namespaceOf(config, request.kubernetes) }
+    }
+    return connection
   }
-  return { name: 'kubernetes', prepareDeploy: notYet, prepareRollback: notYet, render: notYet }
+
+  async function renderTemplate(namespace: string) {
+    return renderManifests(await loadManifestDocuments(request, namespace), request, namespace)
+  }
+
+  /** The live workload named by `service`, whichever of the three kinds it is. */
+  async function liveTarget(api: KubeApi, namespace: string): Promise<Workload & KubeObject> {
+    for (const kind of WORKLOAD_KINDS) {
+      const live = await api.read<Workload & KubeObject>({ apiVersion: 'apps/v1', kind, metadata: { name: service, namespace } })
+      if (live) return { ...live, apiVersion: 'apps/v1', kind }
+    }
+    throw new UserError({ input: 'service', message: `namespace '${namespace}' has no Deployment, StatefulSet or DaemonSet named '${service}': check 'service' and 'namespace', or give a template that creates it` })
+  }
+
+  /** An image-only change of the live workload: a strategic-merge patch of the chosen containers. */
+  function imagePatch(live: Workload & KubeObject) {
+    const copy = structuredClone(live)
+    const file = `live ${objectName(live)}`
+    const images = setImages({ object: copy, source: { file, index: 0, value: copy, locate: () => ({ file, line: 1 }) } }, request)
+    annotateChangeCause(copy, request, images)
+    const spec = (copy.spec as { template: { spec: Record<string, Array<{ name: string; image?: string }>> } }).template.spec
+    const changed = (field: string) => (spec[field] ?? []).filter(c => images.some(i => i.container === c.name)).map(c => ({ name: c.name, image: c.image }))
+    const templateSpec: Record<string, unknown> = { containers: changed('containers') }
+    if (changed('initContainers').length) templateSpec.initContainers = changed('initContainers')
+    const patch = { metadata: { annotations: copy.metadata.annotations }, spec: { template: { spec: templateSpec } } }
+    return { patch, images, text: stringify(comparable(copy), { lineWidth: 0 }) }
+  }
+
+  return {
+    name: 'kubernetes',
+
+    async render(): Promise<Rendered> {
+      if (request.template) {
+        // No network: the namespace comes from the input (or the kubeconfig, read locally, if one is at hand).
+        const namespace = request.kubernetes.namespace ?? safeNamespace(request)
+        const rendered = await renderTemplate(namespace)
+        return { text: manifestsText(rendered.manifests.map(m => m.object)), fileName: `${service}-manifests.yaml`, images: rendered.images }
+      }
+      const { api, namespace } = connect()
+      const { text, images } = imagePatch(await liveTarget(api, namespace))
+      return { text, fileName: `${service}-manifests.yaml`, images }
+    },
+
+    async prepareDeploy(): Promise<Plan> {
+      // Template problems first: they need no network and are the likeliest mistakes.
+      const rendered = request.template ? await renderTemplate(request.kubernetes.namespace ?? safeNamespace(request)) : undefined
+      const { api, namespace } = connect()
+      if (rendered) {
+        const validated = await validateManifests(api, rendered.manifests, rendered.target, namespace, { fieldManager, force: forceConflicts })
+        const target = validated.workloads[0]
+        const objects = rendered.manifests.map(m => m.object)
+        return {
+          text: manifestsText(objects),
+          fileName: `${service}-manifests.yaml`,
+          images: rendered.images,
+          previousRevision: target.previousRevision !== undefined ? String(target.previousRevision) : undefined,
+          description: `Kubernetes ${objectName(rendered.target.object)} in namespace ${namespace}: revision ${target.previousRevision ?? '(new)'} -> next, ${objects.length} object(s) checked by a server dry run; ${imagesLine(rendered.images)}`,
+          dryRun: async () => manifestDiff(validated.pairs),
+          apply: async progress => {
+            for (const object of objects) {
+              await api.apply(object as KubernetesObject, { fieldManager, force: forceConflicts, dryRun: false })
+              progress.step(`applied ${objectName(object)} (server-side apply, field manager ${fieldManager})`)
+            }
+            return KubernetesRollout.settle(api, validated.workloads, fieldManager)
+          }
+        }
+      }
+
+      const live = await liveTarget(api, namespace)
+      const { patch, images, text } = imagePatch(live)
+      const previous = currentRevisionNumber(live, await revisionsOf(api, live))
+      const smp = 'application/strategic-merge-patch+json'
+      const after = await api.patch(live as KubernetesObject, patch, smp, { fieldManager, dryRun: true })
+      const tracked = [{ kind: live.kind, name: service, namespace, previousRevision: previous }]
+      return {
+        text,
+        fileName: `${service}-manifests.yaml`,
+        images,
+        previousRevision: previous !== undefined ? String(previous) : undefined,
+        description: `Kubernetes ${objectName(live)} in namespace ${namespace} (no template: image-only change of the live workload): revision ${previous ?? '?'} -> next; ${imagesLine(images)}`,
+        dryRun: async () => manifestDiff([{ kind: live.kind, name: service, live, after }]),
+        apply: async progress => {
+          await api.patch(live as KubernetesObject, patch, smp, { fieldManager })
+          progress.step(`patched the image of ${objectName(live)} (field manager ${fieldManager})`)
+          return KubernetesRollout.settle(api, tracked, fieldManager)
+        }
+      }
+    },
+
+    async prepareRollback(): Promise<Plan> {
+      const { api, namespace } = connect()
+      if (request.toRevision !== undefined && !/^\d+$/.test(request.toRevision)) {
+        throw new UserError({ input: 'to-revision', message: `'${request.toRevision}' is not a Kubernetes revision: use a number from kubectl rollout history` })
+      }
+      const live = await liveTarget(api, namespace)
+      const revisions = await revisionsOf(api, live)
+      const current = currentRevisionNumber(live, revisions)
+      const target = undoTarget(live, revisions, request.toRevision ? Number(request.toRevision) : undefined)
+      const patch = undoPatch(live, target)
+      const name = objectName(live)
+      const after = patch ? await api.patch(live as KubernetesObject, patch.patch, patch.contentType, { fieldManager, dryRun: true }) : live
+      return {
+        text: stringify(target.content, { lineWidth: 0 }),
+        fileName: `${service}-revision-${target.number}.yaml`,
+        images: imageChanges(live, after),
+        previousRevision: current !== undefined ? String(current) : undefined,
+        description: `Kubernetes ${name} in namespace ${namespace}: roll back revision ${current ?? '?'} -> revision ${target.number}${target.changeCause ? ` (${target.changeCause})` : ''}`,
+        dryRun: async () => manifestDiff([{ kind: live.kind, name: service, live, after }]),
+        apply: async progress => {
+          if (patch) await api.patch(live as KubernetesObject, patch.patch, patch.contentType, { fieldManager })
+          progress.step(patch ? `${name}: rolled back to revision ${target.number}` : `${name}: skipped rollback (the current template already matches revision ${target.number})`)
+          return KubernetesRollout.settle(api, [{ kind: live.kind, name: service, namespace, previousRevision: current }], fieldManager)
+        }
+      }
+    }
+  }
+}
+
+function imagesLine(images: Array<{ container: string; previous: string; next: string }>): string {
+  return images.map(i => `${i.container}: ${i.previous} -> ${i.next}`).join('; ')
+}
+
+function containersOf(object: unknown): Array<{ name: string; image?: string }> {
+  const spec = (object as { spec?: { template?: { spec?: { containers?: Array<{ name: string; image?: string }>; initContainers?: Array<{ name: string; image?: string }> } } } })?.spec?.template?.spec
+  return [...(spec?.initContainers ?? []), ...(spec?.containers ?? [])]
+}
+
+function imageChanges(before: unknown, after: unknown) {
+  const old = new Map(containersOf(before).map(c => [c.name, c.image ?? '']))
+  return containersOf(after)
+    .filter(c => old.get(c.name) !== c.image)
+    .map(c => ({ container: c.name, previous: old.get(c.name) ?? '', next: c.image ?? '' }))
+}
+
+function safeNamespace(request: DeployRequest): string {
+  try {
+    return namespaceOf(loadKubeConfig(request.kubernetes), request.kubernetes)
+  } catch {
+    return 'default'
+  }
 }

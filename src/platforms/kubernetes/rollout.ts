@@ -1,0 +1,212 @@
+import { errorMessage } from '../../errors.js'
+import { objectName } from '../../render/manifests.js'
+import { stoppedOutcome } from '../../rollout/poll-loop.js'
+import { sleep } from '../../rollout/poll.js'
+import type { Progress } from '../../rollout/progress.js'
+import type { Rollout, WaitContext, WaitOutcome } from '../platform.js'
+import type { KubeApi } from './client.js'
+import { currentRevisionNumber, revisionsOf, undoPatch, undoTarget, type Workload } from './history.js'
+import { newRevisionObjects, type Owned, type WatchedWorkload } from './new-pods.js'
+import { DEFAULT_DOOM_RULES, FailingSince, describeProblem, diagnosePods, type DoomRules, type PodProblem, type PodState } from './pods.js'
+import { rolloutStatus, type WorkloadState } from './status.js'
+import { Changes, CollectionWatch } from './watch.js'
+
+/** One workload of the applied set, with the revision it ran before and the one it rolls out now. */
+export interface TrackedWorkload {
+  kind: string
+  name: string
+  namespace: string
+  previousRevision?: number
+  revision?: number
+}
+
+interface WarningEvent {
+  metadata: { name: string; uid?: string }
+  involvedObject?: { uid?: string; kind?: string; name?: string }
+  reason?: string
+  message?: string
+  count?: number
+  series?: { count?: number }
+}
+
+const PLURAL: Record<string, string> = { Deployment: 'deployments', StatefulSet: 'statefulsets', DaemonSet: 'daemonsets' }
+
+/**
+ * The rollout of an applied manifest set, followed by watching (never polling) its workloads, their
+ * new pods and Warning events, with kubectl's rules for done and krane's for doomed.
+ */
+export class KubernetesRollout implements Rollout {
+  readonly revision: string
+  readonly previousRevision?: string
+  readonly outputs: Record<string, string> = {}
+  readonly workloads: TrackedWorkload[]
+  private readonly api: KubeApi
+  private readonly fieldManager: string
+  private readonly rules: DoomRules
+
+  constructor(api: KubeApi, workloads: TrackedWorkload[], fieldManager: string, rules: DoomRules = DEFAULT_DOOM_RULES) {
+    this.api = api
+    this.workloads = workloads
+    this.fieldManager = fieldManager
+    this.rules = rules
+    const target = workloads[0]
+    this.revision = target.revision !== undefined ? String(target.revision) : 'unknown'
+    this.previousRevision = target.previousRevision !== undefined ? String(target.previousRevision) : undefined
+  }
+
+  /** Waits (briefly) until each workload's controller has seen the change, then reads its revision number. */
+  static async settle(api: KubeApi, workloads: TrackedWorkload[], fieldManager: string, rules?: DoomRules): Promise<KubernetesRollout> {
+    const settled: TrackedWorkload[] = []
+    for (const tracked of workloads) {
+      let live = await readWorkload(api, tracked)
+      for (let i = 0; i < 50 && live && (live.metadata.generation ?? 0) > (live.status?.observedGeneration ?? 0); i++) {
+        await sleep(200)
+        live = await readWorkload(api, tracked)
+      }
+      const revision = live ? currentRevisionNumber(live, await revisionsOf(api, live)) : undefined
+      settled.push({ ...tracked, revision })
+    }
+    return new KubernetesRollout(api, settled, fieldManager, rules)
+  }
+
+  async wait(context: WaitContext): Promise<WaitOutcome> {
+    const { progress, deadline } = context
+    const stop = new AbortController()
+    const signal = AbortSignal.any([stop.signal, deadline.signal])
+    const changes = new Changes()
+    const watches = this.startWatches(changes, signal)
+    const failing = new FailingSince()
+    const logsRead = new Set<string>()
+    let status = 'waiting for the first list of the workloads'
+    try {
+      while (!deadline.signal.aborted) {
+        const all = Object.values(watches).flat()
+        const fatal = all.find(w => w.fatal)?.fatal
+        if (fatal) throw fatal
+        const trouble = all.find(w => w.trouble)?.trouble
+        if (trouble) progress.event(`watch-trouble:${trouble}`, `the API server is unreachable for now (${trouble}); watching again as soon as it is back`)
+        if (all.every(w => w.synced)) {
+          const verdict = await this.assess(watches, failing, logsRead, progress)
+          status = verdict.status
+          if (verdict.outcome) return verdict.outcome
+        }
+        await changes.next(1000, deadline.signal)
+      }
+      return stoppedOutcome(context, status)
+    } finally {
+      stop.abort()
+    }
+  }
+
+  private startWatches(changes: Changes, signal: AbortSignal): Record<string, Array<CollectionWatch<never>>> {
+    const namespaces = [...new Set(this.workloads.map(w => w.namespace))]
+    const kinds = new Set(this.workloads.map(w => w.kind))
+    const start = (path: (ns: string) => string, options = {}): Array<CollectionWatch<never>> =>
+      namespaces.map(ns => {
+        const watch = new CollectionWatch<never>(this.api, path(ns), options, changes, signal)
+        void watch.run()
+        return watch
+      })
+    const apps = (plural: string) => (ns: string) => `/apis/apps/v1/namespaces/${ns}/${plural}`
+    return {
+      ...Object.fromEntries([...kinds].map(kind => [kind, start(apps(PLURAL[kind]))])),
+      replicaSets: kinds.has('Deployment') ? start(apps('replicasets')) : [],
+      controllerRevisions: kinds.has('DaemonSet') ? start(apps('controllerrevisions')) : [],
+      pods: start(ns => `/api/v1/namespaces/${ns}/pods`),
+      events: start(ns => `/api/v1/namespaces/${ns}/events`, { fieldSelector: 'type=Warning', optional: true })
+    }
+  }
+
+  /** Reads the watched state: done, doomed, or still going (with a status line). */
+  private async assess(
+    watches: Record<string, Array<CollectionWatch<never>>>,
+    failing: FailingSince,
+    logsRead: Set<string>,
+    progress: Progress
+  ): Promise<{ outcome?: WaitOutcome; status: string }> {
+    const values = <T>(list: Array<CollectionWatch<never>>): T[] => list.flatMap(w => [...w.objects.values()] as T[])
+    const collections = { pods: values<PodState & Owned>(watches.pods), replicaSets: values<Owned>(watches.replicaSets), controllerRevisions: values<Owned & { revision?: number }>(watches.controllerRevisions) }
+    const events = values<WarningEvent>(watches.events)
+    const pending: string[] = []
+    const doomed: PodProblem[] = []
+    const errors: string[] = []
+    for (const tracked of this.workloads) {
+      // Listed items carry no kind: the collection they come from says it.
+      const live = values<WatchedWorkload & WorkloadState>(watches[tracked.kind]).find(w => w.metadata.name === tracked.name)
+      if (!live) {
+        pending.push(`${tracked.kind.toLowerCase()}/${tracked.name} not found`)
+        continue
+      }
+      const workload = { ...live, kind: tracked.kind }
+      const state = rolloutStatus(workload)
+      if (state.error) errors.push(state.error)
+      else if (!state.done) pending.push(state.message)
+      const { pods, owners } = newRevisionObjects(workload, collections)
+      const problems = diagnosePods(pods, failing, Date.now(), this.rules)
+      for (const problem of problems) progress.event(problem.key, describeProblem(problem))
+      for (const problem of problems.filter(p => p.crashed && !logsRead.has(`${p.pod}/${p.container}`))) {
+        logsRead.add(`${problem.pod}/${problem.container}`)
+        await this.printLogTail(tracked.namespace, problem, progress, false)
+      }
+      doomed.push(...problems.filter(p => p.doomed))
+      const uids = new Set([live.metadata.uid, ...owners.map(o => o.metadata.uid), ...pods.map(p => p.metadata.uid)])
+      for (const event of events.filter(e => uids.has(e.involvedObject?.uid))) {
+        const count = event.series?.count ?? event.count ?? 1
+        progress.event(`event:${event.metadata.uid ?? event.metadata.name}:${count}`, `event: ${event.involvedObject?.kind?.toLowerCase()}/${event.involvedObject?.name}: ${event.reason}: ${event.message}`)
+      }
+    }
+    const status = pending.length ? pending.join('; ') : 'all workloads rolled out'
+    if (errors.length) return { status, outcome: { state: 'failed', reason: errors.join('; ') } }
+    if (doomed.length) return { status, outcome: await this.failFast(doomed, progress) }
+    if (pending.length === 0) {
+      progress.step(`rolled out: ${this.workloads.map(w => `${w.kind.toLowerCase()}/${w.name}${w.revision !== undefined ? ` revision ${w.revision}` : ''}`).join(', ')}`)
+      return { status, outcome: { state: 'succeeded' } }
+    }
+    progress.status(status)
+    return { status }
+  }
+
+  /** Collects the evidence (reasons, log tails) before a rollback deletes the failing pods. */
+  private async failFast(doomed: PodProblem[], progress: Progress): Promise<WaitOutcome> {
+    const first = doomed[0]
+    for (const problem of doomed.slice(0, 5)) {
+      progress.reason(`${describeProblem(problem)} (this will not heal by itself)`)
+      if (problem.crashed) await this.printLogTail(this.workloads[0].namespace, problem, progress, true)
+    }
+    const more = doomed.length > 1 ? ` (and ${doomed.length - 1} more)` : ''
+    return { state: 'failed', reason: `${describeProblem(first)}${more}` }
+  }
+
+  private async printLogTail(namespace: string, problem: PodProblem, progress: Progress, asReason: boolean): Promise<void> {
+    try {
+      const log = (await this.api.podLog(namespace, problem.pod, problem.container!, true)).trimEnd()
+      if (!log) return
+      const text = `last log lines of pod ${problem.pod}, container ${problem.container} (before its last restart):\n${log}`
+      if (asReason) progress.reason(text)
+      else progress.event(`log:${problem.pod}:${problem.container}:${log}`, text)
+    } catch (error) {
+      progress.event(`log-error:${problem.pod}`, `could not read the log of pod ${problem.pod}: ${errorMessage(error)}`)
+    }
+  }
+
+  /** `kubectl rollout undo` on each workload this rollout changed, back to the revision it ran before. */
+  async undo(progress: Progress): Promise<Rollout> {
+    const undone: TrackedWorkload[] = []
+    for (const tracked of this.workloads) {
+      if (tracked.previousRevision === undefined || tracked.previousRevision === tracked.revision) continue
+      const live = await readWorkload(this.api, tracked)
+      if (!live) continue
+      const target = undoTarget(live, await revisionsOf(this.api, live), tracked.previousRevision)
+      const patch = undoPatch(live, target)
+      if (patch) await this.api.patch(live as never, patch.patch, patch.contentType, { fieldManager: this.fieldManager })
+      progress.step(`${objectName(live)}: rolled back to revision ${target.number}${target.changeCause ? ` (${target.changeCause})` : ''}`)
+      undone.push({ ...tracked, previousRevision: tracked.revision })
+    }
+    if (undone.length === 0) throw new Error('nothing to roll back: no workload of this deploy had a previous revision')
+    return KubernetesRollout.settle(this.api, undone, this.fieldManager, this.rules)
+  }
+}
+
+export async function readWorkload(api: KubeApi, tracked: { kind: string; name: string; namespace: string }): Promise<Workload | undefined> {
+  return api.read<Workload & { apiVersion: string }>({ apiVersion: 'apps/v1', kind: tracked.kind, metadata: { name: tracked.name, namespace: tracked.namespace } })
+}

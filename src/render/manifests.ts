@@ -1,0 +1,174 @@
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { stringify } from 'yaml'
+import { ProblemList, UserError, formatLocation, type SourceLocation } from '../errors.js'
+import { chooseContainers, nextImage, type ContainerRef, type ImageChange } from './containers.js'
+import { formatImageReference, parseImageReference, versionOf } from './image.js'
+import { substitute, templateValues } from './placeholders.js'
+import { parseDocuments, type SourceDocument } from './source.js'
+import { readTemplateFile } from './template-file.js'
+import type { DeployRequest } from '../request.js'
+
+/** The kinds `service` may name: they own a pod template and roll out. */
+export const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet'] as const
+export type WorkloadKind = (typeof WORKLOAD_KINDS)[number]
+
+export const CHANGE_CAUSE = 'kubernetes.io/change-cause'
+
+/** A Kubernetes object as written in a manifest. */
+export interface KubeObject {
+  apiVersion: string
+  kind: string
+  metadata: { name: string; namespace?: string; annotations?: Record<string, string>; labels?: Record<string, string>; [key: string]: unknown }
+  [key: string]: unknown
+}
+
+/** One object of the manifest set and the document it came from, for file:line in errors. */
+export interface Manifest {
+  object: KubeObject
+  source: SourceDocument
+}
+
+export interface RenderedManifests {
+  manifests: Manifest[]
+  /** The workload named by `service`, which gets the new image. */
+  target: Manifest
+  images: ImageChange[]
+}
+
+type RenderRequest = Pick<DeployRequest, 'service' | 'containers' | 'image' | 'imageVersion' | 'github'>
+
+export function isWorkload(object: { kind?: string }): boolean {
+  return (WORKLOAD_KINDS as readonly string[]).includes(object.kind ?? '')
+}
+
+export function objectName(object: { kind: string; metadata: { name: string } }): string {
+  return `${object.kind.toLowerCase()}/${object.metadata.name}`
+}
+
+/** The manifest files a `template` names: a file, the YAML/JSON files of a folder, or a glob. */
+export async function manifestFiles(template: string): Promise<string[]> {
+  if (/[*?[{]/.test(template)) {
+    const files: string[] = []
+    for await (const file of fs.glob(template)) if (/\.(ya?ml|json)$/i.test(file)) files.push(file)
+    if (files.length === 0) throw new UserError({ input: 'template', message: `the glob '${template}' matches no .yaml, .yml or .json file` })
+    return files.sort()
+  }
+  const stat = await fs.stat(template).catch(() => undefined)
+  if (!stat?.isDirectory()) return [template]
+  const files = (await fs.readdir(template)).filter(name => /\.(ya?ml|json)$/i.test(name)).sort()
+  if (files.length === 0) throw new UserError({ input: 'template', message: `the folder '${template}' holds no .yaml, .yml or .json file` })
+  return files.map(name => path.join(template, name))
+}
+
+/** Reads, fills in and parses every manifest of the template; all problems of all files at once. */
+export async function loadManifestDocuments(request: DeployRequest, namespace: string): Promise<SourceDocument[]> {
+  const values = templateValues(request, { ...imageValues(request), namespace })
+  const problems = new ProblemList()
+  const documents: SourceDocument[] = []
+  for (const file of await manifestFiles(request.template!)) {
+    const text = await readTemplateFile(file)
+    documents.push(...(problems.collect(() => parseDocuments(substitute(text, file, values), file)) ?? []))
+  }
+  problems.throwIfAny()
+  if (documents.length === 0) throw new UserError({ input: 'template', message: `'${request.template}' holds no Kubernetes objects` })
+  return documents
+}
+
+function imageValues(request: DeployRequest): { image?: string; imageTag?: string } {
+  const parsed = request.image ? parseImageReference(request.image) : undefined
+  const image = parsed && typeof parsed !== 'string' ? formatImageReference(parsed) : undefined
+  if (request.imageVersion) return { image, imageTag: 'tag' in request.imageVersion ? request.imageVersion.tag : request.imageVersion.digest }
+  return { image, imageTag: request.image ? versionOf(request.image) : undefined }
+}
+
+/**
+ * Checks the documents are Kubernetes objects in the right namespace, finds the workload named by
+ * `service`, puts the new image on the chosen containers and records the change cause. Pure.
+ */
+export function renderManifests(documents: SourceDocument[], request: RenderRequest, namespace: string): RenderedManifests {
+  const problems = new ProblemList()
+  const manifests: Manifest[] = []
+  for (const source of documents) {
+    const object = problems.collect(() => asKubeObject(source, namespace))
+    if (object) manifests.push({ object, source })
+  }
+  problems.throwIfAny()
+  const named = manifests.filter(m => isWorkload(m.object) && m.object.metadata.name === request.service)
+  if (named.length !== 1) throw targetProblem(manifests, named, request.service)
+  const target = named[0]
+  const images = setImages(target, request)
+  annotateChangeCause(target.object, request, images)
+  return { manifests, target, images }
+}
+
+function asKubeObject(source: SourceDocument, namespace: string): KubeObject {
+  const value = source.value as Partial<KubeObject> | null
+  const at = (field: string[]): SourceLocation => source.locate(field)
+  if (!value || typeof value !== 'object' || Array.isArray(value)) {
+    throw new UserError({ input: 'template', location: at([]), message: 'a manifest document must be a mapping with apiVersion, kind and metadata' })
+  }
+  const problems = new ProblemList()
+  if (typeof value.apiVersion !== 'string' || !value.apiVersion) problems.add({ input: 'template', location: at([]), message: 'apiVersion is missing' })
+  if (typeof value.kind !== 'string' || !value.kind) problems.add({ input: 'template', location: at([]), message: 'kind is missing' })
+  if (typeof value.metadata?.name !== 'string' || !value.metadata.name) {
+    problems.add({ input: 'template', location: at(['metadata']), message: `${value.kind ?? 'the object'} has no metadata.name` })
+  }
+  const own = value.metadata?.namespace
+  if (own !== undefined && own !== namespace) {
+    problems.add({
+      input: 'template',
+      location: at(['metadata', 'namespace']),
+      message: `${value.kind}/${value.metadata?.name} is in namespace '${own}' but this deploy goes to '${namespace}': remove metadata.namespace or set the 'namespace' input to '${own}'`
+    })
+  }
+  problems.throwIfAny()
+  return value as KubeObject
+}
+
+function targetProblem(manifests: Manifest[], named: Manifest[], service: string): UserError {
+  const where = (m: Manifest): string => `${objectName(m.object)} (${formatLocation(m.source.locate([]))})`
+  if (named.length > 1) {
+    return new UserError({ input: 'service', message: `'${service}' names several workloads: ${named.map(where).join(', ')}; keep one` })
+  }
+  const workloads = manifests.filter(m => isWorkload(m.object))
+  const found = workloads.length ? `it has ${workloads.map(where).join(', ')}` : `it has no workload at all, only ${manifests.map(where).join(', ')}`
+  return new UserError({ input: 'service', message: `the template has no Deployment, StatefulSet or DaemonSet named '${service}'; ${found}` })
+}
+
+interface PodSpec {
+  containers?: Array<{ name: string; image?: string }>
+  initContainers?: Array<{ name: string; image?: string }>
+}
+
+/** Sets the new image on the chosen containers (init containers only when named); returns the changes. */
+export function setImages(target: Manifest, request: Pick<DeployRequest, 'service' | 'containers' | 'image' | 'imageVersion'>): ImageChange[] {
+  const { object, source } = target
+  const podSpec = (object.spec as { template?: { spec?: PodSpec } } | undefined)?.template?.spec
+  if (!podSpec?.containers?.length) {
+    throw new UserError({ input: 'template', location: source.locate(['spec', 'template', 'spec']), message: `${objectName(object)} has no spec.template.spec.containers` })
+  }
+  const refs = (list: PodSpec['containers'], field: string): Array<ContainerRef & { field: string; index: number }> =>
+    (list ?? []).map((c, index) => ({ name: c.name, image: c.image ?? '', field, index, location: source.locate(['spec', 'template', 'spec', field, index]) }))
+  const candidates = [...refs(podSpec.containers, 'containers'), ...(request.containers.length ? refs(podSpec.initContainers, 'initContainers') : [])]
+  const chosen = chooseContainers(candidates, request, objectName(object)) as typeof candidates
+  return chosen.map(ref => {
+    const container = (podSpec as Record<string, Array<{ image?: string }>>)[ref.field][ref.index]
+    const next = nextImage(ref.image, request)
+    container.image = next
+    return { container: ref.name, previous: ref.image, next }
+  })
+}
+
+/** Records what is deployed and why where `kubectl rollout history` and a rollback can read it. */
+export function annotateChangeCause(object: KubeObject, request: Pick<DeployRequest, 'github'>, images: ImageChange[]): void {
+  const { sha, runUrl } = request.github
+  const what = [...new Set(images.map(i => i.next))].join(', ')
+  const cause = `deploy-service: ${what}${sha ? ` from commit ${sha.slice(0, 12)}` : ''}${runUrl ? ` (${runUrl})` : ''}`
+  object.metadata.annotations = { ...object.metadata.annotations, [CHANGE_CAUSE]: cause }
+}
+
+/** The manifest set as a user reads it: multi-document YAML. */
+export function manifestsText(objects: KubeObject[]): string {
+  return objects.map(object => stringify(object, { lineWidth: 0 })).join('---\n')
+}
