@@ -35,3 +35,30 @@ function status(error: unknown): number | undefined {
   if (typeof e?.code === 'number') return e.code
   return undefined
 }
+
+export interface RetryOptions {
+  /** Tries in all, the first included. */
+  attempts: number
+  baseMs: number
+  maxMs: number
+  sleep?: (ms: number) => Promise<void>
+  onRetry?: (error: unknown, attempt: number, delayMs: number) => void
+}
+
+/**
+ * Calls `fn` again after a retryable error, with full-jitter exponential backoff; a final error, or
+ * the last attempt's error, is thrown as it is. No sleep after the last attempt.
+ */
+export async function retry<T>(fn: () => Promise<T>, options: RetryOptions): Promise<T> {
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>(resolve => setTimeout(resolve, ms)))
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn()
+    } catch (error) {
+      if (attempt >= options.attempts || !isRetryable(error)) throw error
+      const delayMs = Math.round(Math.random() * Math.min(options.maxMs, options.baseMs * 2 ** (attempt - 1)))
+      options.onRetry?.(error, attempt, delayMs)
+      await sleep(delayMs)
+    }
+  }
+}

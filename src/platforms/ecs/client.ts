@@ -15,6 +15,9 @@ import {
   type TaskDefinition
 } from '@aws-sdk/client-ecs'
 import { UserError, errorMessage } from '../../errors.js'
+import { retry, type RetryOptions } from '../../rollout/retry.js'
+
+const READ_RETRY: RetryOptions = { attempts: 4, baseMs: 1000, maxMs: 8000 }
 
 /**
  * The ECS calls a deploy makes, each rethrown with what we were doing. Mistakes the user can fix
@@ -107,7 +110,8 @@ export class EcsApi {
 
   private async call<T>(what: string, send: () => Promise<T>, input?: string): Promise<T> {
     try {
-      return await send()
+      // Reads may be repeated freely: past the SDK's own retries, a throttling storm only slows them.
+      return what.startsWith('describe') || what.startsWith('list') ? await retry(send, READ_RETRY) : await send()
     } catch (error) {
       throw explain(error, what, this.cluster, input)
     }
