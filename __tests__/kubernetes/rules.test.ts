@@ -89,7 +89,7 @@ describe('rollout undo', () => {
     annotations: { 'deployment.kubernetes.io/revision': String(number), 'kubernetes.io/change-cause': `deploy ${image}` }
   })
   const history = [revision(1, 'web:1'), revision(2, 'web:2'), revision(3, 'web:3')]
-  const live = { kind: 'Deployment', metadata: { name: 'web', annotations: { 'deployment.kubernetes.io/revision': '3' } }, spec: { template: history[2].content } }
+  const live = { kind: 'Deployment', metadata: { name: 'web', annotations: { 'deployment.kubernetes.io/revision': '3' } }, spec: { template: history[2].content as object } }
 
   it('goes to the second newest revision, or the one asked for', () => {
     expect(undoTarget(live, history).number).toBe(2)

@@ -19,10 +19,10 @@ import { currentRevisionNumber, revisionsOf, undoPatch, undoTarget, type Workloa
 import { KubernetesRollout } from './rollout.js'
 import { validateManifests } from './validate.js'
 
-export function createKubernetesPlatform(request: DeployRequest): Platform {
+/** `connection` is for benchmarks that count requests; the action reads the kubeconfig itself. */
+export function createKubernetesPlatform(request: DeployRequest, connection?: { api: KubeApi; namespace: string }): Platform {
   const { service } = request
   const { fieldManager, forceConflicts } = request.kubernetes
-  let connection: { api: KubeApi; namespace: string } | undefined
   // The kubeconfig is read once, when first needed: `mode: render` with a template needs none.
   const connect = (): { api: KubeApi; namespace: string } => {
     if (!connection) {
