@@ -140,11 +140,12 @@ export function createDeploymentRecorder(request: DeployRequest, platform: Platf
       if (result.rollback) {
         const back = shortRevision(result.rollback.revision)
         const failed = result.revision ? `${shortRevision(result.revision)} failed` : 'the rollout failed'
-        const why = result.reasons.at(-1)
+        // The first reason is the root cause (a stopped task, a pod state); later ones are its effects.
+        const why = result.reasons[0]
         return setStatus(
           'failure',
           result.rollback.healthy
-            ? `${failed}; rolled back to ${back}, which is healthy${why ? `: ${why}` : ''}`
+            ? `${failed}; rolled back to ${back} (healthy)${why ? `: ${why}` : ''}`
             : `${failed}; the rollback to ${back} is NOT healthy either${why ? `: ${why}` : ''}`
         )
       }
@@ -174,8 +175,12 @@ function shortRevision(revision: string): string {
   return match ? match[1] : revision
 }
 
+/** One line of at most 140 characters, task-definition ARNs shortened to family:revision. */
 function clip(text: string): string {
-  const line = text.replace(/\s+/g, ' ').trim()
+  const line = text
+    .replace(/arn:aws[\w-]*:ecs:[^:\s]*:\d*:task-definition\/([^\s,;)]+)/g, '$1')
+    .replace(/\s+/g, ' ')
+    .trim()
   return line.length <= MAX_DESCRIPTION ? line : `${line.slice(0, MAX_DESCRIPTION - 1)}…`
 }
 
