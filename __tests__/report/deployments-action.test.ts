@@ -94,7 +94,7 @@ describe('the action records its GitHub Deployment', () => {
     })
     expect(api.statuses.map(s => s.state)).toEqual(['in_progress', 'success'])
     expect(api.statuses[1]).toMatchObject({ environment_url: 'https://web.example.com', log_url: 'https://github.com/acme/shop/actions/runs/77' })
-    expect(api.statuses[1].description).toMatch(/^deployed .*task-definition\/web:2 in /)
+    expect(api.statuses[1].description).toMatch(/^deployed web:2 in \d/)
   })
 
   it('a failed rollout that was rolled back: failure, naming the revision that is back', async () => {
@@ -103,7 +103,7 @@ describe('the action records its GitHub Deployment', () => {
     expect(process.exitCode).toBe(1)
     expect(outputs).toMatch(/status<<.*\nrolled-back\n/)
     expect(api.statuses.map(s => s.state)).toEqual(['in_progress', 'failure'])
-    expect(api.statuses[1].description).toMatch(/^web:2 failed; rolled back to web:1, which is healthy/)
+    expect(api.statuses[1].description).toMatch(/^web:2 failed; rolled back to web:1 \(healthy\): task \w+ stopped: TaskFailedToStart: CannotPull/)
   })
 
   it('no deployments permission: one warning naming the permissions line; the deploy still succeeds', async () => {

@@ -124,7 +124,7 @@ describe('GitHub Deployments', () => {
       expect(status).toMatchObject({ log_url: 'https://github.com/acme/shop/actions/runs/4242', environment_url: 'https://shop.example.com', environment: 'production' })
     }
     expect(api.statuses[0].description).toBe(`deploying ${IMAGE}`)
-    expect(api.statuses[1].description).toBe(`deployed ${ARN(7)} in 1m 12s`)
+    expect(api.statuses[1].description).toBe('deployed web:7 in 1m 12s')
   })
 
   it('records a failed rollout that was rolled back as failure, naming the restored revision', async () => {
@@ -146,7 +146,7 @@ describe('GitHub Deployments', () => {
     expect(api.requests[0].body).toMatchObject({ environment: 'staging', production_environment: false, transient_environment: false })
     expect(statesOf(api)).toEqual(['in_progress', 'failure'])
     const failure = api.statuses[1]
-    expect(failure.description).toMatch(/^web:7 failed; rolled back to web:6, which is healthy: task 9f3c stopped: CannotPullContainerError/)
+    expect(failure.description).toMatch(/^web:7 failed; rolled back to web:6 \(healthy\): task 9f3c stopped: CannotPullContainerError/)
     expect(failure.description.length).toBeLessThanOrEqual(140)
     expect(failure).not.toHaveProperty('environment_url')
     expect(failure.log_url).toBe('https://github.com/acme/shop/actions/runs/4242')
