@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals'
 import { execFile } from 'node:child_process'
 import fs from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { parse } from 'yaml'
@@ -59,6 +60,23 @@ describe('examples/', () => {
     )
     // On failure the findings are the message.
     expect({ code: result.code, findings: result.stdout }).toEqual({ code: 0, findings: '' })
+  }, 600_000)
+
+  it('scripts/actionlint.sh fails, with the finding, on a broken workflow', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'actionlint-'))
+    try {
+      const file = path.join(dir, 'broken.yml')
+      fs.writeFileSync(file, 'on: push\njobs:\n  deploy:\n    steps:\n      - uses: aws-actions/configure-aws-credentials@v4\n        with:\n          role-to-asume: x\n')
+      const error = await run('bash', [path.join(root, 'scripts/actionlint.sh'), file], { cwd: root, timeout: 600_000 }).then(
+        () => undefined,
+        (failure: { code?: number; stdout?: string }) => failure
+      )
+      expect(error?.code).toBe(1)
+      expect(error?.stdout).toContain('"runs-on" section is missing')
+      expect(error?.stdout).toContain('input "role-to-asume" is not defined')
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
   }, 600_000)
 
   it.each(examples)('$name: every with: key of our action is an input of action.yml, and required inputs are given', ({ workflow }) => {
