@@ -38,7 +38,8 @@ export async function run(): Promise<void> {
         const at = problem.location
         core.error(formatProblem(problem), at ? { file: at.file, startLine: at.line, startColumn: at.column, title: 'deploy-service' } : { title: 'deploy-service' })
       }
-      const what = error.problems.length === 1 ? error.message : `${error.problems.length} problems (see above)`
+      const more = error.problems.length - 1
+      const what = `${formatProblem(error.problems[0])}${more > 0 ? ` (and ${more} more above)` : ''}`
       core.setFailed(progress.changing ? what : `nothing was changed: ${what}`)
     } else {
       core.setFailed(errorMessage(error))

@@ -1,0 +1,148 @@
+// The committed bundle, run as the runner runs it: `node dist/index.js` with INPUT_* variables
+// (dashes kept), GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files, against real local servers.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { spawn } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { startMoto, type MotoServer } from '../../test/support/moto.js'
+import { startScriptedEcs } from '../../test/support/scripted-ecs.js'
+import { ecsState, seedService } from '../helpers/ecs-state.js'
+import { ecsClient, inputEnv } from '../helpers/run.js'
+
+const BUNDLE = path.resolve('dist/index.js')
+
+export interface BundleRun {
+  code: number | null
+  stdout: string
+  outputs: Record<string, string>
+  summary: string
+}
+
+/** Runs dist/index.js in a child process the way a runner does, returning what a runner would see. */
+export function runBundle(inputs: Record<string, string>, env: Record<string, string>, options: { node?: string; signalAfterMs?: number } = {}): Promise<BundleRun> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bundle-run-'))
+  const outputFile = path.join(dir, 'output')
+  const summaryFile = path.join(dir, 'summary')
+  fs.writeFileSync(outputFile, '')
+  fs.writeFileSync(summaryFile, '')
+  const child = spawn(options.node ?? process.execPath, [BUNDLE], {
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      GITHUB_OUTPUT: outputFile,
+      GITHUB_STEP_SUMMARY: summaryFile,
+      GITHUB_SHA: 'feedfacefeedfacefeedfacefeedfacefeedface',
+      GITHUB_REPOSITORY: 'acme/shop',
+      GITHUB_RUN_ID: '77',
+      GITHUB_SERVER_URL: 'https://github.com',
+      RUNNER_TEMP: dir,
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'testing',
+      AWS_SECRET_ACCESS_KEY: 'testing',
+      ...inputEnv(inputs),
+      ...env
+    }
+  })
+  let stdout = ''
+  child.stdout.on('data', chunk => (stdout += chunk))
+  child.stderr.on('data', chunk => (stdout += chunk))
+  if (options.signalAfterMs) setTimeout(() => child.kill('SIGINT'), options.signalAfterMs)
+  return new Promise(resolve => {
+    child.on('close', code => {
+      resolve({ code, stdout, outputs: parseOutputs(fs.readFileSync(outputFile, 'utf8')), summary: fs.readFileSync(summaryFile, 'utf8') })
+    })
+  })
+}
+
+/** GITHUB_OUTPUT as @actions/core writes it: `name<<DELIMITER`, the value, `DELIMITER`. */
+function parseOutputs(text: string): Record<string, string> {
+  const outputs: Record<string, string> = {}
+  const pattern = /^(.+?)<<(\S+)\n([\s\S]*?)\n\2$/gm
+  for (let match = pattern.exec(text); match; match = pattern.exec(text)) outputs[match[1]] = match[3]
+  return outputs
+}
+
+let moto: MotoServer
+beforeAll(async () => {
+  moto = await startMoto()
+  const client = ecsClient(moto.endpoint)
+  await seedService(client, 'prod', 'web')
+  await seedService(client, 'prod', 'api')
+})
+afterAll(async () => {
+  await moto.stop()
+})
+
+describe('the bundle', () => {
+  it('deploys a new tag to one container of a two-container service on moto with no template', async () => {
+    const run = await runBundle({ service: 'web', cluster: 'prod', 'image-tag': '1.4.0', wait: 'false' }, { AWS_ENDPOINT_URL_ECS: moto.endpoint })
+    expect(run.stdout).not.toMatch(/::error/)
+    expect(run.code).toBe(0)
+    expect(run.outputs).toMatchObject({
+      status: 'succeeded',
+      'task-definition-arn': expect.stringMatching(/task-definition\/web:2$/),
+      'previous-revision': expect.stringMatching(/task-definition\/web:1$/),
+      image: 'registry.example/web:1.4.0',
+      'previous-image': 'registry.example/web:1.0.0'
+    })
+    expect(run.summary).toMatch(/## ✅ deploy-service: web succeeded/)
+    expect(run.summary).toMatch(/\| task-definition-arn \| `arn:aws:ecs:us-east-1:123456789012:task-definition\/web:2` \|/)
+    const registered = await ecsClient(moto.endpoint).send(
+      new (await import('@aws-sdk/client-ecs')).DescribeTaskDefinitionCommand({ taskDefinition: run.outputs['task-definition-arn'] })
+    )
+    expect(registered.taskDefinition!.containerDefinitions!.find(c => c.name === 'log-router')!.image).toBe('registry.example/fluent-bit:2.1')
+  })
+
+  const node20 = ['/usr/bin/node', '/usr/local/bin/node'].find(p => fs.existsSync(p) && !p.includes('node_modules'))
+  it('runs an ECS deploy on Node 20 too, never loading the Kubernetes client', async () => {
+    expect(node20).toBeDefined()
+    const run = await runBundle({ service: 'api', cluster: 'prod', 'image-tag': '3.0.0', wait: 'false' }, { AWS_ENDPOINT_URL_ECS: moto.endpoint }, { node: node20 })
+    expect(run.code).toBe(0)
+    expect(run.outputs.status).toBe('succeeded')
+  })
+
+  it('fails a crashing rollout, explains it with the stopped tasks, and reports the rollback', async () => {
+    const ecs = await startScriptedEcs({ settleMs: 1000, failAfterMs: 1000 })
+    try {
+      const run = await runBundle({ service: 'web', 'image-tag': 'crash', platform: 'ecs' }, { AWS_ENDPOINT_URL_ECS: ecs.endpoint })
+      expect(run.code).toBe(1)
+      expect(run.outputs.status).toBe('rolled-back')
+      expect(run.stdout).toMatch(/::warning::task \w+ stopped: EssentialContainerExited: Essential container in task exited/)
+      expect(run.stdout).toMatch(/::error::the rollout of .*web:2 failed \(ECS deployment circuit breaker: tasks failed to start\.\); .*web:1 is back and healthy/)
+      expect(run.summary).toMatch(/## ↩️ deploy-service: web rolled-back/)
+      expect(run.summary).toMatch(/### Why it failed/)
+      expect(run.summary).toMatch(/### Timeline/)
+    } finally {
+      await ecs.close()
+    }
+  })
+
+  it('stops on SIGINT, reports where the rollout stood and exits non-zero', async () => {
+    const ecs = await startScriptedEcs()
+    try {
+      const run = await runBundle({ service: 'web', 'image-tag': 'never', platform: 'ecs' }, { AWS_ENDPOINT_URL_ECS: ecs.endpoint }, { signalAfterMs: 2500 })
+      expect(run.code).toBe(1)
+      expect(run.outputs.status).toBe('failed')
+      expect(run.stdout).toMatch(/cancelled while rolling out .*web:2.*nothing was rolled back/)
+      expect(ecs.calls.filter(c => c.operation === 'UpdateService')).toHaveLength(1)
+    } finally {
+      await ecs.close()
+    }
+  })
+
+  it('annotates a template error at file and line, and changes nothing', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bad-template-'))
+    const template = path.join(dir, 'task-definition.json')
+    fs.writeFileSync(template, '{\n  "family": "web",\n  "containerDefinitions": [\n    { "name": "web", "image": "${REPO}:1" }\n  ]\n}\n')
+    const before = await ecsState(ecsClient(moto.endpoint))
+    const run = await runBundle({ service: 'web', cluster: 'prod', 'image-tag': '2', template }, { AWS_ENDPOINT_URL_ECS: moto.endpoint })
+    expect(run.code).toBe(1)
+    expect(run.stdout).toContain(`::error title=deploy-service,file=${template},line=4,col=32::`)
+    expect(run.stdout).toMatch(/unknown placeholder \$\{REPO\}/)
+    expect(run.stdout).toMatch(/::error::nothing was changed/)
+    expect(run.outputs.status).toBe('failed')
+    expect(run.summary).toMatch(/Nothing was changed\./)
+    expect(await ecsState(ecsClient(moto.endpoint))).toEqual(before)
+  })
+})
