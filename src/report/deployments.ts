@@ -184,16 +184,32 @@ function clip(text: string): string {
   return line.length <= MAX_DESCRIPTION ? line : `${line.slice(0, MAX_DESCRIPTION - 1)}…`
 }
 
+/** The status GitHub answered; undefined when there was no answer (Octokit calls that a 500). */
 function httpStatus(error: unknown): number | undefined {
-  const status = (error as { status?: unknown })?.status
-  return typeof status === 'number' ? status : undefined
+  const e = error as { status?: unknown; response?: unknown }
+  return typeof e?.status === 'number' && e.response !== undefined ? e.status : undefined
+}
+
+/** The error and its causes: Octokit wraps fetch's error, which wraps the socket's. */
+function causes(error: unknown): Array<{ name?: string; message?: string; code?: unknown }> {
+  const chain = []
+  for (let at = error as { name?: string; message?: string; code?: unknown; cause?: unknown } | undefined; at && chain.length < 5; at = at.cause as typeof at) chain.push(at)
+  return chain
 }
 
 function isRetryable(error: unknown): boolean {
   const status = httpStatus(error)
   if (status !== undefined) return status >= 500 || status === 429
-  // No HTTP status: the connection failed (reset, refused) — but not our own timeout.
-  return !(error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError'))
+  // No answer: the connection failed (reset, refused) — but not our own timeout.
+  return !causes(error).some(e => e.name === 'TimeoutError' || e.name === 'AbortError')
+}
+
+/** Why a call got no answer: "fetch failed (connect ECONNREFUSED 127.0.0.1:443)". */
+function noAnswer(error: unknown): string {
+  const chain = causes(error)
+  if (chain.some(e => e.name === 'TimeoutError')) return 'no answer in time'
+  const messages = [...new Set(chain.map(e => e.message).filter((m): m is string => typeof m === 'string' && m !== ''))]
+  return messages.length > 1 ? `${messages[0]} (${messages.at(-1)})` : (messages[0] ?? errorMessage(error))
 }
 
 /** The warning for a GitHub API call that failed; a missing permission says which line to add. */
@@ -207,5 +223,6 @@ export function apiWarning(what: string, consequence: string, error: unknown): s
     const answer = status === undefined ? `'${message}'` : `${status} '${message}'`
     return `${lead}: GitHub answered ${answer}. The token may not write deployments of this repository. ${PERMISSION_HINT} The deploy itself is not affected; ${consequence}.`
   }
-  return `${lead}: ${status ? `GitHub answered ${status}: ` : ''}${message}. The deploy itself is not affected; ${consequence}.`
+  const problem = status === undefined ? `GitHub could not be reached: ${noAnswer(error)}` : `GitHub answered ${status}: ${message}`
+  return `${lead}: ${problem}. The deploy itself is not affected; ${consequence}.`
 }
