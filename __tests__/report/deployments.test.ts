@@ -198,6 +198,15 @@ describe('GitHub Deployments', () => {
     expect(statesOf(api)).toEqual(['in_progress', 'success'])
   })
 
+  it('warns once when GitHub cannot be reached, after retrying, and never throws', async () => {
+    const { api, deployments, warnings } = await setup({ environment: 'staging' })
+    await api.close()
+    await expect(deployments.started(plan())).resolves.toBeUndefined()
+    await expect(deployments.finished(result({}))).resolves.toBeUndefined()
+    expect(warnings).toHaveLength(1)
+    expect(warnings[0]).toMatch(/^Could not create a GitHub Deployment in environment 'staging': GitHub could not be reached: fetch failed \(.*ECONNREFUSED.*\)\. The deploy itself is not affected; no Deployment is recorded in environment 'staging'\.$/)
+  })
+
   it('records nothing for a run that never applied a change (failed validation, dry run)', async () => {
     const { api, deployments, warnings } = await setup({ environment: 'staging' })
     await deployments.failed(new Error('the template has 2 problems'))
