@@ -168,3 +168,22 @@ describe('bad input on moto changes nothing', () => {
     expect(await ecsState(client)).toEqual(before)
   })
 })
+
+describe('keep-revisions on moto', () => {
+  it('deregisters ACTIVE revisions beyond the newest N, never one a service uses', async () => {
+    // 'ledger-canary' (another cluster) pins ledger:2 by family:revision; moto never ends a deployment,
+    // so the service's first deployment (ledger:1) is still listed and ledger:1 counts as in use too.
+    await seedService(client, 'shop', 'ledger')
+    await runEcs(moto.endpoint, { service: 'ledger', cluster: 'shop', 'image-tag': '2', wait: 'false' })
+    await seedService(client, 'canary', 'ledger-canary', 'ledger-canary')
+    await client.send(new UpdateServiceCommand({ cluster: 'canary', service: 'ledger-canary', taskDefinition: 'ledger:2' }))
+    for (const tag of ['3', '4']) await runEcs(moto.endpoint, { service: 'ledger', cluster: 'shop', 'image-tag': tag, wait: 'false' })
+    const run = await runEcs(moto.endpoint, { service: 'ledger', cluster: 'shop', 'image-tag': '5', wait: 'false', 'keep-revisions': '2' })
+    expect(run.result!.status).toBe('succeeded')
+    expect(run.log.join('\n')).toMatch(/keep-revisions 2: deregistered ledger:3$/m)
+    const { active, inactive } = (await ecsState(client)) as { active: string[]; inactive: string[] }
+    const ledger = (list: string[]): string[] => list.filter(a => /task-definition\/ledger:/.test(a)).map(a => a.split('/').pop()!)
+    expect(ledger(active)).toEqual(['ledger:1', 'ledger:2', 'ledger:4', 'ledger:5'])
+    expect(ledger(inactive)).toEqual(['ledger:3'])
+  })
+})

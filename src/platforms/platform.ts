@@ -46,6 +46,8 @@ export interface Rollout {
   wait(context: WaitContext): Promise<WaitOutcome>
   /** Puts the previous revision back; the returned rollout is waited for like any other. */
   undo(progress: Progress): Promise<Rollout>
+  /** Housekeeping after a successful deploy (ECS keep-revisions); problems are warnings, never failures. */
+  afterSuccess?(progress: Progress): Promise<void>
 }
 
 export interface WaitContext {

@@ -71,12 +71,14 @@ export async function runDeployment(
   const rollout = await plan.apply(progress)
   const applied = { ...planned, revision: rollout.revision, outputs: rollout.outputs }
   if (!request.wait) {
+    await housekeeping(rollout, request, progress)
     return { ...applied, status: 'succeeded', ok: true, message: `applied ${rollout.revision}; not waiting for the rollout (wait: false)` }
   }
 
   progress.phase(`Wait for ${rollout.revision}`)
   const outcome = await waitFor(rollout, request, progress, cancel)
   if (outcome.state === 'succeeded') {
+    await housekeeping(rollout, request, progress)
     const verb = request.mode === 'rollback' ? 'rolled back to' : 'deployed'
     return { ...applied, status: 'succeeded', ok: true, message: `${verb} ${rollout.revision} in ${formatDuration(progress.elapsedMs())}` }
   }
@@ -110,6 +112,16 @@ export async function runDeployment(
     message: healthy
       ? `the rollout of ${rollout.revision} failed (${outcome.reason}); ${restore.revision} is back and healthy`
       : `the rollout of ${rollout.revision} failed (${outcome.reason}), and so did the rollback to ${restore.revision}`
+  }
+}
+
+/** After a deploy that succeeded (or was applied without waiting); its problems are warnings only. */
+async function housekeeping(rollout: Rollout, request: DeployRequest, progress: Progress): Promise<void> {
+  if (request.mode !== 'deploy' || !rollout.afterSuccess) return
+  try {
+    await rollout.afterSuccess(progress)
+  } catch (error) {
+    progress.reason(`housekeeping after the deploy failed (the deploy itself succeeded): ${errorMessage(error)}`)
   }
 }
 

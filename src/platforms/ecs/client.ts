@@ -3,6 +3,8 @@ import {
   DescribeTaskDefinitionCommand,
   DescribeTasksCommand,
   ECSClient,
+  ListClustersCommand,
+  ListServicesCommand,
   ListTaskDefinitionsCommand,
   ListTasksCommand,
   RegisterTaskDefinitionCommand,
@@ -83,6 +85,34 @@ export class EcsApi {
     } while (nextToken)
     // Newest first, whatever order the server listed them in.
     return arns.sort((a, b) => revisionOf(b) - revisionOf(a))
+  }
+
+  /** Task definitions that any service of any cluster runs or is deploying: never to be deregistered. */
+  async taskDefinitionsInUse(): Promise<Set<string>> {
+    const inUse = new Set<string>()
+    const clusters = await this.pages('list clusters', token => this.client.send(new ListClustersCommand({ nextToken: token })), o => o.clusterArns)
+    for (const cluster of clusters) {
+      const services = await this.pages(`list services of '${cluster}'`, token => this.client.send(new ListServicesCommand({ cluster, nextToken: token })), o => o.serviceArns)
+      for (let i = 0; i < services.length; i += 10) {
+        const output = await this.call('describe services', () => this.client.send(new DescribeServicesCommand({ cluster, services: services.slice(i, i + 10) })))
+        for (const service of output.services ?? []) {
+          if (service.taskDefinition) inUse.add(service.taskDefinition)
+          for (const deployment of service.deployments ?? []) if (deployment.taskDefinition) inUse.add(deployment.taskDefinition)
+        }
+      }
+    }
+    return inUse
+  }
+
+  private async pages<O extends { nextToken?: string }>(what: string, send: (token?: string) => Promise<O>, items: (output: O) => string[] | undefined): Promise<string[]> {
+    const all: string[] = []
+    let token: string | undefined
+    do {
+      const output = await this.call(what, () => send(token))
+      all.push(...(items(output) ?? []))
+      token = output.nextToken
+    } while (token)
+    return all
   }
 
   async deregisterTaskDefinition(arn: string): Promise<void> {

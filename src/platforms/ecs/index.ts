@@ -61,13 +61,15 @@ export function createEcsPlatform(request: DeployRequest, api = new EcsApi(reque
         apply: async progress => {
           const registered = await api.registerTaskDefinition(definition as never)
           progress.step(`registered task definition ${shortArn(registered.taskDefinitionArn)}`)
-          return EcsRollout.start(
+          const rollout = await EcsRollout.start(
             api,
             service,
             { taskDefinition: registered.taskDefinitionArn!, desiredCount: request.ecs.desiredCount, forceNewDeployment: request.ecs.forceNewDeployment },
             previous,
             progress
           )
+          rollout.keepRevisions = request.ecs.keepRevisions
+          return rollout
         }
       }
     },

@@ -42,3 +42,22 @@ export async function resolveRollbackTarget(api: EcsApi, live: TaskDefinition, t
 export function revisionNumber(arn: string): number {
   return Number(/:(\d+)$/.exec(arn)?.[1] ?? 0)
 }
+
+/**
+ * keep-revisions: deregisters ACTIVE revisions of the family beyond the newest `keep`, skipping any
+ * that a service or a deployment in any cluster still uses.
+ */
+export async function pruneRevisions(api: EcsApi, family: string, keep: number): Promise<string[]> {
+  const active = await api.listRevisions(family)
+  const candidates = active.slice(keep)
+  if (candidates.length === 0) return []
+  // Services may name a task definition by ARN or by family:revision: compare the short form.
+  const inUse = new Set([...(await api.taskDefinitionsInUse())].map(shortArn))
+  const pruned: string[] = []
+  for (const arn of candidates) {
+    if (inUse.has(shortArn(arn))) continue
+    await api.deregisterTaskDefinition(arn)
+    pruned.push(arn)
+  }
+  return pruned
+}

@@ -4,6 +4,7 @@ import { pollRollout, type Observation } from '../../rollout/poll-loop.js'
 import type { Progress } from '../../rollout/progress.js'
 import { assessDeployment, shortArn, stoppedTaskReason } from './assess.js'
 import type { EcsApi } from './client.js'
+import { pruneRevisions } from './revisions.js'
 
 /** One ECS deployment that our UpdateService created, followed by its id. */
 export class EcsRollout implements Rollout {
@@ -16,6 +17,8 @@ export class EcsRollout implements Rollout {
   private readonly startedAt: Date
   private readonly seenTasks = new Set<string>()
   private lastFailedTasks = 0
+  /** keep-revisions: how many ACTIVE revisions of the family to keep after success. */
+  keepRevisions?: number
 
   constructor(api: EcsApi, service: string, deploymentId: string | undefined, revision: string, previousRevision: string | undefined, startedAt = new Date()) {
     this.api = api
@@ -75,6 +78,13 @@ export class EcsRollout implements Rollout {
     }, context)
     if (outcome.state === 'timed-out') await this.printStoppedTasks(progress).catch(() => false)
     return outcome
+  }
+
+  async afterSuccess(progress: Progress): Promise<void> {
+    if (this.keepRevisions === undefined) return
+    const family = shortArn(this.revision).replace(/:\d+$/, '')
+    const pruned = await pruneRevisions(this.api, family, this.keepRevisions)
+    progress.step(pruned.length ? `keep-revisions ${this.keepRevisions}: deregistered ${pruned.map(shortArn).join(', ')}` : `keep-revisions ${this.keepRevisions}: nothing to deregister`)
   }
 
   async undo(progress: Progress): Promise<Rollout> {
