@@ -126,7 +126,9 @@ export function undoPatch(workload: Workload & { spec?: { template?: unknown } }
   if (workload.kind === 'Deployment') {
     if (workload.spec?.paused) throw new UserError({ input: 'service', message: `deployment/${workload.metadata.name} is paused: resume it (kubectl rollout resume) before rolling back` })
     if (isDeepStrictEqual(stripEmpty(workload.spec?.template), stripEmpty(target.content))) return undefined
-    const annotations = { ...workload.metadata.annotations }
+    // As kubectl: the controller's own annotations stay, all others come from the revision.
+    const annotations: Record<string, string> = {}
+    for (const [key, value] of Object.entries(workload.metadata.annotations ?? {})) if (SKIPPED_ANNOTATIONS.has(key)) annotations[key] = value
     for (const [key, value] of Object.entries(target.annotations)) if (!SKIPPED_ANNOTATIONS.has(key)) annotations[key] = value
     return {
       contentType: 'application/json-patch+json',

@@ -73,8 +73,11 @@ export class CollectionWatch<T extends Meta> {
     while (!this.signal.aborted) {
       try {
         if (!this.resourceVersion) await this.list()
+        const startedAt = Date.now()
         const ended = await this.watchOnce()
         if (ended === 'gone') this.resourceVersion = ''
+        // A watch the server ends at once (e.g. while shutting down) must not become a busy loop.
+        if (Date.now() - startedAt < 1000) await sleep(500, this.signal)
         backoffMs = 500
       } catch (error) {
         if (this.signal.aborted) return
