@@ -13,7 +13,7 @@ export const CREDENTIALS = { accessKeyId: 'testing', secretAccessKey: 'testing' 
 
 /** A client configured as the action configures its own (adaptive retry), pointed at a local server. */
 export function ecsClient(endpoint: string, credentials = CREDENTIALS): ECSClient {
-  return new ECSClient({ endpoint, region: REGION, credentials, retryMode: 'adaptive', maxAttempts: 6 })
+  return new ECSClient({ endpoint, region: REGION, credentials, retryMode: 'adaptive', maxAttempts: 3 })
 }
 
 /** INPUT_* variables as the runner sets them (upper case, dashes kept). */

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process'
 import fs from 'node:fs'
 import { promisify } from 'node:util'
-import { startMoto } from '../../test/support/moto.js'
+import type { MotoServer } from '../../test/support/moto.js'
 
 const run = promisify(execFile)
 
@@ -11,6 +11,8 @@ const run = promisify(execFile)
  * the test workers through the environment.
  */
 export default async function globalSetup(): Promise<void> {
+  // Jest loads this file outside its module mapper: Node 24 imports the TypeScript helper itself.
+  const { startMoto } = (await import(new URL('../../test/support/moto.ts', import.meta.url).href)) as { startMoto(): Promise<MotoServer> }
   const moto = await startMoto()
   process.env.MOTO_ENDPOINT = moto.endpoint
   ;(globalThis as Record<string, unknown>).__moto = moto

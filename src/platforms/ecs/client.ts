@@ -19,7 +19,10 @@ import {
 import { UserError, errorMessage } from '../../errors.js'
 import { retry, type RetryOptions } from '../../rollout/retry.js'
 
-const READ_RETRY: RetryOptions = { attempts: 4, baseMs: 1000, maxMs: 8000 }
+// The SDK retries each call a little (adaptive: it also paces sends); this loop on top keeps a
+// throttling storm from failing the deploy. Safe for writes too: a throttled request was not run,
+// and a repeated register or update only repeats the same change.
+const RETRY: RetryOptions = { attempts: 10, baseMs: 500, maxMs: 5000 }
 
 /**
  * The ECS calls a deploy makes, each rethrown with what we were doing. Mistakes the user can fix
@@ -30,7 +33,7 @@ export class EcsApi {
   readonly client: ECSClient
   readonly cluster: string
 
-  constructor(cluster: string, client = new ECSClient({ retryMode: 'adaptive', maxAttempts: 6 })) {
+  constructor(cluster: string, client = new ECSClient({ retryMode: 'adaptive', maxAttempts: 3 })) {
     this.cluster = cluster
     this.client = client
   }
@@ -140,8 +143,7 @@ export class EcsApi {
 
   private async call<T>(what: string, send: () => Promise<T>, input?: string): Promise<T> {
     try {
-      // Reads may be repeated freely: past the SDK's own retries, a throttling storm only slows them.
-      return what.startsWith('describe') || what.startsWith('list') ? await retry(send, READ_RETRY) : await send()
+      return await retry(send, RETRY)
     } catch (error) {
       throw explain(error, what, this.cluster, input)
     }

@@ -1,0 +1,116 @@
+// ECS benchmark on the scripted endpoint, the committed bundle run as the runner runs it, side by side
+// with the wait that aws-actions/amazon-ecs-deploy-task-definition uses (the SDK's
+// waitUntilServicesStable with its 15 s delay) on the same rollouts. Prints one row per measure.
+import { DescribeServicesCommand, ECSClient, RegisterTaskDefinitionCommand, UpdateServiceCommand, waitUntilServicesStable } from '@aws-sdk/client-ecs'
+import { spawn } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { startScriptedEcs } from '../test/support/scripted-ecs.ts'
+
+const root = path.resolve(import.meta.dirname, '..')
+const RUNS = Number(process.env.BENCH_RUNS ?? 5)
+const median = values => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
+const rows = []
+const row = (measure, ours, baseline, target) => {
+  rows.push({ measure, ours, baseline, target })
+  console.log(`${measure.padEnd(44)} | ${String(ours).padEnd(22)} | ${String(baseline).padEnd(26)} | ${target}`)
+}
+
+/** Runs dist/index.js like the runner; resolves with its exit time, outputs and log. */
+function runBundle(endpoint, inputs, extraEnv = {}) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-'))
+  const outputFile = path.join(dir, 'output')
+  fs.writeFileSync(outputFile, '')
+  const env = {
+    PATH: process.env.PATH, HOME: process.env.HOME, RUNNER_TEMP: dir, GITHUB_OUTPUT: outputFile,
+    GITHUB_STEP_SUMMARY: path.join(dir, 'summary'), AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'bench',
+    AWS_SECRET_ACCESS_KEY: 'bench', AWS_ENDPOINT_URL_ECS: endpoint, INPUT_PLATFORM: 'ecs', INPUT_SERVICE: 'web', ...extraEnv
+  }
+  for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.toUpperCase()}`] = value
+  fs.writeFileSync(env.GITHUB_STEP_SUMMARY, '')
+  const spawnedAt = Date.now()
+  const child = spawn(process.execPath, [...(extraEnv.TRACE_LOADS_FILE ? ['--import', path.join(root, 'bench/trace-loads.mjs')] : []), path.join(root, 'dist/index.js')], { env })
+  let log = ''
+  child.stdout.on('data', d => (log += d))
+  child.stderr.on('data', d => (log += d))
+  return new Promise(resolve =>
+    child.on('close', code => {
+      const output = fs.readFileSync(outputFile, 'utf8')
+      const id = /deployment-id<<(\S+)\n(.*)\n/.exec(output)?.[2]
+      resolve({ code, exitedAt: Date.now(), spawnedAt, log, deploymentId: id })
+    })
+  )
+}
+
+/** The baseline's wait: register + update, then the SDK waiter with minDelay 15 s, as that action does. */
+async function baselineDeploy(endpoint, tag) {
+  const client = new ECSClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'b', secretAccessKey: 'b' } })
+  const live = (await client.send(new DescribeServicesCommand({ cluster: 'default', services: ['web'] }))).services[0]
+  const registered = await client.send(new RegisterTaskDefinitionCommand({ family: 'web', containerDefinitions: [{ name: 'web', image: `registry.example/web:${tag}` }] }))
+  const updated = await client.send(new UpdateServiceCommand({ cluster: 'default', service: 'web', taskDefinition: registered.taskDefinition.taskDefinitionArn }))
+  const id = updated.service.deployments.find(d => d.status === 'PRIMARY').id
+  await waitUntilServicesStable({ client, minDelay: 15, maxWaitTime: 600 }, { cluster: 'default', services: ['web'] })
+  void live
+  return { exitedAt: Date.now(), deploymentId: id }
+}
+
+async function exitAfterSettle(deploy, settleMs, runs) {
+  const delays = []
+  for (let i = 0; i < runs; i++) {
+    const ecs = await startScriptedEcs({ settleMs })
+    try {
+      const result = await deploy(ecs.endpoint, `1.${i}.0`)
+      delays.push((result.exitedAt - ecs.settledAt(result.deploymentId)) / 1000)
+    } finally {
+      await ecs.close()
+    }
+  }
+  return delays
+}
+
+console.log(`${'measure'.padEnd(44)} | ${'deploy-service'.padEnd(22)} | ${'baseline (SDK waiter, 15s)'.padEnd(26)} | target`)
+console.log('-'.repeat(120))
+
+const ours = await exitAfterSettle((endpoint, tag) => runBundle(endpoint, { 'image-tag': tag }), 5000, RUNS)
+const theirs = await exitAfterSettle(baselineDeploy, 5000, Math.min(RUNS, 3))
+row(`exit after settle, median of ${RUNS} (s)`, median(ours).toFixed(2), `${median(theirs).toFixed(2)} (median of ${theirs.length})`, '<= 2 s')
+
+{
+  const ecs = await startScriptedEcs({ settleMs: 20_000 })
+  const result = await runBundle(ecs.endpoint, { 'image-tag': '2.0.0' })
+  const calls = ecs.calls.length
+  const first = ecs.calls[0].at
+  await ecs.close()
+  row('API calls for a 20 s rollout', `${calls} (exit ${result.code})`, '~6 (polls every 15 s)', '<= 40')
+  row('cold start: process start to first ECS request', `${first - result.spawnedAt} ms`, '-', '-')
+}
+
+{
+  const ecs = await startScriptedEcs({ failAfterMs: 4000 })
+  const result = await runBundle(ecs.endpoint, { 'image-tag': 'crash', 'rollback-on-failure': 'false' })
+  const noticed = (result.exitedAt - ecs.settledAt(result.deploymentId)) / 1000
+  const reason = /stopped: EssentialContainerExited: Essential container in task exited/.test(result.log)
+  await ecs.close()
+  row('circuit-breaker failure noticed after (s)', `${noticed.toFixed(2)} (reason shown: ${reason ? 'yes' : 'no'})`, 'waiter fails at next 15 s poll', '<= 5 s, with the reason')
+}
+
+{
+  const ecs = await startScriptedEcs({ settleMs: 5000, throttle: { operations: ['DescribeServices', 'DescribeTaskDefinition', 'ListTasks'], count: 25 } })
+  const started = Date.now()
+  const result = await runBundle(ecs.endpoint, { 'image-tag': '3.0.0' })
+  const throttled = ecs.calls.filter(c => c.status === 400).length
+  await ecs.close()
+  row('throttling storm (25 throttled answers)', `${result.code === 0 ? 'survived' : 'FAILED'} in ${((Date.now() - started) / 1000).toFixed(1)} s, ${throttled} throttled`, '-', 'survive')
+}
+
+{
+  const ecs = await startScriptedEcs({ settleMs: 500 })
+  const trace = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'trace-')), 'loads')
+  await runBundle(ecs.endpoint, { 'image-tag': '4.0.0' }, { TRACE_LOADS_FILE: trace })
+  await ecs.close()
+  const files = fs.readFileSync(trace, 'utf8').split('\n').filter(f => f.startsWith(path.join(root, 'dist')) && f.endsWith('.js'))
+  const bytes = files.reduce((sum, f) => sum + fs.statSync(f).size, 0)
+  const kubernetes = files.some(f => fs.readFileSync(f, 'utf8').includes('KubeConfig'))
+  row('JS an ECS deploy loads', `${(bytes / 1024 / 1024).toFixed(2)} MB in ${files.length} files${kubernetes ? ' (Kubernetes client LOADED)' : ''}`, '-', '<= 1.5 MB')
+}
