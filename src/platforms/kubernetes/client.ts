@@ -120,12 +120,7 @@ export class KubeApi {
   /** The live object, or undefined when it does not exist. */
   async read<T extends KubernetesObject>(object: KubernetesObject): Promise<T | undefined> {
     const path = await this.call(`find the API of ${object.kind}`, () => this.raw.objectPath(object, 'read'))
-    try {
-      return await this.call(`read ${describe(object)}`, () => this.raw.send<T>(HttpMethod.GET, path))
-    } catch (error) {
-      if ((error as { code?: unknown }).code === 404) return undefined
-      throw error
-    }
+    return this.call(`read ${describe(object)}`, () => this.raw.send<T>(HttpMethod.GET, path).catch(notFound))
   }
 
   async list<T>(path: string, query: Record<string, string | undefined> = {}): Promise<{ items: T[]; metadata?: { resourceVersion?: string } }> {
@@ -135,12 +130,7 @@ export class KubeApi {
 
   /** How the server knows a kind: undefined when it does not (a typo, a CRD not installed). */
   async resource(apiVersion: string, kind: string): Promise<V1APIResource | undefined> {
-    try {
-      return await this.call(`discover ${apiVersion}`, () => this.raw.discover(apiVersion, kind))
-    } catch (error) {
-      if ((error as { code?: unknown }).code === 404) return undefined
-      throw error
-    }
+    return this.call(`discover ${apiVersion}`, () => this.raw.discover(apiVersion, kind).catch(notFound))
   }
 
   /** The last lines a container wrote (`previous`: before its last restart). */
@@ -171,6 +161,12 @@ export class KubeApi {
       }
     }
   }
+}
+
+/** A 404 answers "it does not exist"; any other failure is passed on. */
+function notFound(error: unknown): undefined {
+  if ((error as { code?: unknown }).code === 404) return undefined
+  throw error
 }
 
 export function describe(object: { kind?: string; metadata?: { name?: string; namespace?: string } }): string {
