@@ -18,7 +18,7 @@ const row = (measure, ours, baseline, target) => {
 }
 
 /** Runs dist/index.js like the runner; resolves with its exit time, outputs and log. */
-function runBundle(endpoint, inputs, extraEnv = {}) {
+function runBundle(endpoint, inputs, extraEnv = {}, watchFor) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-'))
   const outputFile = path.join(dir, 'output')
   fs.writeFileSync(outputFile, '')
@@ -32,13 +32,17 @@ function runBundle(endpoint, inputs, extraEnv = {}) {
   const spawnedAt = Date.now()
   const child = spawn(process.execPath, [...(extraEnv.TRACE_LOADS_FILE ? ['--import', path.join(root, 'bench/trace-loads.mjs')] : []), path.join(root, 'dist/index.js')], { env })
   let log = ''
-  child.stdout.on('data', d => (log += d))
+  let seenAt
+  child.stdout.on('data', d => {
+    log += d
+    if (watchFor && seenAt === undefined && watchFor.test(log)) seenAt = Date.now()
+  })
   child.stderr.on('data', d => (log += d))
   return new Promise(resolve =>
     child.on('close', code => {
       const output = fs.readFileSync(outputFile, 'utf8')
       const id = /deployment-id<<(\S+)\n(.*)\n/.exec(output)?.[2]
-      resolve({ code, exitedAt: Date.now(), spawnedAt, log, deploymentId: id })
+      resolve({ code, exitedAt: Date.now(), spawnedAt, seenAt, log, deploymentId: id })
     })
   )
 }
@@ -88,8 +92,9 @@ row(`exit after settle, median of ${RUNS} (s)`, median(ours).toFixed(2), `${medi
 
 {
   const ecs = await startScriptedEcs({ failAfterMs: 4000 })
-  const result = await runBundle(ecs.endpoint, { 'image-tag': 'crash', 'rollback-on-failure': 'false' })
-  const noticed = (result.exitedAt - ecs.settledAt(result.deploymentId)) / 1000
+  const result = await runBundle(ecs.endpoint, { 'image-tag': 'crash' }, {}, /ECS deployment circuit breaker: tasks failed to start/)
+  // From the moment ECS marked the deployment FAILED to the moment the action said so.
+  const noticed = (result.seenAt - ecs.settledAt(result.deploymentId)) / 1000
   const reason = /stopped: EssentialContainerExited: Essential container in task exited/.test(result.log)
   await ecs.close()
   row('circuit-breaker failure noticed after (s)', `${noticed.toFixed(2)} (reason shown: ${reason ? 'yes' : 'no'})`, 'waiter fails at next 15 s poll', '<= 5 s, with the reason')

@@ -30,7 +30,7 @@ export async function reportError(error: unknown, progress: Progress): Promise<v
     const what = `${formatProblem(error.problems[0])}${more > 0 ? ` (and ${more} more above)` : ''}`
     core.setFailed(progress.changing ? what : `nothing was changed: ${what}`)
   } else {
-    core.setFailed(errorMessage(error))
+    core.setFailed(progress.changing ? errorMessage(error) : `nothing was changed: ${errorMessage(error)}`)
   }
   await core.summary.addRaw(errorSummary(error, progress.changing)).write().catch(() => undefined)
 }

@@ -65,6 +65,8 @@ export async function runDeployment(
     return { ...planned, status: 'dry-run', ok: true, diff, message: 'dry run: the server accepted the change; nothing was changed' }
   }
 
+  // A cancellation that came while validating stops here, before anything changes.
+  if (cancel?.aborted) throw cancel.reason
   await hooks.beforeApply?.(plan)
   progress.phase('Apply')
   progress.changing = true

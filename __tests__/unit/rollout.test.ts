@@ -1,0 +1,128 @@
+import type { Service } from '@aws-sdk/client-ecs'
+import { describe, expect, it } from '@jest/globals'
+import { assessDeployment, stoppedTaskReason } from '../../src/platforms/ecs/assess.js'
+import { Deadline, formatDuration } from '../../src/rollout/deadline.js'
+import { PollSchedule } from '../../src/rollout/poll.js'
+import { Progress } from '../../src/rollout/progress.js'
+import { isRetryable, isThrottling, retry } from '../../src/rollout/retry.js'
+
+describe('PollSchedule', () => {
+  const noJitter = (): number => 0.5
+  it('backs off while nothing moves, up to the ceiling', () => {
+    const schedule = new PollSchedule({}, noJitter)
+    const intervals = Array.from({ length: 10 }, () => schedule.next(false, false))
+    expect(intervals[0]).toBe(1500)
+    expect(intervals.every((v, i) => i === 0 || v >= intervals[i - 1])).toBe(true)
+    expect(intervals[9]).toBe(10_000)
+  })
+
+  it('polls fast again when something changes or the end is near', () => {
+    const schedule = new PollSchedule({}, noJitter)
+    for (let i = 0; i < 8; i++) schedule.next(false, false)
+    expect(schedule.next(true, false)).toBe(1000)
+    for (let i = 0; i < 8; i++) schedule.next(false, false)
+    expect(schedule.next(false, true)).toBe(1000)
+  })
+
+  it('slows down beyond the ceiling when throttled', () => {
+    const schedule = new PollSchedule({}, noJitter)
+    let last = 0
+    for (let i = 0; i < 6; i++) last = schedule.throttled()
+    expect(last).toBe(30_000)
+  })
+
+  it('jitters within ±20%', () => {
+    expect(new PollSchedule({}, () => 0).next(true, false)).toBe(800)
+    expect(new PollSchedule({}, () => 1).next(true, false)).toBe(1200)
+  })
+})
+
+describe('assessDeployment', () => {
+  const base = { id: 'ecs-svc/2', status: 'PRIMARY', taskDefinition: 'arn:aws:ecs:r:1:task-definition/web:2', desiredCount: 2, runningCount: 1, pendingCount: 1 }
+  const old = { id: 'ecs-svc/1', status: 'ACTIVE', taskDefinition: 'arn:aws:ecs:r:1:task-definition/web:1', desiredCount: 2, runningCount: 2, pendingCount: 0 }
+  const service = (...deployments: object[]): Service => ({ deployments }) as Service
+
+  it('is progressing while the rollout is IN_PROGRESS', () => {
+    expect(assessDeployment(service({ ...base, rolloutState: 'IN_PROGRESS' }, old), 'ecs-svc/2')).toMatchObject({
+      kind: 'progressing',
+      nearlyDone: false,
+      status: 'IN_PROGRESS, 1/2 running, 1 pending, old: 2 running in 1 deployment'
+    })
+  })
+
+  it('completes on COMPLETED, or without rolloutState as the only deployment running in full', () => {
+    expect(assessDeployment(service({ ...base, rolloutState: 'COMPLETED' }), 'ecs-svc/2').kind).toBe('completed')
+    expect(assessDeployment(service({ ...base, runningCount: 2, pendingCount: 0 }), 'ecs-svc/2').kind).toBe('completed')
+    expect(assessDeployment(service({ ...base, runningCount: 2, pendingCount: 0 }, old), 'ecs-svc/2').kind).toBe('progressing')
+  })
+
+  it('fails on FAILED, naming ECS’s own rollback deployment', () => {
+    const rollback = { ...old, id: 'ecs-svc/3', status: 'PRIMARY' }
+    const assessment = assessDeployment(service(rollback, { ...base, status: 'ACTIVE', rolloutState: 'FAILED', rolloutStateReason: 'ECS deployment circuit breaker: tasks failed to start.' }), 'ecs-svc/2')
+    expect(assessment).toMatchObject({ kind: 'failed', reason: 'ECS deployment circuit breaker: tasks failed to start.', restoring: { id: 'ecs-svc/3' } })
+  })
+
+  it('calls a deployment that is gone vanished', () => {
+    expect(assessDeployment(service({ ...old, status: 'PRIMARY' }), 'ecs-svc/2')).toMatchObject({
+      kind: 'vanished',
+      reason: 'deployment ecs-svc/2 is gone: ECS replaced it with ecs-svc/1 running web:1 (the circuit breaker rolled back)'
+    })
+  })
+
+  it('explains a stopped task with its containers', () => {
+    expect(
+      stoppedTaskReason({
+        taskArn: 'arn:aws:ecs:r:1:task/c/abc',
+        stopCode: 'EssentialContainerExited',
+        stoppedReason: 'Essential container in task exited',
+        containers: [{ name: 'web', exitCode: 137, reason: 'OutOfMemoryError: Container killed due to memory usage' }, { name: 'log', exitCode: 0 }]
+      })
+    ).toBe('task abc stopped: EssentialContainerExited: Essential container in task exited (web: OutOfMemoryError: Container killed due to memory usage, exit code 137)')
+  })
+})
+
+describe('retry', () => {
+  it('retries throttling and 5xx, never an access denial, and never sleeps after the last try', async () => {
+    const sleeps: number[] = []
+    let calls = 0
+    const throttled = Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' })
+    await expect(retry(async () => { calls++; throw throttled }, { attempts: 3, baseMs: 100, maxMs: 1000, sleep: async ms => { sleeps.push(ms) } })).rejects.toBe(throttled)
+    expect(calls).toBe(3)
+    expect(sleeps).toHaveLength(2)
+    const denied = Object.assign(new Error('denied'), { name: 'AccessDeniedException', $metadata: { httpStatusCode: 400 } })
+    calls = 0
+    await expect(retry(async () => { calls++; throw denied }, { attempts: 3, baseMs: 1, maxMs: 1 })).rejects.toBe(denied)
+    expect(calls).toBe(1)
+    expect(isRetryable({ $metadata: { httpStatusCode: 503 } })).toBe(true)
+    expect(isRetryable(Object.assign(new Error('reset'), { code: 'ECONNRESET' }))).toBe(true)
+    expect(isThrottling({ statusCode: 429 })).toBe(true)
+  })
+})
+
+describe('Deadline and Progress', () => {
+  it('aborts at the deadline and tells timeout from cancellation', async () => {
+    const timed = new Deadline(20)
+    await new Promise(resolve => setTimeout(resolve, 40))
+    expect(timed.stoppedBy).toBe('timeout')
+    const controller = new AbortController()
+    const cancelled = new Deadline(60_000, controller.signal)
+    controller.abort(new Error('SIGTERM'))
+    expect(cancelled.stoppedBy).toBe('cancelled')
+    cancelled.dispose()
+    expect(formatDuration(90_000)).toBe('1m30s')
+    expect(formatDuration(3_600_000)).toBe('1h')
+  })
+
+  it('prints each event once and a status only when it changes', () => {
+    const lines: string[] = []
+    const progress = new Progress({ info: l => lines.push(l), warning: l => lines.push(`! ${l}`) }, 0, () => 1500)
+    progress.event('e1', 'started 1 task')
+    progress.event('e1', 'started 1 task')
+    progress.status('1/2 running')
+    progress.status('1/2 running')
+    progress.reason('task stopped')
+    progress.reason('task stopped')
+    expect(lines).toEqual(['[+1.5s] started 1 task', '[+1.5s] 1/2 running', '! task stopped'])
+    expect(progress.timeline).toEqual([{ atMs: 1500, message: 'task stopped' }])
+  })
+})
