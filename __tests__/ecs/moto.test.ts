@@ -157,7 +157,16 @@ describe('bad input on moto changes nothing', () => {
     ['an invalid tag', () => ({ service: 'web', cluster: 'shop', 'image-tag': 'v1 beta' }), /input 'image-tag': 'v1 beta' is not a valid tag/],
     ['an invalid duration', () => ({ service: 'web', cluster: 'shop', 'image-tag': '1', timeout: '5 parsecs' }), /input 'timeout': '5 parsecs' is not a duration/],
     ['an invalid digest', () => ({ service: 'web', cluster: 'shop', 'image-tag': 'sha256:abc' }), /not a sha256 digest/],
-    ['an invalid revision reference', () => ({ service: 'web', cluster: 'shop', mode: 'rollback', 'to-revision': 'web@3' }), /input 'to-revision': 'web@3' is not a revision/]
+    ['an invalid revision reference', () => ({ service: 'web', cluster: 'shop', mode: 'rollback', 'to-revision': 'web@3' }), /input 'to-revision': 'web@3' is not a revision/],
+    ['no image to deploy', () => ({ service: 'web', cluster: 'shop' }), /input 'image-tag': is required with mode 'deploy'/],
+    ['both image and image-tag', () => ({ service: 'web', cluster: 'shop', image: 'r/web:2', 'image-tag': '2' }), /give either 'image' \(a full reference\) or 'image-tag', not both/],
+    ['${IMAGE} without the image input', () => ({ service: 'web', cluster: 'shop', 'image-tag': '1', template: file('img.json', '{"family": "web", "containerDefinitions": [{"name": "web", "image": "${IMAGE}"}]}') }), /unknown placeholder \$\{IMAGE\} \(IMAGE is known only when the 'image' input is set\)/],
+    ['a template without family', () => ({ service: 'web', cluster: 'shop', 'image-tag': '1', template: file('nofamily.json', '{"containerDefinitions": [{"name": "web", "image": "x:1"}]}') }), /'family' is required/],
+    ['a template without containers', () => ({ service: 'web', cluster: 'shop', 'image-tag': '1', template: file('empty.json', '{"family": "web", "containerDefinitions": []}') }), /'containerDefinitions' must be a non-empty list/],
+    ['a container without an image', () => ({ service: 'web', cluster: 'shop', 'image-tag': '1', template: file('noimage.yaml', 'family: web\ncontainerDefinitions:\n  - name: web\n') }), /noimage\.yaml:3:\d+: container 'web' needs an 'image'/],
+    ['a vars line that is not KEY=value', () => ({ service: 'web', cluster: 'shop', 'image-tag': '1', vars: 'MEMORY 512' }), /line 1: 'MEMORY 512' is not KEY=value/],
+    ['a template that is not an object', () => ({ service: 'web', cluster: 'shop', 'image-tag': '1', platform: 'ecs', template: file('list.json', '[1, 2]') }), /a task definition must be an object/],
+    ['a platform that cannot be told', () => ({ service: 'web', 'image-tag': '1', platform: '' }), /cannot tell the platform: set 'platform' to ecs or kubernetes/]
   ]
 
   it.each(cases)('%s', async (_name, inputs, pattern) => {

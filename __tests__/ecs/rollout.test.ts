@@ -2,7 +2,7 @@
 // progress and success, circuit-breaker failures with stopped tasks, deployments that vanish or never
 // finish, old-style services without rolloutState, throttling storms, 5xx bursts and cancellation.
 import { describe, expect, it } from '@jest/globals'
-import { startScriptedEcs, type ScriptedEcs, type ScriptedEcsOptions } from '../../test/support/scripted-ecs.js'
+import { defaultSeed, startScriptedEcs, type ScriptedEcs, type ScriptedEcsOptions } from '../../test/support/scripted-ecs.js'
 import { runEcs, type EcsRun } from '../helpers/run.js'
 
 async function deploy(options: ScriptedEcsOptions, inputs: Record<string, string>, run?: (ecs: ScriptedEcs) => Promise<EcsRun>): Promise<EcsRun & { ecs: ScriptedEcs }> {
@@ -117,5 +117,11 @@ describe('ECS rollouts on the scripted endpoint', () => {
     } finally {
       await ecs.close()
     }
+  })
+
+  it('refuses a DRAINING service before registering anything', async () => {
+    const run = await deploy({ services: defaultSeed().map(seed => ({ ...seed, status: 'DRAINING' as const })) }, { 'image-tag': '5.0.0' })
+    expect(run.error?.message).toMatch(/ECS service 'web' is DRAINING, not ACTIVE: it cannot be deployed to/)
+    expect(run.ecs.calls.map(c => c.operation).filter(op => !op.startsWith('Describe') && !op.startsWith('List'))).toEqual([])
   })
 })

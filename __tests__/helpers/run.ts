@@ -3,6 +3,7 @@ import os from 'node:os'
 import fs from 'node:fs'
 import path from 'node:path'
 import { parseInputs } from '../../src/inputs.js'
+import { choosePlatform } from '../../src/platforms/choose.js'
 import { createEcsPlatform } from '../../src/platforms/ecs/index.js'
 import { EcsApi } from '../../src/platforms/ecs/client.js'
 import { runDeployment, type RunResult } from '../../src/rollout/engine.js'
@@ -42,6 +43,7 @@ export async function runEcs(endpoint: string, inputs: Record<string, string>, o
   const progress = new Progress({ info: line => log.push(line), warning: line => log.push(`warning: ${line}`) })
   try {
     const request = parseInputs({ ...GITHUB_ENV, ...inputEnv({ platform: 'ecs', ...inputs }) })
+    if (!request.platform) await choosePlatform(request)
     const platform = createEcsPlatform(request, new EcsApi(request.ecs.cluster, ecsClient(endpoint, options.credentials)))
     return { result: await runDeployment(request, platform, progress, options.cancel), log }
   } catch (error) {

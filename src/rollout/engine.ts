@@ -51,6 +51,7 @@ export async function runDeployment(
     progress.phase('Render')
     const rendered = await platform.render()
     const renderedPath = await writeRendered(request, rendered.fileName, rendered.text)
+    progress.step(`rendered ${renderedPath}:\n${rendered.text.trimEnd()}`)
     return { ...base, status: 'rendered', ok: true, images: rendered.images, renderedPath, message: `rendered ${renderedPath}; nothing was changed` }
   }
 
