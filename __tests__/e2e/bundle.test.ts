@@ -108,7 +108,7 @@ describe('the bundle', () => {
       const run = await runBundle({ service: 'web', 'image-tag': 'crash', platform: 'ecs' }, { AWS_ENDPOINT_URL_ECS: ecs.endpoint })
       expect(run.code).toBe(1)
       expect(run.outputs.status).toBe('rolled-back')
-      expect(run.stdout).toMatch(/::warning::task \w+ stopped: EssentialContainerExited: Essential container in task exited/)
+      expect(run.stdout).toMatch(/::warning::tasks of web:2 stopped: EssentialContainerExited: Essential container in task exited/)
       expect(run.stdout).toMatch(/::error::the rollout of .*web:2 failed \(ECS deployment circuit breaker: tasks failed to start\.\); .*web:1 is back and healthy/)
       expect(run.summary).toMatch(/## ↩️ deploy-service: web rolled-back/)
       expect(run.summary).toMatch(/### Why it failed/)

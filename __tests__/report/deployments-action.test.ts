@@ -103,7 +103,7 @@ describe('the action records its GitHub Deployment', () => {
     expect(process.exitCode).toBe(1)
     expect(outputs).toMatch(/status<<.*\nrolled-back\n/)
     expect(api.statuses.map(s => s.state)).toEqual(['in_progress', 'failure'])
-    expect(api.statuses[1].description).toMatch(/^web:2 failed; rolled back to web:1 \(healthy\): task \w+ stopped: TaskFailedToStart: CannotPull/)
+    expect(api.statuses[1].description).toMatch(/^web:2 failed; rolled back to web:1 \(healthy\): tasks of web:2 stopped: TaskFailedToStart: CannotPull/)
   })
 
   it('no deployments permission: one warning naming the permissions line; the deploy still succeeds', async () => {

@@ -77,7 +77,7 @@ describe('assessDeployment', () => {
         stoppedReason: 'Essential container in task exited',
         containers: [{ name: 'web', exitCode: 137, reason: 'OutOfMemoryError: Container killed due to memory usage' }, { name: 'log', exitCode: 0 }]
       })
-    ).toBe('task abc stopped: EssentialContainerExited: Essential container in task exited (web: OutOfMemoryError: Container killed due to memory usage, exit code 137)')
+    ).toEqual({ id: 'abc', why: 'EssentialContainerExited: Essential container in task exited (web: OutOfMemoryError: Container killed due to memory usage, exit code 137)' })
   })
 })
 

@@ -40,6 +40,8 @@ export interface Plan extends Rendered {
 export interface Rollout {
   /** The revision now being rolled out (task-definition ARN, workload revision number). */
   revision: string
+  /** A short name for messages (`web:7`); the revision when not set. */
+  label?: string
   previousRevision?: string
   /** Platform-specific outputs (deployment-id, task-definition-arn ...). */
   outputs: Record<string, string>

@@ -140,8 +140,8 @@ export function createDeploymentRecorder(request: DeployRequest, platform: Platf
       if (result.rollback) {
         const back = shortRevision(result.rollback.revision)
         const failed = result.revision ? `${shortRevision(result.revision)} failed` : 'the rollout failed'
-        // The first reason is the root cause (a stopped task, a pod state); later ones are its effects.
-        const why = result.reasons[0]
+        // reasons[0] is the platform's verdict; the first detail after it (a stopped task, a pod state) says more.
+        const why = result.reasons[1] ?? result.reasons[0]
         return setStatus(
           'failure',
           result.rollback.healthy

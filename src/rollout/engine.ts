@@ -75,22 +75,23 @@ export async function runDeployment(
   const applied = { ...planned, revision: rollout.revision, outputs: rollout.outputs }
   if (!request.wait) {
     await housekeeping(rollout, request, progress)
-    return { ...applied, status: 'succeeded', ok: true, message: `applied ${rollout.revision}; not waiting for the rollout (wait: false)` }
+    return { ...applied, status: 'succeeded', ok: true, message: `applied ${rollout.label ?? rollout.revision}; not waiting for the rollout (wait: false)` }
   }
 
-  progress.phase(`Wait for ${rollout.revision}`)
+  progress.phase(`Wait for ${rollout.label ?? rollout.revision}`)
   const outcome = await waitFor(rollout, request, progress, cancel)
+  const name = rollout.label ?? rollout.revision
   if (outcome.state === 'succeeded') {
     await housekeeping(rollout, request, progress)
     const verb = request.mode === 'rollback' ? 'rolled back to' : 'deployed'
-    return { ...applied, status: 'succeeded', ok: true, message: `${verb} ${rollout.revision} in ${formatDuration(progress.elapsedMs())}` }
+    return { ...applied, status: 'succeeded', ok: true, message: `${verb} ${name} in ${formatDuration(progress.elapsedMs())}` }
   }
-  progress.reason(outcome.reason)
+  progress.reason(outcome.reason, { headline: true })
   const failed = { ...applied, status: 'failed' as const, ok: false }
   if (outcome.state === 'cancelled') {
-    return { ...failed, message: `cancelled while rolling out ${rollout.revision}: ${outcome.reason}; it was left as it stood, nothing was rolled back` }
+    return { ...failed, message: `cancelled while rolling out ${name}: ${outcome.reason}; it was left as it stood, nothing was rolled back` }
   }
-  if (request.mode === 'rollback') return { ...failed, message: `the rollback to ${rollout.revision} did not become healthy: ${outcome.reason}` }
+  if (request.mode === 'rollback') return { ...failed, message: `the rollback to ${name} did not become healthy: ${outcome.reason}` }
 
   progress.phase('Roll back')
   let restore: Rollout | undefined
@@ -98,23 +99,24 @@ export async function runDeployment(
   if (outcome.platformRollback) {
     restore = outcome.platformRollback
     by = 'platform'
-    progress.step(`the platform is already rolling back to ${restore.revision} (deployment circuit breaker)`)
+    progress.step(`the platform is already rolling back to ${restore.label ?? restore.revision} (deployment circuit breaker)`)
   } else if (request.rollbackOnFailure) {
     progress.step(`rolling back to ${rollout.previousRevision ?? 'the previous revision'}`)
     restore = await rollout.undo(progress)
   }
-  if (!restore) return { ...failed, message: `the rollout of ${rollout.revision} failed: ${outcome.reason} (rollback-on-failure is off)` }
+  if (!restore) return { ...failed, message: `the rollout of ${name} failed: ${outcome.reason} (rollback-on-failure is off)` }
 
   const restored = await waitFor(restore, request, progress, cancel)
   const healthy = restored.state === 'succeeded'
-  if (!healthy) progress.reason(`the rollback to ${restore.revision} did not become healthy either: ${restored.reason}`)
+  const restoredName = restore.label ?? restore.revision
+  if (!healthy) progress.reason(`the rollback to ${restoredName} did not become healthy either: ${restored.reason}`)
   return {
     ...failed,
     status: healthy ? 'rolled-back' : 'failed',
     rollback: { revision: restore.revision, by, healthy },
     message: healthy
-      ? `the rollout of ${rollout.revision} failed (${outcome.reason}); ${restore.revision} is back and healthy`
-      : `the rollout of ${rollout.revision} failed (${outcome.reason}), and so did the rollback to ${restore.revision}`
+      ? `the rollout of ${name} failed (${outcome.reason}); ${restoredName} is back and healthy`
+      : `the rollout of ${name} failed (${outcome.reason}), and so did the rollback to ${restoredName}`
   }
 }
 

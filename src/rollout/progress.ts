@@ -60,10 +60,14 @@ export class Progress {
     return true
   }
 
-  /** A reason the rollout is failing, printed as a warning once, kept for the report. */
-  reason(message: string): void {
+  /**
+   * A reason the rollout is failing, printed as a warning once, kept for the report. The headline
+   * (the platform's own verdict) goes first, before the details that led to it.
+   */
+  reason(message: string, options: { headline?: boolean } = {}): void {
     if (this.reasons.includes(message)) return
-    this.reasons.push(message)
+    if (options.headline) this.reasons.unshift(message)
+    else this.reasons.push(message)
     this.record(message)
     this.sink.warning(message)
   }

@@ -47,13 +47,13 @@ function describe(deployment: Deployment, all: Deployment[]): string {
 }
 
 /** Why a task stopped, in one line: its stopped reason and each container's reason and exit code. */
-export function stoppedTaskReason(task: Task): string {
-  const id = (task.taskArn ?? '').split('/').pop()
+export function stoppedTaskReason(task: Task): { id: string; why: string } {
+  const id = (task.taskArn ?? '').split('/').pop() ?? ''
   const containers = (task.containers ?? [])
     .filter(c => c.reason || (c.exitCode !== undefined && c.exitCode !== 0))
     .map(c => `${c.name}: ${[c.reason, c.exitCode !== undefined ? `exit code ${c.exitCode}` : ''].filter(Boolean).join(', ')}`)
   const stop = [task.stopCode, task.stoppedReason].filter(Boolean).join(': ')
-  return `task ${id} stopped: ${stop || 'no reason given'}${containers.length ? ` (${containers.join('; ')})` : ''}`
+  return { id, why: `${stop || 'no reason given'}${containers.length ? ` (${containers.join('; ')})` : ''}` }
 }
 
 /** `arn:aws:ecs:...:task-definition/web:7` -> `web:7`. */

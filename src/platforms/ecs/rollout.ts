@@ -9,24 +9,29 @@ import { pruneRevisions } from './revisions.js'
 /** One ECS deployment that our UpdateService created, followed by its id. */
 export class EcsRollout implements Rollout {
   readonly revision: string
+  readonly label: string
   readonly previousRevision?: string
   readonly outputs: Record<string, string>
   private readonly api: EcsApi
   private readonly service: string
   private readonly deploymentId: string | undefined
-  private readonly startedAt: Date
+  /** Events the service had before our update: never printed as news of this rollout. */
+  private readonly knownEvents: Set<string>
+  /** Stopped-task reasons already reported, counted per reason (task ids aside). */
+  private readonly stopReasons = new Map<string, number>()
   private readonly seenTasks = new Set<string>()
   private lastFailedTasks = 0
   /** keep-revisions: how many ACTIVE revisions of the family to keep after success. */
   keepRevisions?: number
 
-  constructor(api: EcsApi, service: string, deploymentId: string | undefined, revision: string, previousRevision: string | undefined, startedAt = new Date()) {
+  constructor(api: EcsApi, service: string, deploymentId: string | undefined, revision: string, previousRevision: string | undefined, knownEvents: Set<string>) {
     this.api = api
+    this.knownEvents = knownEvents
+    this.label = shortArn(revision)
     this.service = service
     this.deploymentId = deploymentId
     this.revision = revision
     this.previousRevision = previousRevision
-    this.startedAt = startedAt
     this.outputs = { 'deployment-id': deploymentId ?? '', 'task-definition-arn': revision }
   }
 
@@ -38,11 +43,12 @@ export class EcsRollout implements Rollout {
     previousRevision: string | undefined,
     progress: Progress
   ): Promise<EcsRollout> {
-    const startedAt = new Date(Date.now() - 1000)
     const updated = await api.updateService(service, change)
     const deployment = updated.deployments?.find(d => d.status === 'PRIMARY' && d.taskDefinition === change.taskDefinition)
     progress.step(`service ${service} updated to ${shortArn(change.taskDefinition)}${deployment?.id ? `: deployment ${deployment.id}` : ''}`)
-    return new EcsRollout(api, service, deployment?.id, change.taskDefinition, previousRevision, startedAt)
+    // The answer carries the events so far: everything after them is news of this rollout.
+    const knownEvents = new Set((updated.events ?? []).map(event => event.id ?? ''))
+    return new EcsRollout(api, service, deployment?.id, change.taskDefinition, previousRevision, knownEvents)
   }
 
   async wait(context: WaitContext): Promise<WaitOutcome> {
@@ -63,7 +69,7 @@ export class EcsRollout implements Rollout {
         await this.printStoppedTasks(progress, deadline.signal)
         const restoring = assessment.restoring
         const platformRollback = restoring?.id && restoring.taskDefinition && restoring.taskDefinition !== this.revision
-          ? new EcsRollout(this.api, this.service, restoring.id, restoring.taskDefinition, this.revision, this.startedAt)
+          ? new EcsRollout(this.api, this.service, restoring.id, restoring.taskDefinition, this.revision, this.knownEvents)
           : undefined
         return { outcome: { state: 'failed', reason: assessment.reason, platformRollback }, changed: true, nearlyDone: false, status: assessment.reason }
       }
@@ -95,7 +101,7 @@ export class EcsRollout implements Rollout {
   /** Prints service events newer than our update, oldest first, each once. */
   private printEvents(service: Service, progress: Progress): boolean {
     let printed = false
-    const events = (service.events ?? []).filter(e => e.createdAt && e.createdAt >= this.startedAt).reverse()
+    const events = (service.events ?? []).filter(e => !this.knownEvents.has(e.id ?? '')).reverse()
     for (const event of events) {
       if (progress.event(`ecs-event:${event.id}`, `event: ${event.message}`)) printed = true
     }
@@ -108,7 +114,14 @@ export class EcsRollout implements Rollout {
     if (arns.length === 0) return false
     arns.forEach(arn => this.seenTasks.add(arn))
     const tasks = (await this.api.describeTasks(arns, signal)).filter(task => task.taskDefinitionArn === this.revision)
-    tasks.forEach(task => progress.reason(stoppedTaskReason(task)))
+    for (const task of tasks) {
+      const { id, why } = stoppedTaskReason(task)
+      progress.event(`ecs-task:${task.taskArn}`, `task ${id} stopped: ${why}`)
+      // The report lists each distinct reason once, not once per task.
+      const seen = this.stopReasons.get(why) ?? 0
+      this.stopReasons.set(why, seen + 1)
+      if (seen === 0) progress.reason(`tasks of ${this.label} stopped: ${why}`)
+    }
     return tasks.length > 0
   }
 }
