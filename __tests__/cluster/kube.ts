@@ -2,6 +2,7 @@
 // real kubectl. The cluster is expected to be up already (jest's global setup runs `cluster.sh up`).
 import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import fs from 'node:fs'
 import path from 'node:path'
 
 /** The run folder of the test cluster, as cluster.sh computes it. */
@@ -13,16 +14,22 @@ export function clusterRunDir(): string {
 }
 
 /**
- * The admin kubeconfig of the test cluster (user in system:masters). Taken from the run folder, not
- * from $KUBECONFIG, so that a developer's own KUBECONFIG can never point the tests elsewhere.
+ * The admin kubeconfig of the test cluster (user in system:masters): TEST_KUBECONFIG, which jest's
+ * global setup sets to what `cluster.sh up` printed, else the one in the run folder. Never
+ * $KUBECONFIG, so that a developer's own cluster is never the target.
  */
 export function kubeconfigPath(): string {
-  return path.join(clusterRunDir(), 'kubeconfig')
+  return process.env.TEST_KUBECONFIG || path.join(clusterRunDir(), 'kubeconfig')
 }
 
-/** The kubeconfig of user "limited": authenticated, but without any RBAC binding. */
+/** The kubeconfig of user "limited" (beside the admin one): authenticated, no RBAC binding. */
 export function limitedKubeconfigPath(): string {
-  return path.join(clusterRunDir(), 'kubeconfig-limited')
+  return path.join(path.dirname(kubeconfigPath()), 'kubeconfig-limited')
+}
+
+/** True when the cluster's kubeconfig is there, i.e. `cluster.sh up` has run. */
+export function clusterAvailable(): boolean {
+  return fs.existsSync(kubeconfigPath())
 }
 
 /** Path of cluster.sh; tests run from the repository root. */

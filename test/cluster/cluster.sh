@@ -185,12 +185,14 @@ launch() {
 	mapfile -d '' args <"$RUN_DIR/args/$name"
 	# setsid: a Ctrl-C or hang-up of the caller does not reach the cluster;
 	# `down` stops it. No fork happens (not a group leader), so $! is the pid.
+	# The lock descriptors (8, 9) are not inherited: the lock ends with us.
 	if [[ "$name" == kwok ]]; then
 		# kwok reads ~/.kwok/kwok.yaml when present: give it an empty home.
 		HOME="$RUN_DIR/kwok-home" setsid "$dir/kwok" "${args[@]}" \
-			</dev/null >>"$RUN_DIR/logs/$name.log" 2>&1 &
+			</dev/null >>"$RUN_DIR/logs/$name.log" 2>&1 8>&- 9>&- &
 	else
-		setsid "$dir/cluster-bin" "$name" "${args[@]}" </dev/null >>"$RUN_DIR/logs/$name.log" 2>&1 &
+		setsid "$dir/cluster-bin" "$name" "${args[@]}" \
+			</dev/null >>"$RUN_DIR/logs/$name.log" 2>&1 8>&- 9>&- &
 	fi
 	echo $! >"$(pid_file "$name")"
 }
@@ -561,15 +563,32 @@ cmd_restart_apiserver() {
 	log "kube-apiserver ready again after $((SECONDS - start))s"
 }
 
-case "${1:-}" in
-build) cmd_build ;;
-up) cmd_up ;;
-down) cmd_down ;;
-status) cmd_status ;;
-env) cmd_env ;;
-restart-apiserver) cmd_restart_apiserver ;;
-*)
-	sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
-	exit 2
-	;;
-esac
+# with_run_lock COMMAND: one up/down/restart at a time per run folder (the
+# npm scripts, jest's setup and parallel test files may call at once). The lock
+# file sits beside the run folder, which `down` deletes.
+with_run_lock() {
+	mkdir -p "$(dirname "$RUN_DIR")"
+	exec 8>"$RUN_DIR.lock"
+	flock 8
+	"$@"
+}
+
+main() {
+	case "${1:-}" in
+	build) cmd_build ;;
+	up) with_run_lock cmd_up ;;
+	down) with_run_lock cmd_down ;;
+	status) cmd_status ;;
+	env) cmd_env ;;
+	restart-apiserver) with_run_lock cmd_restart_apiserver ;;
+	*)
+		sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+		exit 2
+		;;
+	esac
+}
+
+# All of the file is read before anything runs, so editing it while a long
+# build runs cannot change what this run does.
+main "$@"
+exit $?
