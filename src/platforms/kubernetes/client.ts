@@ -4,7 +4,7 @@ import { UserError, errorMessage } from '../../errors.js'
 import type { KubernetesSettings } from '../../request.js'
 import { sleep } from '../../rollout/poll.js'
 import { isRetryable } from '../../rollout/retry.js'
-import { explainApiError, unreachable } from './errors.js'
+import { explainApiError, isMalformedApply, unreachable } from './errors.js'
 
 /** The kubeconfig from the `kubeconfig` input (content), else the standard chain, on the `context` input. */
 export function loadKubeConfig(settings: KubernetesSettings): KubeConfig {
@@ -49,11 +49,14 @@ export interface RequestCounts {
   other: number
 }
 
+const REQUEST_TIMEOUT_MS = 30_000
+
 interface SendOptions {
   query?: Record<string, string | number | boolean | undefined>
   body?: unknown
   contentType?: string
   accept?: string
+  timeoutMs?: number
 }
 
 // KubernetesObjectApi turns bodies into typed models, dropping fields it does not know (a typo in a
@@ -62,6 +65,8 @@ class RawObjectApi extends KubernetesObjectApi {
   async send<T>(method: HttpMethod, path: string, options: SendOptions = {}): Promise<T> {
     const context = this.configuration.baseServer.makeRequestContext(path, method)
     context.setHeaderParam('Accept', options.accept ?? 'application/json')
+    // No call may hang a deploy: a server that stops answering is a transient failure (TimeoutError).
+    context.setSignal(AbortSignal.timeout(options.timeoutMs ?? REQUEST_TIMEOUT_MS))
     for (const [key, value] of Object.entries(options.query ?? {})) if (value !== undefined) context.setQueryParam(key, String(value))
     if (options.body !== undefined) {
       context.setHeaderParam('Content-Type', options.contentType ?? 'application/json')
@@ -100,7 +105,7 @@ export class KubeApi {
   /** Server-side apply of one object (`dryRun` checks it without persisting). */
   async apply(object: KubernetesObject, options: { fieldManager: string; force: boolean; dryRun: boolean }): Promise<KubernetesObject> {
     const path = await this.call(`find the API of ${object.kind}`, () => this.raw.objectPath(object, 'patch'))
-    return this.call(`apply ${describe(object)}`, () =>
+    return this.call(`apply ${describe(object)}${options.dryRun ? ' (server dry run)' : ''}`, () =>
       this.raw.send(HttpMethod.PATCH, path, {
         query: { fieldManager: options.fieldManager, force: options.force || undefined, dryRun: options.dryRun ? 'All' : undefined, fieldValidation: 'Strict' },
         body: object,
@@ -136,7 +141,7 @@ export class KubeApi {
   /** The last lines a container wrote (`previous`: before its last restart). */
   async podLog(namespace: string, pod: string, container: string, previous: boolean, tailLines = 20): Promise<string> {
     const path = `/api/v1/namespaces/${namespace}/pods/${pod}/log`
-    return this.call(`read the log of ${pod}`, () => this.raw.send<string>(HttpMethod.GET, path, { query: { container, previous, tailLines }, accept: '*/*' }), 1)
+    return this.call(`read the log of ${pod}`, () => this.raw.send<string>(HttpMethod.GET, path, { query: { container, previous, tailLines }, accept: '*/*', timeoutMs: 10_000 }), 1)
   }
 
   /** Starts one watch request; `done` is called once when it ends, with the error if any. */
@@ -151,7 +156,7 @@ export class KubeApi {
       try {
         return await send()
       } catch (error) {
-        if (attempt < attempts && isRetryable(error)) {
+        if (attempt < attempts && isRetryable(error) && !isMalformedApply(error)) {
           // Full jitter, no sleep after the last attempt.
           await sleep(Math.random() * 500 * 2 ** attempt)
           continue

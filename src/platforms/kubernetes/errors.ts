@@ -42,6 +42,7 @@ export function explainApiError(error: unknown, what: string, location?: SourceL
     return new Error(`could not ${what}: ${message}`, { cause: error })
   }
   const said = failure.message
+  if (isMalformedApply(error)) return new UserError({ input: 'template', location, message: `could not ${what}: the server rejected it: ${said}` })
   switch (failure.code) {
     case 401:
       return new UserError({ input: 'kubeconfig', message: `could not ${what}: the API server rejected the credentials (401 Unauthorized): check the kubeconfig's user (token or client certificate)` })
@@ -62,6 +63,15 @@ export function explainApiError(error: unknown, what: string, location?: SourceL
   }
   const wrapped = new Error(`could not ${what}: HTTP ${failure.code}: ${said}`, { cause: error })
   return Object.assign(wrapped, { code: failure.code })
+}
+
+/**
+ * The API server answers 500 when an apply body does not fit the schema (a string where a number
+ * goes); that is the manifest's fault, not the server's, and is not worth another try.
+ */
+export function isMalformedApply(error: unknown): boolean {
+  const failure = apiFailure(error)
+  return failure?.code === 500 && /failed to create typed patch object|field not declared in schema/.test(failure.message)
 }
 
 function conflictError(failure: ApiFailure, what: string, location?: SourceLocation): UserError {

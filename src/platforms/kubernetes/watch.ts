@@ -84,6 +84,8 @@ export class CollectionWatch<T extends Meta> {
         this.resourceVersion = ''
         if (!isRetryable(error) && !isDisconnect(error)) {
           if (!this.options.optional) this.fatal = error instanceof Error ? error : new Error(errorMessage(error))
+          // An optional collection we may not read counts as empty, so the rollout is still followed.
+          else this.synced = true
           this.changes.notify()
           return
         }

@@ -1,0 +1,124 @@
+// Helpers for the Kubernetes integration tests: run the action in-process against the local control
+// plane (TEST_KUBECONFIG, set by jest's global setup), and look at the cluster with kubectl.
+import { execFile } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { describe } from '@jest/globals'
+import { parseInputs } from '../../src/inputs.js'
+import { loadPlatform } from '../../src/platforms/platform.js'
+import { runDeployment, type RunResult } from '../../src/rollout/engine.js'
+import { Progress } from '../../src/rollout/progress.js'
+
+export const kubeconfig = process.env.TEST_KUBECONFIG ?? ''
+/** Integration suites run only when the local cluster is up; otherwise they are skipped, loudly. */
+export const withCluster = kubeconfig && fs.existsSync(kubeconfig) ? describe : describe.skip
+if (!kubeconfig) console.warn('TEST_KUBECONFIG is not set: the Kubernetes integration tests are skipped')
+
+export function kubectl(args: string[], input?: string, config = kubeconfig): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise(resolve => {
+    const child = execFile('kubectl', ['--kubeconfig', config, ...args], { timeout: 120_000, maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout: String(stdout), stderr: String(stderr) })
+    })
+    child.stdin?.end(input ?? '')
+  })
+}
+
+export async function kubectlOk(args: string[], input?: string): Promise<string> {
+  const result = await kubectl(args, input)
+  if (result.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${result.stderr}`)
+  return result.stdout
+}
+
+export async function getJson<T = Record<string, any>>(namespace: string, ...what: string[]): Promise<T> {
+  return JSON.parse(await kubectlOk(['-n', namespace, 'get', ...what, '-o', 'json'])) as T
+}
+
+export async function createNamespace(prefix: string): Promise<string> {
+  const name = `${prefix}-${randomBytes(3).toString('hex')}`
+  await kubectlOk(['create', 'namespace', name])
+  for (let i = 0; i < 120; i++) {
+    if ((await kubectl(['-n', name, 'get', 'serviceaccount', 'default'])).code === 0) return name
+    await new Promise(resolve => setTimeout(resolve, 250))
+  }
+  throw new Error(`service account default never appeared in ${name}`)
+}
+
+export async function deleteNamespace(name: string): Promise<void> {
+  await kubectl(['delete', 'namespace', name, '--wait=false', '--ignore-not-found'])
+}
+
+/** A folder with the given files, for the `template` input. */
+export function templateDir(files: Record<string, string>): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'k8s-template-'))
+  for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), text)
+  return dir
+}
+
+export interface Run {
+  result?: RunResult
+  error?: Error
+  lines: string[]
+  log: string
+}
+
+/**
+ * Runs the action as main.ts does, in-process: INPUT_* variables -> request -> platform -> engine.
+ * The kubeconfig comes through KUBECONFIG (the standard chain) unless the inputs give one.
+ */
+export async function deploy(inputs: Record<string, string>, env: Record<string, string> = {}): Promise<Run> {
+  const variables: Record<string, string> = {
+    GITHUB_SHA: 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678',
+    GITHUB_SERVER_URL: 'https://github.com',
+    GITHUB_REPOSITORY: 'acme/shop',
+    GITHUB_RUN_ID: '1001',
+    RUNNER_TEMP: os.tmpdir(),
+    ...env
+  }
+  for (const [key, value] of Object.entries({ platform: 'kubernetes', timeout: '2m', ...inputs })) variables[`INPUT_${key.toUpperCase()}`] = value
+  const lines: string[] = []
+  const progress = new Progress({ info: line => lines.push(line), warning: line => lines.push(`WARNING ${line}`) })
+  const previous = process.env.KUBECONFIG
+  process.env.KUBECONFIG = env.KUBECONFIG ?? kubeconfig
+  try {
+    const request = parseInputs(variables)
+    const platform = await loadPlatform('kubernetes', request)
+    const result = await runDeployment(request, platform, progress)
+    return { result, lines, log: lines.join('\n') }
+  } catch (error) {
+    return { error: error as Error, lines, log: lines.join('\n') }
+  } finally {
+    if (previous === undefined) delete process.env.KUBECONFIG
+    else process.env.KUBECONFIG = previous
+  }
+}
+
+/** What a run ended with, log included, so that a failed expectation shows why. */
+export function outcome(run: Run): { status?: string; revision?: string; previousRevision?: string; error?: string; reasons?: string; log: string } {
+  const { result } = run
+  return { status: result?.status, revision: result?.revision, previousRevision: result?.previousRevision, error: run.error?.message, reasons: result?.reasons.join('\n'), log: run.log }
+}
+
+export function deployment(name: string, image: string, options: { replicas?: number; annotations?: string; kind?: string } = {}): string {
+  const kind = options.kind ?? 'Deployment'
+  const replicas = kind === 'DaemonSet' ? '' : `  replicas: ${options.replicas ?? 2}\n`
+  const service = kind === 'StatefulSet' ? `  serviceName: ${name}\n` : ''
+  const strategy = kind === 'Deployment' ? '  strategy: {rollingUpdate: {maxUnavailable: 0, maxSurge: 1}}\n' : ''
+  return `apiVersion: apps/v1
+kind: ${kind}
+metadata:
+  name: ${name}
+spec:
+${replicas}${service}${strategy}  selector:
+    matchLabels: {app: ${name}}
+  template:
+    metadata:
+      labels: {app: ${name}}${options.annotations ? `\n      annotations: ${options.annotations}` : ''}
+    spec:
+      terminationGracePeriodSeconds: 0
+      containers:
+      - name: ${name}
+        image: ${image}
+`
+}
