@@ -65,9 +65,24 @@ function run(file: string, args: string[], options: KubectlOptions & { env?: Nod
   })
 }
 
-/** Runs kubectl against the test cluster; never throws, look at `code`. */
-export function kubectl(args: string[], options: KubectlOptions = {}): Promise<RunResult> {
-  return run('kubectl', ['--kubeconfig', options.kubeconfig ?? kubeconfigPath(), ...args], options)
+/**
+ * kubectl's words for "the request never got an answer": the apiserver is down or restarting (another
+ * suite may run `cluster.sh restart-apiserver` at the same time).
+ */
+const apiserverAway =
+  /connection refused|was refused|connection reset|Unable to connect to the server|currently unable to handle the request|client connection lost|: EOF/
+
+/**
+ * Runs kubectl against the test cluster; never throws, look at `code`. While the apiserver is away
+ * (a restart takes up to ~10 s) the command is tried again, for up to 30 s.
+ */
+export async function kubectl(args: string[], options: KubectlOptions = {}): Promise<RunResult> {
+  const deadline = Date.now() + 30_000
+  for (;;) {
+    const result = await run('kubectl', ['--kubeconfig', options.kubeconfig ?? kubeconfigPath(), ...args], options)
+    if (result.code === 0 || !apiserverAway.test(result.stderr) || Date.now() > deadline) return result
+    await new Promise((resolve) => setTimeout(resolve, 500))
+  }
 }
 
 /** Runs kubectl and throws with its stderr when it fails; returns stdout. */

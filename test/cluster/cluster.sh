@@ -8,7 +8,8 @@
 #   cluster.sh down                stop the processes this script started; remove the run folder
 #   cluster.sh status              show the components; exit 0 when the cluster answers, else 3
 #   cluster.sh env                 print `export KUBECONFIG=...`
-#   cluster.sh restart-apiserver   kill kube-apiserver and start it again with the same flags
+#   cluster.sh restart-apiserver   kill kube-apiserver and start it again with the same flags, then
+#                                  restart the controllers (not with --apiserver-only); waits for both
 #
 # Environment:
 #   DEPLOY_SERVICE_CACHE         cache root (default ~/.cache/deploy-service); the binaries go to
@@ -379,7 +380,7 @@ nodes_ready() {
 	((ready >= NODES))
 }
 
-default_sa_exists() { kubectl_admin -n default get serviceaccount default >/dev/null 2>&1; }
+default_sa_exists() { kubectl_admin -n "${1:-default}" get serviceaccount default >/dev/null 2>&1; }
 
 cmd_up() {
 	if cluster_running; then
@@ -553,14 +554,39 @@ cmd_status() {
 
 cmd_env() { echo "export KUBECONFIG=$RUN_DIR/kubeconfig"; }
 
+# restart-apiserver [--apiserver-only]: kill kube-apiserver (SIGTERM, SIGKILL
+# after 3 s) and start it again with the same flags, so every open watch and
+# connection drops. Then, unless --apiserver-only, restart the controller
+# manager, scheduler and kwok too: after a restart client-go's reflectors back
+# off for up to a minute (longer after two restarts in a row), which would
+# stall every rollout in the tests that run meanwhile. Returns when the
+# apiserver is ready and the controllers work again.
 cmd_restart_apiserver() {
 	[[ -d "$RUN_DIR/pids" ]] || die "not running"
-	local start=$SECONDS
+	local start=$SECONDS c
 	log "restarting kube-apiserver"
 	stop_components kube-apiserver
 	launch kube-apiserver
 	wait_for "kube-apiserver /readyz" "$TIMEOUT" apiserver_ready
 	log "kube-apiserver ready again after $((SECONDS - start))s"
+	if [[ "${1:-}" != --apiserver-only ]]; then
+		stop_components kube-controller-manager kube-scheduler kwok
+		for c in kube-controller-manager kube-scheduler kwok; do launch "$c"; done
+		wait_for "the controller manager to work again" "$TIMEOUT" controllers_work
+		log "controller manager, scheduler and kwok restarted ($((SECONDS - start))s)"
+	fi
+}
+
+# controllers_work: a new namespace gets its service account from the
+# controller manager.
+controllers_work() {
+	local ns="cluster-probe-$$"
+	kubectl_admin create namespace "$ns" >/dev/null 2>&1 || true
+	if default_sa_exists "$ns"; then
+		kubectl_admin delete namespace "$ns" --wait=false >/dev/null 2>&1 || true
+		return 0
+	fi
+	return 1
 }
 
 # with_run_lock COMMAND: one up/down/restart at a time per run folder (the
@@ -580,9 +606,9 @@ main() {
 	down) with_run_lock cmd_down ;;
 	status) cmd_status ;;
 	env) cmd_env ;;
-	restart-apiserver) with_run_lock cmd_restart_apiserver ;;
+	restart-apiserver) with_run_lock cmd_restart_apiserver "${2:-}" ;;
 	*)
-		sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+		sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | grep '^#' | sed 's/^# \{0,1\}//' >&2
 		exit 2
 		;;
 	esac
