@@ -73,7 +73,7 @@ bin_dir() { echo "$CACHE_ROOT/cluster-$(version_key)"; }
 go_build() {
 	local module=$1 out=$2 flags=$3
 	log "building $out"
-	if ! (cd "$module" && GOFLAGS=-mod=readonly CGO_ENABLED=0 \
+	if ! (cd "$module" && GOFLAGS="${GOFLAGS:-} -mod=readonly -buildvcs=false" CGO_ENABLED=0 \
 		go build -trimpath -ldflags="$flags" -o "$out.tmp" .) >>"$(dirname "$out")/build.log" 2>&1; then
 		tail -n 40 "$(dirname "$out")/build.log" >&2
 		rm -f "$out.tmp"
