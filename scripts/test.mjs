@@ -1,33 +1,56 @@
-// `npm test`: type-check, then every jest suite (unit, moto, scripted ECS, the local Kubernetes
-// cluster, the bundle end to end). The global setup starts and stops the servers it needs.
-// Ends with one plain line, "N passed, N failed", that CI reads.
-import { spawnSync } from 'node:child_process'
+// `npm test`: type-check, then every jest suite: unit, ECS against moto and the scripted endpoint,
+// Kubernetes against the local control plane, GitHub Deployments, examples, the bundle end to end.
+// The cluster is started here once (built from Go modules the first time) and stopped at the end;
+// jest's global setup starts moto. Suites that restart kube-apiserver run last, one at a time, so
+// they never pull the server from under another suite. Ends with the plain line CI reads:
+// "tests: N passed, N failed, N skipped".
+import { execFileSync, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 
 const root = path.resolve(import.meta.dirname, '..')
 const bin = name => path.join(root, 'node_modules', '.bin', name)
-const run = (command, args, env = {}) => spawnSync(command, args, { cwd: root, stdio: 'inherit', env: { ...process.env, ...env } }).status
+const args = process.argv.slice(2)
+const SERIAL = ['__tests__/cluster/', '__tests__/kubernetes/apiserver-restart']
+const totals = { passed: 0, failed: 0, skipped: 0 }
+let ok = true
 
-if (run(bin('tsc'), ['--noEmit', '-p', 'tsconfig.test.json']) !== 0) {
-  console.log('tests: 0 passed, 1 failed (type check)')
+function jest(extra) {
+  const report = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'jest-')), 'report.json')
+  const status = spawnSync(process.execPath, [bin('jest'), '--json', `--outputFile=${report}`, ...extra], {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --experimental-vm-modules --no-warnings=ExperimentalWarning`.trim() }
+  }).status
+  if (fs.existsSync(report)) {
+    const result = JSON.parse(fs.readFileSync(report, 'utf8'))
+    totals.passed += result.numPassedTests
+    totals.failed += result.numFailedTests + result.numRuntimeErrorTestSuites
+    totals.skipped += result.numPendingTests + result.numTodoTests
+  } else if (status !== 0) totals.failed++
+  ok &&= status === 0
+}
+
+if (spawnSync(bin('tsc'), ['--noEmit', '-p', 'tsconfig.test.json'], { cwd: root, stdio: 'inherit' }).status !== 0) {
+  console.log('\ntests: 0 passed, 1 failed (type check)')
   process.exit(1)
 }
 
-const report = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'jest-')), 'report.json')
-const status = run(process.execPath, [bin('jest'), '--json', `--outputFile=${report}`, ...process.argv.slice(2)], {
-  NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --experimental-vm-modules --no-warnings=ExperimentalWarning`.trim()
-})
-let passed = 0
-let failed = 0
-let skipped = 0
-if (fs.existsSync(report)) {
-  const result = JSON.parse(fs.readFileSync(report, 'utf8'))
-  passed = result.numPassedTests
-  failed = result.numFailedTests + result.numRuntimeErrorTestSuites
-  skipped = result.numPendingTests + result.numTodoTests
+let startedCluster = false
+if (!process.env.TEST_KUBECONFIG && process.env.DEPLOY_SERVICE_CLUSTER !== 'off') {
+  const out = execFileSync('bash', [path.join(root, 'test/cluster/cluster.sh'), 'up'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
+  process.env.TEST_KUBECONFIG = out.trim().split('\n').pop()
+  startedCluster = true
 }
-if (status !== 0 && failed === 0) failed = 1
-console.log(`\ntests: ${passed} passed, ${failed} failed, ${skipped} skipped`)
-process.exit(status === 0 && failed === 0 ? 0 : 1)
+try {
+  if (args.length > 0) jest(args)
+  else {
+    jest(SERIAL.flatMap(p => ['--testPathIgnorePatterns', p]))
+    jest(['--runInBand', ...SERIAL])
+  }
+} finally {
+  if (startedCluster) spawnSync('bash', [path.join(root, 'test/cluster/cluster.sh'), 'down'], { cwd: root, stdio: 'inherit' })
+}
+console.log(`\ntests: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`)
+process.exit(ok && totals.failed === 0 ? 0 : 1)
