@@ -199,6 +199,51 @@ spec:
     expect(current.trim().length).toBeGreaterThan(0)
   })
 
+  it('keeps a never-ready pod Running but unready, and makes a slow-start pod ready after its delay', async () => {
+    const ns = await namespace('ready')
+    await apply(
+      ns,
+      `
+apiVersion: v1
+kind: Pod
+metadata:
+  name: never
+spec:
+  containers:
+  - name: app
+    image: registry.example/app:never-ready
+  - name: proxy
+    image: registry.example/proxy:1.0
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: slow
+  annotations:
+    deploy-service.test/ready-after: 3s
+spec:
+  containers:
+  - name: app
+    image: registry.example/app:1.0
+`
+    )
+    const started = Date.now()
+    const slowRunning = await waitFor('the slow pod to run', 20_000, async () => {
+      const p = await getJson<Pod>(ns, 'pod', 'slow')
+      return p.status?.phase === 'Running' ? p : undefined
+    })
+    expect(slowRunning.status?.containerStatuses?.[0]?.ready).toBe(false)
+    await kubectlOk(['-n', ns, 'wait', '--for=condition=Ready', 'pod/slow', '--timeout=30s'], { timeoutMs: 40_000 })
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2_500)
+
+    const never = await getJson<Pod>(ns, 'pod', 'never')
+    expect(never.status?.phase).toBe('Running')
+    const ready = Object.fromEntries((never.status?.containerStatuses ?? []).map((c) => [c.name, c.ready]))
+    expect(ready).toEqual({ app: false, proxy: true })
+    expect(never.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('False')
+    expect(never.status?.containerStatuses?.find((c) => c.name === 'app')?.state?.running).toBeDefined()
+  })
+
   it('rolls a StatefulSet and a DaemonSet out', async () => {
     const ns = await namespace('sets')
     await apply(
