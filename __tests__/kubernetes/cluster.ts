@@ -100,6 +100,12 @@ export function outcome(run: Run): { status?: string; revision?: string; previou
   return { status: result?.status, revision: result?.revision, previousRevision: result?.previousRevision, error: run.error?.message, reasons: result?.reasons.join('\n'), log: run.log }
 }
 
+/** Fails with the run's log and reasons when it did not end with `status`. */
+export function expectStatus(run: Run, status: string): void {
+  if (run.result?.status === status) return
+  throw new Error(`expected status ${status}, got ${run.result?.status ?? 'an error'}: ${run.error?.message ?? run.result?.message}\nreasons: ${run.result?.reasons.join('\n')}\nlog:\n${run.log}`)
+}
+
 export function deployment(name: string, image: string, options: { replicas?: number; annotations?: string; kind?: string } = {}): string {
   const kind = options.kind ?? 'Deployment'
   const replicas = kind === 'DaemonSet' ? '' : `  replicas: ${options.replicas ?? 2}\n`
