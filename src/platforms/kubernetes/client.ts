@@ -161,7 +161,8 @@ export class KubeApi {
           await sleep(Math.random() * 500 * 2 ** attempt)
           continue
         }
-        if (isRetryable(error) && !(error as { code?: unknown }).code) throw unreachable(this.server, error)
+        const network = !(error as { code?: unknown }).code && (isRetryable(error) || /fetch failed/.test(String((error as Error)?.message)))
+        if (network) throw unreachable(this.server, error)
         throw explainApiError(error, what)
       }
     }
