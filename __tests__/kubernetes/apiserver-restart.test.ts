@@ -3,7 +3,7 @@
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, expect, it } from '@jest/globals'
-import { createNamespace, deleteNamespace, deploy, deployment, getJson, templateDir, withCluster } from './cluster.js'
+import { createNamespace, deleteNamespace, deploy, deployment, expectStatus, getJson, templateDir, withCluster } from './cluster.js'
 
 const run = promisify(execFile)
 
@@ -23,8 +23,7 @@ withCluster('kube-apiserver restart mid-rollout', () => {
     await new Promise(resolve => setTimeout(resolve, 4000))
     await run('bash', ['test/cluster/cluster.sh', 'restart-apiserver'], { timeout: 180_000 })
     const result = await deploying
-    expect(result.error).toBeUndefined()
-    expect(result.result?.status).toBe('succeeded')
+    expectStatus(result, 'succeeded')
     expect((await getJson(ns, 'deployment', 'steady')).status.readyReplicas).toBe(2)
   }, 300_000)
 })
