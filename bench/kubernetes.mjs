@@ -1,0 +1,149 @@
+// Kubernetes benchmark on the local cluster (test/cluster), run with Node 24 (`npx node bench/kubernetes.mjs`):
+//   1. time from the rollout becoming complete to the action returning, against `kubectl rollout status`
+//      on the same rollout (median of 5; target <= 0.3 s)
+//   2. time to notice an unpullable image (target <= 30 s; the progress deadline others wait for is 600 s)
+//   3. API requests made while waiting (watch) against a 1 s poller of the same three things
+// Prints one row per measure. Uses the cluster at KUBECONFIG / TEST_KUBECONFIG, else starts one and stops it.
+import { execFile, spawn } from 'node:child_process'
+import fs from 'node:fs'
+import { register } from 'node:module'
+import os from 'node:os'
+import path from 'node:path'
+import { promisify } from 'node:util'
+
+// The sources are TypeScript imported as `.js` (NodeNext); Node 24 strips the types, this maps the names.
+register(
+  'data:text/javascript,' +
+    encodeURIComponent(`export async function resolve(specifier, context, next) {
+  try { return await next(specifier, context) } catch (error) {
+    if (error.code === 'ERR_MODULE_NOT_FOUND' && specifier.endsWith('.js') && specifier.startsWith('.')) return next(specifier.slice(0, -3) + '.ts', context)
+    throw error
+  }
+}`)
+)
+
+const run = promisify(execFile)
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..')
+const src = file => import(path.join(root, 'src', file))
+const { parseInputs } = await src('inputs.ts')
+const { createKubernetesPlatform } = await src('platforms/kubernetes/index.ts')
+const { KubeApi, loadKubeConfig } = await src('platforms/kubernetes/client.ts')
+const { rolloutStatus } = await src('platforms/kubernetes/status.ts')
+const { runDeployment } = await src('rollout/engine.ts')
+const { Progress } = await src('rollout/progress.ts')
+const { KubeConfig, Watch } = await import('@kubernetes/client-node')
+
+let started = false
+let kubeconfig = process.env.TEST_KUBECONFIG || process.env.KUBECONFIG
+if (!kubeconfig) {
+  const { stdout } = await run('bash', [path.join(root, 'test/cluster/cluster.sh'), 'up'], { maxBuffer: 1 << 24, timeout: 45 * 60_000 })
+  kubeconfig = stdout.trim().split('\n').pop()
+  started = true
+}
+process.env.KUBECONFIG = kubeconfig
+const kubectl = (...args) => run('kubectl', ['--kubeconfig', kubeconfig, ...args])
+const namespace = `bench-${process.pid}`
+await kubectl('create', 'namespace', namespace)
+for (let i = 0; i < 100 && (await kubectl('-n', namespace, 'get', 'sa', 'default').then(() => false, () => true)); i++) await sleep(250)
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-k8s-'))
+const template = path.join(dir, 'web.yaml')
+fs.writeFileSync(template, `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 2
+  strategy: {rollingUpdate: {maxUnavailable: 0, maxSurge: 1}}
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata:
+      labels: {app: web}
+      annotations: {deploy-service.test/ready-after: "2s"}
+    spec:
+      terminationGracePeriodSeconds: 0
+      containers: [{name: web, image: registry.local/bench/web:0}]
+`)
+
+function sleep(ms) {
+  return new Promise(resolve => setTimeout(resolve, ms))
+}
+const median = values => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
+
+/** Runs one deploy in-process; `onApplied` fires when the manifests are applied. */
+async function deploy(inputs, onApplied = () => {}) {
+  const env = { RUNNER_TEMP: dir, GITHUB_SHA: 'bench' }
+  for (const [key, value] of Object.entries({ platform: 'kubernetes', template, namespace, service: 'web', ...inputs })) env[`INPUT_${key.toUpperCase()}`] = value
+  const request = parseInputs(env)
+  const api = new KubeApi(loadKubeConfig(request.kubernetes))
+  let atApply = { ...api.counts }
+  const applied = () => {
+    atApply = { ...api.counts }
+    onApplied()
+  }
+  const progress = new Progress({ info: line => line.includes('applied deployment/web') && applied(), warning: () => {} })
+  const result = await runDeployment(request, createKubernetesPlatform(request, { api, namespace }), progress)
+  // Requests made while waiting: from the apply to the end.
+  const counts = Object.fromEntries(Object.entries(api.counts).map(([key, value]) => [key, value - atApply[key]]))
+  return { result, counts, progress }
+}
+
+/** Resolves with the time the deployment first reads as complete (kubectl's rule) after `since`. */
+function completion(since, afterGeneration) {
+  const config = new KubeConfig()
+  config.loadFromFile(kubeconfig)
+  return new Promise((resolve, reject) => {
+    let controller
+    new Watch(config)
+      .watch(`/apis/apps/v1/namespaces/${namespace}/deployments`, { fieldSelector: 'metadata.name=web' }, (type, object) => {
+        if (performance.now() > since && rolloutStatus({ ...object, kind: 'Deployment' }).done && object.metadata.generation > afterGeneration) {
+          resolve(performance.now())
+          controller?.abort()
+        }
+      }, error => error && error.name !== 'AbortError' && reject(error))
+      .then(c => (controller = c), reject)
+  })
+}
+
+await deploy({ 'image-tag': '0' })
+
+const ours = []
+const theirs = []
+const requests = []
+for (let i = 1; i <= 5; i++) {
+  const since = performance.now()
+  const { stdout: generation } = await kubectl('-n', namespace, 'get', 'deployment', 'web', '-o', 'jsonpath={.metadata.generation}')
+  const complete = completion(since, Number(generation))
+  let kubectlDone
+  const { result, counts, progress } = await deploy({ 'image-tag': String(i) }, () => {
+    kubectlDone = new Promise(resolve => {
+      const child = spawn('kubectl', ['--kubeconfig', kubeconfig, '-n', namespace, 'rollout', 'status', 'deployment/web', '--timeout=5m'], { stdio: 'ignore' })
+      child.on('exit', () => resolve(performance.now()))
+    })
+  })
+  const ourExit = performance.now()
+  const completeAt = await complete
+  if (result.status !== 'succeeded') throw new Error(`bench rollout ${i} ended ${result.status}: ${result.message}`)
+  ours.push(ourExit - completeAt)
+  theirs.push((await kubectlDone) - completeAt)
+  const waitSeconds = (progress.elapsedMs() - (progress.timeline.find(t => t.message.startsWith('applied'))?.atMs ?? 0)) / 1000
+  requests.push({ watch: counts.lists + counts.watches + counts.other, poll: Math.ceil(waitSeconds) * 3 })
+}
+
+const noticed = []
+for (let i = 0; i < 3; i++) {
+  let appliedAt = 0
+  const { result } = await deploy({ 'image-tag': 'missing', 'rollback-on-failure': 'false', timeout: '5m' }, () => (appliedAt = performance.now()))
+  noticed.push(performance.now() - appliedAt)
+  if (result.status !== 'failed') throw new Error(`the unpullable image was not noticed: ${result.status}`)
+  await deploy({ 'image-tag': 'ok' })
+}
+
+await kubectl('delete', 'namespace', namespace, '--wait=false')
+if (started) await run('bash', [path.join(root, 'test/cluster/cluster.sh'), 'down'])
+
+const ms = value => `${(value / 1000).toFixed(3)} s`
+console.log('| kubernetes measure | deploy-service | reference | target |')
+console.log('|---|---|---|---|')
+console.log(`| rollout complete -> exit (median of 5) | ${ms(median(ours))} | kubectl rollout status: ${ms(median(theirs))} | <= 0.3 s |`)
+console.log(`| unpullable image noticed after apply (median of 3) | ${ms(median(noticed))} | progress deadline: 600 s | <= 30 s |`)
+console.log(`| API requests while waiting (median of 5) | ${median(requests.map(r => r.watch))} (list + watch) | ${median(requests.map(r => r.poll))} (1 s poll of workload, pods, events) | fewer |`)
