@@ -102,7 +102,13 @@ export async function runDeployment(
     progress.step(`the platform is already rolling back to ${restore.label ?? restore.revision} (deployment circuit breaker)`)
   } else if (request.rollbackOnFailure) {
     progress.step(`rolling back to ${rollout.previousRevision ?? 'the previous revision'}`)
-    restore = await rollout.undo(progress)
+    try {
+      restore = await rollout.undo(progress)
+    } catch (error) {
+      // No previous revision (a first deploy), or the undo was refused: the failure and its reasons stand.
+      progress.reason(`could not roll back: ${errorMessage(error)}`)
+      return { ...failed, message: `the rollout of ${name} failed: ${outcome.reason}; it could not be rolled back (${errorMessage(error)})` }
+    }
   }
   if (!restore) return { ...failed, message: `the rollout of ${name} failed: ${outcome.reason} (rollback-on-failure is off)` }
 
