@@ -1,67 +1,14 @@
 // The committed bundle, run as the runner runs it: `node dist/index.js` with INPUT_* variables
 // (dashes kept), GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files, against real local servers.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { startMoto, type MotoServer } from '../../test/support/moto.js'
 import { startScriptedEcs } from '../../test/support/scripted-ecs.js'
 import { ecsState, seedService } from '../helpers/ecs-state.js'
-import { ecsClient, inputEnv } from '../helpers/run.js'
-
-const BUNDLE = path.resolve('dist/index.js')
-
-export interface BundleRun {
-  code: number | null
-  stdout: string
-  outputs: Record<string, string>
-  summary: string
-}
-
-/** Runs dist/index.js in a child process the way a runner does, returning what a runner would see. */
-export function runBundle(inputs: Record<string, string>, env: Record<string, string>, options: { node?: string; signalAfterMs?: number } = {}): Promise<BundleRun> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bundle-run-'))
-  const outputFile = path.join(dir, 'output')
-  const summaryFile = path.join(dir, 'summary')
-  fs.writeFileSync(outputFile, '')
-  fs.writeFileSync(summaryFile, '')
-  const child = spawn(options.node ?? process.execPath, [BUNDLE], {
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      GITHUB_OUTPUT: outputFile,
-      GITHUB_STEP_SUMMARY: summaryFile,
-      GITHUB_SHA: 'feedfacefeedfacefeedfacefeedfacefeedface',
-      GITHUB_REPOSITORY: 'acme/shop',
-      GITHUB_RUN_ID: '77',
-      GITHUB_SERVER_URL: 'https://github.com',
-      RUNNER_TEMP: dir,
-      AWS_REGION: 'us-east-1',
-      AWS_ACCESS_KEY_ID: 'testing',
-      AWS_SECRET_ACCESS_KEY: 'testing',
-      ...inputEnv(inputs),
-      ...env
-    }
-  })
-  let stdout = ''
-  child.stdout.on('data', chunk => (stdout += chunk))
-  child.stderr.on('data', chunk => (stdout += chunk))
-  if (options.signalAfterMs) setTimeout(() => child.kill('SIGINT'), options.signalAfterMs)
-  return new Promise(resolve => {
-    child.on('close', code => {
-      resolve({ code, stdout, outputs: parseOutputs(fs.readFileSync(outputFile, 'utf8')), summary: fs.readFileSync(summaryFile, 'utf8') })
-    })
-  })
-}
-
-/** GITHUB_OUTPUT as @actions/core writes it: `name<<DELIMITER`, the value, `DELIMITER`. */
-function parseOutputs(text: string): Record<string, string> {
-  const outputs: Record<string, string> = {}
-  const pattern = /^(.+?)<<(\S+)\n([\s\S]*?)\n\2$/gm
-  for (let match = pattern.exec(text); match; match = pattern.exec(text)) outputs[match[1]] = match[3]
-  return outputs
-}
+import { runBundle } from '../helpers/bundle.js'
+import { ecsClient } from '../helpers/run.js'
 
 let moto: MotoServer
 beforeAll(async () => {

@@ -1,0 +1,48 @@
+// The committed bundle deploying to the local Kubernetes control plane as a runner would: the
+// kubeconfig given as content in the `kubeconfig` input (masked), a manifest template, a rollout,
+// then an unpullable image that fails fast, is explained and rolled back.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import fs from 'node:fs'
+import path from 'node:path'
+import { createNamespace, deleteNamespace, getJson, kubeconfig } from '../kubernetes/cluster.js'
+import { runBundle } from '../helpers/bundle.js'
+
+let namespace: string
+beforeAll(async () => {
+  namespace = await createNamespace('bundle')
+})
+afterAll(async () => {
+  await deleteNamespace(namespace)
+})
+
+describe('the bundle on Kubernetes', () => {
+  const inputs = () => ({
+    service: 'web',
+    namespace,
+    template: path.resolve('demo/kubernetes/web.yaml'),
+    vars: 'GREETING=hello',
+    kubeconfig: fs.readFileSync(kubeconfig, 'utf8'),
+    timeout: '3m'
+  })
+
+  it('rolls out a Deployment and reports its revision', async () => {
+    const run = await runBundle({ ...inputs(), 'image-tag': '1.1.0' }, {})
+    expect(run.stdout).not.toMatch(/::error/)
+    expect(run.code).toBe(0)
+    expect(run.outputs).toMatchObject({ status: 'succeeded', revision: '1', image: 'registry.example/web:1.1.0' })
+    // The kubeconfig content is registered as a secret: the runner masks it in every log line.
+    expect(run.stdout).toMatch(/::add-mask::/)
+    const deployment = await getJson<{ spec: { template: { spec: { containers: Array<{ name: string; image: string }> } } } }>(namespace, 'deployment', 'web')
+    expect(deployment.spec.template.spec.containers.map(c => c.image)).toEqual(['registry.example/web:1.1.0', 'registry.example/fluent-bit:2.1'])
+  })
+
+  it('fails fast on an unpullable image, says why, and rolls back', async () => {
+    const run = await runBundle({ ...inputs(), 'image-tag': 'missing' }, {})
+    expect(run.code).toBe(1)
+    expect(run.outputs.status).toBe('rolled-back')
+    expect(run.stdout).toMatch(/ErrImagePull|ImagePullBackOff/)
+    expect(run.summary).toMatch(/### Why it failed/)
+    const deployment = await getJson<{ spec: { template: { spec: { containers: Array<{ image: string }> } } } }>(namespace, 'deployment', 'web')
+    expect(deployment.spec.template.spec.containers[0].image).toBe('registry.example/web:1.1.0')
+  })
+})
