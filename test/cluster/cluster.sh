@@ -461,6 +461,8 @@ EOF
 	wait_for "kube-apiserver /readyz" "$TIMEOUT" apiserver_ready
 	log "kube-apiserver ready on https://127.0.0.1:$API_PORT ($((SECONDS - start))s)"
 
+	# No node lifecycle controller: on a loaded 2-core machine kwok's node heartbeats can come late,
+	# and the controller would then mark the fake nodes NotReady and every pod on them unready.
 	start_component kube-controller-manager \
 		--kubeconfig="$RUN_DIR/controller-manager.kubeconfig" \
 		--authentication-kubeconfig="$RUN_DIR/controller-manager.kubeconfig" \
@@ -472,7 +474,7 @@ EOF
 		--service-account-private-key-file="$p/sa.key" \
 		--root-ca-file="$p/ca.crt" \
 		--cluster-name=deploy-service-test \
-		--controllers='*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller,-persistentvolume-attach-detach-controller' \
+		--controllers='*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller,-persistentvolume-attach-detach-controller,-node-lifecycle-controller,-taint-eviction-controller' \
 		--profiling=false \
 		--v=1
 
