@@ -461,8 +461,9 @@ EOF
 	wait_for "kube-apiserver /readyz" "$TIMEOUT" apiserver_ready
 	log "kube-apiserver ready on https://127.0.0.1:$API_PORT ($((SECONDS - start))s)"
 
-	# No node lifecycle controller: on a loaded 2-core machine kwok's node heartbeats can come late,
-	# and the controller would then mark the fake nodes NotReady and every pod on them unready.
+	# A long node grace period: on a loaded 2-core machine kwok's node heartbeats can come late, and the
+	# node lifecycle controller would then mark the fake nodes NotReady and every pod on them unready.
+	# (It must still run: it lifts the not-ready taint that new nodes are created with.)
 	start_component kube-controller-manager \
 		--kubeconfig="$RUN_DIR/controller-manager.kubeconfig" \
 		--authentication-kubeconfig="$RUN_DIR/controller-manager.kubeconfig" \
@@ -474,7 +475,8 @@ EOF
 		--service-account-private-key-file="$p/sa.key" \
 		--root-ca-file="$p/ca.crt" \
 		--cluster-name=deploy-service-test \
-		--controllers='*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller,-persistentvolume-attach-detach-controller,-node-lifecycle-controller,-taint-eviction-controller' \
+		--controllers='*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller,-persistentvolume-attach-detach-controller,-taint-eviction-controller' \
+		--node-monitor-grace-period=10m \
 		--profiling=false \
 		--v=1
 
