@@ -37,6 +37,7 @@ const PLURAL: Record<string, string> = { Deployment: 'deployments', StatefulSet:
  */
 export class KubernetesRollout implements Rollout {
   readonly revision: string
+  readonly label: string
   readonly previousRevision?: string
   readonly outputs: Record<string, string> = {}
   readonly workloads: TrackedWorkload[]
@@ -52,6 +53,7 @@ export class KubernetesRollout implements Rollout {
     const target = workloads[0]
     this.revision = target.revision !== undefined ? String(target.revision) : 'unknown'
     this.previousRevision = target.previousRevision !== undefined ? String(target.previousRevision) : undefined
+    this.label = `${target.kind.toLowerCase()}/${target.name} revision ${this.revision}`
   }
 
   /** Waits (briefly) until each workload's controller has seen the change, then reads its revision number. */
