@@ -3,10 +3,10 @@ import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { describe, expect, it } from '@jest/globals'
-import { UserError } from '../../src/errors.js'
 import { parseInputs } from '../../src/inputs.js'
 import { CHANGE_CAUSE, loadManifestDocuments, manifestFiles, renderManifests } from '../../src/render/manifests.js'
 import { parseDocuments } from '../../src/render/source.js'
+import { userError } from '../helpers/user-error.js'
 
 const WEB = `apiVersion: apps/v1
 kind: Deployment
@@ -41,16 +41,6 @@ function request(inputs: Record<string, string>) {
   const env: Record<string, string> = { GITHUB_SHA: 'abcdef0123456789', GITHUB_SERVER_URL: 'https://github.com', GITHUB_REPOSITORY: 'o/r', GITHUB_RUN_ID: '42' }
   for (const [key, value] of Object.entries(inputs)) env[`INPUT_${key.toUpperCase()}`] = value
   return parseInputs(env)
-}
-
-function userError(fn: () => unknown): UserError {
-  try {
-    fn()
-  } catch (error) {
-    if (error instanceof UserError) return error
-    throw error
-  }
-  throw new Error('expected a UserError')
 }
 
 describe('renderManifests', () => {

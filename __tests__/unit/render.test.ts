@@ -1,20 +1,10 @@
 import { describe, expect, it } from '@jest/globals'
-import { UserError } from '../../src/errors.js'
 import { chooseContainers } from '../../src/render/containers.js'
 import { imageVersionProblem, parseImageReference, versionOf, withVersion } from '../../src/render/image.js'
 import { substitute } from '../../src/render/placeholders.js'
 import { parseDocuments } from '../../src/render/source.js'
 import { renderTaskDefinition, withTags } from '../../src/render/task-definition.js'
-
-function userError(fn: () => unknown): UserError {
-  try {
-    fn()
-  } catch (error) {
-    if (error instanceof UserError) return error
-    throw error
-  }
-  throw new Error('expected a UserError')
-}
+import { userError } from '../helpers/user-error.js'
 
 describe('image references', () => {
   it('replaces the tag or digest and keeps registry ports', () => {
