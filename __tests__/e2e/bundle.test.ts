@@ -27,7 +27,7 @@ describe('the bundle', () => {
     expect(run.stdout).not.toMatch(/::error/)
     expect(run.code).toBe(0)
     expect(run.outputs).toMatchObject({
-      status: 'succeeded',
+      status: 'applied',
       'task-definition-arn': expect.stringMatching(/task-definition\/web:2$/),
       'previous-revision': expect.stringMatching(/task-definition\/web:1$/),
       image: 'registry.example/web:1.4.0',
@@ -46,7 +46,7 @@ describe('the bundle', () => {
     expect(node20).toBeDefined()
     const run = await runBundle({ service: 'api', cluster: 'prod', 'image-tag': '3.0.0', wait: 'false' }, { AWS_ENDPOINT_URL_ECS: moto.endpoint }, { node: node20 })
     expect(run.code).toBe(0)
-    expect(run.outputs.status).toBe('succeeded')
+    expect(run.outputs.status).toBe('applied')
   })
 
   it('fails a crashing rollout, explains it with the stopped tasks, and reports the rollback', async () => {

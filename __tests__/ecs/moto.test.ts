@@ -45,7 +45,7 @@ describe('deploy on moto', () => {
     const run = await runEcs(moto.endpoint, { service: 'web', cluster: 'shop', 'image-tag': '1.1.0', wait: 'false' })
     expect(run.error).toBeUndefined()
     const result = run.result!
-    expect(result.status).toBe('succeeded')
+    expect(result.status).toBe('applied')
     expect(result.revision).toMatch(/task-definition\/web:2$/)
     expect(result.previousRevision).toMatch(/task-definition\/web:1$/)
     expect(result.images).toEqual([{ container: 'web', previous: 'registry.example/web:1.0.0', next: 'registry.example/web:1.1.0' }])
@@ -188,7 +188,7 @@ describe('keep-revisions on moto', () => {
     await client.send(new UpdateServiceCommand({ cluster: 'canary', service: 'ledger-canary', taskDefinition: 'ledger:2' }))
     for (const tag of ['3', '4']) await runEcs(moto.endpoint, { service: 'ledger', cluster: 'shop', 'image-tag': tag, wait: 'false' })
     const run = await runEcs(moto.endpoint, { service: 'ledger', cluster: 'shop', 'image-tag': '5', wait: 'false', 'keep-revisions': '2' })
-    expect(run.result!.status).toBe('succeeded')
+    expect(run.result!.status).toBe('applied')
     expect(run.log.join('\n')).toMatch(/keep-revisions 2: deregistered ledger:3$/m)
     const { active, inactive } = (await ecsState(client)) as { active: string[]; inactive: string[] }
     const ledger = (list: string[]): string[] => list.filter(a => /task-definition\/ledger:/.test(a)).map(a => a.split('/').pop()!)

@@ -46,6 +46,7 @@ async function setup(inputs: Record<string, string>, serverOptions: GitHubApiOpt
 function plan(): Plan {
   return {
     text: '{}',
+    redactedText: '{}',
     fileName: 'web-task-definition.json',
     images: [{ container: 'web', previous: IMAGE.replace('1.2.3', '1.2.2'), next: IMAGE }],
     previousRevision: ARN(6),

@@ -18,8 +18,13 @@ export interface Platform {
 }
 
 export interface Rendered {
-  /** The rendered task definition or manifests, as a user would read them. */
+  /** The rendered task definition or manifests, whole: written to the rendered file only. */
   text: string
+  /**
+   * The same with every secret value (ECS `environment` values, Kubernetes Secret `data`/`stringData`)
+   * replaced by a short hash: the only form that may reach the log, the summary or a Deployment.
+   */
+  redactedText: string
   /** File name for the rendered result, e.g. `web-task-definition.json`. */
   fileName: string
   images: ImageChange[]
@@ -33,7 +38,8 @@ export interface Plan extends Rendered {
   description: string
   /** What would change, as a readable diff, checked by the server without changing anything. */
   dryRun(): Promise<string>
-  apply(progress: Progress): Promise<Rollout>
+  /** Makes the change. `signal` is the run's cancellation: it aborts calls in flight. */
+  apply(progress: Progress, signal: AbortSignal): Promise<Rollout>
 }
 
 /** A change that was applied and can be followed. */
@@ -46,19 +52,41 @@ export interface Rollout {
   /** Platform-specific outputs (deployment-id, task-definition-arn ...). */
   outputs: Record<string, string>
   wait(context: WaitContext): Promise<WaitOutcome>
-  /** Puts the previous revision back; the returned rollout is waited for like any other. */
-  undo(progress: Progress): Promise<Rollout>
+  /**
+   * Puts the previous revision back; the returned rollout is waited for like any other. The context's
+   * deadline is the rollback's own (a fresh `timeout`); every call made for it honours its signal.
+   */
+  undo(context: WaitContext): Promise<Rollout>
   /** Housekeeping after a successful deploy (ECS keep-revisions); problems are warnings, never failures. */
   afterSuccess?(progress: Progress): Promise<void>
 }
 
 export interface WaitContext {
+  /** Fires at the timeout or on cancellation: every call made while waiting passes its signal. */
   deadline: Deadline
   progress: Progress
+  /**
+   * The run's cancellation alone. Calls made after the deadline passed (the stopped tasks of a rollout
+   * that timed out) combine it with a short timeout of their own.
+   */
+  cancel: AbortSignal
 }
 
 export type WaitOutcome =
-  | { state: 'succeeded' }
+  | {
+      state: 'succeeded'
+      /** Said with the success when it came about unusually (another run redeployed our revision). */
+      note?: string
+    }
+  | {
+      /**
+       * Another change replaced ours while we waited (another UpdateService, apply or rollout): the step
+       * fails, and nothing is rolled back, since what runs now is someone else's.
+       */
+      state: 'superseded'
+      /** One line: what runs now instead of our revision, and who deployed it where that is known. */
+      reason: string
+    }
   | {
       state: 'failed' | 'timed-out' | 'cancelled'
       /** One line: why it did not succeed. */

@@ -8,7 +8,8 @@ import type { DeployRequest, PlatformName } from '../request.js'
 /**
  * Records a run as a GitHub Deployment of the commit in `environment`: created with status
  * `in_progress` just before the change is applied, then `success`, `failure` (a failed rollout, also
- * when it was rolled back) or `error` (cancelled, or stopped by an unexpected error).
+ * when it was rolled back), `inactive` (superseded by another deploy) or `error` (cancelled, or stopped
+ * by an unexpected error).
  *
  * Recording is best effort: every GitHub API problem is a warning, never a failed deploy.
  */
@@ -32,7 +33,7 @@ export interface RecorderOptions {
   retryDelaysMs?: number[]
 }
 
-type DeploymentState = 'in_progress' | 'success' | 'failure' | 'error'
+type DeploymentState = 'in_progress' | 'success' | 'failure' | 'error' | 'inactive'
 
 /** GitHub's limit for a deployment status description. */
 const MAX_DESCRIPTION = 140
@@ -137,6 +138,10 @@ export function createDeploymentRecorder(request: DeployRequest, platform: Platf
     async finished(result) {
       if (options.cancel?.aborted) return setStatus('error', `cancelled: ${result.message}`)
       if (result.ok) return setStatus('success', result.message)
+      // GitHub documents `inactive` as the state of a deployment that a newer one to the same environment
+      // replaced (auto_inactive): that is a superseded run, and unlike `failure` it pages nobody. For a
+      // transient environment GitHub shows `inactive` as "destroyed", which it is not: `failure` there.
+      if (result.status === 'superseded') return setStatus(isTransientEnvironment(environment) ? 'failure' : 'inactive', result.message)
       if (result.rollback) {
         const back = shortRevision(result.rollback.revision)
         const failed = result.revision ? `${shortRevision(result.revision)} failed` : 'the rollout failed'

@@ -7,6 +7,8 @@ const ICON: Record<RunResult['status'], string> = {
   succeeded: '✅',
   failed: '❌',
   'rolled-back': '↩️',
+  superseded: '⏭️',
+  applied: '📤',
   rendered: '📄',
   'dry-run': '🔍'
 }

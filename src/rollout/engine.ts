@@ -3,11 +3,15 @@ import path from 'node:path'
 import { errorMessage } from '../errors.js'
 import { Deadline, formatDuration } from './deadline.js'
 import type { Progress } from './progress.js'
-import type { Plan, Platform, Rollout, WaitOutcome } from '../platforms/platform.js'
+import type { Plan, Platform, Rollout, WaitContext, WaitOutcome } from '../platforms/platform.js'
 import type { ImageChange } from '../render/containers.js'
 import type { DeployRequest } from '../request.js'
 
-export type RunStatus = 'succeeded' | 'failed' | 'rolled-back' | 'rendered' | 'dry-run'
+/**
+ * `superseded`: another change replaced ours while we waited (nothing rolled back); `applied`: the
+ * change was made and not waited for (`wait: false`).
+ */
+export type RunStatus = 'succeeded' | 'failed' | 'rolled-back' | 'superseded' | 'applied' | 'rendered' | 'dry-run'
 
 /** What a run did, for the outputs, the job summary and the GitHub Deployment. */
 export interface RunResult {
@@ -51,7 +55,8 @@ export async function runDeployment(
     progress.phase('Render')
     const rendered = await platform.render()
     const renderedPath = await writeRendered(request, rendered.fileName, rendered.text)
-    progress.step(`rendered ${renderedPath}:\n${rendered.text.trimEnd()}`)
+    // The file holds everything; the log only what anyone who can read the run may see.
+    progress.step(`rendered ${renderedPath}:\n${rendered.redactedText.trimEnd()}`)
     return { ...base, status: 'rendered', ok: true, images: rendered.images, renderedPath, message: `rendered ${renderedPath}; nothing was changed` }
   }
 
@@ -67,55 +72,80 @@ export async function runDeployment(
   }
 
   // A cancellation that came while validating stops here, before anything changes.
-  if (cancel?.aborted) throw cancel.reason
+  const cancelled = cancel ?? new AbortController().signal
+  if (cancelled.aborted) throw cancelled.reason
   await hooks.beforeApply?.(plan)
   progress.phase('Apply')
   progress.changing = true
-  const rollout = await plan.apply(progress)
+  const rollout = await plan.apply(progress, cancelled)
   const applied = { ...planned, revision: rollout.revision, outputs: rollout.outputs }
   if (!request.wait) {
     await housekeeping(rollout, request, progress)
-    return { ...applied, status: 'succeeded', ok: true, message: `applied ${rollout.label ?? rollout.revision}; not waiting for the rollout (wait: false)` }
+    return { ...applied, status: 'applied', ok: true, message: `applied ${rollout.label ?? rollout.revision}; not waiting for the rollout (wait: false)` }
   }
 
   progress.phase(`Wait for ${rollout.label ?? rollout.revision}`)
-  const outcome = await waitFor(rollout, request, progress, cancel)
+  const outcome = await withDeadline(request, progress, cancelled, context => waitFor(rollout, context))
   const name = rollout.label ?? rollout.revision
   if (outcome.state === 'succeeded') {
     await housekeeping(rollout, request, progress)
     const verb = request.mode === 'rollback' ? 'rolled back to' : 'deployed'
-    return { ...applied, status: 'succeeded', ok: true, message: `${verb} ${name} in ${formatDuration(progress.elapsedMs())}` }
+    const note = outcome.note ? ` (${outcome.note})` : ''
+    return { ...applied, status: 'succeeded', ok: true, message: `${verb} ${name} in ${formatDuration(progress.elapsedMs())}${note}` }
   }
   progress.reason(outcome.reason, { headline: true })
   const failed = { ...applied, status: 'failed' as const, ok: false }
+  if (outcome.state === 'superseded') {
+    // What runs now is someone else's change: never undo it, whatever rollback-on-failure says.
+    return { ...failed, status: 'superseded', message: `${name} was superseded while rolling out: ${outcome.reason}; nothing was rolled back` }
+  }
   if (outcome.state === 'cancelled') {
     return { ...failed, message: `cancelled while rolling out ${name}: ${outcome.reason}; it was left as it stood, nothing was rolled back` }
   }
   if (request.mode === 'rollback') return { ...failed, message: `the rollback to ${name} did not become healthy: ${outcome.reason}` }
 
   progress.phase('Roll back')
-  let restore: Rollout | undefined
   let by: 'action' | 'platform' = 'action'
-  if (outcome.platformRollback) {
-    restore = outcome.platformRollback
-    by = 'platform'
-    progress.step(`the platform is already rolling back to ${restore.label ?? restore.revision} (deployment circuit breaker)`)
-  } else if (request.rollbackOnFailure) {
-    progress.step(`rolling back to ${rollout.previousRevision ?? 'the previous revision'}`)
-    try {
-      restore = await rollout.undo(progress)
-    } catch (error) {
-      // No previous revision (a first deploy), or the undo was refused: the failure and its reasons stand.
-      progress.reason(`could not roll back: ${errorMessage(error)}`)
-      return { ...failed, message: `the rollout of ${name} failed: ${outcome.reason}; it could not be rolled back (${errorMessage(error)})` }
+  let undoError: unknown
+  // The rollback has a deadline of its own (a fresh `timeout`), and the undo's calls honour it.
+  const restored = await withDeadline(request, progress, cancelled, async context => {
+    let restore: Rollout | undefined
+    if (outcome.platformRollback) {
+      restore = outcome.platformRollback
+      by = 'platform'
+      progress.step(`the platform is already rolling back to ${restore.label ?? restore.revision} (deployment circuit breaker)`)
+    } else if (request.rollbackOnFailure) {
+      progress.step(`rolling back to ${rollout.previousRevision ?? 'the previous revision'}`)
+      try {
+        restore = await rollout.undo(context)
+      } catch (error) {
+        undoError = context.deadline.stoppedBy === 'cancelled' ? context.deadline.signal.reason : error
+        return undefined
+      }
+    }
+    return restore ? { restore, outcome: await waitFor(restore, context) } : undefined
+  })
+  if (undoError !== undefined) {
+    if (cancelled.aborted) return { ...failed, message: `cancelled while rolling back ${name} (${outcome.reason}): ${errorMessage(undoError)}; the rollback may not have been made` }
+    // No previous revision (a first deploy), or the undo was refused: the failure and its reasons stand.
+    progress.reason(`could not roll back: ${errorMessage(undoError)}`)
+    return { ...failed, message: `the rollout of ${name} failed: ${outcome.reason}; it could not be rolled back (${errorMessage(undoError)})` }
+  }
+  if (!restored) return { ...failed, message: `the rollout of ${name} failed: ${outcome.reason} (rollback-on-failure is off)` }
+
+  const { restore } = restored
+  const healthy = restored.outcome.state === 'succeeded'
+  const restoredName = restore.label ?? restore.revision
+  if (restored.outcome.state === 'cancelled') {
+    // A cancelled wait says nothing about the rollback's health: never report it as a failed rollback.
+    progress.reason(`cancelled while waiting for the rollback to ${restoredName}: ${restored.outcome.reason}`)
+    return {
+      ...failed,
+      rollback: { revision: restore.revision, by, healthy: false },
+      message: `the rollout of ${name} failed (${outcome.reason}); the rollback to ${restoredName} was started, then the run was cancelled before it finished`
     }
   }
-  if (!restore) return { ...failed, message: `the rollout of ${name} failed: ${outcome.reason} (rollback-on-failure is off)` }
-
-  const restored = await waitFor(restore, request, progress, cancel)
-  const healthy = restored.state === 'succeeded'
-  const restoredName = restore.label ?? restore.revision
-  if (!healthy) progress.reason(`the rollback to ${restoredName} did not become healthy either: ${restored.reason}`)
+  if (restored.outcome.state !== 'succeeded') progress.reason(`the rollback to ${restoredName} did not become healthy either: ${restored.outcome.reason}`)
   return {
     ...failed,
     status: healthy ? 'rolled-back' : 'failed',
@@ -136,23 +166,43 @@ async function housekeeping(rollout: Rollout, request: DeployRequest, progress: 
   }
 }
 
-async function waitFor(rollout: Rollout, request: DeployRequest, progress: Progress, cancel?: AbortSignal): Promise<WaitOutcome> {
+/** Runs `fn` under a deadline of `timeout` from now that the run's cancellation also ends. */
+async function withDeadline<T>(request: DeployRequest, progress: Progress, cancel: AbortSignal, fn: (context: WaitContext) => Promise<T>): Promise<T> {
   const deadline = new Deadline(request.timeoutMs, cancel)
   try {
-    return await rollout.wait({ deadline, progress })
-  } catch (error) {
-    // Not knowing is not success: an error while following the rollout fails it.
-    if (deadline.stoppedBy === 'cancelled') return { state: 'cancelled', reason: errorMessage(deadline.signal.reason) }
-    return { state: 'failed', reason: `could not follow the rollout: ${errorMessage(error)}` }
+    return await fn({ deadline, progress, cancel })
   } finally {
     deadline.dispose()
   }
 }
 
-async function writeRendered(request: DeployRequest, fileName: string, text: string): Promise<string> {
-  const dir = path.join(request.outputDir, 'deploy-service')
+async function waitFor(rollout: Rollout, context: WaitContext): Promise<WaitOutcome> {
+  const { deadline } = context
+  try {
+    return await rollout.wait(context)
+  } catch (error) {
+    // Not knowing is not success: an error while following the rollout fails it.
+    if (deadline.stoppedBy === 'cancelled') return { state: 'cancelled', reason: errorMessage(deadline.signal.reason) }
+    if (deadline.stoppedBy === 'timeout') return { state: 'timed-out', reason: errorMessage(deadline.signal.reason) }
+    return { state: 'failed', reason: `could not follow the rollout: ${errorMessage(error)}` }
+  }
+}
+
+/**
+ * Writes the rendered result into RUNNER_TEMP/deploy-service. The name comes from template content
+ * (a task-definition family, a workload name), so it is reduced to one safe file name: a family of
+ * `../../x` must never write outside the folder.
+ */
+export async function writeRendered(request: DeployRequest, fileName: string, text: string): Promise<string> {
+  const dir = path.resolve(request.outputDir, 'deploy-service')
   await fs.mkdir(dir, { recursive: true })
-  const file = path.join(dir, fileName)
-  await fs.writeFile(file, text)
+  const file = path.join(dir, safeFileName(fileName))
+  await fs.writeFile(file, text, { mode: 0o600 })
   return file
+}
+
+/** One path segment made of letters, digits, '.', '_' and '-', never '.' or '..', at most 200 characters. */
+export function safeFileName(name: string): string {
+  const safe = name.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^\.+/, '_').slice(0, 200)
+  return safe === '' ? 'rendered' : safe
 }

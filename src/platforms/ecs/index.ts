@@ -21,7 +21,8 @@ export function createEcsPlatform(request: DeployRequest, api = new EcsApi(reque
     const source = request.template ? await templateDocument(request) : liveDocument(live!)
     const { taskDefinition, images } = renderTaskDefinition(source, request, { strict: Boolean(request.template) })
     const fileName = `${taskDefinition.family}-task-definition.json`
-    return { taskDefinition, images, fileName, text: `${JSON.stringify(taskDefinition, null, 2)}\n` }
+    const text = `${JSON.stringify(taskDefinition, null, 2)}\n`
+    return { taskDefinition, images, fileName, text, redactedText: text }
   }
 
   async function liveTaskDefinition(): Promise<TaskDefinition> {
@@ -83,8 +84,10 @@ export function createEcsPlatform(request: DeployRequest, api = new EcsApi(reque
         const before = live.containerDefinitions?.find(l => l.name === c.name)?.image ?? ''
         return { container: c.name ?? '', previous: before, next: c.image ?? '' }
       })
+      const text = `${JSON.stringify(taskDefinition, null, 2)}\n`
       return {
-        text: `${JSON.stringify(taskDefinition, null, 2)}\n`,
+        text,
+        redactedText: text,
         fileName: `${taskDefinition.family}-task-definition.json`,
         images: images.filter(i => i.previous !== i.next),
         previousRevision: previous,

@@ -93,9 +93,9 @@ export class EcsRollout implements Rollout {
     progress.step(pruned.length ? `keep-revisions ${this.keepRevisions}: deregistered ${pruned.map(shortArn).join(', ')}` : `keep-revisions ${this.keepRevisions}: nothing to deregister`)
   }
 
-  async undo(progress: Progress): Promise<Rollout> {
+  async undo(context: WaitContext): Promise<Rollout> {
     if (!this.previousRevision) throw new Error(`no previous task definition is known for service ${this.service}`)
-    return EcsRollout.start(this.api, this.service, { taskDefinition: this.previousRevision }, this.revision, progress)
+    return EcsRollout.start(this.api, this.service, { taskDefinition: this.previousRevision }, this.revision, context.progress)
   }
 
   /** Prints service events newer than our update, oldest first, each once. */

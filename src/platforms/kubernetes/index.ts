@@ -67,11 +67,12 @@ export function createKubernetesPlatform(request: DeployRequest, connection?: { 
         // No network: the namespace comes from the input (or the kubeconfig, read locally, if one is at hand).
         const namespace = request.kubernetes.namespace ?? safeNamespace(request)
         const rendered = await renderTemplate(namespace)
-        return { text: manifestsText(rendered.manifests.map(m => m.object)), fileName: `${service}-manifests.yaml`, images: rendered.images }
+        const text = manifestsText(rendered.manifests.map(m => m.object))
+        return { text, redactedText: text, fileName: `${service}-manifests.yaml`, images: rendered.images }
       }
       const { api, namespace } = connect()
       const { text, images } = imagePatch(await liveTarget(api, namespace))
-      return { text, fileName: `${service}-manifests.yaml`, images }
+      return { text, redactedText: text, fileName: `${service}-manifests.yaml`, images }
     },
 
     async prepareDeploy(): Promise<Plan> {
@@ -82,8 +83,10 @@ export function createKubernetesPlatform(request: DeployRequest, connection?: { 
         const validated = await validateManifests(api, rendered.manifests, rendered.target, namespace, { fieldManager, force: forceConflicts })
         const target = validated.workloads[0]
         const objects = rendered.manifests.map(m => m.object)
+        const text = manifestsText(objects)
         return {
-          text: manifestsText(objects),
+          text,
+          redactedText: text,
           fileName: `${service}-manifests.yaml`,
           images: rendered.images,
           previousRevision: target.previousRevision !== undefined ? String(target.previousRevision) : undefined,
@@ -107,6 +110,7 @@ export function createKubernetesPlatform(request: DeployRequest, connection?: { 
       const tracked = [{ kind: live.kind, name: service, namespace, previousRevision: previous }]
       return {
         text,
+        redactedText: text,
         fileName: `${service}-manifests.yaml`,
         images,
         previousRevision: previous !== undefined ? String(previous) : undefined,
@@ -132,8 +136,10 @@ export function createKubernetesPlatform(request: DeployRequest, connection?: { 
       const patch = undoPatch(live, target)
       const name = objectName(live)
       const after = patch ? await api.patch(live as KubernetesObject, patch.patch, patch.contentType, { fieldManager, dryRun: true }) : live
+      const text = stringify(target.content, { lineWidth: 0 })
       return {
-        text: stringify(target.content, { lineWidth: 0 }),
+        text,
+        redactedText: text,
         fileName: `${service}-revision-${target.number}.yaml`,
         images: imageChanges(live, after),
         previousRevision: current !== undefined ? String(current) : undefined,

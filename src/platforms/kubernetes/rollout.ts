@@ -192,7 +192,8 @@ export class KubernetesRollout implements Rollout {
   }
 
   /** `kubectl rollout undo` on each workload this rollout changed, back to the revision it ran before. */
-  async undo(progress: Progress): Promise<Rollout> {
+  async undo(context: WaitContext): Promise<Rollout> {
+    const { progress } = context
     const undone: TrackedWorkload[] = []
     for (const tracked of this.workloads) {
       if (tracked.previousRevision === undefined || tracked.previousRevision === tracked.revision) continue
