@@ -1,0 +1,90 @@
+// The runner's point of view: the committed bundle (node dist/index.js, as the runner runs it) against
+// an endpoint that accepts connections and never answers. Measures how long after SIGINT (what GitHub
+// sends when a run is cancelled; SIGTERM follows 7.5 s later, then a kill) the step exits while a
+// request hangs, on ECS and on Kubernetes. Every connection goes to 127.0.0.1 only.
+import { spawn } from 'node:child_process'
+import fs from 'node:fs'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+
+const root = path.resolve(import.meta.dirname, '..')
+const RUNS = Number(process.env.BENCH_RUNS ?? 3)
+const median = values => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
+
+/** A TCP server that takes every connection and never says a word; tells when one arrives. */
+async function blackHole() {
+  const sockets = new Set()
+  let onConnection = () => {}
+  const server = net.createServer(socket => {
+    sockets.add(socket)
+    socket.on('error', () => {})
+    socket.on('close', () => sockets.delete(socket))
+    onConnection()
+  })
+  await new Promise(resolve => server.listen(0, '127.0.0.1', resolve))
+  return {
+    port: server.address().port,
+    connected: () => new Promise(resolve => (onConnection = resolve)),
+    close: () => {
+      for (const socket of sockets) socket.destroy()
+      return new Promise(resolve => server.close(resolve))
+    }
+  }
+}
+
+/** Starts the bundle, sends SIGINT once its first request hangs, and measures signal -> exit. */
+async function signalWhileHanging(platformEnv) {
+  const hole = await blackHole()
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-runner-'))
+  const env = {
+    PATH: process.env.PATH, HOME: dir, RUNNER_TEMP: dir,
+    GITHUB_OUTPUT: path.join(dir, 'output'), GITHUB_STEP_SUMMARY: path.join(dir, 'summary'),
+    INPUT_SERVICE: 'web', 'INPUT_IMAGE-TAG': '2.0.0', ...platformEnv(hole.port, dir)
+  }
+  fs.writeFileSync(env.GITHUB_OUTPUT, '')
+  fs.writeFileSync(env.GITHUB_STEP_SUMMARY, '')
+  const connected = hole.connected()
+  const child = spawn(process.execPath, [path.join(root, 'dist/index.js')], { env })
+  let log = ''
+  child.stdout.on('data', d => (log += d))
+  child.stderr.on('data', d => (log += d))
+  const exited = new Promise(resolve => child.on('exit', code => resolve(code)))
+  const first = await Promise.race([connected.then(() => 'connected'), exited.then(() => 'exited')])
+  if (first === 'exited') {
+    await hole.close()
+    throw new Error(`the bundle exited before its first request hung:\n${log}`)
+  }
+  await new Promise(resolve => setTimeout(resolve, 500))
+  const signalledAt = Date.now()
+  child.kill('SIGINT')
+  const killer = setTimeout(() => child.kill('SIGKILL'), 30_000)
+  const code = await exited
+  const ms = Date.now() - signalledAt
+  clearTimeout(killer)
+  await hole.close()
+  return { ms, code, cancelled: /cancel/i.test(log), summary: fs.readFileSync(env.GITHUB_STEP_SUMMARY, 'utf8') }
+}
+
+const ecs = (port) => ({
+  INPUT_PLATFORM: 'ecs', AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'bench', AWS_SECRET_ACCESS_KEY: 'bench',
+  AWS_ENDPOINT_URL_ECS: `http://127.0.0.1:${port}`
+})
+const kubernetes = (port) => ({
+  INPUT_PLATFORM: 'kubernetes', INPUT_NAMESPACE: 'default',
+  INPUT_KUBECONFIG: [
+    'apiVersion: v1', 'kind: Config', 'current-context: hole',
+    'clusters: [{name: hole, cluster: {server: "https://127.0.0.1:' + port + '", insecure-skip-tls-verify: true}}]',
+    'users: [{name: u, user: {token: bench}}]',
+    'contexts: [{name: hole, context: {cluster: hole, user: u}}]'
+  ].join('\n')
+})
+
+console.log(`${'measure'.padEnd(58)} | ${'deploy-service'.padEnd(34)} | target`)
+for (const [name, platformEnv] of [['ECS', ecs], ['Kubernetes', kubernetes]]) {
+  const runs = []
+  for (let i = 0; i < RUNS; i++) runs.push(await signalWhileHanging(platformEnv))
+  const ok = runs.every(r => r.code !== 0 && r.cancelled && r.summary.length > 0)
+  const figure = `${(median(runs.map(r => r.ms)) / 1000).toFixed(2)} s (median of ${RUNS}, max ${(Math.max(...runs.map(r => r.ms)) / 1000).toFixed(2)} s)`
+  console.log(`${`${name}: SIGINT -> exit while a request hangs`.padEnd(58)} | ${figure.padEnd(34)} | <= 5 s, exit non-zero, says cancelled, summary written${ok ? '' : ' (NOT MET)'}`)
+}
