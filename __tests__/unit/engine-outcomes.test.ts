@@ -110,6 +110,17 @@ describe('the engine', () => {
     expect(result.reasons.join('\n')).not.toMatch(/did not become healthy/)
   })
 
+  it('reports a rollback that another deploy replaced as superseded, not as an unhealthy rollback', async () => {
+    const { platform, calls } = scripted({
+      waits: [async () => ({ state: 'failed', reason: 'tasks keep crashing' }), async () => ({ state: 'superseded', reason: 'web:9 runs now' })]
+    })
+    const result = await runDeployment(request(), platform, progress())
+    expect(calls).toEqual(['apply', 'wait 2', 'undo 2', 'wait 3'])
+    expect(result).toMatchObject({ status: 'superseded', ok: false, rollback: { revision: '3', healthy: false } })
+    expect(result.message).toMatch(/the rollback to 3 was superseded by another deploy \(web:9 runs now\)/)
+    expect(result.message).not.toMatch(/did not become healthy|and so did the rollback/)
+  })
+
   it('gives the rollback a deadline of its own, which the undo receives', async () => {
     let undoSignal: AbortSignal | undefined
     let abortedAtUndo: boolean | undefined

@@ -145,6 +145,16 @@ export async function runDeployment(
       message: `the rollout of ${name} failed (${outcome.reason}); the rollback to ${restoredName} was started, then the run was cancelled before it finished`
     }
   }
+  if (restored.outcome.state === 'superseded') {
+    // Someone else's change replaced our rollback too: it is theirs now, and we touch it no further.
+    progress.reason(`the rollback to ${restoredName} was superseded: ${restored.outcome.reason}`)
+    return {
+      ...failed,
+      status: 'superseded',
+      rollback: { revision: restore.revision, by, healthy: false },
+      message: `the rollout of ${name} failed (${outcome.reason}); the rollback to ${restoredName} was superseded by another deploy (${restored.outcome.reason}); nothing more was rolled back`
+    }
+  }
   if (restored.outcome.state !== 'succeeded') progress.reason(`the rollback to ${restoredName} did not become healthy either: ${restored.outcome.reason}`)
   return {
     ...failed,
