@@ -145,8 +145,8 @@ export class EcsRollout implements Rollout {
       const threshold = failureThreshold(service.desiredCount ?? assessment.desiredCount)
       // With the breaker on, ECS judges its own rollout (and may roll back by itself): we only report.
       if (!circuitBreakerOn(service) && this.watch.failures >= threshold) {
-        const reason = `${this.watch.failures} tasks of ${this.label} (deployment ${followed}) stopped, the most ECS's circuit breaker allows for this service ` +
-          `(${threshold}: half the desired count, at least 3, at most 200); the service has no circuit breaker, so ECS would keep replacing them`
+        const reason = `${this.watch.failures} tasks of ${this.label} (deployment ${followed}) failed, reaching the threshold at which ECS's circuit breaker fails a deployment ` +
+          `(${threshold}: half the desired count, at least 3, at most 200); this service has no circuit breaker, so ECS would keep replacing them`
         return { outcome: { state: 'failed', reason }, changed: true, nearlyDone: false, status: assessment.status }
       }
     }
