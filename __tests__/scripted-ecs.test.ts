@@ -587,6 +587,15 @@ describe('scripted ECS endpoint: errors', () => {
     })
   })
 
+  it('never answers the operations named in hang, and records them with status 0', async () => {
+    await withServer({ hang: { operations: ['ListTasks'] } }, async (ecs, server) => {
+      const hung = ecs.send(new ListTasksCommand({ serviceName: 'web' }), { abortSignal: AbortSignal.timeout(300) })
+      await expect(hung).rejects.toThrow(/abort/i)
+      expect((await describeWeb(ecs)).serviceName).toBe('web')
+      expect(server.calls.map((c) => [c.operation, c.status])).toEqual([['ListTasks', 0], ['DescribeServices', 200]])
+    })
+  })
+
   it('answers an operation it does not speak with UnknownOperationException', async () => {
     await withServer({}, async (_ecs, server) => {
       const res = await fetch(server.endpoint, {

@@ -13,13 +13,14 @@ const THEIR_RUN = 'https://github.com/acme/shop/actions/runs/9999'
 async function deployWhile(
   options: ScriptedEcsOptions,
   inputs: Record<string, string>,
-  meanwhile: (other: ECSClient, ecs: ScriptedEcs) => Promise<void> = async () => {}
+  meanwhile: (other: ECSClient, ecs: ScriptedEcs) => Promise<void> = async () => {},
+  { settle = true } = {}
 ): Promise<EcsRun & { ecs: ScriptedEcs; other: ECSClient; after: Service }> {
   const ecs = await startScriptedEcs({ settleMs: 1500, failAfterMs: 1200, ...options })
   const other = ecsClient(ecs.endpoint)
   try {
     const [run] = await Promise.all([runEcs(ecs.endpoint, { service: 'web', timeout: '30s', ...inputs }), meanwhile(other, ecs)])
-    const after = await settled(other)
+    const after = settle ? await settled(other) : (await other.send(new DescribeServicesCommand({ services: ['web'] }))).services![0]!
     return { ...run, ecs, other, after }
   } finally {
     other.destroy()
@@ -176,6 +177,22 @@ describe('ECS without a circuit breaker: tasks that keep failing', () => {
     expect(updates(run.ecs)).toEqual(['web:2', 'web:1'])
     expect(run.after.taskDefinition).toMatch(/web:1$/)
   })
+
+  it('looks up no stopped task while a rollout without a breaker is healthy', async () => {
+    const run = await deployWhile({ services: noBreaker() }, { 'image-tag': '2.1.0' })
+    expect(run.result).toMatchObject({ status: 'succeeded', ok: true })
+    expect(run.ecs.calls.filter(c => c.operation === 'ListTasks')).toEqual([])
+  })
+
+  it('ends a rollout that timed out even when the last stopped-task lookup never answers', async () => {
+    const run = await deployWhile({ hang: { operations: ['ListTasks'] } }, { 'image-tag': 'never', timeout: '2s', 'rollback-on-failure': 'false' }, undefined, { settle: false })
+    expect(run.result).toMatchObject({ status: 'failed', ok: false })
+    expect(run.result!.reasons[0]).toMatch(/^the rollout did not finish within 2s; it stood at: IN_PROGRESS/)
+    // The lookup was made, and abandoned: it has a bound of its own once the deadline has passed.
+    expect(run.ecs.calls.filter(c => c.operation === 'ListTasks').map(c => c.status)).toEqual([0])
+    expect(updates(run.ecs)).toEqual(['web:2'])
+    expect(run.after.deployments![0]).toMatchObject({ status: 'PRIMARY', rolloutState: 'IN_PROGRESS', taskDefinition: expect.stringMatching(/web:2$/) })
+  }, 30_000)
 
   it('counts stopped tasks beyond one ListTasks page (250 tasks, threshold 125)', async () => {
     const run = await deployWhile({ services: noBreaker({ desiredCount: 250 }), settleMs: 1000 }, { 'image-tag': 'crash', timeout: '60s' })

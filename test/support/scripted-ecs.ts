@@ -42,6 +42,8 @@ export interface ScriptedEcsOptions {
   circuitBreakerRollback?: boolean
   throttle?: { operations?: string[]; count: number }
   serverErrors?: { operations?: string[]; count: number }
+  /** Requests of these operations are read and never answered (a black-holed call); recorded with status 0. */
+  hang?: { operations: string[] }
   rolloutState?: boolean
   /** `dies`: how long each task runs before its essential container exits. */
   taskLifeMs?: number
@@ -722,6 +724,10 @@ export async function startScriptedEcs(options: ScriptedEcsOptions = {}): Promis
       }
       const handler = target.startsWith(PREFIX) && Object.hasOwn(ops, operation) ? ops[operation] : undefined
       if (!handler) throw new EcsError('UnknownOperationException', `Unknown operation ${target}`)
+      if (options.hang?.operations.includes(operation)) {
+        calls.push({ at, operation, input, status: 0 })
+        return
+      }
       const fault = injectedFault(operation)
       if (fault) throw fault
       state.advance(at)
@@ -756,7 +762,7 @@ export async function startScriptedEcs(options: ScriptedEcsOptions = {}): Promis
 
 // ---- CLI: node test/support/scripted-ecs.ts --port N [--settle-ms N] ... ----
 const USAGE = `usage: node test/support/scripted-ecs.ts [--port N] [--region R] [--settle-ms N] [--fail-after-ms N]
-  [--no-rollback] [--no-rollout-state] [--task-life-ms N] [--throttle N] [--throttle-ops Op,Op] [--server-errors N]
+  [--no-rollback] [--no-rollout-state] [--task-life-ms N] [--hang-ops Op,Op] [--throttle N] [--throttle-ops Op,Op] [--server-errors N]
   [--server-errors-ops Op,Op] [--seed services.json]`
 
 export function parseArgs(argv: string[]): ScriptedEcsOptions {
@@ -776,6 +782,7 @@ export function parseArgs(argv: string[]): ScriptedEcsOptions {
     else if (flag === '--no-rollback') o.circuitBreakerRollback = false
     else if (flag === '--no-rollout-state') o.rolloutState = false
     else if (flag === '--task-life-ms') o.taskLifeMs = num(flag, value())
+    else if (flag === '--hang-ops') o.hang = { operations: String(value()).split(',') }
     else if (flag === '--throttle') o.throttle = { ...o.throttle, count: num(flag, value()) }
     else if (flag === '--throttle-ops') o.throttle = { count: o.throttle?.count ?? 0, operations: String(value()).split(',') }
     else if (flag === '--server-errors') o.serverErrors = { ...o.serverErrors, count: num(flag, value()) }
