@@ -170,11 +170,11 @@ export class EcsRollout implements Rollout {
 
   /** One line: who replaced the deployment we followed, with what, and what its task definition's tags say. */
   private async supersededReason(by: Deployment, ours: Deployment | undefined, followed: string): Promise<string> {
-    const state = ours ? `${ours.status ?? ''} ${ours.rolloutState ?? ''}`.trim() : 'gone from the service'
-    const failedFirst = ours?.rolloutState === 'FAILED' ? ` after ours had failed (${ours.rolloutStateReason ?? 'FAILED'})` : ''
+    const state = ours ? `left ${`${ours.status ?? ''} ${ours.rolloutState ?? ''}`.trim()}` : 'now gone from the service'
+    const failedFirst = ours?.rolloutState === 'FAILED' ? `, after ours had failed (${ours.rolloutStateReason ?? 'FAILED'})` : ''
     const who = await this.whoDeployed(by.taskDefinition)
-    return `deployment ${by.id} of ${shortArn(by.taskDefinition)} replaced ours (${followed} of ${this.label}, now ${state})${failedFirst}; ` +
-      `${this.service} now rolls out ${shortArn(by.taskDefinition)}; ${who}`
+    return `service ${this.service} now rolls out ${shortArn(by.taskDefinition)} (deployment ${by.id}), which replaced ours ` +
+      `(${followed} of ${this.label}, ${state})${failedFirst}; ${who}`
   }
 
   /** What the deploy-service tags of a task definition say about who registered it. */
