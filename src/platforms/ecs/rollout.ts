@@ -215,9 +215,10 @@ export class EcsRollout implements Rollout {
     const arns = (await this.api.listStoppedTasksOfDeployment(deploymentId, signal)).filter(arn => !this.seenTasks.has(arn))
     if (arns.length === 0) return false
     const tasks = await this.api.describeTasks(arns, signal)
+    // Described, or gone (ECS answers MISSING): either way not to be asked about again.
+    arns.forEach(arn => this.seenTasks.add(arn))
     let failed = 0
     for (const task of tasks) {
-      this.seenTasks.add(task.taskArn ?? '')
       if (!isFailedTask(task)) continue
       failed++
       if (deploymentId === this.following) this.watch.failures++
