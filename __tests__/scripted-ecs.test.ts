@@ -22,7 +22,7 @@ import {
   UpdateServiceCommand
 } from '@aws-sdk/client-ecs'
 import type { Deployment, RegisterTaskDefinitionCommandInput, Service } from '@aws-sdk/client-ecs'
-import { startScriptedEcs } from '../test/support/scripted-ecs.js'
+import { defaultSeed, startScriptedEcs } from '../test/support/scripted-ecs.js'
 import type { ScriptedEcs, ScriptedEcsOptions } from '../test/support/scripted-ecs.js'
 
 const client = (server: ScriptedEcs, maxAttempts = 3) =>
@@ -277,6 +277,7 @@ describe('scripted ECS endpoint: rollouts', () => {
 
   it('plays a crash: stopped tasks with reasons, FAILED by the circuit breaker, then ECS rolls back', async () => {
     await withServer({ settleMs: 300, failAfterMs: 400 }, async (ecs, server) => {
+      const seeded = (await describeWeb(ecs)).deployments![0]!
       const { arn, id } = await roll(ecs, '2.0.0-crash')
       const seen = await pollUntil(ecs, (s) => deployment(s, id)?.rolloutState === 'FAILED')
       const failed = seen.at(-1)!
@@ -286,12 +287,21 @@ describe('scripted ECS endpoint: rollouts', () => {
         failedTasks: 4
       })
       expect(server.settledAt(id)).toBe(updatedAt(server) + 400)
+      // ECS puts the last COMPLETED deployment back under its own id, and says so in its reason.
       const rollback = failed.deployments!.find((d) => d.status === 'PRIMARY')!
-      expect(rollback).toMatchObject({ taskDefinition: REV1, rolloutState: 'IN_PROGRESS' })
+      expect(rollback).toMatchObject({
+        id: seeded.id,
+        createdAt: seeded.createdAt,
+        taskDefinition: REV1,
+        rolloutState: 'IN_PROGRESS',
+        rolloutStateReason: `ECS deployment circuit breaker: rolling back to deploymentId ${seeded.id}.`
+      })
+      expect(deployment(failed, id)!.status).toBe('ACTIVE')
+      expect(failed.deployments).toHaveLength(2)
       expect(failed.taskDefinition).toBe(REV1)
       const messages = failed.events!.map((e) => e.message)
       expect(messages).toContain(`(service web) (deployment ${id}) deployment failed: tasks failed to start.`)
-      expect(messages).toContain(`(service web) (deployment ${id}) rolling back to taskDefinition ${REV1}.`)
+      expect(messages).toContain(`(service web) (deployment ${id}) rolling back to deployment ${seeded.id} (taskDefinition ${REV1}).`)
 
       const stopped = await ecs.send(new ListTasksCommand({ cluster: 'default', serviceName: 'web', desiredStatus: 'STOPPED', family: 'web' }))
       expect(stopped.taskArns).toHaveLength(4)
@@ -348,7 +358,7 @@ describe('scripted ECS endpoint: rollouts', () => {
     await withServer({ settleMs: 200, failAfterMs: 300 }, async (ecs) => {
       const { id } = await roll(ecs, 'unhealthy')
       await pollUntil(ecs, (s) => deployment(s, id)?.rolloutState === 'FAILED')
-      const stopped = await ecs.send(new ListTasksCommand({ serviceName: 'web', desiredStatus: 'STOPPED', startedBy: id }))
+      const stopped = await ecs.send(new ListTasksCommand({ desiredStatus: 'STOPPED', startedBy: id }))
       const tasks = (await ecs.send(new DescribeTasksCommand({ tasks: stopped.taskArns }))).tasks!
       expect(tasks.length).toBeGreaterThan(0)
       for (const t of tasks) expect(t.stoppedReason).toMatch(/^Task failed ELB health checks in \(target-group arn:aws:elasticloadbalancing:/)
@@ -359,7 +369,7 @@ describe('scripted ECS endpoint: rollouts', () => {
       const upd = await ecs.send(new UpdateServiceCommand({ service: 'web', taskDefinition: registered.taskDefinition!.taskDefinitionArn }))
       const id2 = upd.service!.deployments![0]!.id!
       await pollUntil(ecs, (s) => deployment(s, id2)?.rolloutState === 'FAILED')
-      const stopped2 = await ecs.send(new ListTasksCommand({ serviceName: 'web', desiredStatus: 'STOPPED', startedBy: id2 }))
+      const stopped2 = await ecs.send(new ListTasksCommand({ desiredStatus: 'STOPPED', startedBy: id2 }))
       const [t2] = (await ecs.send(new DescribeTasksCommand({ tasks: stopped2.taskArns }))).tasks!
       expect(t2!.stoppedReason).toBe('Task failed container health checks')
       expect(t2!.containers!.find((c) => c.name === 'web')!.healthStatus).toBe('UNHEALTHY')
@@ -415,6 +425,95 @@ describe('scripted ECS endpoint: rollouts', () => {
       const service = await describeWeb(ecs)
       expect(deployment(service, id)).toMatchObject({ status: 'PRIMARY', runningCount: 0 })
       expect(deployment(service, id)!.failedTasks).toBeGreaterThan(4)
+    })
+  })
+})
+
+describe('scripted ECS endpoint: concurrent deploys, circuit breaker off, tasks that die later, paging', () => {
+  it('a second UpdateService mid-rollout makes a new PRIMARY; the one it replaced turns ACTIVE and is drained', async () => {
+    await withServer({ settleMs: 400 }, async (ecs, server) => {
+      const ours = await roll(ecs, '2.0.0')
+      const theirs = await roll(ecs, '3.0.0')
+      const both = await describeWeb(ecs)
+      expect(both.deployments!.map((d) => [d.id, d.status])).toEqual([[theirs.id, 'PRIMARY'], [ours.id, 'ACTIVE'], [both.deployments![2]!.id, 'ACTIVE']])
+      // Replaced, not failed: ECS leaves its rolloutState as it was.
+      expect(deployment(both, ours.id)).toMatchObject({ taskDefinition: ours.arn, rolloutState: 'IN_PROGRESS' })
+      expect(deployment(both, theirs.id)!.createdAt!.getTime()).toBeGreaterThanOrEqual(deployment(both, ours.id)!.createdAt!.getTime())
+      expect(both.taskDefinition).toBe(theirs.arn)
+      const done = (await pollUntil(ecs, (s) => deployment(s, theirs.id)?.rolloutState === 'COMPLETED')).at(-1)!
+      expect(done.deployments!.map((d) => d.id)).toEqual([theirs.id])
+      const running = await ecs.send(new ListTasksCommand({ serviceName: 'web' }))
+      const tasks = (await ecs.send(new DescribeTasksCommand({ tasks: running.taskArns }))).tasks!
+      expect(tasks.map((t) => [t.taskDefinitionArn, t.startedBy])).toEqual([[theirs.arn, theirs.id], [theirs.arn, theirs.id]])
+      // Ours never settled on its own: it was taken out when theirs completed.
+      expect(server.settledAt(ours.id)).toBe(server.settledAt(theirs.id))
+    })
+  })
+
+  it('the same revision with forceNewDeployment mid-rollout makes a new PRIMARY of that revision', async () => {
+    await withServer({ settleMs: 400 }, async (ecs) => {
+      const ours = await roll(ecs, '2.0.0')
+      const forced = await ecs.send(new UpdateServiceCommand({ service: 'web', taskDefinition: ours.arn, forceNewDeployment: true }))
+      const [primary, replaced] = forced.service!.deployments!
+      expect(primary).toMatchObject({ status: 'PRIMARY', taskDefinition: ours.arn, rolloutState: 'IN_PROGRESS' })
+      expect(primary!.id).not.toBe(ours.id)
+      expect(replaced).toMatchObject({ id: ours.id, status: 'ACTIVE', taskDefinition: ours.arn })
+      const done = (await pollUntil(ecs, (s) => deployment(s, primary!.id!)?.rolloutState === 'COMPLETED')).at(-1)!
+      expect(done.deployments!.map((d) => d.id)).toEqual([primary!.id])
+    })
+  })
+
+  it('with the circuit breaker off, crashing tasks are replaced for ever and the deployment stays IN_PROGRESS', async () => {
+    const services = defaultSeed().map((seed) => ({ ...seed, circuitBreaker: { enable: false, rollback: false } }))
+    await withServer({ settleMs: 100, failAfterMs: 150, services }, async (ecs) => {
+      const { id } = await roll(ecs, 'crash')
+      await new Promise((r) => setTimeout(r, 500))
+      const service = await describeWeb(ecs)
+      expect(service.deploymentConfiguration!.deploymentCircuitBreaker).toEqual({ enable: false, rollback: false })
+      expect(deployment(service, id)).toMatchObject({ status: 'PRIMARY', rolloutState: 'IN_PROGRESS', runningCount: 0 })
+      expect(deployment(service, id)!.failedTasks).toBeGreaterThan(4)
+      expect(service.events!.some((e) => /deployment failed|rolling back/.test(e.message!))).toBe(false)
+      const stopped = await ecs.send(new ListTasksCommand({ startedBy: id, desiredStatus: 'STOPPED' }))
+      expect(stopped.taskArns!.length).toBe(deployment(service, id)!.failedTasks)
+    })
+  })
+
+  it('plays tasks that run a while, then die: failedTasks stays 0, the breaker never fires, replacements follow', async () => {
+    await withServer({ settleMs: 150, taskLifeMs: 200 }, async (ecs) => {
+      const { id } = await roll(ecs, '4.0.0-dies')
+      const seen = await pollUntil(ecs, (s) => s.events!.filter((e) => e.message!.startsWith('(service web) has started 2 tasks')).length >= 3, 5000)
+      for (const s of seen) expect(deployment(s, id)).toMatchObject({ rolloutState: 'IN_PROGRESS', failedTasks: 0 })
+      expect(seen.some((s) => deployment(s, id)!.runningCount === 2)).toBe(true)
+      const stopped = await ecs.send(new ListTasksCommand({ startedBy: id, desiredStatus: 'STOPPED' }))
+      const tasks = (await ecs.send(new DescribeTasksCommand({ tasks: stopped.taskArns }))).tasks!
+      expect(tasks.length).toBeGreaterThanOrEqual(4)
+      for (const t of tasks) {
+        expect(t).toMatchObject({ startedBy: id, stopCode: 'EssentialContainerExited', stoppedReason: 'Essential container in task exited' })
+        expect(t.stoppedAt!.getTime() - t.startedAt!.getTime()).toBeGreaterThanOrEqual(200)
+        expect(t.containers!.find((c) => c.name === 'web')).toMatchObject({ exitCode: 1, reason: 'Container exited with code 1' })
+      }
+    })
+  })
+
+  it('pages ListTasks by maxResults (default 100) and nextToken; startedBy takes no other filter', async () => {
+    const services = defaultSeed().map((seed) => ({ ...seed, desiredCount: 130, circuitBreaker: { enable: false, rollback: false } }))
+    await withServer({ settleMs: 100, failAfterMs: 150, services }, async (ecs) => {
+      const { id } = await roll(ecs, 'crash')
+      await pollUntil(ecs, (s) => deployment(s, id)!.failedTasks! >= 260)
+      const first = await ecs.send(new ListTasksCommand({ startedBy: id, desiredStatus: 'STOPPED' }))
+      expect(first.taskArns).toHaveLength(100)
+      expect(first.nextToken).toBeDefined()
+      const all = [...first.taskArns!]
+      for (let token = first.nextToken; token; ) {
+        const page = await ecs.send(new ListTasksCommand({ startedBy: id, desiredStatus: 'STOPPED', nextToken: token, maxResults: 70 }))
+        expect(page.taskArns!.length).toBeLessThanOrEqual(70)
+        all.push(...page.taskArns!)
+        token = page.nextToken
+      }
+      expect(all.length).toBeGreaterThanOrEqual(260)
+      expect(new Set(all).size).toBe(all.length)
+      await expect(ecs.send(new ListTasksCommand({ startedBy: id, serviceName: 'web' }))).rejects.toThrow(InvalidParameterException)
+      await expect(ecs.send(new ListTasksCommand({ startedBy: id, maxResults: 101 }))).rejects.toThrow(/maxResults must be between 1 and 100/)
     })
   })
 })
@@ -485,6 +584,15 @@ describe('scripted ECS endpoint: errors', () => {
       const web = await describeWeb(ecs)
       expect(web.deployments).toHaveLength(1)
       expect(web.taskDefinition).toBe(REV1)
+    })
+  })
+
+  it('never answers the operations named in hang, and records them with status 0', async () => {
+    await withServer({ hang: { operations: ['ListTasks'] } }, async (ecs, server) => {
+      const hung = ecs.send(new ListTasksCommand({ serviceName: 'web' }), { abortSignal: AbortSignal.timeout(300) })
+      await expect(hung).rejects.toThrow(/abort/i)
+      expect((await describeWeb(ecs)).serviceName).toBe('web')
+      expect(server.calls.map((c) => [c.operation, c.status])).toEqual([['ListTasks', 0], ['DescribeServices', 200]])
     })
   })
 

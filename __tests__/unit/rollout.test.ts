@@ -40,10 +40,11 @@ describe('PollSchedule', () => {
 describe('assessDeployment', () => {
   const base = { id: 'ecs-svc/2', status: 'PRIMARY', taskDefinition: 'arn:aws:ecs:r:1:task-definition/web:2', desiredCount: 2, runningCount: 1, pendingCount: 1 }
   const old = { id: 'ecs-svc/1', status: 'ACTIVE', taskDefinition: 'arn:aws:ecs:r:1:task-definition/web:1', desiredCount: 2, runningCount: 2, pendingCount: 0 }
-  const service = (...deployments: object[]): Service => ({ deployments }) as Service
+  const service = (...deployments: object[]): Service => ({ deployments, deploymentConfiguration: { deploymentCircuitBreaker: { enable: true, rollback: true } } }) as Service
+  const followed = { deploymentId: 'ecs-svc/2', revision: base.taskDefinition, previousRevision: old.taskDefinition, newEvents: [] }
 
   it('is progressing while the rollout is IN_PROGRESS', () => {
-    expect(assessDeployment(service({ ...base, rolloutState: 'IN_PROGRESS' }, old), 'ecs-svc/2')).toMatchObject({
+    expect(assessDeployment(service({ ...base, rolloutState: 'IN_PROGRESS' }, old), followed)).toMatchObject({
       kind: 'progressing',
       nearlyDone: false,
       status: 'IN_PROGRESS, 1/2 running, 1 pending, old: 2 running in 1 deployment'
@@ -51,20 +52,20 @@ describe('assessDeployment', () => {
   })
 
   it('completes on COMPLETED, or without rolloutState as the only deployment running in full', () => {
-    expect(assessDeployment(service({ ...base, rolloutState: 'COMPLETED' }), 'ecs-svc/2').kind).toBe('completed')
-    expect(assessDeployment(service({ ...base, runningCount: 2, pendingCount: 0 }), 'ecs-svc/2').kind).toBe('completed')
-    expect(assessDeployment(service({ ...base, runningCount: 2, pendingCount: 0 }, old), 'ecs-svc/2').kind).toBe('progressing')
+    expect(assessDeployment(service({ ...base, rolloutState: 'COMPLETED' }), followed).kind).toBe('completed')
+    expect(assessDeployment(service({ ...base, runningCount: 2, pendingCount: 0 }), followed).kind).toBe('completed')
+    expect(assessDeployment(service({ ...base, runningCount: 2, pendingCount: 0 }, old), followed).kind).toBe('progressing')
   })
 
   it('fails on FAILED, naming ECS’s own rollback deployment', () => {
     const rollback = { ...old, id: 'ecs-svc/3', status: 'PRIMARY' }
-    const assessment = assessDeployment(service(rollback, { ...base, status: 'ACTIVE', rolloutState: 'FAILED', rolloutStateReason: 'ECS deployment circuit breaker: tasks failed to start.' }), 'ecs-svc/2')
+    const assessment = assessDeployment(service(rollback, { ...base, status: 'ACTIVE', rolloutState: 'FAILED', rolloutStateReason: 'ECS deployment circuit breaker: tasks failed to start.' }), followed)
     expect(assessment).toMatchObject({ kind: 'failed', reason: 'ECS deployment circuit breaker: tasks failed to start.', restoring: { id: 'ecs-svc/3' } })
   })
 
-  it('calls a deployment that is gone vanished', () => {
-    expect(assessDeployment(service({ ...old, status: 'PRIMARY' }), 'ecs-svc/2')).toMatchObject({
-      kind: 'vanished',
+  it('fails a deployment that is gone, ECS having put the previous one back', () => {
+    expect(assessDeployment(service({ ...old, status: 'PRIMARY' }), followed)).toMatchObject({
+      kind: 'failed',
       reason: 'deployment ecs-svc/2 is gone: ECS replaced it with ecs-svc/1 running web:1 (the circuit breaker rolled back)'
     })
   })

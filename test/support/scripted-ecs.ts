@@ -5,7 +5,24 @@
 // Time is computed lazily: every change a rollout makes is an action due at a moment after the
 // UpdateService that started it; each request first applies the actions that are due, in order.
 // The scenario of a deployment is chosen by the image tags of its task definition:
-//   crash | pullfail | unhealthy | vanish | never (anything else rolls out healthily).
+//   crash | pullfail | unhealthy | vanish | never | dies (anything else rolls out healthily).
+// `dies`: tasks start, run taskLifeMs, then their essential container exits; they are replaced for ever.
+//
+// What it plays follows the ECS API reference (UpdateService, DescribeServices, ListTasks, Task):
+// - A deployment of a service is `ecs-svc/<digits>`; every task it starts has `startedBy` set to that id.
+// - UpdateService with another task definition, or the same one with forceNewDeployment, makes a new
+//   PRIMARY deployment and turns the one that was PRIMARY into ACTIVE, which keeps its rolloutState.
+// - The deployment circuit breaker (deploymentConfiguration.deploymentCircuitBreaker {enable, rollback})
+//   fails a deployment whose tasks fail to start (rolloutStateReason 'ECS deployment circuit breaker:
+//   tasks failed to start.'). With rollback on it puts the last COMPLETED deployment back: that
+//   deployment turns PRIMARY and IN_PROGRESS again, keeping its id, with rolloutStateReason 'ECS
+//   deployment circuit breaker: rolling back to deploymentId <id>.'. With the breaker off, failing
+//   tasks are replaced for ever and the deployment stays IN_PROGRESS.
+// - failedTasks counts tasks that failed before any task of the deployment ran; once one ran, it
+//   resets to zero and stops counting (so `dies` keeps it at 0).
+// - ListTasks pages by maxResults (1-100, default 100) and nextToken; startedBy must be the only
+//   filter besides cluster and desiredStatus. Stopped tasks stay listed (ECS: at least an hour;
+//   here the last 1000 per service).
 //
 // Node builtins and erasable TypeScript only: this file runs as is under Node 24
 // (`node test/support/scripted-ecs.ts --port 0`) and is imported by the jest tests.
@@ -25,7 +42,11 @@ export interface ScriptedEcsOptions {
   circuitBreakerRollback?: boolean
   throttle?: { operations?: string[]; count: number }
   serverErrors?: { operations?: string[]; count: number }
+  /** Requests of these operations are read and never answered (a black-holed call); recorded with status 0. */
+  hang?: { operations: string[] }
   rolloutState?: boolean
+  /** `dies`: how long each task runs before its essential container exits. */
+  taskLifeMs?: number
   services?: SeedService[]
 }
 export interface SeedService {
@@ -33,6 +54,8 @@ export interface SeedService {
   name: string
   desiredCount?: number
   status?: 'ACTIVE' | 'DRAINING' | 'INACTIVE'
+  /** deploymentConfiguration.deploymentCircuitBreaker; by default on, rollback as the server options say. */
+  circuitBreaker?: { enable: boolean; rollback: boolean }
   taskDefinition: Record<string, unknown>
 }
 export interface RecordedCall { at: number; operation: string; input: unknown; status: number }
@@ -44,7 +67,7 @@ export interface ScriptedEcs {
 }
 
 type Obj = Record<string, any>
-type Scenario = 'healthy' | 'crash' | 'pullfail' | 'unhealthy' | 'vanish' | 'never'
+type Scenario = 'healthy' | 'crash' | 'pullfail' | 'unhealthy' | 'vanish' | 'never' | 'dies'
 type Tag = { key: string; value?: string }
 
 interface TaskDef { arn: string; family: string; revision: number; body: Obj }
@@ -52,6 +75,8 @@ interface Deployment {
   id: string; taskDef: string; desiredCount: number; status: 'PRIMARY' | 'ACTIVE' | 'INACTIVE'
   rolloutState: 'IN_PROGRESS' | 'COMPLETED' | 'FAILED'; reason?: string; noReason?: boolean
   failedTasks: number; createdAt: number; updatedAt: number; scenario: Scenario
+  /** A task of it reached RUNNING and stayed: failedTasks is no longer counted. */
+  ran?: boolean
 }
 interface Task {
   arn: string; id: string; service: Service; deploymentId: string; taskDef: string
@@ -60,7 +85,8 @@ interface Task {
 }
 interface Service {
   name: string; cluster: string; arn: string; status: string; desiredCount: number; taskDef: string
-  lastGood: string; deployments: Deployment[]; events: Obj[]; tasks: Task[]; createdAt: number
+  lastGood: string; lastGoodDeployment?: { id: string; createdAt: number }
+  deployments: Deployment[]; events: Obj[]; tasks: Task[]; createdAt: number
   launchType: string; deploymentConfiguration: Obj
 }
 
@@ -108,7 +134,7 @@ export function defaultSeed(): SeedService[] {
 
 /** All state of one server: task definitions, clusters, services with their deployments and tasks. */
 class EcsState {
-  region: string; settleMs: number; failAfterMs: number; rollback: boolean; rolloutState: boolean
+  region: string; settleMs: number; failAfterMs: number; rollback: boolean; rolloutState: boolean; taskLifeMs: number
   clock = Date.now()
   clusters = new Set<string>()
   families = new Map<string, TaskDef[]>()
@@ -124,6 +150,7 @@ class EcsState {
     this.failAfterMs = o.failAfterMs ?? 2000
     this.rolloutState = o.rolloutState ?? true
     this.rollback = o.circuitBreakerRollback ?? true
+    this.taskLifeMs = o.taskLifeMs ?? 1000
     for (const seed of o.services ?? defaultSeed()) this.seed(seed)
   }
 
@@ -156,7 +183,9 @@ class EcsState {
       taskDef: td.taskDefinitionArn, lastGood: td.taskDefinitionArn, deployments: [], events: [], tasks: [],
       createdAt: t0, launchType: fargate ? 'FARGATE' : 'EC2',
       deploymentConfiguration: {
-        deploymentCircuitBreaker: { enable: this.rolloutState, rollback: this.rolloutState && this.rollback },
+        deploymentCircuitBreaker: s.circuitBreaker
+          ? { ...s.circuitBreaker }
+          : { enable: this.rolloutState, rollback: this.rolloutState && this.rollback },
         maximumPercent: 200, minimumHealthyPercent: 100
       }
     }
@@ -165,6 +194,8 @@ class EcsState {
     const d = this.newDeployment(svc, td.taskDefinitionArn, t0, 'healthy')
     d.rolloutState = 'COMPLETED'
     d.reason = `ECS deployment ${d.id} completed.`
+    d.ran = true
+    svc.lastGoodDeployment = { id: d.id, createdAt: d.createdAt }
     this.startTasks(svc, d, desired, t0, false)
     this.event(svc, `(service ${svc.name}) has reached a steady state.`, t0)
   }
@@ -224,7 +255,7 @@ class EcsState {
 
   scenarioOf(taskDefArn: string): Scenario {
     const tags = (this.findTaskDef(taskDefArn)?.body.containerDefinitions ?? []).map((c: Obj) => imageTag(c.image))
-    const found = (['crash', 'pullfail', 'unhealthy', 'vanish', 'never'] as const).find((s) => tags.some((t: string) => t.includes(s)))
+    const found = (['crash', 'pullfail', 'unhealthy', 'vanish', 'never', 'dies'] as const).find((s) => tags.some((t: string) => t.includes(s)))
     return found ?? 'healthy'
   }
 
@@ -251,30 +282,37 @@ class EcsState {
   }
 
   // ---- rollouts ----
-  newDeployment(svc: Service, taskDef: string, t0: number, scenario: Scenario): Deployment {
+  /** A new PRIMARY deployment; `revive` puts an earlier one back under its own id (the breaker's rollback). */
+  newDeployment(svc: Service, taskDef: string, t0: number, scenario: Scenario, revive?: { id: string; createdAt: number }): Deployment {
     for (const d of svc.deployments) if (d.status === 'PRIMARY') d.status = 'ACTIVE'
-    const id = `ecs-svc/${randomInt(1, 10)}${Array.from({ length: 18 }, () => randomInt(10)).join('')}`
+    const id = revive?.id ?? `ecs-svc/${randomInt(1, 10)}${Array.from({ length: 18 }, () => randomInt(10)).join('')}`
     const d: Deployment = {
       id, taskDef, desiredCount: svc.desiredCount, status: 'PRIMARY', rolloutState: 'IN_PROGRESS',
-      failedTasks: 0, createdAt: t0, updatedAt: t0, scenario: svc.desiredCount === 0 ? 'healthy' : scenario
+      failedTasks: 0, createdAt: revive?.createdAt ?? t0, updatedAt: t0, scenario: svc.desiredCount === 0 ? 'healthy' : scenario
     }
+    svc.deployments = svc.deployments.filter((x) => x.id !== id)
     svc.deployments.unshift(d)
     svc.taskDef = taskDef
     return d
   }
 
   /** Starts a deployment at t0 and schedules what it will do. */
-  deploy(svc: Service, taskDef: string, t0: number, scenario: Scenario, noReason = false): Deployment {
-    const d = this.newDeployment(svc, taskDef, t0, scenario)
-    d.noReason = noReason
+  deploy(svc: Service, taskDef: string, t0: number, scenario: Scenario, options: { noReason?: boolean; revive?: { id: string; createdAt: number }; reason?: string } = {}): Deployment {
+    const d = this.newDeployment(svc, taskDef, t0, scenario, options.revive)
+    d.noReason = options.noReason ?? false
+    d.reason = options.reason
     const live = () => d.status === 'PRIMARY' && d.rolloutState === 'IN_PROGRESS'
+    const running = () => svc.tasks.filter((t) => t.lastStatus === 'RUNNING' && t.deploymentId === d.id).length
     const n = d.desiredCount
     const { settleMs: S, failAfterMs: F } = this
+    const breaker = svc.deploymentConfiguration.deploymentCircuitBreaker?.enable === true || d.scenario === 'vanish'
     if (d.scenario === 'healthy') {
       for (let i = 1; i <= n; i++) {
         this.at(t0 + (S * i) / (n + 1), () => {
           if (!live()) return
-          this.startTasks(svc, d, 1, this.clock)
+          // A revived deployment may still run its tasks: it only tops them up.
+          if (running() < n) this.startTasks(svc, d, 1, this.clock)
+          d.ran = true
           d.updatedAt = this.clock
           const old = svc.tasks.find((t) => t.lastStatus === 'RUNNING' && t.deploymentId !== d.id)
           if (old) this.stopTasks(svc, [old], d)
@@ -284,8 +322,24 @@ class EcsState {
     } else if (d.scenario === 'never') {
       const message = `(service ${svc.name}) was unable to place a task because no container instance met all of its requirements.`
       this.at(t0 + F, () => live() && this.event(svc, message))
+    } else if (d.scenario === 'dies') {
+      // Tasks that run a while and then exit: they reached RUNNING, so failedTasks stays 0 and the
+      // breaker (which counts failures to start) never fires; ECS replaces them for ever.
+      const generation = () => {
+        if (!live()) return
+        const tasks = Array.from({ length: n }, () => this.newTask(svc, d, this.clock))
+        this.event(svc, `(service ${svc.name}) has started ${tasks.length} tasks: ${taskList(tasks)}.`)
+        d.ran = true
+        d.failedTasks = 0
+        d.updatedAt = this.clock
+        this.at(this.clock + this.taskLifeMs, () => {
+          if (!live()) return
+          for (const t of tasks) if (t.lastStatus === 'RUNNING') this.crash(t)
+          generation()
+        })
+      }
+      this.at(t0 + S / (n + 1), generation)
     } else {
-      const breaker = this.rolloutState || d.scenario === 'vanish'
       const attempt = (k: number) => () => {
         if (!live()) return
         this.failTasks(svc, d)
@@ -314,6 +368,7 @@ class EcsState {
     d.reason = `ECS deployment ${d.id} completed.`
     d.updatedAt = this.clock
     svc.lastGood = d.taskDef
+    svc.lastGoodDeployment = { id: d.id, createdAt: d.createdAt }
     this.settled.set(d.id, this.clock)
     this.event(svc, `(service ${svc.name}) (deployment ${d.id}) deployment completed.`)
     this.event(svc, `(service ${svc.name}) has reached a steady state.`)
@@ -325,15 +380,20 @@ class EcsState {
     d.updatedAt = this.clock
     this.settled.set(d.id, this.clock)
     this.event(svc, `(service ${svc.name}) (deployment ${d.id}) deployment failed: tasks failed to start.`)
-    if (!this.rollback) return
-    this.event(svc, `(service ${svc.name}) (deployment ${d.id}) rolling back to taskDefinition ${svc.lastGood}.`)
-    this.deploy(svc, svc.lastGood, this.clock, 'healthy')
+    const back = svc.lastGoodDeployment
+    // ECS rolls back to the last COMPLETED deployment; without one the deployment just stalls.
+    if (!svc.deploymentConfiguration.deploymentCircuitBreaker?.rollback || !back) return
+    this.event(svc, `(service ${svc.name}) (deployment ${d.id}) rolling back to deployment ${back.id} (taskDefinition ${svc.lastGood}).`)
+    this.deploy(svc, svc.lastGood, this.clock, 'healthy', {
+      revive: back,
+      reason: `ECS deployment circuit breaker: rolling back to deploymentId ${back.id}.`
+    })
   }
 
   vanish(svc: Service, d: Deployment) {
     this.retire(d)
     svc.deployments = svc.deployments.filter((x) => x !== d)
-    this.deploy(svc, svc.lastGood, this.clock, 'healthy', true)
+    this.deploy(svc, svc.lastGood, this.clock, 'healthy', { noReason: true })
   }
 
   /** Takes a deployment out of the service: it settles now, unless it already had (COMPLETED or FAILED). */
@@ -374,7 +434,14 @@ class EcsState {
     Object.assign(t, { lastStatus: 'STOPPED', stopCode, stoppedReason: reason, stoppedAt: this.clock })
     for (const c of t.containers) c.lastStatus = 'STOPPED'
     const stopped = t.service.tasks.filter((x) => x.lastStatus === 'STOPPED')
-    if (stopped.length > 100) t.service.tasks.splice(t.service.tasks.indexOf(stopped[0]!), 1)
+    if (stopped.length > 1000) t.service.tasks.splice(t.service.tasks.indexOf(stopped[0]!), 1)
+  }
+
+  /** The essential container exits with code 1; the others stop with it. */
+  crash(t: Task, bad = t.containers[0]!) {
+    this.stop(t, 'EssentialContainerExited', 'Essential container in task exited')
+    for (const c of t.containers) c.exitCode = 0
+    Object.assign(bad, { exitCode: 1, reason: 'Container exited with code 1' })
   }
 
   /** One attempt of a failing deployment: desiredCount tasks that start (or not) and stop. */
@@ -386,7 +453,6 @@ class EcsState {
     const culprit = (c: Obj) => imageTag(c.image).includes(kind)
     for (const t of tasks) {
       const bad = t.containers.find(culprit) ?? t.containers[0]!
-      const others = t.containers.filter((c) => c !== bad)
       if (kind === 'pullfail') {
         const reason = 'CannotPullContainerError: pull image manifest has been retried 5 time(s): ' +
           `failed to resolve ref ${bad.image}: not found`
@@ -407,12 +473,10 @@ class EcsState {
         }
         for (const c of t.containers) c.exitCode = 143
       } else {
-        this.stop(t, 'EssentialContainerExited', 'Essential container in task exited')
-        Object.assign(bad, { exitCode: 1, reason: 'Container exited with code 1' })
-        for (const c of others) c.exitCode = 0
+        this.crash(t, bad)
       }
     }
-    d.failedTasks += tasks.length
+    if (!d.ran) d.failedTasks += tasks.length
     d.updatedAt = this.clock
   }
 
@@ -561,6 +625,12 @@ function operations(s: EcsState): Record<string, (input: Obj) => Obj> {
     },
     ListTasks(input) {
       const cluster = s.cluster(input.cluster)
+      // ECS API reference: "When you specify startedBy as the filter, it must be the only filter that
+      // you use" (desiredStatus aside: scripts list a deployment's STOPPED tasks by startedBy).
+      const others = ['serviceName', 'family', 'containerInstance', 'launchType'].filter((k) => input[k] !== undefined)
+      if (input.startedBy !== undefined && others.length) {
+        throw invalid(`startedBy must be the only filter: it cannot be combined with ${others.join(', ')}.`)
+      }
       const svc = input.serviceName ? s.findService(cluster, input.serviceName) : undefined
       if (input.serviceName && !svc) throw new EcsError('ServiceNotFoundException', 'Service not found.')
       const desired = input.desiredStatus ?? 'RUNNING'
@@ -654,6 +724,10 @@ export async function startScriptedEcs(options: ScriptedEcsOptions = {}): Promis
       }
       const handler = target.startsWith(PREFIX) && Object.hasOwn(ops, operation) ? ops[operation] : undefined
       if (!handler) throw new EcsError('UnknownOperationException', `Unknown operation ${target}`)
+      if (options.hang?.operations.includes(operation)) {
+        calls.push({ at, operation, input, status: 0 })
+        return
+      }
       const fault = injectedFault(operation)
       if (fault) throw fault
       state.advance(at)
@@ -688,7 +762,7 @@ export async function startScriptedEcs(options: ScriptedEcsOptions = {}): Promis
 
 // ---- CLI: node test/support/scripted-ecs.ts --port N [--settle-ms N] ... ----
 const USAGE = `usage: node test/support/scripted-ecs.ts [--port N] [--region R] [--settle-ms N] [--fail-after-ms N]
-  [--no-rollback] [--no-rollout-state] [--throttle N] [--throttle-ops Op,Op] [--server-errors N]
+  [--no-rollback] [--no-rollout-state] [--task-life-ms N] [--hang-ops Op,Op] [--throttle N] [--throttle-ops Op,Op] [--server-errors N]
   [--server-errors-ops Op,Op] [--seed services.json]`
 
 export function parseArgs(argv: string[]): ScriptedEcsOptions {
@@ -707,6 +781,8 @@ export function parseArgs(argv: string[]): ScriptedEcsOptions {
     else if (flag === '--fail-after-ms') o.failAfterMs = num(flag, value())
     else if (flag === '--no-rollback') o.circuitBreakerRollback = false
     else if (flag === '--no-rollout-state') o.rolloutState = false
+    else if (flag === '--task-life-ms') o.taskLifeMs = num(flag, value())
+    else if (flag === '--hang-ops') o.hang = { operations: String(value()).split(',') }
     else if (flag === '--throttle') o.throttle = { ...o.throttle, count: num(flag, value()) }
     else if (flag === '--throttle-ops') o.throttle = { count: o.throttle?.count ?? 0, operations: String(value()).split(',') }
     else if (flag === '--server-errors') o.serverErrors = { ...o.serverErrors, count: num(flag, value()) }

@@ -148,6 +148,24 @@ export class EcsApi {
       throw explain(error, what, this.cluster, input)
     }
   }
+
+  /**
+   * Every stopped task one service deployment started, all pages: ECS sets a service task's
+   * `startedBy` to the id of the deployment that started it. startedBy must be ListTasks' only
+   * filter (besides cluster and desiredStatus). ECS lists stopped tasks for at least an hour.
+   */
+  async listStoppedTasksOfDeployment(deploymentId: string, abortSignal?: AbortSignal): Promise<string[]> {
+    const arns: string[] = []
+    let nextToken: string | undefined
+    do {
+      const output = await this.call(`list stopped tasks of deployment '${deploymentId}'`, () =>
+        this.client.send(new ListTasksCommand({ cluster: this.cluster, startedBy: deploymentId, desiredStatus: 'STOPPED', nextToken }), { abortSignal })
+      )
+      arns.push(...(output.taskArns ?? []))
+      nextToken = output.nextToken
+    } while (nextToken)
+    return arns
+  }
 }
 
 /** Turns an SDK error into one the user can act on; transient errors keep their name for retry logic. */

@@ -1,10 +1,42 @@
-import type { Service } from '@aws-sdk/client-ecs'
+import type { Deployment, Service } from '@aws-sdk/client-ecs'
+import { errorMessage } from '../../errors.js'
 import type { Rollout, WaitContext, WaitOutcome } from '../platform.js'
 import { pollRollout, type Observation } from '../../rollout/poll-loop.js'
 import type { Progress } from '../../rollout/progress.js'
-import { assessDeployment, shortArn, stoppedTaskReason } from './assess.js'
+import { assessDeployment, circuitBreakerOn, failureThreshold, isFailedTask, shortArn, stoppedTaskReason, type Assessment } from './assess.js'
 import type { EcsApi } from './client.js'
 import { pruneRevisions } from './revisions.js'
+
+/** How long the stopped tasks of a rollout that timed out may still be looked up. */
+const AFTER_DEADLINE_MS = 5000
+
+/** What we know of the tasks of the deployment we follow: reset when we follow another one. */
+class TaskWatch {
+  /** Failed tasks of this deployment seen so far (stopped tasks ECS keeps for about an hour). */
+  failures = 0
+  lastFailedTasks = 0
+  lastRunning = 0
+  /** All desired tasks were running once: a task started after that replaced one that stopped. */
+  sawAllRunning = false
+
+  /**
+   * Whether a look at the stopped tasks is worth a call: ECS counted a new failure (failedTasks, which
+   * resets once a task ran), fewer tasks run than before, an event says a health check failed, or a
+   * task started after all were running or after failures were seen (a replacement: a task that ran
+   * a while and stopped between two polls). A healthy rollout shows none of these, so it costs no
+   * extra call; while tasks keep failing, each replacement costs one ListTasks (all its pages).
+   */
+  suggestsFailures(progressing: Extract<Assessment, { kind: 'progressing' }>, newEvents: string[]): boolean {
+    const started = newEvents.some(m => /has started \d+ tasks/.test(m))
+    const health = newEvents.some(m => /unhealthy|failed container health checks/i.test(m))
+    const suggests = progressing.failedTasks > this.lastFailedTasks || progressing.runningCount < this.lastRunning || health ||
+      (started && (this.sawAllRunning || this.failures > 0))
+    this.lastFailedTasks = progressing.failedTasks
+    this.lastRunning = progressing.runningCount
+    if (progressing.desiredCount > 0 && progressing.runningCount >= progressing.desiredCount) this.sawAllRunning = true
+    return suggests
+  }
+}
 
 /** One ECS deployment that our UpdateService created, followed by its id. */
 export class EcsRollout implements Rollout {
@@ -15,12 +47,17 @@ export class EcsRollout implements Rollout {
   private readonly api: EcsApi
   private readonly service: string
   private readonly deploymentId: string | undefined
+  /** The deployment followed now: ours, or someone else's redeploy of our revision. */
+  private following: string | undefined
   /** Events the service had before our update: never printed as news of this rollout. */
   private readonly knownEvents: Set<string>
+  /** Messages of the events since our update, oldest first. */
+  private readonly newsSinceUpdate: string[] = []
+  private readonly newsIds = new Set<string>()
   /** Stopped-task reasons already reported, counted per reason (task ids aside). */
   private readonly stopReasons = new Map<string, number>()
   private readonly seenTasks = new Set<string>()
-  private lastFailedTasks = 0
+  private watch = new TaskWatch()
   /** keep-revisions: how many ACTIVE revisions of the family to keep after success. */
   keepRevisions?: number
 
@@ -30,6 +67,7 @@ export class EcsRollout implements Rollout {
     this.label = shortArn(revision)
     this.service = service
     this.deploymentId = deploymentId
+    this.following = deploymentId
     this.revision = revision
     this.previousRevision = previousRevision
     this.outputs = { 'deployment-id': deploymentId ?? '', 'task-definition-arn': revision }
@@ -43,6 +81,7 @@ export class EcsRollout implements Rollout {
     previousRevision: string | undefined,
     progress: Progress
   ): Promise<EcsRollout> {
+    // updateService takes no signal yet in this branch: it gets the run's or the rollback's once it does.
     const updated = await api.updateService(service, change)
     const deployment = updated.deployments?.find(d => d.status === 'PRIMARY' && d.taskDefinition === change.taskDefinition)
     progress.step(`service ${service} updated to ${shortArn(change.taskDefinition)}${deployment?.id ? `: deployment ${deployment.id}` : ''}`)
@@ -52,38 +91,67 @@ export class EcsRollout implements Rollout {
   }
 
   async wait(context: WaitContext): Promise<WaitOutcome> {
-    const { progress, deadline } = context
-    const deploymentId = this.deploymentId
-    if (!deploymentId) {
-      return { state: 'failed', reason: `ECS answered UpdateService with no PRIMARY deployment of ${shortArn(this.revision)}, so it cannot be followed` }
+    if (!this.deploymentId) {
+      return { state: 'failed', reason: `ECS answered UpdateService with no PRIMARY deployment of ${this.label}, so it cannot be followed` }
     }
-    const outcome = await pollRollout(async (): Promise<Observation> => {
-      const service = await this.api.describeService(this.service, deadline.signal)
-      const newEvents = this.printEvents(service, progress)
-      const assessment = assessDeployment(service, deploymentId)
-      if (assessment.kind === 'completed') {
-        progress.step(`deployment ${deploymentId} completed: ${assessment.status}`)
-        return { outcome: { state: 'succeeded' }, changed: true, nearlyDone: true, status: assessment.status }
+    const outcome = await pollRollout(() => this.observe(context), context)
+    if (outcome.state === 'timed-out' && this.following) {
+      // The deadline's signal has fired: this last look has a short bound of its own, and cancellation.
+      const signal = AbortSignal.any([context.cancel, AbortSignal.timeout(AFTER_DEADLINE_MS)])
+      await this.inspectStoppedTasks(this.following, context.progress, signal).catch(() => false)
+    }
+    return outcome
+  }
+
+  private async observe(context: WaitContext): Promise<Observation> {
+    const { progress, deadline } = context
+    const followed = this.following!
+    const service = await this.api.describeService(this.service, deadline.signal)
+    const newEvents = this.printEvents(service, progress)
+    const assessment = assessDeployment(service, {
+      deploymentId: followed,
+      revision: this.revision,
+      previousRevision: this.previousRevision,
+      newEvents: this.newsSinceUpdate
+    })
+    switch (assessment.kind) {
+      case 'completed': {
+        progress.step(`deployment ${followed} completed: ${assessment.status}`)
+        const note = followed === this.deploymentId ? undefined : `completed by deployment ${followed} of the same revision, started by another deploy`
+        return { outcome: note ? { state: 'succeeded', note } : { state: 'succeeded' }, changed: true, nearlyDone: true, status: assessment.status }
       }
-      if (assessment.kind === 'failed' || assessment.kind === 'vanished') {
-        await this.printStoppedTasks(progress, deadline.signal)
+      case 'redeployed': {
+        progress.step(`deployment ${assessment.by.id}, started by another deploy, rolls out ${this.label} again (the same revision): following it instead of ${followed}`)
+        this.following = assessment.by.id
+        this.watch = new TaskWatch()
+        return { changed: true, nearlyDone: false, status: `following deployment ${assessment.by.id} of ${this.label}` }
+      }
+      case 'superseded': {
+        const reason = await this.supersededReason(assessment.by, assessment.ours, followed)
+        return { outcome: { state: 'superseded', reason }, changed: true, nearlyDone: false, status: reason }
+      }
+      case 'failed': {
+        await this.inspectStoppedTasks(followed, progress, deadline.signal)
         const restoring = assessment.restoring
         const platformRollback = restoring?.id && restoring.taskDefinition && restoring.taskDefinition !== this.revision
           ? new EcsRollout(this.api, this.service, restoring.id, restoring.taskDefinition, this.revision, this.knownEvents)
           : undefined
         return { outcome: { state: 'failed', reason: assessment.reason, platformRollback }, changed: true, nearlyDone: false, status: assessment.reason }
       }
-      // Stopped tasks are looked up only when ECS counts new failures: no extra call per poll otherwise.
-      let stopped = false
-      if (assessment.failedTasks > this.lastFailedTasks) {
-        this.lastFailedTasks = assessment.failedTasks
-        stopped = await this.printStoppedTasks(progress, deadline.signal)
+    }
+    let stopped = false
+    if (this.watch.suggestsFailures(assessment, newEvents)) {
+      stopped = await this.inspectStoppedTasks(followed, progress, deadline.signal)
+      const threshold = failureThreshold(service.desiredCount ?? assessment.desiredCount)
+      // With the breaker on, ECS judges its own rollout (and may roll back by itself): we only report.
+      if (!circuitBreakerOn(service) && this.watch.failures >= threshold) {
+        const reason = `${this.watch.failures} tasks of ${this.label} (deployment ${followed}) failed, reaching the threshold at which ECS's circuit breaker fails a deployment ` +
+          `(${threshold}: half the desired count, at least 3, at most 200); this service has no circuit breaker, so ECS would keep replacing them`
+        return { outcome: { state: 'failed', reason }, changed: true, nearlyDone: false, status: assessment.status }
       }
-      const moved = progress.status(`deployment ${deploymentId}: ${assessment.status}`)
-      return { changed: moved || newEvents || stopped, nearlyDone: assessment.nearlyDone, status: assessment.status }
-    }, context)
-    if (outcome.state === 'timed-out') await this.printStoppedTasks(progress).catch(() => false)
-    return outcome
+    }
+    const moved = progress.status(`deployment ${followed}: ${assessment.status}`)
+    return { changed: moved || newEvents.length > 0 || stopped, nearlyDone: assessment.nearlyDone, status: assessment.status }
   }
 
   async afterSuccess(progress: Progress): Promise<void> {
@@ -95,33 +163,78 @@ export class EcsRollout implements Rollout {
 
   async undo(context: WaitContext): Promise<Rollout> {
     if (!this.previousRevision) throw new Error(`no previous task definition is known for service ${this.service}`)
+    // A cancellation or the rollback's deadline that fired before the call: do not start it.
+    if (context.deadline.signal.aborted) throw context.deadline.signal.reason
     return EcsRollout.start(this.api, this.service, { taskDefinition: this.previousRevision }, this.revision, context.progress)
   }
 
-  /** Prints service events newer than our update, oldest first, each once. */
-  private printEvents(service: Service, progress: Progress): boolean {
-    let printed = false
-    const events = (service.events ?? []).filter(e => !this.knownEvents.has(e.id ?? '')).reverse()
-    for (const event of events) {
-      if (progress.event(`ecs-event:${event.id}`, `event: ${event.message}`)) printed = true
-    }
-    return printed
+  /** One line: who replaced the deployment we followed, with what, and what its task definition's tags say. */
+  private async supersededReason(by: Deployment, ours: Deployment | undefined, followed: string): Promise<string> {
+    const state = ours ? `left ${`${ours.status ?? ''} ${ours.rolloutState ?? ''}`.trim()}` : 'now gone from the service'
+    const failedFirst = ours?.rolloutState === 'FAILED' ? `, after ours had failed (${ours.rolloutStateReason ?? 'FAILED'})` : ''
+    const who = await this.whoDeployed(by.taskDefinition)
+    return `service ${this.service} now rolls out ${shortArn(by.taskDefinition)} (deployment ${by.id}), which replaced ours ` +
+      `(${followed} of ${this.label}, ${state})${failedFirst}; ${who}`
   }
 
-  /** Prints why each newly stopped task of our task definition stopped; the reasons go to the report. */
-  private async printStoppedTasks(progress: Progress, signal?: AbortSignal): Promise<boolean> {
-    const arns = (await this.api.listStoppedTasks(this.service, signal)).filter(arn => !this.seenTasks.has(arn))
+  /** What the deploy-service tags of a task definition say about who registered it. */
+  private async whoDeployed(taskDefinition: string | undefined): Promise<string> {
+    if (!taskDefinition) return 'who deployed it is not known'
+    try {
+      // describeTaskDefinition takes no signal yet in this branch; it is one short call.
+      const { tags } = await this.api.describeTaskDefinition(taskDefinition, 'service')
+      const tag = (key: string): string | undefined => clip(tags.find(t => t.key === key)?.value)
+      const commit = tag('deploy-service:commit')
+      const run = tag('deploy-service:run')
+      if (!commit && !run) return `its task definition has no deploy-service tags (deployed by hand or by another tool)`
+      return `its task definition's tags say deploy-service registered it${commit ? ` for commit ${commit}` : ''}${run ? ` in run ${run}` : ''}`
+    } catch (error) {
+      return `who deployed it is not known: its task definition's tags could not be read (${errorMessage(error)})`
+    }
+  }
+
+  /** Prints service events newer than our update, oldest first, each once; returns this poll's news. */
+  private printEvents(service: Service, progress: Progress): string[] {
+    const news: string[] = []
+    const events = (service.events ?? []).filter(e => !this.knownEvents.has(e.id ?? '') && !this.newsIds.has(e.id ?? '')).reverse()
+    for (const event of events) {
+      const message = event.message ?? ''
+      this.newsIds.add(event.id ?? '')
+      this.newsSinceUpdate.push(message)
+      news.push(message)
+      progress.event(`ecs-event:${event.id}`, `event: ${message}`)
+    }
+    return news
+  }
+
+  /**
+   * Looks at the stopped tasks of one deployment (by startedBy, every page) and prints why each new
+   * failed task stopped; the reasons go to the report, each distinct reason once. Counts failures.
+   */
+  private async inspectStoppedTasks(deploymentId: string, progress: Progress, signal?: AbortSignal): Promise<boolean> {
+    const arns = (await this.api.listStoppedTasksOfDeployment(deploymentId, signal)).filter(arn => !this.seenTasks.has(arn))
     if (arns.length === 0) return false
+    const tasks = await this.api.describeTasks(arns, signal)
+    // Described, or gone (ECS answers MISSING): either way not to be asked about again.
     arns.forEach(arn => this.seenTasks.add(arn))
-    const tasks = (await this.api.describeTasks(arns, signal)).filter(task => task.taskDefinitionArn === this.revision)
+    let failed = 0
     for (const task of tasks) {
+      if (!isFailedTask(task)) continue
+      failed++
+      if (deploymentId === this.following) this.watch.failures++
       const { id, why } = stoppedTaskReason(task)
       progress.event(`ecs-task:${task.taskArn}`, `task ${id} stopped: ${why}`)
-      // The report lists each distinct reason once, not once per task.
       const seen = this.stopReasons.get(why) ?? 0
       this.stopReasons.set(why, seen + 1)
-      if (seen === 0) progress.reason(`tasks of ${this.label} stopped: ${why}`)
+      if (seen === 0) progress.reason(`tasks of ${shortArn(task.taskDefinitionArn) || this.label} stopped: ${why}`)
     }
-    return tasks.length > 0
+    return failed > 0
   }
+}
+
+/** Text from a tag is data: one line, bounded. */
+function clip(value: string | undefined): string | undefined {
+  if (!value) return undefined
+  const line = value.replace(/\s+/g, ' ').trim()
+  return line.length > 200 ? `${line.slice(0, 200)}…` : line
 }
