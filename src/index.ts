@@ -1,3 +1,28 @@
-import { run } from './main.js'
+// Node reads the source maps only of code loaded after this call, so it comes first and the action
+// itself is loaded below by a dynamic import (ncc puts it in a chunk of its own, with its map): stack
+// traces of real bugs then name src/ files instead of a column of minified dist/index.js.
+process.setSourceMapsEnabled(true)
 
-void run()
+/** The last resort: one error line and exit code 1, never Node's crash handler printing the bundle. */
+function crash(error: unknown): void {
+  const message = error instanceof Error ? error.message : String(error)
+  const stack = error instanceof Error && error.stack ? error.stack : ''
+  // Escaped as @actions/core escapes a command's data: the message stays one line of one command.
+  const data = `deploy-service stopped on an unexpected error: ${message}`.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A')
+  try {
+    if (stack) process.stderr.write(`${stack.replace(/^(\s*)(::|##\[)/gm, '$1 $2')}\n`)
+    process.stdout.write(`::error::${data}\n`)
+  } finally {
+    process.exitCode = 1
+  }
+}
+
+process.on('uncaughtException', crash)
+process.on('unhandledRejection', crash)
+
+try {
+  const { run } = await import('./main.js')
+  await run()
+} catch (error) {
+  crash(error)
+}
