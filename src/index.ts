@@ -25,4 +25,8 @@ try {
   await run()
 } catch (error) {
   crash(error)
+} finally {
+  // The report is written. A call that ignored its abort may still hold a socket open: it must not keep
+  // the step running (unref'd, so a process with nothing left to do exits at once as usual).
+  setTimeout(() => process.exit(), 2000).unref()
 }
