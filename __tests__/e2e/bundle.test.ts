@@ -74,6 +74,8 @@ describe('the bundle', () => {
       expect(run.code).toBe(1)
       expect(run.outputs.status).toBe('failed')
       expect(run.stdout).toMatch(/cancelled while rolling out .*web:2.*nothing was rolled back/)
+      expect(run.summary).toMatch(/cancelled while rolling out .*web:2/)
+      expect(run.summary).toMatch(/^\| rollout state at the end \| .*running.* \|$/m)
       expect(ecs.calls.filter(c => c.operation === 'UpdateService')).toHaveLength(1)
     } finally {
       await ecs.close()

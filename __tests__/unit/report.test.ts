@@ -39,6 +39,20 @@ describe('the job summary', () => {
     expect(codeSpan('`x')).toBe('`` `x ``')
   })
 
+  it('says what was applied and where the rollout stood when a run was cancelled', () => {
+    const progress = new Progress({ info: () => {}, warning: () => {} })
+    progress.step('registered task definition web:7')
+    progress.status('IN_PROGRESS, 1/2 running, 1 pending, old: 2 running in 1 deployment')
+    const message = 'cancelled while rolling out web:7: the run was cancelled (SIGINT); it was left as it stood, nothing was rolled back'
+    const markdown = summaryMarkdown(result({ status: 'failed', ok: false, message, progress }), request, 'ecs')
+    expect(markdown).toContain(`\n${message}\n`)
+    expect(markdown).toContain(`| revision | \`${ARN}\` |`)
+    expect(markdown).toContain('| rollout state at the end | IN\\_PROGRESS, 1/2 running, 1 pending, old: 2 running in 1 deployment |')
+    expect(markdown).toMatch(/\| \+\d+\.\ds \| registered task definition web:7 \|/)
+    // A run that succeeded has no such row.
+    expect(summaryMarkdown(result({ progress }), request, 'ecs')).not.toContain('rollout state at the end')
+  })
+
   it('fences a diff with more backticks than the diff holds, so it cannot close the block', () => {
     const markdown = summaryMarkdown(result({ status: 'dry-run', diff: '-a\n+```\n+````x' }), request, 'ecs')
     expect(markdown).toContain('\n`````diff\n-a\n+```\n+````x\n`````\n')

@@ -38,6 +38,8 @@ export function summaryMarkdown(result: RunResult, request: DeployRequest, platf
   if (result.rollback) {
     lines.push(`| rolled back to | ${codeSpan(result.rollback.revision)} (${result.rollback.by === 'platform' ? 'by the platform' : 'by this action'}, ${result.rollback.healthy ? 'healthy' : 'NOT healthy'}) |`)
   }
+  // A run that stopped early (failed, timed out, cancelled) says where the rollout stood at the end.
+  if (!result.ok && result.progress.lastStatusLine) lines.push(`| rollout state at the end | ${text(result.progress.lastStatusLine)} |`)
   if (result.reasons.length > 0) {
     lines.push('', '### Why it failed', '')
     const reasons = result.reasons.map(reason => (reason.includes('\n') ? `- <pre>${html(clipLines(reason))}</pre>` : `- ${text(reason)}`))
