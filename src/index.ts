@@ -17,7 +17,12 @@ function crash(error: unknown): void {
   }
 }
 
-process.on('uncaughtException', crash)
+// Node's own docs: a process is in an undefined state after an uncaught exception, so it ends here. A
+// stray rejected promise is reported and fails the step, and the run goes on to write its report.
+process.on('uncaughtException', error => {
+  crash(error)
+  process.exit(1)
+})
 process.on('unhandledRejection', crash)
 
 try {
