@@ -106,6 +106,19 @@ describe('reporting on a broken runner', () => {
     expect(stdout).toContain('deployed web:7 in 1m12s')
   })
 
+  it('prints the final line as data when it carries outside text', async () => {
+    process.env.GITHUB_OUTPUT = path.join(dir, 'output')
+    process.env.GITHUB_STEP_SUMMARY = path.join(dir, 'summary')
+    fs.writeFileSync(process.env.GITHUB_OUTPUT, '')
+    fs.writeFileSync(process.env.GITHUB_STEP_SUMMARY, '')
+    const message = 'deployed web:7 (another run redeployed it: event said\n::add-mask::x\n::set-output name=status::failed)'
+    const stdout = await captureStdout(() => reportResult(result({ message }), request, 'ecs'))
+    // (@actions/core keeps the summary file of an earlier test: its warning is not what this is about.)
+    expect(commandsRun(stdout).filter(c => c.name !== 'warning')).toEqual([expect.objectContaining({ name: 'stop-commands' }), expect.objectContaining({ name: 'resume-commands' })])
+    expect(stdout).toContain(message)
+    expect(process.exitCode).toBeUndefined()
+  })
+
   it('still fails a failed run once, with its message, when nothing can be written', async () => {
     process.env.GITHUB_OUTPUT = path.join(dir, 'missing', 'output')
     process.env.GITHUB_STEP_SUMMARY = path.join(dir, 'missing', 'summary')

@@ -15,7 +15,7 @@ import { errorSummary, haltSummary, haltMessage, summaryMarkdown } from './summa
 export async function reportResult(result: RunResult, request: DeployRequest, platform: string): Promise<void> {
   writeOutputs(outputsOf(result))
   await writeSummary(summaryMarkdown(result, request, platform))
-  if (result.ok) core.info(result.message)
+  if (result.ok) workflowLog(core).info(result.message)
   else core.setFailed(result.message)
 }
 
