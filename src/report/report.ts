@@ -1,6 +1,7 @@
 import * as core from '@actions/core'
 import fs from 'node:fs'
 import { UserError, errorMessage, formatProblem } from '../errors.js'
+import { Cancelled } from '../rollout/deadline.js'
 import type { RunResult } from '../rollout/engine.js'
 import { workflowLog, type Progress } from '../rollout/progress.js'
 import type { DeployRequest } from '../request.js'
@@ -34,7 +35,8 @@ export async function reportError(error: unknown, progress: Progress): Promise<v
     const what = `${formatProblem(error.problems[0])}${more > 0 ? ` (and ${more} more above)` : ''}`
     core.setFailed(progress.changing ? what : `nothing was changed: ${what}`)
   } else {
-    printStack(error)
+    // A cancellation is no bug: its stack would only be noise.
+    if (!(error instanceof Cancelled)) printStack(error)
     core.setFailed(progress.changing ? errorMessage(error) : `nothing was changed: ${errorMessage(error)}`)
   }
   writeOutputs({ status: 'failed', 'duration-seconds': (progress.elapsedMs() / 1000).toFixed(1) })
