@@ -1,4 +1,5 @@
 import * as core from '@actions/core'
+import { errorMessage } from './errors.js'
 import { parseInputs } from './inputs.js'
 import { choosePlatform } from './platforms/choose.js'
 import { loadPlatform } from './platforms/platform.js'
@@ -14,6 +15,7 @@ export async function run(): Promise<void> {
   // A run that does not stop after a cancellation (a call that ignores the abort) writes a short report
   // and exits before the runner kills it mid-write.
   const cancellation = cancellationOnSignals({ onHalt: signals => reportHalt(signals, progress) })
+  cancellation.signal.addEventListener('abort', () => core.info(`${errorMessage(cancellation.signal.reason)}: stopping, then reporting where the run stood`), { once: true })
   let deployments: DeploymentRecorder | undefined
   try {
     const request = parseInputs()

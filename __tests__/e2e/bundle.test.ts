@@ -58,7 +58,11 @@ describe('the bundle', () => {
       expect(run.code).toBe(1)
       expect(run.outputs.status).toBe('rolled-back')
       expect(run.stdout).toMatch(/::warning::tasks of web:2 stopped: EssentialContainerExited: Essential container in task exited/)
-      expect(run.stdout).toMatch(/::error::the rollout of .*web:2 failed \(ECS deployment circuit breaker: tasks failed to start\.\); .*web:1 is back and healthy/)
+      // Whether a poll saw the deployment FAILED or only already replaced by ECS's rollback depends on
+      // timing; both name the circuit breaker.
+      expect(run.stdout).toMatch(
+        /::error::the rollout of .*web:2 failed \((ECS deployment circuit breaker: tasks failed to start\.|deployment \S+ is gone: .*\(the circuit breaker rolled back\))\); .*web:1 is back and healthy/
+      )
       expect(run.summary).toMatch(/## ↩️ deploy-service: web rolled-back/)
       expect(run.summary).toMatch(/### Why it failed/)
       expect(run.summary).toMatch(/### Timeline/)
@@ -99,6 +103,17 @@ describe('the bundle', () => {
     expect(run.stdout).toMatch(/^applied api:\d+; not waiting/m)
   })
 
+  // The action's own code fails to load (here: its chunks are missing): still one error line, exit 1.
+  it('ends a bundle that cannot load with one error line, never the crash handler', async () => {
+    const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'broken-dist-'))
+    for (const file of fs.readdirSync('dist').filter(f => !/^\d+\.index\.js$/.test(f))) fs.copyFileSync(path.join('dist', file), path.join(copy, file))
+    const run = await runBundle({ service: 'web', 'image-tag': '2' }, {}, { bundle: path.join(copy, 'index.js') })
+    expect(run.code).toBe(1)
+    expect(run.stdout).toMatch(/^::error::deploy-service stopped on an unexpected error: Cannot find module '.*\.index\.js'/m)
+    expect(run.stdout.match(/^::error/gm)).toHaveLength(1)
+    expect(run.stdout).not.toMatch(/Node\.js v\d+/)
+  })
+
   // Node reads the source maps of the dist/ chunks: the stack of an unexpected error names src/ files.
   it('prints an unexpected error once, with a stack that names src/*.ts files', async () => {
     const server = http.createServer((_, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html><body>Sign in to the proxy</body></html>'))
@@ -130,6 +145,7 @@ describe('the bundle', () => {
       expect(sockets.length).toBeGreaterThan(0)
       expect(run.code).toBe(1)
       expect(run.elapsedMs).toBeLessThan(20_000)
+      expect(run.stdout).toMatch(/^the run was cancelled \(SIGINT\): stopping, then reporting where the run stood$/m)
       expect(run.stdout).toMatch(/^::error::.*cancelled.*nothing was changed/m)
       expect(run.outputs.status).toBe('failed')
       expect(run.summary).toMatch(/cancelled/)

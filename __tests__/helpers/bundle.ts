@@ -17,14 +17,14 @@ export interface BundleRun {
 }
 
 /** Runs dist/index.js in a child process the way a runner does, returning what a runner would see. */
-export function runBundle(inputs: Record<string, string>, env: Record<string, string>, options: { node?: string; signalAfterMs?: number } = {}): Promise<BundleRun> {
+export function runBundle(inputs: Record<string, string>, env: Record<string, string>, options: { node?: string; signalAfterMs?: number; bundle?: string } = {}): Promise<BundleRun> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bundle-run-'))
   const outputFile = path.join(dir, 'output')
   const summaryFile = path.join(dir, 'summary')
   fs.writeFileSync(outputFile, '')
   fs.writeFileSync(summaryFile, '')
   const startedAt = Date.now()
-  const child = spawn(options.node ?? process.execPath, [BUNDLE], {
+  const child = spawn(options.node ?? process.execPath, [options.bundle ?? BUNDLE], {
     env: {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
