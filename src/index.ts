@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto' // built in: none of our code loads before the next line
+
 // Node reads the source maps only of code loaded after this call, so it comes first and the action
 // itself is loaded below by a dynamic import (ncc puts it in a chunk of its own, with its map): stack
 // traces of real bugs then name src/ files instead of a column of minified dist/index.js.
@@ -10,7 +12,9 @@ function crash(error: unknown): void {
   // Escaped as @actions/core escapes a command's data: the message stays one line of one command.
   const data = `deploy-service stopped on an unexpected error: ${message}`.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A')
   try {
-    if (stack) process.stderr.write(`${stack.replace(/^(\s*)(::|##\[)/gm, '$1 $2')}\n`)
+    // The stack holds outside text (the message): printed between stop-commands, never run.
+    const token = randomUUID()
+    if (stack) process.stdout.write(`::stop-commands::${token}\n${stack}\n::${token}::\n`)
     process.stdout.write(`::error::${data}\n`)
   } finally {
     process.exitCode = 1
