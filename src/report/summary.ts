@@ -20,7 +20,8 @@ const ICON: Record<RunResult['status'], string> = {
  * where the whole of it is. The rest (title, table) is small and bounded by LINE_MAX per line.
  */
 export const SUMMARY_MAX_BYTES = 1024 * 1024
-const BUDGET = { reasons: 128 * 1024, diff: 640 * 1024, timeline: 128 * 1024 }
+// With the halt summary (at most ~90 KiB) appended after a whole one, still under the limit.
+const BUDGET = { reasons: 128 * 1024, diff: 576 * 1024, timeline: 128 * 1024 }
 /** One line of outside text (a stop reason, an event) is cut beyond this. */
 const LINE_MAX = 4096
 
