@@ -1,5 +1,4 @@
 import os from 'node:os'
-import parseDuration from 'parse-duration'
 import { ProblemList } from './errors.js'
 import { imageVersionProblem, parseImageReference, parseImageVersion } from './render/image.js'
 import { BUILT_IN_VARIABLES } from './render/placeholders.js'
@@ -85,11 +84,8 @@ export function parseInputs(env: Env = process.env): DeployRequest {
     problems.add({ input: 'container', message: `'${input('container')}' has an empty name in its list` })
   }
 
-  const timeout = input('timeout') || '10m'
-  const timeoutMs = /^\d+$/.test(timeout) ? Number(timeout) * 1000 : parseDuration(timeout)
-  if (timeoutMs === null || timeoutMs === undefined || !Number.isFinite(timeoutMs) || timeoutMs <= 0) {
-    problems.add({ input: 'timeout', message: `'${timeout}' is not a duration: use e.g. 90s, 10m, 1h or 1m30s` })
-  }
+  const timeout = parseTimeout(input('timeout') || '10m')
+  if (typeof timeout === 'string') problems.add({ input: 'timeout', message: timeout })
 
   const toRevision = optional('to-revision')
   if (toRevision !== undefined) {
@@ -122,7 +118,7 @@ export function parseInputs(env: Env = process.env): DeployRequest {
     vars: problems.collect(() => parseVars(input('vars'))) ?? {},
     dryRun: boolean('dry-run', false),
     wait: boolean('wait', true),
-    timeoutMs: timeoutMs ?? 0,
+    timeoutMs: typeof timeout === 'number' ? timeout : 0,
     rollbackOnFailure: boolean('rollback-on-failure', true),
     toRevision,
     outputDir: env.RUNNER_TEMP || os.tmpdir(),
@@ -146,6 +142,26 @@ export function parseInputs(env: Env = process.env): DeployRequest {
   }
   problems.throwIfAny()
   return request
+}
+
+/** A GitHub-hosted job runs for at most 6 hours: a longer wait can never end on its own terms. */
+export const TIMEOUT_MAX_MS = 6 * 3600_000
+const TIMEOUT_MIN_MS = 1000
+// Hours, minutes, seconds, each at most once and in that order (1h30m, 10m, 90s, 1m30s), or bare
+// seconds (90). Nothing else: no fractions, exponents, spaces, other units or trailing words. This
+// is all `timeout` needs, and unlike a general duration parser it cannot read '10s garbage' or '1e3'.
+const DURATION = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/
+
+/** The `timeout` input in milliseconds, or the problem with it. */
+export function parseTimeout(value: string): number | string {
+  const usage = 'use e.g. 90s, 10m, 1h30m, 1m30s or 90 (seconds): whole hours, minutes and seconds, in that order'
+  const match = /^\d+$/.test(value) ? ['', undefined, undefined, value] : DURATION.exec(value)
+  if (!match || value === '') return `'${value}' is not a duration: ${usage}`
+  const [hours, minutes, seconds] = match.slice(1, 4).map(part => Number(part ?? 0))
+  const ms = ((hours * 60 + minutes) * 60 + seconds) * 1000
+  if (ms < TIMEOUT_MIN_MS) return `'${value}' is too short: the minimum is 1s`
+  if (ms > TIMEOUT_MAX_MS) return `'${value}' is too long: the maximum is 6h (a GitHub-hosted job runs at most 6 hours)`
+  return ms
 }
 
 /** `KEY=value` lines; blank lines and `#` comments are skipped. */

@@ -1,17 +1,21 @@
 import * as core from '@actions/core'
+import { errorMessage } from './errors.js'
 import { parseInputs } from './inputs.js'
 import { choosePlatform } from './platforms/choose.js'
 import { loadPlatform } from './platforms/platform.js'
 import { createDeploymentRecorder, type DeploymentRecorder } from './report/deployments.js'
-import { reportError, reportResult } from './report/report.js'
+import { reportError, reportHalt, reportResult } from './report/report.js'
 import { cancellationOnSignals } from './rollout/deadline.js'
 import { runDeployment } from './rollout/engine.js'
-import { Progress } from './rollout/progress.js'
+import { Progress, workflowLog } from './rollout/progress.js'
 
 /** The action: inputs -> platform -> engine -> report. Fails the step once, at the end. */
 export async function run(): Promise<void> {
-  const progress = new Progress(core)
-  const cancellation = cancellationOnSignals()
+  const progress = new Progress(workflowLog(core))
+  // A run that does not stop after a cancellation (a call that ignores the abort) writes a short report
+  // and exits before the runner kills it mid-write.
+  const cancellation = cancellationOnSignals({ onHalt: signals => reportHalt(signals, progress) })
+  cancellation.signal.addEventListener('abort', () => core.info(`${errorMessage(cancellation.signal.reason)}: stopping, then reporting where the run stood`), { once: true })
   let deployments: DeploymentRecorder | undefined
   try {
     const request = parseInputs()

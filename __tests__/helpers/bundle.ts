@@ -12,16 +12,19 @@ export interface BundleRun {
   stdout: string
   outputs: Record<string, string>
   summary: string
+  /** From the start of the process to its exit. */
+  elapsedMs: number
 }
 
 /** Runs dist/index.js in a child process the way a runner does, returning what a runner would see. */
-export function runBundle(inputs: Record<string, string>, env: Record<string, string>, options: { node?: string; signalAfterMs?: number } = {}): Promise<BundleRun> {
+export function runBundle(inputs: Record<string, string>, env: Record<string, string>, options: { node?: string; signalAfterMs?: number; bundle?: string } = {}): Promise<BundleRun> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bundle-run-'))
   const outputFile = path.join(dir, 'output')
   const summaryFile = path.join(dir, 'summary')
   fs.writeFileSync(outputFile, '')
   fs.writeFileSync(summaryFile, '')
-  const child = spawn(options.node ?? process.execPath, [BUNDLE], {
+  const startedAt = Date.now()
+  const child = spawn(options.node ?? process.execPath, [options.bundle ?? BUNDLE], {
     env: {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
@@ -45,9 +48,14 @@ export function runBundle(inputs: Record<string, string>, env: Record<string, st
   if (options.signalAfterMs) setTimeout(() => child.kill('SIGINT'), options.signalAfterMs)
   return new Promise(resolve => {
     child.on('close', code => {
-      resolve({ code, stdout, outputs: parseOutputs(fs.readFileSync(outputFile, 'utf8')), summary: fs.readFileSync(summaryFile, 'utf8') })
+      const elapsedMs = Date.now() - startedAt
+      resolve({ code, stdout, elapsedMs, outputs: parseOutputs(readIfFile(outputFile)), summary: readIfFile(summaryFile) })
     })
   })
+}
+
+function readIfFile(file: string): string {
+  return fs.statSync(file, { throwIfNoEntry: false })?.isFile() ? fs.readFileSync(file, 'utf8') : ''
 }
 
 /** GITHUB_OUTPUT as @actions/core writes it: `name<<DELIMITER`, the value, `DELIMITER`. */

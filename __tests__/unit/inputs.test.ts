@@ -38,7 +38,12 @@ describe('parseInputs', () => {
     ['10m', 600_000],
     ['1h', 3_600_000],
     ['1m30s', 90_000],
-    ['45', 45_000]
+    ['1h30m', 5_400_000],
+    ['2h0m5s', 7_205_000],
+    ['45', 45_000],
+    ['1s', 1000],
+    ['6h', 21_600_000],
+    ['21600', 21_600_000]
   ])('takes the duration %s', (timeout, ms) => {
     expect(parseInputs(env({ service: 'web', 'image-tag': 'v1', timeout })).timeoutMs).toBe(ms)
   })
@@ -76,7 +81,7 @@ describe('parseInputs', () => {
     [{ service: 'web', image: 'Registry/UPPER:1' }, /image: 'Registry\/UPPER:1' has an invalid repository part 'Registry'/],
     [{ service: 'web', image: 'web:1@sha256:xyz' }, /image: .* has an invalid digest/],
     [{ service: 'web', image: 'web:1', 'image-tag': '2' }, /give either 'image'/],
-    [{ service: 'web', 'image-tag': '1', timeout: '0s' }, /timeout: '0s' is not a duration/],
+    [{ service: 'web', 'image-tag': '1', timeout: '0s' }, /timeout: '0s' is too short: the minimum is 1s/],
     [{ service: 'web', 'image-tag': '1', timeout: '-5m' }, /timeout: '-5m' is not a duration/],
     [{ service: 'web', 'image-tag': '1', timeout: 'ten minutes' }, /timeout: 'ten minutes' is not a duration/],
     [{ service: 'web', 'image-tag': '1', 'rollback-on-failure': 'yes' }, /rollback-on-failure: 'yes' is not a boolean: use true or false/],
@@ -98,6 +103,17 @@ describe('parseInputs', () => {
     [{ service: 'web', mode: 'render', 'dry-run': 'true' }, /dry-run: mode 'render' never touches the server/]
   ])('refuses %j', (inputs, pattern) => {
     expect(problemsOf(inputs).join('\n')).toMatch(pattern)
+  })
+
+  // A general duration parser reads '10s garbage' as 10s and '1e3' as a second; the input is held to
+  // whole h, m, s parts in that order, or bare seconds.
+  it.each(['10s garbage', '1e3', '1.5h', '10 m', '1h 30m', '30m1h', '5m5m', 'm', '10ms', '1d', '0x10', '+10', '10S', '1h-5m'])('refuses the timeout %j as no duration', timeout => {
+    expect(problemsOf({ service: 'web', 'image-tag': '1', timeout })).toEqual([expect.stringMatching(/^timeout: '.*' is not a duration: use e\.g\. 90s, 10m, 1h30m/)])
+  })
+
+  // Past 2^31-1 ms (about 24.8 days) setTimeout fires at once: such a timeout rolled back healthy deploys.
+  it.each(['6h1s', '7h', '21601', '2147484', '1000000000h'])('refuses the timeout %s as longer than 6h, naming the maximum', timeout => {
+    expect(problemsOf({ service: 'web', 'image-tag': '1', timeout })).toEqual([expect.stringMatching(/^timeout: '.*' is too long: the maximum is 6h/)])
   })
 
   it('accepts the three revision forms for a rollback', () => {

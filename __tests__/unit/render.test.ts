@@ -1,9 +1,13 @@
 import { describe, expect, it } from '@jest/globals'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import { chooseContainers } from '../../src/render/containers.js'
 import { imageVersionProblem, parseImageReference, versionOf, withVersion } from '../../src/render/image.js'
 import { substitute } from '../../src/render/placeholders.js'
 import { parseDocuments } from '../../src/render/source.js'
-import { renderTaskDefinition, withTags } from '../../src/render/task-definition.js'
+import { TASK_DEFINITION_MAX_BYTES, renderTaskDefinition, withTags } from '../../src/render/task-definition.js'
+import { readTemplateFile } from '../../src/render/template-file.js'
 import { userError } from '../helpers/user-error.js'
 
 describe('image references', () => {
@@ -88,6 +92,32 @@ describe('task definitions', () => {
     const [doc] = parseDocuments(template, 'td.json')
     expect(userError(() => renderTaskDefinition(doc, { ...request, containers: ['api'] })).message).toMatch(/has no container 'api'; it has 'web', 'log-router'/)
     expect(userError(() => renderTaskDefinition(doc, { ...request, service: 'svc' })).message).toMatch(/has 2 containers \('web', 'log-router'\) and none is named 'svc'/)
+  })
+
+  it('accepts a UTF-8 byte-order mark before JSON or YAML, read from a file or given as text', async () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'bom-')), 'td.json')
+    fs.writeFileSync(file, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(template)]))
+    const text = await readTemplateFile(file)
+    expect(text.startsWith('{')).toBe(true)
+    const [doc] = parseDocuments(text, file)
+    expect(renderTaskDefinition(doc, request).taskDefinition.family).toBe('web')
+    expect(parseDocuments(`\uFEFF${template}`, 'td.json')[0].locate(['family'])).toMatchObject({ line: 2 })
+    expect(parseDocuments('\uFEFFfamily: api\n', 'td.yaml')[0].value).toEqual({ family: 'api' })
+  })
+
+  it('refuses a task definition larger than ECS accepts before anything changes, naming what takes the room', () => {
+    const environment = Array.from({ length: 700 }, (_, i) => ({ name: `VAR_${i}`, value: 'v'.repeat(90) }))
+    const big = JSON.stringify({ family: 'web', containerDefinitions: [{ name: 'web', image: 'r/web:1', environment }, { name: 'side', image: 'r/side:1' }] }, null, 2)
+    const [doc] = parseDocuments(big, 'td.json')
+    const error = userError(() => renderTaskDefinition(doc, request))
+    expect(error.problems).toEqual([
+      expect.objectContaining({ input: 'template', location: expect.objectContaining({ file: 'td.json', line: 1 }) })
+    ])
+    expect(error.message).toMatch(/^td\.json:1:1: the task definition is \d+\.\d KiB as JSON, and ECS accepts at most 64 KiB; container 'web' takes \d+\.\d KiB\. Move large values out of it/)
+    // Just under the limit is fine.
+    const fits = Array.from({ length: 500 }, (_, i) => ({ name: `VAR_${i}`, value: 'v'.repeat(90) }))
+    const [small] = parseDocuments(JSON.stringify({ family: 'web', containerDefinitions: [{ name: 'web', image: 'r/web:1', environment: fits }] }), 'td.json')
+    expect(Buffer.byteLength(JSON.stringify(renderTaskDefinition(small, request).taskDefinition))).toBeLessThan(TASK_DEFINITION_MAX_BYTES)
   })
 
   it('merges tags by key', () => {

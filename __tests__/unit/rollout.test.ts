@@ -1,7 +1,7 @@
 import type { Service } from '@aws-sdk/client-ecs'
 import { describe, expect, it } from '@jest/globals'
 import { assessDeployment, stoppedTaskReason } from '../../src/platforms/ecs/assess.js'
-import { Deadline, formatDuration } from '../../src/rollout/deadline.js'
+import { Cancelled, Deadline, cancellationOnSignals, formatDuration } from '../../src/rollout/deadline.js'
 import { PollSchedule } from '../../src/rollout/poll.js'
 import { Progress } from '../../src/rollout/progress.js'
 import { isRetryable, isThrottling, retry } from '../../src/rollout/retry.js'
@@ -125,5 +125,66 @@ describe('Deadline and Progress', () => {
     progress.reason('task stopped')
     expect(lines).toEqual(['[+1.5s] started 1 task', '[+1.5s] 1/2 running', '! task stopped'])
     expect(progress.timeline).toEqual([{ atMs: 1500, message: 'task stopped' }])
+  })
+})
+
+describe('cancellationOnSignals', () => {
+  // process.emit runs the listeners as a real signal would, without signalling the test process.
+  it('aborts on the first signal and halts after the grace time when the run has not ended', async () => {
+    const halts: string[][] = []
+    const exits: number[] = []
+    const cancellation = cancellationOnSignals({ graceMs: 30, onHalt: signals => halts.push([...signals]), exit: code => exits.push(code) })
+    try {
+      process.emit('SIGINT')
+      expect(cancellation.signal.aborted).toBe(true)
+      expect(cancellation.signal.reason).toBeInstanceOf(Cancelled)
+      expect(halts).toEqual([])
+      await new Promise(resolve => setTimeout(resolve, 80))
+      expect(halts).toEqual([['SIGINT']])
+      expect(exits).toEqual([1])
+    } finally {
+      cancellation.dispose()
+    }
+  })
+
+  it('halts at once on a second signal, once, and never after dispose', async () => {
+    const halts: string[][] = []
+    const exits: number[] = []
+    const cancellation = cancellationOnSignals({ graceMs: 30, onHalt: signals => halts.push([...signals]), exit: code => exits.push(code) })
+    process.emit('SIGINT')
+    process.emit('SIGTERM')
+    expect(halts).toEqual([['SIGINT', 'SIGTERM']])
+    await new Promise(resolve => setTimeout(resolve, 80))
+    expect(exits).toEqual([1])
+    cancellation.dispose()
+
+    const ended = cancellationOnSignals({ graceMs: 10, onHalt: () => halts.push(['late']), exit: code => exits.push(code) })
+    const keep = (): void => {}
+    process.on('SIGINT', keep) // so that, after dispose, the emit below has a listener and Node does not exit
+    try {
+      ended.dispose()
+      process.emit('SIGINT')
+      await new Promise(resolve => setTimeout(resolve, 40))
+      expect(halts).toHaveLength(1)
+    } finally {
+      process.off('SIGINT', keep)
+    }
+  })
+
+  it('halts even when the short report throws', () => {
+    const exits: number[] = []
+    const cancellation = cancellationOnSignals({
+      onHalt: () => {
+        throw new Error('summary file gone')
+      },
+      exit: code => exits.push(code)
+    })
+    try {
+      process.emit('SIGTERM')
+      expect(() => process.emit('SIGTERM')).toThrow('summary file gone')
+      expect(exits).toEqual([1])
+    } finally {
+      cancellation.dispose()
+    }
   })
 })

@@ -1,6 +1,7 @@
 import { parse as parseJson, printParseErrorCode, type ParseError } from 'jsonc-parser'
 import { LineCounter, parseAllDocuments, isNode, type Document } from 'yaml'
 import { ProblemList, UserError, type SourceLocation } from '../errors.js'
+import { withoutByteOrderMark } from './template-file.js'
 
 /** One parsed YAML or JSON document that still knows where each of its values stands in the file. */
 export interface SourceDocument {
@@ -16,7 +17,8 @@ export interface SourceDocument {
  * Parses YAML (and so JSON, which is YAML 1.2) into documents with source positions. Syntax errors of
  * every document are reported together, each with file:line:col.
  */
-export function parseDocuments(text: string, file: string): SourceDocument[] {
+export function parseDocuments(source: string, file: string): SourceDocument[] {
+  const text = withoutByteOrderMark(source)
   if (/\.json$/i.test(file)) checkJson(text, file)
   const lineCounter = new LineCounter()
   const documents = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true, merge: true })

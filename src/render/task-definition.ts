@@ -105,7 +105,34 @@ export function renderTaskDefinition(
     const change = images.find(image => image.container === container.name)
     return change ? { ...container, image: change.next } : container
   })
-  return { taskDefinition: { ...(definition as TaskDefinitionInput), containerDefinitions }, images }
+  const taskDefinition = { ...(definition as TaskDefinitionInput), containerDefinitions }
+  const tooLarge = sizeProblem(taskDefinition)
+  if (tooLarge) throw new UserError({ input: 'template', location: source.locate(prefix), message: tooLarge })
+  return { taskDefinition, images }
+}
+
+/** ECS refuses a task definition larger than 64 KiB (its size as the JSON of the RegisterTaskDefinition request). */
+export const TASK_DEFINITION_MAX_BYTES = 64 * 1024
+
+/** Why ECS would refuse the task definition for its size, naming what takes the room; undefined when it fits. */
+export function sizeProblem(definition: TaskDefinitionInput): string | undefined {
+  const bytes = jsonBytes(definition)
+  if (bytes <= TASK_DEFINITION_MAX_BYTES) return undefined
+  const parts = definition.containerDefinitions.map(container => ({ name: `container '${container.name}'`, bytes: jsonBytes(container) }))
+  for (const [key, value] of Object.entries(definition)) if (key !== 'containerDefinitions') parts.push({ name: `'${key}'`, bytes: jsonBytes(value) })
+  const largest = parts.sort((a, b) => b.bytes - a.bytes)[0]
+  return (
+    `the task definition is ${kib(bytes)} as JSON, and ECS accepts at most 64 KiB; ${largest.name} takes ${kib(largest.bytes)}. ` +
+    'Move large values out of it (environment values into Secrets Manager or SSM parameters with `secrets`, files into the image)'
+  )
+}
+
+function jsonBytes(value: unknown): number {
+  return Buffer.byteLength(JSON.stringify(value) ?? '', 'utf8')
+}
+
+function kib(bytes: number): string {
+  return `${(bytes / 1024).toFixed(1)} KiB`
 }
 
 /** A described task definition cut down to what RegisterTaskDefinition takes (for diffs). */

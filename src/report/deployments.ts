@@ -1,5 +1,5 @@
 import * as core from '@actions/core'
-import { getOctokit } from '@actions/github'
+import type * as GitHub from '@actions/github'
 import { errorMessage } from '../errors.js'
 import type { Plan } from '../platforms/platform.js'
 import type { RunResult } from '../rollout/engine.js'
@@ -33,6 +33,8 @@ export interface RecorderOptions {
   retryDelaysMs?: number[]
 }
 
+type Octokit = ReturnType<typeof GitHub.getOctokit>
+
 type DeploymentState = 'in_progress' | 'success' | 'failure' | 'error' | 'inactive'
 
 /** GitHub's limit for a deployment status description. */
@@ -59,7 +61,19 @@ export function createDeploymentRecorder(request: DeployRequest, platform: Platf
     return NOOP
   }
 
-  const octokit = getOctokit(github.token, { baseUrl: github.apiUrl.replace(/\/+$/, '') })
+  const token = github.token
+  // Loaded only when a Deployment is recorded: most runs never parse Octokit, and a broken
+  // GITHUB_EVENT_PATH (which @actions/github reads as it loads) costs the record, never the deploy.
+  let client: Promise<Octokit | undefined> | undefined
+  const loadOctokit = (): Promise<Octokit | undefined> =>
+    (client ??= import('@actions/github').then(
+      module => module.getOctokit(token, { baseUrl: github.apiUrl.replace(/\/+$/, '') }),
+      (error: unknown) => {
+        gaveUp = true
+        log.warning(`No GitHub Deployment is recorded for environment '${environment}': the GitHub client did not load (${errorMessage(error)}). Is GITHUB_EVENT_PATH a readable JSON file? The deploy itself is not affected.`)
+        return undefined
+      }
+    ))
   const timeoutMs = options.timeoutMs ?? 20_000
   const delays = options.retryDelaysMs ?? [1000, 3000]
   let deploymentId: number | undefined
@@ -67,11 +81,12 @@ export function createDeploymentRecorder(request: DeployRequest, platform: Platf
   let finished = false
 
   /** Runs one GitHub API call with retries; on failure warns once and stops recording. */
-  async function call<T>(what: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T | undefined> {
-    if (gaveUp) return undefined
+  async function call<T>(what: string, fn: (octokit: Octokit, signal: AbortSignal) => Promise<T>): Promise<T | undefined> {
+    const octokit = gaveUp ? undefined : await loadOctokit()
+    if (!octokit) return undefined
     for (let attempt = 0; ; attempt++) {
       try {
-        return await fn(AbortSignal.timeout(timeoutMs))
+        return await fn(octokit, AbortSignal.timeout(timeoutMs))
       } catch (error) {
         if (attempt < delays.length && isRetryable(error)) {
           await new Promise(resolve => setTimeout(resolve, delays[attempt]))
@@ -89,7 +104,7 @@ export function createDeploymentRecorder(request: DeployRequest, platform: Platf
     if (deploymentId === undefined || finished) return
     const id = deploymentId
     if (state !== 'in_progress') finished = true
-    const ok = await call(`set the GitHub Deployment ${id} to ${state}`, signal =>
+    const ok = await call(`set the GitHub Deployment ${id} to ${state}`, (octokit, signal) =>
       octokit.rest.repos.createDeploymentStatus({
         owner,
         repo,
@@ -109,7 +124,7 @@ export function createDeploymentRecorder(request: DeployRequest, platform: Platf
       if (deploymentId !== undefined) return
       const image = plan.images.map(change => change.next).join(', ')
       const rollback = request.mode === 'rollback'
-      const created = await call(`create a GitHub Deployment in environment '${environment}'`, signal =>
+      const created = await call(`create a GitHub Deployment in environment '${environment}'`, (octokit, signal) =>
         octokit.rest.repos.createDeployment({
           owner,
           repo,

@@ -56,18 +56,62 @@ export class Cancelled extends Error {
   }
 }
 
+export interface SignalOptions {
+  /**
+   * The run did not end in time after the first signal: write what can be written at once and exit
+   * non-zero. Called at most once, on a second signal or `graceMs` after the first.
+   */
+  onHalt?(signals: string[]): void
+  /**
+   * How long after the first signal the run may take to stop and report by itself. GitHub sends SIGINT,
+   * then SIGTERM 7.5 s later, then kills the process: 6 s leaves time to write a report before that.
+   */
+  graceMs?: number
+  /** Ends the process; process.exit by default (tests pass their own). */
+  exit?(code: number): void
+}
+
 /**
- * Turns the runner's SIGINT/SIGTERM into an AbortSignal. The first signal asks us to stop and report;
- * the process exits by itself once the report is written.
+ * Turns the runner's SIGINT/SIGTERM into an AbortSignal. The first signal asks us to stop and report,
+ * and the process exits by itself once the report is written. If it has not ended `graceMs` later, or
+ * a second signal comes, `onHalt` writes a short report and the process exits with code 1, rather than
+ * being killed in the middle of a write.
  */
-export function cancellationOnSignals(): { signal: AbortSignal; dispose(): void } {
+export function cancellationOnSignals(options: SignalOptions = {}): { signal: AbortSignal; dispose(): void } {
   const controller = new AbortController()
+  const graceMs = options.graceMs ?? 6000
+  const exit = options.exit ?? ((code: number) => process.exit(code))
+  const received: string[] = []
+  let watchdog: NodeJS.Timeout | undefined
+  let halted = false
+  const halt = (): void => {
+    if (halted) return
+    halted = true
+    try {
+      options.onHalt?.(received)
+    } finally {
+      exit(1)
+    }
+  }
   const handlers = (['SIGINT', 'SIGTERM'] as const).map(name => {
-    const handler = (): void => controller.abort(new Cancelled(name))
+    const handler = (): void => {
+      received.push(name)
+      if (received.length > 1) return halt()
+      controller.abort(new Cancelled(name))
+      // Unref'd: a run that ends by itself is never held up by the watchdog.
+      watchdog = setTimeout(halt, graceMs)
+      watchdog.unref()
+    }
     process.on(name, handler)
     return () => process.off(name, handler)
   })
-  return { signal: controller.signal, dispose: () => handlers.forEach(off => off()) }
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      clearTimeout(watchdog)
+      handlers.forEach(off => off())
+    }
+  }
 }
 
 export function formatDuration(ms: number): string {

@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto'
+
 export interface TimelineEntry {
   /** Milliseconds since the run started. */
   atMs: number
@@ -72,6 +74,11 @@ export class Progress {
     this.sink.warning(message)
   }
 
+  /** The last state line the platform gave, for a report made in a hurry (a cancelled run that hangs). */
+  get lastStatusLine(): string {
+    return this.lastStatus
+  }
+
   /** The rollout's state line ("2/3 updated, 1 available"), printed only when it changes. */
   status(line: string): boolean {
     if (line === this.lastStatus) return false
@@ -90,5 +97,42 @@ export class Progress {
 
   private stamp(): string {
     return `[+${(this.elapsedMs() / 1000).toFixed(1)}s]`
+  }
+}
+
+/** What `workflowLog` needs of @actions/core (so tests can pass a recording double). */
+export interface WorkflowCommands {
+  info(message: string): void
+  warning(message: string): void
+  startGroup(name: string): void
+  endGroup(): void
+}
+
+/**
+ * A line the runner would read as a workflow command: `::name::` after leading whitespace (the runner
+ * trims it), or the old `##[name]` form anywhere in the line.
+ */
+const COMMAND_LIKE = /^\s*::|##\[/m
+
+/**
+ * The action's log as a ProgressSink that is safe for any text. Progress prints text from outside
+ * (service events, pod messages, container logs, stop reasons, rendered templates); a line of it such
+ * as `::add-mask::x` or `::set-output name=status::succeeded` must be shown, never run. Text that looks
+ * like a command is printed between `::stop-commands::TOKEN` and `::TOKEN::` with a fresh random token,
+ * which the runner documents as the way to print untrusted text verbatim. Warnings and group titles go
+ * through core's command escaping (newlines become %0A), so they are one command line whatever they hold.
+ */
+export function workflowLog(commands: WorkflowCommands, token: () => string = randomUUID): ProgressSink {
+  return {
+    info(message) {
+      if (!COMMAND_LIKE.test(message)) return commands.info(message)
+      const stop = token()
+      commands.info(`::stop-commands::${stop}`)
+      commands.info(message)
+      commands.info(`::${stop}::`)
+    },
+    warning: message => commands.warning(message),
+    startGroup: name => commands.startGroup(name),
+    endGroup: () => commands.endGroup()
   }
 }
