@@ -131,7 +131,9 @@ describe('ECS: another deploy lands while we wait', () => {
     })
     const result = run.result!
     expect(result.ok).toBe(false)
-    expect(result.reasons.join('\n')).toMatch(/the rollback to web:1 did not become healthy either: service web now rolls out web:3 \(deployment ecs-svc\/\d+\), which replaced ours \(ecs-svc\/\d+ of web:1/)
+    expect(result.status).toBe('superseded')
+    expect(result.reasons.join('\n')).not.toMatch(/did not become healthy/)
+    expect(result.reasons.join('\n')).toMatch(/the rollback to web:1 was superseded: service web now rolls out web:3 \(deployment ecs-svc\/\d+\), which replaced ours \(ecs-svc\/\d+ of web:1/)
     expect(updates(run.ecs)).toEqual(['web:2', 'web:1', 'web:3'])
     expect(run.after.taskDefinition).toMatch(/web:3$/)
   })
