@@ -39,9 +39,11 @@ if (spawnSync(bin('tsc'), ['--noEmit', '-p', 'tsconfig.test.json'], { cwd: root,
 
 let startedCluster = false
 if (!process.env.TEST_KUBECONFIG && process.env.DEPLOY_SERVICE_CLUSTER !== 'off') {
+  // A cluster that was already running is used and left running: only the run that started it stops it.
+  const wasRunning = spawnSync('bash', [path.join(root, 'test/cluster/cluster.sh'), 'status'], { cwd: root, stdio: 'ignore' }).status === 0
   const out = execFileSync('bash', [path.join(root, 'test/cluster/cluster.sh'), 'up'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
   process.env.TEST_KUBECONFIG = out.trim().split('\n').pop()
-  startedCluster = true
+  startedCluster = !wasRunning
 }
 try {
   if (args.length > 0) jest(args)

@@ -18,9 +18,12 @@ export default async function globalSetup(): Promise<void> {
   ;(globalThis as Record<string, unknown>).__moto = moto
 
   if (process.env.DEPLOY_SERVICE_CLUSTER !== 'off' && fs.existsSync('test/cluster/cluster.sh') && !process.env.TEST_KUBECONFIG) {
+    // A cluster that was already running (a developer's, or another test run's) is used and left running:
+    // only the run that started it stops it.
+    const wasRunning = await run('bash', ['test/cluster/cluster.sh', 'status']).then(() => true, () => false)
     const { stdout } = await run('bash', ['test/cluster/cluster.sh', 'up'], { maxBuffer: 16 * 1024 * 1024, timeout: 45 * 60_000 })
     const kubeconfig = stdout.trim().split('\n').pop()!
     process.env.TEST_KUBECONFIG = kubeconfig
-    ;(globalThis as Record<string, unknown>).__clusterStarted = true
+    ;(globalThis as Record<string, unknown>).__clusterStarted = !wasRunning
   }
 }
