@@ -84,7 +84,7 @@ console.log(`${'measure'.padEnd(58)} | ${'deploy-service'.padEnd(34)} | target`)
 for (const [name, platformEnv] of [['ECS', ecs], ['Kubernetes', kubernetes]]) {
   const runs = []
   for (let i = 0; i < RUNS; i++) runs.push(await signalWhileHanging(platformEnv))
-  const ok = runs.every(r => r.code !== 0 && r.cancelled && r.summary.length > 0)
+  const ok = runs.every(r => r.code !== 0 && r.cancelled && r.summary.length > 0 && r.ms <= 5000)
   const figure = `${(median(runs.map(r => r.ms)) / 1000).toFixed(2)} s (median of ${RUNS}, max ${(Math.max(...runs.map(r => r.ms)) / 1000).toFixed(2)} s)`
   console.log(`${`${name}: SIGINT -> exit while a request hangs`.padEnd(58)} | ${figure.padEnd(34)} | <= 5 s, exit non-zero, says cancelled, summary written${ok ? '' : ' (NOT MET)'}`)
 }
