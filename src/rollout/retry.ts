@@ -1,3 +1,5 @@
+import { sleep as wakeableSleep } from './poll.js'
+
 const THROTTLING = new Set([
   'ThrottlingException',
   'Throttling',
@@ -36,13 +38,36 @@ function status(error: unknown): number | undefined {
   return undefined
 }
 
+/**
+ * The request certainly never ran: the server throttled it, or it never left this machine (refused
+ * connection, no DNS answer, no connection within the connect timeout). Repeating it can never make a
+ * change twice. A 5xx, a reset or a timeout after the request was sent are ambiguous: it may have run.
+ */
+export function wasNotExecuted(error: unknown): boolean {
+  if (isThrottling(error)) return true
+  const e = error as { code?: unknown; cause?: { code?: unknown }; name?: string; message?: unknown }
+  const errno = typeof e?.code === 'string' ? e.code : typeof e?.cause?.code === 'string' ? e.cause.code : ''
+  if (['ECONNREFUSED', 'EAI_AGAIN', 'ENOTFOUND', 'UND_ERR_CONNECT_TIMEOUT'].includes(errno)) return true
+  // The SDK's connect timeout: the socket never connected, so nothing was sent.
+  return e?.name === 'TimeoutError' && typeof e.message === 'string' && /did not establish a connection/.test(e.message)
+}
+
 export interface RetryOptions {
-  /** Tries in all, the first included. */
+  /** Tries in all, the first included: throttled tries can use all of them. */
   attempts: number
+  /**
+   * Server errors, timeouts, resets and refused connections: at most `attempts` tries, and no new try
+   * once `withinMs` would have passed since the first, so an endpoint that never answers ends soon.
+   * Throttling is not bound by this: a throttled request was not run, patience is safe.
+   */
+  failures?: { attempts: number; withinMs: number }
   baseMs: number
   maxMs: number
-  sleep?: (ms: number) => Promise<void>
+  /** Ends the wait between tries (cancellation, a deadline); the reason is thrown. */
+  signal?: AbortSignal
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>
   onRetry?: (error: unknown, attempt: number, delayMs: number) => void
+  now?: () => number
 }
 
 /**
@@ -50,15 +75,23 @@ export interface RetryOptions {
  * the last attempt's error, is thrown as it is. No sleep after the last attempt.
  */
 export async function retry<T>(fn: () => Promise<T>, options: RetryOptions): Promise<T> {
-  const sleep = options.sleep ?? ((ms: number) => new Promise<void>(resolve => setTimeout(resolve, ms)))
+  const sleep = options.sleep ?? wakeableSleep
+  const now = options.now ?? Date.now
+  const startedAt = now()
+  let failures = 0
   for (let attempt = 1; ; attempt++) {
     try {
       return await fn()
     } catch (error) {
-      if (attempt >= options.attempts || !isRetryable(error)) throw error
+      if (attempt >= options.attempts || !isRetryable(error) || options.signal?.aborted) throw error
       const delayMs = Math.round(Math.random() * Math.min(options.maxMs, options.baseMs * 2 ** (attempt - 1)))
+      if (options.failures && !isThrottling(error)) {
+        failures++
+        if (failures >= options.failures.attempts || now() - startedAt + delayMs >= options.failures.withinMs) throw error
+      }
       options.onRetry?.(error, attempt, delayMs)
-      await sleep(delayMs)
+      await sleep(delayMs, options.signal)
+      if (options.signal?.aborted) throw options.signal.reason
     }
   }
 }
