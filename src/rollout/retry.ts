@@ -25,9 +25,19 @@ export function isRetryable(error: unknown): boolean {
   if (isThrottling(error)) return true
   const code = status(error)
   if (code !== undefined && code >= 500) return true
-  const e = error as { code?: unknown; cause?: { code?: unknown }; name?: string }
-  const errno = typeof e?.code === 'string' ? e.code : typeof e?.cause?.code === 'string' ? e.cause.code : ''
-  return CONNECTION.has(errno) || e?.name === 'TimeoutError'
+  return CONNECTION.has(errnoOf(error)) || (error as { name?: string })?.name === 'TimeoutError'
+}
+
+/**
+ * The system error code of a failed request (ECONNREFUSED ...), on the error, its cause, or only in
+ * its message (the SDK rewraps an error from another realm as "AWS SDK error wrapper for Error: connect
+ * ECONNREFUSED ...", losing the code).
+ */
+export function errnoOf(error: unknown): string {
+  const e = error as { code?: unknown; cause?: { code?: unknown }; message?: unknown }
+  if (typeof e?.code === 'string') return e.code
+  if (typeof e?.cause?.code === 'string') return e.cause.code
+  return typeof e?.message === 'string' ? (/\b(E[A-Z]{2,}|UND_ERR_[A-Z_]+)\b/.exec(e.message)?.[1] ?? '') : ''
 }
 
 function status(error: unknown): number | undefined {
@@ -45,9 +55,8 @@ function status(error: unknown): number | undefined {
  */
 export function wasNotExecuted(error: unknown): boolean {
   if (isThrottling(error)) return true
-  const e = error as { code?: unknown; cause?: { code?: unknown }; name?: string; message?: unknown }
-  const errno = typeof e?.code === 'string' ? e.code : typeof e?.cause?.code === 'string' ? e.cause.code : ''
-  if (['ECONNREFUSED', 'EAI_AGAIN', 'ENOTFOUND', 'UND_ERR_CONNECT_TIMEOUT'].includes(errno)) return true
+  if (['ECONNREFUSED', 'EAI_AGAIN', 'ENOTFOUND', 'UND_ERR_CONNECT_TIMEOUT'].includes(errnoOf(error))) return true
+  const e = error as { name?: string; message?: unknown }
   // The SDK's connect timeout: the socket never connected, so nothing was sent.
   return e?.name === 'TimeoutError' && typeof e.message === 'string' && /did not establish a connection/.test(e.message)
 }

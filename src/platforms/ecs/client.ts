@@ -19,7 +19,7 @@ import {
 } from '@aws-sdk/client-ecs'
 import { randomUUID } from 'node:crypto'
 import { UserError, errorMessage } from '../../errors.js'
-import { isThrottling, retry, wasNotExecuted, type RetryOptions } from '../../rollout/retry.js'
+import { errnoOf, isThrottling, retry, wasNotExecuted, type RetryOptions } from '../../rollout/retry.js'
 
 /** How long one try may take: connecting, then the whole request and answer. */
 export const CONNECT_TIMEOUT_MS = 3_000
@@ -304,7 +304,7 @@ function explain(error: unknown, what: string, cluster: string, input: string | 
     return fix(`AWS refused the request (HTTP ${status}): the credentials are invalid or not allowed to call ECS; check aws-actions/configure-aws-credentials and the role's ECS permissions`)
   }
   if (/Region is missing/i.test(message)) return fix('no AWS region: set AWS_REGION (aws-actions/configure-aws-credentials does)')
-  const code = networkCode(error)
+  const code = errnoOf(error)
   const network =
     code === 'ECONNREFUSED' ? `${where} refused the connection (nothing listens there)`
     : code === 'ENOTFOUND' || code === 'EAI_AGAIN' ? `${where} could not be resolved (DNS)`
@@ -321,12 +321,7 @@ function explain(error: unknown, what: string, cluster: string, input: string | 
 
 /** Keeps what the retry predicates look at (name, HTTP status, errno) on a rewrapped error. */
 function keepRetryFields(wrapped: Error, error: unknown, name: string): Error {
-  return Object.assign(wrapped, { name: name || wrapped.name, $metadata: (error as { $metadata?: unknown })?.$metadata, code: (error as { code?: unknown })?.code })
-}
-
-function networkCode(error: unknown): string {
-  const e = error as { code?: unknown; cause?: { code?: unknown } }
-  return typeof e?.code === 'string' ? e.code : typeof e?.cause?.code === 'string' ? e.cause.code : ''
+  return Object.assign(wrapped, { name: name || wrapped.name, $metadata: (error as { $metadata?: unknown })?.$metadata, code: errnoOf(error) || (error as { code?: unknown })?.code })
 }
 
 function revisionOf(arn: string): number {
