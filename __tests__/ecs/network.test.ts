@@ -104,11 +104,11 @@ describe('an endpoint that does not answer properly', () => {
     const port = await freePort()
     const run = await runEcs(`http://127.0.0.1:${port}`, { service: 'web', cluster: 'shop', 'image-tag': '2' })
     expect(run.result).toBeUndefined()
-    expect(run.error?.message).toMatch(new RegExp(`^could not describe service 'web': the ECS endpoint http://127.0.0.1:${port} refused the connection \\(nothing listens there\\) \\(3 tries in \\d+s\\)`))
+    expect(run.error?.message).toMatch(new RegExp(`^could not describe service 'web': the ECS endpoint http://127.0.0.1:${port} refused the connection \\(nothing listens there\\) \\(4 tries in \\d+s\\)`))
   })
 
   it.each([
-    [502, 3],
+    [502, 4],
     [200, 1]
   ])('says that a proxy answered HTML (HTTP %i) instead of a JSON parse error, after %i tries', async (status, tries) => {
     const front = await proxy({ decide: () => html(status) })
@@ -138,14 +138,14 @@ describe('an endpoint that does not answer properly', () => {
 })
 
 describe('retries', () => {
-  it('waits out throttling longer than it retries failures: 4 throttled answers (more than the 3 tries a failure gets), then the deploy goes through', async () => {
+  it('waits out throttling longer than it retries failures: 5 throttled answers (more than the 4 tries a failure gets), then the deploy goes through', async () => {
     let throttled = 0
-    const front = await proxy({ decide: operation => (operation === 'DescribeServices' && throttled++ < 4 ? ecsError(400, 'ThrottlingException', 'Rate exceeded') : undefined) })
+    const front = await proxy({ decide: operation => (operation === 'DescribeServices' && throttled++ < 5 ? ecsError(400, 'ThrottlingException', 'Rate exceeded') : undefined) })
     try {
       const run = await runEcs(front.endpoint, { service: 'web', cluster: 'shop', 'image-tag': '2.0.0', wait: 'false' })
       expect(run.error).toBeUndefined()
       expect(run.result!.status).toBe('applied')
-      expect(front.operations.slice(0, 5)).toEqual(Array(5).fill('DescribeServices'))
+      expect(front.operations.slice(0, 6)).toEqual(Array(6).fill('DescribeServices'))
     } finally {
       await front.close()
     }

@@ -65,9 +65,10 @@ export interface RetryOptions {
   /** Tries in all, the first included: throttled tries can use all of them. */
   attempts: number
   /**
-   * Server errors, timeouts, resets and refused connections: at most `attempts` tries, and no new try
-   * once `withinMs` would have passed since the first, so an endpoint that never answers ends soon.
-   * Throttling is not bound by this: a throttled request was not run, patience is safe.
+   * Server errors, timeouts, resets and refused connections: at most `attempts` tries that fail so,
+   * and none started once `withinMs` would have passed since the first of them began, so an endpoint
+   * that never answers ends soon. Throttling is not bound by this: a throttled request was not run,
+   * patience is safe.
    */
   failures?: { attempts: number; withinMs: number }
   baseMs: number
@@ -86,9 +87,11 @@ export interface RetryOptions {
 export async function retry<T>(fn: () => Promise<T>, options: RetryOptions): Promise<T> {
   const sleep = options.sleep ?? wakeableSleep
   const now = options.now ?? Date.now
-  const startedAt = now()
   let failures = 0
+  /** When the first try that failed (not throttled) started: the failure budget runs from there. */
+  let failingSince: number | undefined
   for (let attempt = 1; ; attempt++) {
+    const triedAt = now()
     try {
       return await fn()
     } catch (error) {
@@ -96,7 +99,8 @@ export async function retry<T>(fn: () => Promise<T>, options: RetryOptions): Pro
       const delayMs = Math.round(Math.random() * Math.min(options.maxMs, options.baseMs * 2 ** (attempt - 1)))
       if (options.failures && !isThrottling(error)) {
         failures++
-        if (failures >= options.failures.attempts || now() - startedAt + delayMs >= options.failures.withinMs) throw error
+        failingSince ??= triedAt
+        if (failures >= options.failures.attempts || now() - failingSince + delayMs >= options.failures.withinMs) throw error
       }
       options.onRetry?.(error, attempt, delayMs)
       await sleep(delayMs, options.signal)
