@@ -32,6 +32,13 @@ describe('the ECS retry policy', () => {
     expect(run.tries).toBe(11)
   })
 
+  it('gives up throttling after 2 minutes', async () => {
+    const run = await onFakeClock(Array(1000).fill(throttled))
+    expect(run.error).toBe(throttled)
+    expect(run.elapsedMs).toBeLessThan(120_000)
+    expect(run.elapsedMs).toBeGreaterThan(100_000)
+  })
+
   it('gives up on server errors after 4 tries', async () => {
     const run = await onFakeClock(Array(10).fill(serverError))
     expect(run.error).toBe(serverError)

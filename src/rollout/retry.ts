@@ -64,6 +64,8 @@ export function wasNotExecuted(error: unknown): boolean {
 export interface RetryOptions {
   /** Tries in all, the first included: throttled tries can use all of them. */
   attempts: number
+  /** No new try of any kind starts once this long would have passed since the first began. */
+  withinMs?: number
   /**
    * Server errors, timeouts, resets and refused connections: at most `attempts` tries that fail so,
    * and none started once `withinMs` would have passed since the first of them began, so an endpoint
@@ -90,6 +92,7 @@ export async function retry<T>(fn: () => Promise<T>, options: RetryOptions): Pro
   let failures = 0
   /** When the first try that failed (not throttled) started: the failure budget runs from there. */
   let failingSince: number | undefined
+  const startedAt = now()
   for (let attempt = 1; ; attempt++) {
     const triedAt = now()
     try {
@@ -97,6 +100,7 @@ export async function retry<T>(fn: () => Promise<T>, options: RetryOptions): Pro
     } catch (error) {
       if (attempt >= options.attempts || !isRetryable(error) || options.signal?.aborted) throw error
       const delayMs = Math.round(Math.random() * Math.min(options.maxMs, options.baseMs * 2 ** (attempt - 1)))
+      if (options.withinMs !== undefined && now() - startedAt + delayMs >= options.withinMs) throw error
       if (options.failures && !isThrottling(error)) {
         failures++
         failingSince ??= triedAt
