@@ -123,6 +123,17 @@ describe('an endpoint that does not answer properly', () => {
     }
   })
 
+  it('says that the answer was not ECS JSON, quoting its start, for plain text from a gateway', async () => {
+    const front = await proxy({ decide: () => ({ status: 502, headers: { 'content-type': 'text/plain' }, body: 'Bad Gateway' }) })
+    try {
+      const run = await runEcs(front.endpoint, { service: 'web', cluster: 'shop', 'image-tag': '2' })
+      expect(run.error?.message).toMatch(/^could not describe service 'web': the ECS endpoint \S+ answered HTTP 502 with something that is not ECS JSON \(it starts 'Bad Gatew[a-z]*'\): a proxy or wrong endpoint\?/)
+      expect(run.error?.message).not.toMatch(/Unexpected token|Deserialization/)
+    } finally {
+      await front.close()
+    }
+  })
+
   it('aborts a request in flight when the run is cancelled, saying so', async () => {
     const hole = await blackHole()
     try {

@@ -296,7 +296,7 @@ function explain(error: unknown, what: string, cluster: string, input: string | 
   const tried = `${trace.tries} ${trace.tries === 1 ? 'try' : 'tries'} in ${Math.round(trace.ms / 1000)}s`
   // The JSON parser's message quotes the answer's first characters; the content type alone is not
   // enough (moto sends its XML errors as text/html).
-  const start = typeof body === 'string' ? body.slice(0, 40) : /Unexpected token '<', "([^"]*)"/.exec(message)?.[1] ?? ''
+  const start = typeof body === 'string' ? body.slice(0, 40) : /Unexpected token .*?, "([^"]*)"/.exec(message)?.[1] ?? ''
   if (/^\s*<(!doctype|html|head|body|title|h1|center|meta)\b/i.test(start)) {
     // A captive portal, a corporate proxy's error page, a load balancer's 502: not something ECS says.
     return keepRetryFields(new Error(`could not ${what}: ${where} answered HTML (HTTP ${status ?? '?'}), not ECS JSON: a proxy or wrong endpoint? Check AWS_ENDPOINT_URL_ECS / AWS_ENDPOINT_URL and HTTPS_PROXY (${tried})`, { cause: error }), error, name)
@@ -304,6 +304,11 @@ function explain(error: unknown, what: string, cluster: string, input: string | 
   if ((status === 401 || status === 403) && /Deserialization error|not valid JSON/.test(message)) {
     // Some endpoints answer an auth failure in XML that the JSON protocol cannot read: the status says enough.
     return fix(`AWS refused the request (HTTP ${status}): the credentials are invalid or not allowed to call ECS; check aws-actions/configure-aws-credentials and the role's ECS permissions`)
+  }
+  if (/Deserialization error|is not valid JSON/.test(message)) {
+    // Neither JSON nor HTML: plain text from a gateway, a truncated answer. Quoted short and on one line.
+    const quoted = start.replace(/[^\x20-\x7e]+/g, ' ').slice(0, 20)
+    return keepRetryFields(new Error(`could not ${what}: ${where} answered HTTP ${status ?? '?'} with something that is not ECS JSON${quoted ? ` (it starts '${quoted}')` : ''}: a proxy or wrong endpoint? Check AWS_ENDPOINT_URL_ECS / AWS_ENDPOINT_URL and HTTPS_PROXY (${tried})`, { cause: error }), error, name)
   }
   if (/Region is missing/i.test(message)) return fix('no AWS region: set AWS_REGION (aws-actions/configure-aws-credentials does)')
   const code = errnoOf(error)
