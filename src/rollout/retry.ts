@@ -37,7 +37,7 @@ export function errnoOf(error: unknown): string {
   const e = error as { code?: unknown; cause?: { code?: unknown }; message?: unknown }
   if (typeof e?.code === 'string') return e.code
   if (typeof e?.cause?.code === 'string') return e.cause.code
-  return typeof e?.message === 'string' ? (/\b(E[A-Z]{2,}|UND_ERR_[A-Z_]+)\b/.exec(e.message)?.[1] ?? '') : ''
+  return typeof e?.message === 'string' ? (/\b(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EAI_AGAIN|ENOTFOUND|UND_ERR_[A-Z_]+)\b/.exec(e.message)?.[1] ?? '') : ''
 }
 
 function status(error: unknown): number | undefined {
