@@ -27,13 +27,14 @@ export const REQUEST_TIMEOUT_MS = 10_000
 
 /**
  * The one retry loop for ECS calls (the SDK's own retry is off: maxAttempts 1, so no stacking of
- * its tries under ours). Throttling is retried patiently, for up to 2 minutes per call with backoff
- * up to 5 s: a throttled request was not run, and a storm passes. Server errors, timeouts and dropped
- * or refused connections get up to 4 tries, started within 20 s of the first that failed: an endpoint
- * that never answers (10 s per try) ends after 2 tries, in about 21 s; one that refuses, after 4
- * tries in a few seconds. Cancellation and deadlines end the wait between tries (abortSignal).
+ * its tries under ours). Throttling is retried patiently, for up to 2 minutes per call (bounded by
+ * time, not tries), with full-jitter backoff up to 2 s, about one try a second: a throttled request
+ * was not run, and a storm passes. Server errors, timeouts and dropped or refused connections get up
+ * to 4 tries, started within 20 s of the first that failed: an endpoint that never answers (10 s per
+ * try) ends after 2 tries, in about 21 s; one that refuses, after 4 tries in a few seconds.
+ * Cancellation and deadlines end the wait between tries (abortSignal).
  */
-export const ECS_RETRY: Omit<RetryOptions, 'signal'> = { attempts: 100, withinMs: 120_000, baseMs: 500, maxMs: 5_000, failures: { attempts: 4, withinMs: 20_000 } }
+export const ECS_RETRY: Omit<RetryOptions, 'signal'> = { attempts: Infinity, withinMs: 120_000, baseMs: 500, maxMs: 2_000, failures: { attempts: 4, withinMs: 20_000 } }
 
 /** Tag on each registration, unique to it: finds the revision an ambiguous RegisterTaskDefinition made. */
 export const REGISTRATION_TAG = 'deploy-service:registration'
