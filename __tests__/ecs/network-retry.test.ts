@@ -2,7 +2,7 @@
 // run (5xx, timeouts, resets) get a few tries within a time budget, cancellation ends the wait.
 import { describe, expect, it } from '@jest/globals'
 import { ECS_RETRY } from '../../src/platforms/ecs/client.js'
-import { retry, wasNotExecuted, type RetryOptions } from '../../src/rollout/retry.js'
+import { isRetryable, retry, wasNotExecuted, type RetryOptions } from '../../src/rollout/retry.js'
 
 const throttled = Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } })
 const serverError = Object.assign(new Error('Internal error.'), { name: 'ServerException', $metadata: { httpStatusCode: 500 } })
@@ -74,5 +74,8 @@ describe('the ECS retry policy', () => {
     expect(wasNotExecuted(serverError)).toBe(false)
     expect(wasNotExecuted(timedOut)).toBe(false)
     expect(wasNotExecuted(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }))).toBe(false)
+    const rewrappedReset = new Error('AWS SDK error wrapper for TimeoutError: socket hang up')
+    expect(wasNotExecuted(rewrappedReset)).toBe(false)
+    expect(isRetryable(rewrappedReset)).toBe(true)
   })
 })

@@ -50,11 +50,12 @@ type Answer = { status: number; headers: Record<string, string>; body: string }
 
 /**
  * An HTTP server in front of moto. `decide` sees each request's ECS operation and either answers in
- * moto's place, or lets it through; `after` may replace moto's answer once it was made.
+ * moto's place, or lets it through; `after` may replace moto's answer once it was made, drop the
+ * connection ('reset') or never answer ('hang').
  */
 async function proxy(options: {
   decide?: (operation: string) => Answer | undefined
-  after?: (operation: string, answer: Answer) => Answer | undefined
+  after?: (operation: string, answer: Answer) => Answer | 'reset' | 'hang' | undefined
 }): Promise<{ endpoint: string; operations: string[]; close(): Promise<void> }> {
   const operations: string[] = []
   const server = http.createServer((request, response) => {
@@ -75,7 +76,9 @@ async function proxy(options: {
         body: Buffer.concat(chunks)
       })
       const answer = { status: forwarded.status, headers: { 'content-type': forwarded.headers.get('content-type') ?? 'application/x-amz-json-1.1' }, body: await forwarded.text() }
-      send(options.after?.(operation, answer) ?? answer)
+      const replaced = options.after?.(operation, answer) ?? answer
+      if (replaced === 'reset') request.socket.destroy()
+      else if (replaced !== 'hang') send(replaced)
     })
   })
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
@@ -162,17 +165,19 @@ describe('retries', () => {
     }
   })
 
-  it.each([
-    ['after moto registered it (the answer was lost)', true],
-    ['before moto saw it', false]
-  ])('registers exactly one revision when RegisterTaskDefinition answers 500 %s', async (_name, forwardFirst) => {
-    await seedService(client, 'shop', forwardFirst ? 'lost' : 'failed')
-    const family = forwardFirst ? 'lost' : 'failed'
-    let failures = 0
-    const serverError = ecsError(500, 'ServerException', 'We encountered an internal error. Please try again.')
+  const serverError = ecsError(500, 'ServerException', 'We encountered an internal error. Please try again.')
+  it.each<[string, string, { before?: Answer; after?: Answer | 'reset' | 'hang' }, number]>([
+    ['a 500 after moto registered it (the answer was lost)', 'lost', { after: serverError }, 1],
+    ['a reset after moto registered it', 'reset', { after: 'reset' }, 1],
+    ['no answer after moto registered it (a timeout)', 'timeout', { after: 'hang' }, 1],
+    ['a 500 before moto saw it', 'failed', { before: serverError }, 2]
+  ])('registers exactly one revision when RegisterTaskDefinition gets %s', async (_name, family, fault, sends) => {
+    await seedService(client, 'shop', family)
+    let faults = 0
+    const first = (operation: string): boolean => operation === 'RegisterTaskDefinition' && faults++ === 0
     const front = await proxy({
-      decide: operation => (!forwardFirst && operation === 'RegisterTaskDefinition' && failures++ === 0 ? serverError : undefined),
-      after: operation => (forwardFirst && operation === 'RegisterTaskDefinition' && failures++ === 0 ? serverError : undefined)
+      decide: operation => (fault.before && first(operation) ? fault.before : undefined),
+      after: operation => (fault.after && first(operation) ? fault.after : undefined)
     })
     try {
       const run = await runEcs(front.endpoint, { service: family, cluster: 'shop', 'image-tag': '3.0.0', wait: 'false' })
@@ -180,10 +185,9 @@ describe('retries', () => {
       const revisions = (await client.send(new ListTaskDefinitionsCommand({ familyPrefix: family }))).taskDefinitionArns!
       expect(revisions.map(arn => arn.split('/').pop())).toEqual([`${family}:1`, `${family}:2`])
       expect(run.result!.revision).toBe(revisions[1])
-      const registers = front.operations.filter(operation => operation === 'RegisterTaskDefinition').length
-      // Either way the 500 is ambiguous, so the family is searched for the registration's tag first:
-      // found (the lost answer), it is not sent again; not found, it is sent once more.
-      expect(registers).toBe(forwardFirst ? 1 : 2)
+      // Each fault is ambiguous, so the family is searched for the registration's tag before another
+      // try: found (moto had registered), it is not sent again; not found, it is sent once more.
+      expect(front.operations.filter(operation => operation === 'RegisterTaskDefinition')).toHaveLength(sends)
       expect(front.operations).toContain('ListTaskDefinitions')
     } finally {
       await front.close()

@@ -37,7 +37,10 @@ export function errnoOf(error: unknown): string {
   const e = error as { code?: unknown; cause?: { code?: unknown }; message?: unknown }
   if (typeof e?.code === 'string') return e.code
   if (typeof e?.cause?.code === 'string') return e.cause.code
-  return typeof e?.message === 'string' ? (/\b(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EAI_AGAIN|ENOTFOUND|UND_ERR_[A-Z_]+)\b/.exec(e.message)?.[1] ?? '') : ''
+  if (typeof e?.message !== 'string') return ''
+  // Node's words for a connection the server dropped mid-request.
+  if (/\bsocket hang up\b/.test(e.message)) return 'ECONNRESET'
+  return /\b(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EAI_AGAIN|ENOTFOUND|UND_ERR_[A-Z_]+)\b/.exec(e.message)?.[1] ?? ''
 }
 
 function status(error: unknown): number | undefined {

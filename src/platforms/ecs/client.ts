@@ -242,7 +242,7 @@ export class EcsApi {
     do {
       const output = await this.call(`list stopped tasks of deployment '${deploymentId}'`, () =>
         this.client.send(new ListTasksCommand({ cluster: this.cluster, startedBy: deploymentId, desiredStatus: 'STOPPED', nextToken }), { abortSignal })
-      )
+      , undefined, abortSignal)
       arns.push(...(output.taskArns ?? []))
       nextToken = output.nextToken
     } while (nextToken)
