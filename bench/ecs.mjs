@@ -4,6 +4,7 @@
 import { DescribeServicesCommand, ECSClient, RegisterTaskDefinitionCommand, UpdateServiceCommand, waitUntilServicesStable } from '@aws-sdk/client-ecs'
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
+import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { startScriptedEcs } from '../test/support/scripted-ecs.ts'
@@ -118,4 +119,36 @@ row(`exit after settle, median of ${RUNS} (s)`, median(ours).toFixed(2), `${medi
   const bytes = files.reduce((sum, f) => sum + fs.statSync(f).size, 0)
   const kubernetes = files.some(f => fs.readFileSync(f, 'utf8').includes('KubeConfig'))
   row('JS an ECS deploy loads', `${(bytes / 1024 / 1024).toFixed(2)} MB in ${files.length} files${kubernetes ? ' (Kubernetes client LOADED)' : ''}`, '-', '<= 1.5 MB')
+}
+
+/** The bundle against an endpoint that fails at the network level: time to exit and the error it printed. */
+async function clearError(endpoint) {
+  const result = await runBundle(endpoint, { 'image-tag': '5.0.0' })
+  const error = /::error::(.*)/.exec(result.log)?.[1] ?? '(no ::error:: line)'
+  return { seconds: (result.exitedAt - result.spawnedAt) / 1000, code: result.code, error }
+}
+
+{
+  // Accepts the connection and never says a word, as a stuck proxy or a black-holed VPC endpoint does.
+  const sockets = new Set()
+  const hole = net.createServer(socket => {
+    sockets.add(socket)
+    socket.on('error', () => {})
+  })
+  await new Promise(resolve => hole.listen(0, '127.0.0.1', resolve))
+  const outcome = await clearError(`http://127.0.0.1:${hole.address().port}`)
+  sockets.forEach(socket => socket.destroy())
+  hole.close()
+  row('time to a clear error, black-holed endpoint', `${outcome.seconds.toFixed(1)} s (exit ${outcome.code})`, 'SDK defaults: 15 min per try', '< 60 s')
+  console.log(`    error: ${outcome.error}`)
+}
+
+{
+  const closed = net.createServer()
+  await new Promise(resolve => closed.listen(0, '127.0.0.1', resolve))
+  const { port } = closed.address()
+  await new Promise(resolve => closed.close(resolve))
+  const outcome = await clearError(`http://127.0.0.1:${port}`)
+  row('time to a clear error, refused connection', `${outcome.seconds.toFixed(1)} s (exit ${outcome.code})`, '-', '< 60 s')
+  console.log(`    error: ${outcome.error}`)
 }

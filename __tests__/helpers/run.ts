@@ -1,20 +1,20 @@
-import { ECSClient } from '@aws-sdk/client-ecs'
+import type { ECSClient } from '@aws-sdk/client-ecs'
 import os from 'node:os'
 import fs from 'node:fs'
 import path from 'node:path'
 import { parseInputs } from '../../src/inputs.js'
 import { choosePlatform } from '../../src/platforms/choose.js'
 import { createEcsPlatform } from '../../src/platforms/ecs/index.js'
-import { EcsApi } from '../../src/platforms/ecs/client.js'
+import { createEcsClient, EcsApi } from '../../src/platforms/ecs/client.js'
 import { runDeployment, type RunResult } from '../../src/rollout/engine.js'
 import { Progress } from '../../src/rollout/progress.js'
 
 export const REGION = 'us-east-1'
 export const CREDENTIALS = { accessKeyId: 'testing', secretAccessKey: 'testing' }
 
-/** A client configured as the action configures its own (adaptive retry), pointed at a local server. */
+/** A client configured as the action configures its own (timeouts, no SDK retry), pointed at a local server. */
 export function ecsClient(endpoint: string, credentials = CREDENTIALS): ECSClient {
-  return new ECSClient({ endpoint, region: REGION, credentials, retryMode: 'adaptive', maxAttempts: 3 })
+  return createEcsClient({ endpoint, region: REGION, credentials })
 }
 
 /** INPUT_* variables as the runner sets them (upper case, dashes kept). */

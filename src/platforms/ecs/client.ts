@@ -10,39 +10,78 @@ import {
   RegisterTaskDefinitionCommand,
   UpdateServiceCommand,
   DeregisterTaskDefinitionCommand,
+  type ECSClientConfig,
   type RegisterTaskDefinitionCommandInput,
   type Service,
   type Tag,
   type Task,
   type TaskDefinition
 } from '@aws-sdk/client-ecs'
+import { randomUUID } from 'node:crypto'
 import { UserError, errorMessage } from '../../errors.js'
-import { retry, type RetryOptions } from '../../rollout/retry.js'
+import { errnoOf, isThrottling, retry, wasNotExecuted, type RetryOptions } from '../../rollout/retry.js'
 
-// The SDK retries each call a little (adaptive: it also paces sends); this loop on top keeps a
-// throttling storm from failing the deploy. Safe for writes too: a throttled request was not run,
-// and a repeated register or update only repeats the same change.
-const RETRY: RetryOptions = { attempts: 10, baseMs: 500, maxMs: 5000 }
+/** How long one try may take: connecting, then the whole request and answer. */
+export const CONNECT_TIMEOUT_MS = 3_000
+export const REQUEST_TIMEOUT_MS = 10_000
+
+/**
+ * The one retry loop for ECS calls (the SDK's own retry is off: maxAttempts 1, so no stacking of
+ * its tries under ours). Throttling is retried patiently, for up to 2 minutes per call (bounded by
+ * time, not tries), with full-jitter backoff up to 2 s, about one try a second: a throttled request
+ * was not run, and a storm passes. Server errors, timeouts and dropped or refused connections get up
+ * to 4 tries, started within 20 s of the first that failed: an endpoint that never answers (10 s per
+ * try) ends after 2 tries, in about 21 s; one that refuses, after 4 tries in a few seconds.
+ * Cancellation and deadlines end the wait between tries (abortSignal).
+ */
+export const ECS_RETRY: Omit<RetryOptions, 'signal'> = { attempts: Infinity, withinMs: 120_000, baseMs: 500, maxMs: 2_000, failures: { attempts: 4, withinMs: 20_000 } }
+
+/** Tag on each registration, unique to it: finds the revision an ambiguous RegisterTaskDefinition made. */
+export const REGISTRATION_TAG = 'deploy-service:registration'
+
+/**
+ * An ECS client configured as the action needs it: each try bounded (connect, request), no retry of
+ * its own (EcsApi retries), the rest (region, credentials, endpoint) from the standard AWS chain
+ * unless given.
+ */
+export function createEcsClient(config: ECSClientConfig = {}): ECSClient {
+  return new ECSClient({
+    maxAttempts: 1,
+    requestHandler: { connectionTimeout: CONNECT_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, throwOnRequestTimeout: true, socketTimeout: REQUEST_TIMEOUT_MS },
+    ...config
+  })
+}
 
 /**
  * The ECS calls a deploy makes, each rethrown with what we were doing. Mistakes the user can fix
  * (unknown cluster or service, no region, no or denied credentials) become UserErrors that name the
- * input and the fix. Throttling is retried by the SDK's adaptive retry, and the wait loop on top.
+ * input and the fix. Every method takes an optional AbortSignal (last): cancellation aborts the
+ * request in flight and the wait between tries.
  */
 export class EcsApi {
   readonly client: ECSClient
   readonly cluster: string
+  /** Where the last request went, for messages about an endpoint that does not answer. */
+  private endpoint = ''
 
-  constructor(cluster: string, client = new ECSClient({ retryMode: 'adaptive', maxAttempts: 3 })) {
+  constructor(cluster: string, client = createEcsClient()) {
     this.cluster = cluster
     this.client = client
+    client.middlewareStack.add(
+      next => async args => {
+        const request = args.request as { protocol?: string; hostname?: string; port?: number }
+        if (request.hostname) this.endpoint = `${request.protocol ?? 'https:'}//${request.hostname}${request.port ? `:${request.port}` : ''}`
+        return next(args)
+      },
+      { step: 'finalizeRequest', name: 'deployServiceEndpoint', override: true }
+    )
   }
 
   /** The service, which must exist and be ACTIVE. */
   async describeService(service: string, abortSignal?: AbortSignal): Promise<Service> {
     const output = await this.call(`describe service '${service}'`, () =>
       this.client.send(new DescribeServicesCommand({ cluster: this.cluster, services: [service] }), { abortSignal })
-    )
+    , undefined, abortSignal)
     const found = output.services?.find(s => s.serviceName === service)
     if (!found) {
       const reason = output.failures?.[0]?.reason ?? 'MISSING'
@@ -51,38 +90,72 @@ export class EcsApi {
     return found
   }
 
-  async describeTaskDefinition(reference: string, input = 'template'): Promise<{ taskDefinition: TaskDefinition; tags: Tag[] }> {
+  async describeTaskDefinition(reference: string, input = 'template', abortSignal?: AbortSignal): Promise<{ taskDefinition: TaskDefinition; tags: Tag[] }> {
     const output = await this.call(`describe task definition '${reference}'`, () =>
-      this.client.send(new DescribeTaskDefinitionCommand({ taskDefinition: reference, include: ['TAGS'] }))
-    , input)
+      this.client.send(new DescribeTaskDefinitionCommand({ taskDefinition: reference, include: ['TAGS'] }), { abortSignal })
+    , input, abortSignal)
     if (!output.taskDefinition) throw new UserError({ input, message: `task definition '${reference}' does not exist` })
     return { taskDefinition: output.taskDefinition, tags: output.tags ?? [] }
   }
 
-  async registerTaskDefinition(definition: RegisterTaskDefinitionCommandInput): Promise<TaskDefinition> {
-    const output = await this.call(`register task definition '${definition.family}'`, () =>
-      this.client.send(new RegisterTaskDefinitionCommand(definition))
-    )
+  /**
+   * Registers once, even when a try fails ambiguously (a 5xx, a reset, a timeout after sending: it
+   * may have been registered). Each registration carries a tag of its own; before trying again after
+   * such a failure, the newest revisions of the family are searched for it.
+   */
+  async registerTaskDefinition(definition: RegisterTaskDefinitionCommandInput, abortSignal?: AbortSignal): Promise<TaskDefinition> {
+    const registration = randomUUID()
+    const tagged = { ...definition, tags: [...(definition.tags ?? []).filter(tag => tag.key !== REGISTRATION_TAG), { key: REGISTRATION_TAG, value: registration }] }
+    let mayHaveRegistered = false
+    const output = await this.call(`register task definition '${definition.family}'`, async () => {
+      if (mayHaveRegistered) {
+        const earlier = await this.findRegistration(definition.family!, registration, abortSignal).catch(error => {
+          // Not knowing whether it registered, registering again could make a second revision: stop here.
+          throw new Error(`the last try may have registered a revision, and looking for it failed: ${errorMessage(error)}`, { cause: error })
+        })
+        if (earlier) return { taskDefinition: earlier }
+      }
+      try {
+        return await this.client.send(new RegisterTaskDefinitionCommand(tagged), { abortSignal })
+      } catch (error) {
+        mayHaveRegistered ||= !wasNotExecuted(error)
+        throw error
+      }
+    }, undefined, abortSignal)
     if (!output.taskDefinition?.taskDefinitionArn) throw new Error('RegisterTaskDefinition returned no task definition')
     return output.taskDefinition
   }
 
-  async updateService(service: string, change: { taskDefinition: string; desiredCount?: number; forceNewDeployment?: boolean }): Promise<Service> {
+  /** The revision among the newest of `family` that carries registration tag `id`, if any. */
+  private async findRegistration(family: string, id: string, abortSignal?: AbortSignal): Promise<TaskDefinition | undefined> {
+    // A few newest are enough: the lost answer is seconds old; others may have registered since.
+    for (const arn of (await this.listRevisions(family, 'ACTIVE', abortSignal)).slice(0, 5)) {
+      const { taskDefinition, tags } = await this.describeTaskDefinition(arn, 'template', abortSignal)
+      if (tags.some(tag => tag.key === REGISTRATION_TAG && tag.value === id)) return taskDefinition
+    }
+    return undefined
+  }
+
+  /**
+   * Retried like any call: repeating the same update leaves the service as one update would (with
+   * force-new-deployment, at worst one more deployment of the same revision, which is followed).
+   */
+  async updateService(service: string, change: { taskDefinition: string; desiredCount?: number; forceNewDeployment?: boolean }, abortSignal?: AbortSignal): Promise<Service> {
     const output = await this.call(`update service '${service}'`, () =>
-      this.client.send(new UpdateServiceCommand({ cluster: this.cluster, service, ...change }))
-    )
+      this.client.send(new UpdateServiceCommand({ cluster: this.cluster, service, ...change }), { abortSignal })
+    , undefined, abortSignal)
     if (!output.service) throw new Error('UpdateService returned no service')
     return output.service
   }
 
   /** Task-definition ARNs of a family, newest first. */
-  async listRevisions(family: string, status: 'ACTIVE' | 'INACTIVE' = 'ACTIVE'): Promise<string[]> {
+  async listRevisions(family: string, status: 'ACTIVE' | 'INACTIVE' = 'ACTIVE', abortSignal?: AbortSignal): Promise<string[]> {
     const arns: string[] = []
     let nextToken: string | undefined
     do {
       const output = await this.call(`list revisions of '${family}'`, () =>
-        this.client.send(new ListTaskDefinitionsCommand({ familyPrefix: family, status, sort: 'DESC', nextToken }))
-      )
+        this.client.send(new ListTaskDefinitionsCommand({ familyPrefix: family, status, sort: 'DESC', nextToken }), { abortSignal })
+      , undefined, abortSignal)
       arns.push(...(output.taskDefinitionArns ?? []).filter(arn => arn.split('/').pop()?.replace(/:\d+$/, '') === family))
       nextToken = output.nextToken
     } while (nextToken)
@@ -91,13 +164,13 @@ export class EcsApi {
   }
 
   /** Task definitions that any service of any cluster runs or is deploying: never to be deregistered. */
-  async taskDefinitionsInUse(): Promise<Set<string>> {
+  async taskDefinitionsInUse(abortSignal?: AbortSignal): Promise<Set<string>> {
     const inUse = new Set<string>()
-    const clusters = await this.pages('list clusters', token => this.client.send(new ListClustersCommand({ nextToken: token })), o => o.clusterArns)
+    const clusters = await this.pages('list clusters', token => this.client.send(new ListClustersCommand({ nextToken: token }), { abortSignal }), o => o.clusterArns, abortSignal)
     for (const cluster of clusters) {
-      const services = await this.pages(`list services of '${cluster}'`, token => this.client.send(new ListServicesCommand({ cluster, nextToken: token })), o => o.serviceArns)
+      const services = await this.pages(`list services of '${cluster}'`, token => this.client.send(new ListServicesCommand({ cluster, nextToken: token }), { abortSignal }), o => o.serviceArns, abortSignal)
       for (let i = 0; i < services.length; i += 10) {
-        const output = await this.call('describe services', () => this.client.send(new DescribeServicesCommand({ cluster, services: services.slice(i, i + 10) })))
+        const output = await this.call('describe services', () => this.client.send(new DescribeServicesCommand({ cluster, services: services.slice(i, i + 10) }), { abortSignal }), undefined, abortSignal)
         for (const service of output.services ?? []) {
           if (service.taskDefinition) inUse.add(service.taskDefinition)
           for (const deployment of service.deployments ?? []) if (deployment.taskDefinition) inUse.add(deployment.taskDefinition)
@@ -107,26 +180,26 @@ export class EcsApi {
     return inUse
   }
 
-  private async pages<O extends { nextToken?: string }>(what: string, send: (token?: string) => Promise<O>, items: (output: O) => string[] | undefined): Promise<string[]> {
+  private async pages<O extends { nextToken?: string }>(what: string, send: (token?: string) => Promise<O>, items: (output: O) => string[] | undefined, abortSignal?: AbortSignal): Promise<string[]> {
     const all: string[] = []
     let token: string | undefined
     do {
-      const output = await this.call(what, () => send(token))
+      const output = await this.call(what, () => send(token), undefined, abortSignal)
       all.push(...(items(output) ?? []))
       token = output.nextToken
     } while (token)
     return all
   }
 
-  async deregisterTaskDefinition(arn: string): Promise<void> {
-    await this.call(`deregister '${arn}'`, () => this.client.send(new DeregisterTaskDefinitionCommand({ taskDefinition: arn })))
+  async deregisterTaskDefinition(arn: string, abortSignal?: AbortSignal): Promise<void> {
+    await this.call(`deregister '${arn}'`, () => this.client.send(new DeregisterTaskDefinitionCommand({ taskDefinition: arn }), { abortSignal }), undefined, abortSignal)
   }
 
   /** Recently stopped tasks of the service (ECS keeps them for about an hour). */
   async listStoppedTasks(service: string, abortSignal?: AbortSignal): Promise<string[]> {
     const output = await this.call(`list stopped tasks of '${service}'`, () =>
       this.client.send(new ListTasksCommand({ cluster: this.cluster, serviceName: service, desiredStatus: 'STOPPED' }), { abortSignal })
-    )
+    , undefined, abortSignal)
     return output.taskArns ?? []
   }
 
@@ -135,17 +208,26 @@ export class EcsApi {
     for (let i = 0; i < arns.length; i += 100) {
       const output = await this.call('describe tasks', () =>
         this.client.send(new DescribeTasksCommand({ cluster: this.cluster, tasks: arns.slice(i, i + 100) }), { abortSignal })
-      )
+      , undefined, abortSignal)
       tasks.push(...(output.tasks ?? []))
     }
     return tasks
   }
 
-  private async call<T>(what: string, send: () => Promise<T>, input?: string): Promise<T> {
+  private async call<T>(what: string, send: () => Promise<T>, input?: string, abortSignal?: AbortSignal): Promise<T> {
+    const startedAt = Date.now()
+    let tries = 0
     try {
-      return await retry(send, RETRY)
+      return await retry(() => {
+        tries++
+        return send()
+      }, { ...ECS_RETRY, signal: abortSignal })
     } catch (error) {
-      throw explain(error, what, this.cluster, input)
+      if (abortSignal?.aborted) {
+        // Cancelled or past the deadline: say so, not "socket hang up" or "aborted".
+        throw Object.assign(new Error(`could not ${what}: ${errorMessage(abortSignal.reason)}`, { cause: abortSignal.reason }), { name: 'AbortError' })
+      }
+      throw explain(error, what, this.cluster, input, { endpoint: this.endpoint, tries, ms: Date.now() - startedAt })
     }
   }
 
@@ -160,7 +242,7 @@ export class EcsApi {
     do {
       const output = await this.call(`list stopped tasks of deployment '${deploymentId}'`, () =>
         this.client.send(new ListTasksCommand({ cluster: this.cluster, startedBy: deploymentId, desiredStatus: 'STOPPED', nextToken }), { abortSignal })
-      )
+      , undefined, abortSignal)
       arns.push(...(output.taskArns ?? []))
       nextToken = output.nextToken
     } while (nextToken)
@@ -168,12 +250,20 @@ export class EcsApi {
   }
 }
 
+/** How the failed call went: where it was sent, how many tries, for how long. */
+interface CallTrace {
+  endpoint: string
+  tries: number
+  ms: number
+}
+
 /** Turns an SDK error into one the user can act on; transient errors keep their name for retry logic. */
-function explain(error: unknown, what: string, cluster: string, input?: string): Error {
+function explain(error: unknown, what: string, cluster: string, input: string | undefined, trace: CallTrace): Error {
   let name = (error as { name?: string })?.name ?? ''
   let message = errorMessage(error)
+  const response = (error as { $response?: { body?: unknown; headers?: Record<string, string> } })?.$response
   // An answer that is not ECS JSON (an XML error from a proxy or an emulator): read its code.
-  const body = (error as { $response?: { body?: unknown } })?.$response?.body
+  const body = response?.body
   if (typeof body === 'string' && /<Code>/.test(body)) {
     name = /<Code>([^<]+)<\/Code>/.exec(body)?.[1] ?? name
     message = /<Message>([^<]+)<\/Message>/.exec(body)?.[1] ?? message
@@ -203,15 +293,43 @@ function explain(error: unknown, what: string, cluster: string, input?: string):
       return fix(message, input)
   }
   const status = (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode
+  const where = trace.endpoint ? `the ECS endpoint ${trace.endpoint}` : 'the ECS endpoint'
+  const tried = `${trace.tries} ${trace.tries === 1 ? 'try' : 'tries'} in ${Math.round(trace.ms / 1000)}s`
+  // The JSON parser's message quotes the answer's first characters; the content type alone is not
+  // enough (moto sends its XML errors as text/html).
+  const start = typeof body === 'string' ? body.slice(0, 40) : /Unexpected token .*?, "([^"]*)"/.exec(message)?.[1] ?? ''
+  if (/^\s*<(!doctype|html|head|body|title|h1|center|meta)\b/i.test(start)) {
+    // A captive portal, a corporate proxy's error page, a load balancer's 502: not something ECS says.
+    return keepRetryFields(new Error(`could not ${what}: ${where} answered HTML (HTTP ${status ?? '?'}), not ECS JSON: a proxy or wrong endpoint? Check AWS_ENDPOINT_URL_ECS / AWS_ENDPOINT_URL and HTTPS_PROXY (${tried})`, { cause: error }), error, name)
+  }
   if ((status === 401 || status === 403) && /Deserialization error|not valid JSON/.test(message)) {
     // Some endpoints answer an auth failure in XML that the JSON protocol cannot read: the status says enough.
     return fix(`AWS refused the request (HTTP ${status}): the credentials are invalid or not allowed to call ECS; check aws-actions/configure-aws-credentials and the role's ECS permissions`)
   }
+  if (/Deserialization error|is not valid JSON/.test(message)) {
+    // Neither JSON nor HTML: plain text from a gateway, a truncated answer. Quoted short and on one line.
+    const quoted = start.replace(/[^\x20-\x7e]+/g, ' ').slice(0, 20)
+    return keepRetryFields(new Error(`could not ${what}: ${where} answered HTTP ${status ?? '?'} with something that is not ECS JSON${quoted ? ` (it starts '${quoted}')` : ''}: a proxy or wrong endpoint? Check AWS_ENDPOINT_URL_ECS / AWS_ENDPOINT_URL and HTTPS_PROXY (${tried})`, { cause: error }), error, name)
+  }
   if (/Region is missing/i.test(message)) return fix('no AWS region: set AWS_REGION (aws-actions/configure-aws-credentials does)')
-  const wrapped = new Error(`could not ${what}: ${message}`, { cause: error })
-  // Keep what the retry predicate looks at.
-  Object.assign(wrapped, { name, $metadata: (error as { $metadata?: unknown })?.$metadata, code: (error as { code?: unknown })?.code })
-  return wrapped
+  const code = errnoOf(error)
+  const network =
+    code === 'ECONNREFUSED' ? `${where} refused the connection (nothing listens there)`
+    : code === 'ENOTFOUND' || code === 'EAI_AGAIN' ? `${where} could not be resolved (DNS)`
+    : name === 'TimeoutError' && /did not establish a connection/.test(message) ? `could not connect to ${where} within ${CONNECT_TIMEOUT_MS / 1000}s`
+    : name === 'TimeoutError' ? `${where} did not answer within ${REQUEST_TIMEOUT_MS / 1000}s`
+    : code === 'ECONNRESET' || code === 'EPIPE' ? `${where} dropped the connection`
+    : undefined
+  if (network) {
+    return keepRetryFields(new Error(`could not ${what}: ${network} (${tried}): check the network path to ECS, the region, and AWS_ENDPOINT_URL_ECS or a proxy if one is set`, { cause: error }), error, name)
+  }
+  const wrapped = new Error(`could not ${what}: ${message}${isThrottling(error) || (status ?? 0) >= 500 ? ` (${tried})` : ''}`, { cause: error })
+  return keepRetryFields(wrapped, error, name)
+}
+
+/** Keeps what the retry predicates look at (name, HTTP status, errno) on a rewrapped error. */
+function keepRetryFields(wrapped: Error, error: unknown, name: string): Error {
+  return Object.assign(wrapped, { name: name || wrapped.name, $metadata: (error as { $metadata?: unknown })?.$metadata, code: errnoOf(error) || (error as { code?: unknown })?.code })
 }
 
 function revisionOf(arn: string): number {

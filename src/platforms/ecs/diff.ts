@@ -1,4 +1,5 @@
 import type { TaskDefinition } from '@aws-sdk/client-ecs'
+import { createHash } from 'node:crypto'
 import { objectDiff } from '../../render/diff.js'
 import { toRegisterable, type TaskDefinitionInput } from '../../render/task-definition.js'
 import { shortArn } from './assess.js'
@@ -36,7 +37,9 @@ export function taskDefinitionDiff(live: TaskDefinition, next: TaskDefinitionInp
     const was = (before as Record<string, unknown>)[field]
     if (was !== after[field]) lines.push(`~ task ${field}: ${String(was ?? '-')} -> ${String(after[field] ?? '-')}`)
   }
-  const full = objectDiff(before, after, `live ${shortArn(live.taskDefinitionArn)}`, 'rendered')
+  // Environment values may be secrets: the whole diff compares redacted copies (a changed value shows
+  // as a changed hash).
+  const full = objectDiff(redactEnvironment(before), redactEnvironment(after), `live ${shortArn(live.taskDefinitionArn)}`, 'rendered')
   if (!full) return 'no change: the rendered task definition equals the live one (a new revision would still be registered)'
   return `${lines.length ? lines.join('\n') : '(no change to images, environment, secrets, cpu, memory or ports)'}\n\n${full}`
 }
@@ -49,10 +52,34 @@ function compareNames(lines: string[], container: string, what: string, before: 
   const removed = was.filter(n => !now.includes(n))
   if (added.length) lines.push(`+ ${container}: ${what} ${added.join(', ')}`)
   if (removed.length) lines.push(`- ${container}: ${what} ${removed.join(', ')}`)
-  // Values of environment entries may change too; secrets' values are never shown.
+  // Values of environment entries may change too: said by name and hash, never shown.
   if (what === 'environment') {
     const value = (list: unknown, n: string): unknown => (list as Array<{ name?: string; value?: string }> | undefined)?.find(e => e.name === n)?.value
-    const changed = now.filter(n => was.includes(n) && value(before, n) !== value(after, n))
-    if (changed.length) lines.push(`~ ${container}: environment values of ${changed.join(', ')}`)
+    for (const name of now.filter(n => was.includes(n) && value(before, n) !== value(after, n))) {
+      lines.push(`~ ${container}: environment ${name} changed ${redactedValue(value(before, name))} -> ${redactedValue(value(after, name))}`)
+    }
+  }
+}
+
+/** A value as it may be shown: the first 8 hex digits of its SHA-256, enough to see that it changed. */
+export function redactedValue(value: unknown): string {
+  if (value === undefined || value === null) return '(no value)'
+  return `(value sha256:${createHash('sha256').update(String(value)).digest('hex').slice(0, 8)})`
+}
+
+/**
+ * A copy of a task definition with the value of every container's `environment` entry replaced by its
+ * short hash; names, `secrets` (ARNs, not values) and everything else as they were.
+ */
+export function redactEnvironment<T extends object>(definition: T): T {
+  const containers = (definition as { containerDefinitions?: unknown }).containerDefinitions
+  if (!Array.isArray(containers)) return definition
+  return {
+    ...definition,
+    containerDefinitions: containers.map(container => {
+      const environment = (container as { environment?: unknown })?.environment
+      if (!Array.isArray(environment)) return container
+      return { ...container, environment: environment.map(entry => (entry && typeof entry === 'object' && 'value' in entry ? { ...entry, value: redactedValue(entry.value) } : entry)) }
+    })
   }
 }

@@ -1,4 +1,5 @@
-import type { TaskDefinition } from '@aws-sdk/client-ecs'
+import * as core from '@actions/core'
+import type { Service, TaskDefinition } from '@aws-sdk/client-ecs'
 import { UserError } from '../../errors.js'
 import { formatImageReference, parseImageReference, versionOf } from '../../render/image.js'
 import { templateValues, substitute } from '../../render/placeholders.js'
@@ -9,7 +10,7 @@ import type { DeployRequest } from '../../request.js'
 import type { Plan, Platform, Rendered } from '../platform.js'
 import { shortArn } from './assess.js'
 import { EcsApi } from './client.js'
-import { taskDefinitionDiff } from './diff.js'
+import { redactEnvironment, taskDefinitionDiff } from './diff.js'
 import { resolveRollbackTarget, PREVIOUS_TAG } from './revisions.js'
 import { EcsRollout } from './rollout.js'
 
@@ -21,17 +22,32 @@ export function createEcsPlatform(request: DeployRequest, api = new EcsApi(reque
     const source = request.template ? await templateDocument(request) : liveDocument(live!)
     const { taskDefinition, images } = renderTaskDefinition(source, request, { strict: Boolean(request.template) })
     const fileName = `${taskDefinition.family}-task-definition.json`
-    const text = `${JSON.stringify(taskDefinition, null, 2)}\n`
-    return { taskDefinition, images, fileName, text, redactedText: text }
+    return { taskDefinition, images, fileName, ...texts(taskDefinition) }
   }
 
-  async function liveTaskDefinition(): Promise<TaskDefinition> {
+  /** The service and the task definition it runs; `deployable` refuses what UpdateService would. */
+  async function liveService(options: { deployable: boolean }): Promise<{ current: Service; live: TaskDefinition }> {
     const current = await api.describeService(service)
     if (current.status !== 'ACTIVE') {
       throw new UserError({ input: 'service', message: `ECS service '${service}' is ${current.status}, not ACTIVE: it cannot be deployed to` })
     }
+    if (options.deployable) refuseOtherControllers(service, current)
     if (!current.taskDefinition) throw new UserError({ input: 'service', message: `ECS service '${service}' runs no task definition` })
-    return (await api.describeTaskDefinition(current.taskDefinition, 'service')).taskDefinition
+    return { current, live: (await api.describeTaskDefinition(current.taskDefinition, 'service')).taskDefinition }
+  }
+
+  async function liveTaskDefinition(): Promise<TaskDefinition> {
+    return (await liveService({ deployable: false })).live
+  }
+
+  /** desired-count 0 (or a service at 0 and no desired-count): the deploy succeeds with nothing running. */
+  function warnIfNothingRuns(current: Service): string {
+    const desired = request.ecs.desiredCount ?? current.desiredCount
+    if (desired !== 0) return ''
+    const why = request.ecs.desiredCount === 0 ? "'desired-count' is 0" : `service '${service}' has a desired count of 0`
+    const warning = `${why}: no task of the new revision will run, so the deploy proves nothing about it; set 'desired-count' to run some`
+    core.warning(warning)
+    return `; warning: ${warning}`
   }
 
   return {
@@ -45,22 +61,26 @@ export function createEcsPlatform(request: DeployRequest, api = new EcsApi(reque
     async prepareDeploy(): Promise<Plan> {
       // Template problems first: they need no network and are the likeliest mistakes.
       const fromTemplate = request.template ? await renderFrom() : undefined
-      const live = await liveTaskDefinition()
+      const { current, live } = await liveService({ deployable: true })
       const rendered = fromTemplate ?? (await renderFrom(live))
       const previous = live.taskDefinitionArn!
+      // The image that ran before is the live one, whatever the template says (it may hold ${IMAGE_TAG}).
+      const changes = rendered.images.map(change => ({ ...change, previous: live.containerDefinitions?.find(c => c.name === change.container)?.image ?? '' }))
       const definition = withTags(rendered.taskDefinition, {
         'deploy-service:commit': request.github.sha,
         'deploy-service:run': request.github.runUrl,
         [PREVIOUS_TAG]: previous
       })
-      const images = rendered.images.map(i => `${i.container}: ${i.previous} -> ${i.next}`).join('; ')
+      const images = changes.map(i => `${i.container}: ${i.previous || '(new container)'} -> ${i.next}`).join('; ')
+      const nothingRuns = warnIfNothingRuns(current)
       return {
         ...rendered,
+        images: changes,
         previousRevision: previous,
-        description: `ECS service ${service} (cluster ${request.ecs.cluster}): ${shortArn(previous)} -> a new revision of ${definition.family}; ${images}`,
+        description: `ECS service ${service} (cluster ${request.ecs.cluster}): ${shortArn(previous)} -> a new revision of ${definition.family}; ${images}${nothingRuns}`,
         dryRun: async () => taskDefinitionDiff(live, definition),
-        apply: async progress => {
-          const registered = await api.registerTaskDefinition(definition as never)
+        apply: async (progress, signal) => {
+          const registered = await api.registerTaskDefinition(definition as never, signal)
           progress.step(`registered task definition ${shortArn(registered.taskDefinitionArn)}`)
           const rollout = await EcsRollout.start(
             api,
@@ -76,7 +96,7 @@ export function createEcsPlatform(request: DeployRequest, api = new EcsApi(reque
     },
 
     async prepareRollback(): Promise<Plan> {
-      const live = await liveTaskDefinition()
+      const { live } = await liveService({ deployable: true })
       const previous = live.taskDefinitionArn!
       const target = await resolveRollbackTarget(api, live, request.toRevision)
       const { taskDefinition } = await api.describeTaskDefinition(target, 'to-revision')
@@ -84,10 +104,8 @@ export function createEcsPlatform(request: DeployRequest, api = new EcsApi(reque
         const before = live.containerDefinitions?.find(l => l.name === c.name)?.image ?? ''
         return { container: c.name ?? '', previous: before, next: c.image ?? '' }
       })
-      const text = `${JSON.stringify(taskDefinition, null, 2)}\n`
       return {
-        text,
-        redactedText: text,
+        ...texts(taskDefinition),
         fileName: `${taskDefinition.family}-task-definition.json`,
         images: images.filter(i => i.previous !== i.next),
         previousRevision: previous,
@@ -96,6 +114,31 @@ export function createEcsPlatform(request: DeployRequest, api = new EcsApi(reque
         apply: progress => EcsRollout.start(api, service, { taskDefinition: target, desiredCount: request.ecs.desiredCount }, previous, progress)
       }
     }
+  }
+}
+
+/** The rendered file's text, and the same with environment values hashed for the log and summary. */
+function texts(taskDefinition: object): { text: string; redactedText: string } {
+  return { text: `${JSON.stringify(taskDefinition, null, 2)}\n`, redactedText: `${JSON.stringify(redactEnvironment(taskDefinition), null, 2)}\n` }
+}
+
+/**
+ * Only the ECS deployment controller takes a new task definition through UpdateService: refused in
+ * prepare (the dry run too), before anything is registered.
+ */
+function refuseOtherControllers(service: string, current: Service): void {
+  const controller = current.deploymentController?.type ?? 'ECS'
+  if (controller === 'CODE_DEPLOY') {
+    throw new UserError({
+      input: 'service',
+      message: `ECS service '${service}' uses the CODE_DEPLOY deployment controller: its deployments go through CodeDeploy, which this action does not support yet; deploy it through CodeDeploy (e.g. aws-actions/amazon-ecs-deploy-task-definition with codedeploy-appspec) or move the service to the ECS controller; nothing was registered`
+    })
+  }
+  if (controller === 'EXTERNAL') {
+    throw new UserError({
+      input: 'service',
+      message: `ECS service '${service}' uses the EXTERNAL deployment controller: its tasks run in task sets that another tool manages, and this action cannot deploy task sets; deploy it with that tool (CreateTaskSet / UpdateServicePrimaryTaskSet); nothing was registered`
+    })
   }
 }
 

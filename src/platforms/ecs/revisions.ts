@@ -45,18 +45,25 @@ export function revisionNumber(arn: string): number {
 
 /**
  * keep-revisions: deregisters ACTIVE revisions of the family beyond the newest `keep`, skipping any
- * that a service or a deployment in any cluster still uses.
+ * that a service or a deployment in any cluster still uses, and the revision a rollback would return
+ * to: `rollbackTargets`, and the one recorded on the newest revision (the deploy that just ran).
  */
-export async function pruneRevisions(api: EcsApi, family: string, keep: number): Promise<string[]> {
-  const active = await api.listRevisions(family)
+export async function pruneRevisions(api: EcsApi, family: string, keep: number, rollbackTargets: string[] = [], abortSignal?: AbortSignal): Promise<string[]> {
+  const active = await api.listRevisions(family, 'ACTIVE', abortSignal)
   const candidates = active.slice(keep)
   if (candidates.length === 0) return []
   // Services may name a task definition by ARN or by family:revision: compare the short form.
-  const inUse = new Set([...(await api.taskDefinitionsInUse())].map(shortArn))
+  const inUse = new Set([...(await api.taskDefinitionsInUse(abortSignal))].map(shortArn))
+  const protectedTargets = new Set(rollbackTargets.map(shortArn))
+  if (active[0]) {
+    const { tags } = await api.describeTaskDefinition(active[0], 'keep-revisions', abortSignal)
+    const recorded = tags.find(tag => tag.key === PREVIOUS_TAG)?.value
+    if (recorded) protectedTargets.add(shortArn(recorded))
+  }
   const pruned: string[] = []
   for (const arn of candidates) {
-    if (inUse.has(shortArn(arn))) continue
-    await api.deregisterTaskDefinition(arn)
+    if (inUse.has(shortArn(arn)) || protectedTargets.has(shortArn(arn))) continue
+    await api.deregisterTaskDefinition(arn, abortSignal)
     pruned.push(arn)
   }
   return pruned
