@@ -195,14 +195,6 @@ export class EcsApi {
     await this.call(`deregister '${arn}'`, () => this.client.send(new DeregisterTaskDefinitionCommand({ taskDefinition: arn }), { abortSignal }), undefined, abortSignal)
   }
 
-  /** Recently stopped tasks of the service (ECS keeps them for about an hour). */
-  async listStoppedTasks(service: string, abortSignal?: AbortSignal): Promise<string[]> {
-    const output = await this.call(`list stopped tasks of '${service}'`, () =>
-      this.client.send(new ListTasksCommand({ cluster: this.cluster, serviceName: service, desiredStatus: 'STOPPED' }), { abortSignal })
-    , undefined, abortSignal)
-    return output.taskArns ?? []
-  }
-
   async describeTasks(arns: string[], abortSignal?: AbortSignal): Promise<Task[]> {
     const tasks: Task[] = []
     for (let i = 0; i < arns.length; i += 100) {

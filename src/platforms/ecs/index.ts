@@ -87,7 +87,8 @@ export function createEcsPlatform(request: DeployRequest, api = new EcsApi(reque
             service,
             { taskDefinition: registered.taskDefinitionArn!, desiredCount: request.ecs.desiredCount, forceNewDeployment: request.ecs.forceNewDeployment },
             previous,
-            progress
+            progress,
+            signal
           )
           rollout.keepRevisions = request.ecs.keepRevisions
           return rollout
@@ -111,7 +112,7 @@ export function createEcsPlatform(request: DeployRequest, api = new EcsApi(reque
         previousRevision: previous,
         description: `ECS service ${service} (cluster ${request.ecs.cluster}): roll back ${shortArn(previous)} -> ${shortArn(target)}`,
         dryRun: async () => taskDefinitionDiff(live, taskDefinition as TaskDefinitionInput),
-        apply: progress => EcsRollout.start(api, service, { taskDefinition: target, desiredCount: request.ecs.desiredCount }, previous, progress)
+        apply: (progress, signal) => EcsRollout.start(api, service, { taskDefinition: target, desiredCount: request.ecs.desiredCount }, previous, progress, signal)
       }
     }
   }

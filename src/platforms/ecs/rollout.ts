@@ -79,10 +79,10 @@ export class EcsRollout implements Rollout {
     service: string,
     change: { taskDefinition: string; desiredCount?: number; forceNewDeployment?: boolean },
     previousRevision: string | undefined,
-    progress: Progress
+    progress: Progress,
+    signal: AbortSignal
   ): Promise<EcsRollout> {
-    // updateService takes no signal yet in this branch: it gets the run's or the rollback's once it does.
-    const updated = await api.updateService(service, change)
+    const updated = await api.updateService(service, change, signal)
     const deployment = updated.deployments?.find(d => d.status === 'PRIMARY' && d.taskDefinition === change.taskDefinition)
     progress.step(`service ${service} updated to ${shortArn(change.taskDefinition)}${deployment?.id ? `: deployment ${deployment.id}` : ''}`)
     // The answer carries the events so far: everything after them is news of this rollout.
@@ -127,7 +127,7 @@ export class EcsRollout implements Rollout {
         return { changed: true, nearlyDone: false, status: `following deployment ${assessment.by.id} of ${this.label}` }
       }
       case 'superseded': {
-        const reason = await this.supersededReason(assessment.by, assessment.ours, followed)
+        const reason = await this.supersededReason(assessment.by, assessment.ours, followed, deadline.signal)
         return { outcome: { state: 'superseded', reason }, changed: true, nearlyDone: false, status: reason }
       }
       case 'failed': {
@@ -157,7 +157,8 @@ export class EcsRollout implements Rollout {
   async afterSuccess(progress: Progress): Promise<void> {
     if (this.keepRevisions === undefined) return
     const family = shortArn(this.revision).replace(/:\d+$/, '')
-    const pruned = await pruneRevisions(this.api, family, this.keepRevisions)
+    // The revision a rollback of this deploy returns to is kept whatever its age.
+    const pruned = await pruneRevisions(this.api, family, this.keepRevisions, this.previousRevision ? [this.previousRevision] : [])
     progress.step(pruned.length ? `keep-revisions ${this.keepRevisions}: deregistered ${pruned.map(shortArn).join(', ')}` : `keep-revisions ${this.keepRevisions}: nothing to deregister`)
   }
 
@@ -165,24 +166,23 @@ export class EcsRollout implements Rollout {
     if (!this.previousRevision) throw new Error(`no previous task definition is known for service ${this.service}`)
     // A cancellation or the rollback's deadline that fired before the call: do not start it.
     if (context.deadline.signal.aborted) throw context.deadline.signal.reason
-    return EcsRollout.start(this.api, this.service, { taskDefinition: this.previousRevision }, this.revision, context.progress)
+    return EcsRollout.start(this.api, this.service, { taskDefinition: this.previousRevision }, this.revision, context.progress, context.deadline.signal)
   }
 
   /** One line: who replaced the deployment we followed, with what, and what its task definition's tags say. */
-  private async supersededReason(by: Deployment, ours: Deployment | undefined, followed: string): Promise<string> {
+  private async supersededReason(by: Deployment, ours: Deployment | undefined, followed: string, signal: AbortSignal): Promise<string> {
     const state = ours ? `left ${`${ours.status ?? ''} ${ours.rolloutState ?? ''}`.trim()}` : 'now gone from the service'
     const failedFirst = ours?.rolloutState === 'FAILED' ? `, after ours had failed (${ours.rolloutStateReason ?? 'FAILED'})` : ''
-    const who = await this.whoDeployed(by.taskDefinition)
+    const who = await this.whoDeployed(by.taskDefinition, signal)
     return `service ${this.service} now rolls out ${shortArn(by.taskDefinition)} (deployment ${by.id}), which replaced ours ` +
       `(${followed} of ${this.label}, ${state})${failedFirst}; ${who}`
   }
 
   /** What the deploy-service tags of a task definition say about who registered it. */
-  private async whoDeployed(taskDefinition: string | undefined): Promise<string> {
+  private async whoDeployed(taskDefinition: string | undefined, signal: AbortSignal): Promise<string> {
     if (!taskDefinition) return 'who deployed it is not known'
     try {
-      // describeTaskDefinition takes no signal yet in this branch; it is one short call.
-      const { tags } = await this.api.describeTaskDefinition(taskDefinition, 'service')
+      const { tags } = await this.api.describeTaskDefinition(taskDefinition, 'service', signal)
       const tag = (key: string): string | undefined => clip(tags.find(t => t.key === key)?.value)
       const commit = tag('deploy-service:commit')
       const run = tag('deploy-service:run')
