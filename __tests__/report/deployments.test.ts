@@ -52,6 +52,7 @@ function plan(): Plan {
     previousRevision: ARN(6),
     description: 'web: task definition web:6 -> new revision, image web:1.2.3',
     dryRun: async () => '',
+    checkedBy: 'a test',
     apply: async () => {
       throw new Error('not applied in this test')
     }

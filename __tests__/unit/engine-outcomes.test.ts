@@ -48,6 +48,7 @@ function scripted(script: Script) {
     previousRevision: '1',
     description: 'web 1 -> 2',
     dryRun: async () => '',
+    checkedBy: 'a test',
     apply: async () => {
       calls.push('apply')
       return rollout('2')

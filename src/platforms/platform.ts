@@ -38,6 +38,11 @@ export interface Plan extends Rendered {
   description: string
   /** What would change, as a readable diff, checked by the server without changing anything. */
   dryRun(): Promise<string>
+  /**
+   * What the dry run's verdict rests on, for its final line: a server-side dry run is a stronger word
+   * than checks against the live service (ECS has no dry run of RegisterTaskDefinition or UpdateService).
+   */
+  checkedBy: string
   /** Makes the change. `signal` is the run's cancellation: it aborts calls in flight. */
   apply(progress: Progress, signal: AbortSignal): Promise<Rollout>
 }

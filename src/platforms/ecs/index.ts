@@ -14,6 +14,9 @@ import { redactEnvironment, taskDefinitionDiff } from './diff.js'
 import { resolveRollbackTarget, PREVIOUS_TAG } from './revisions.js'
 import { EcsRollout } from './rollout.js'
 
+// ECS has no dry run of RegisterTaskDefinition or UpdateService: say what was checked, and no more.
+const ECS_CHECKS = 'the template, the service, its deployment controller and the task definitions were checked against ECS (ECS itself has no dry run of a deployment)'
+
 export function createEcsPlatform(request: DeployRequest, api = new EcsApi(request.ecs.cluster)): Platform {
   const { service } = request
 
@@ -79,6 +82,7 @@ export function createEcsPlatform(request: DeployRequest, api = new EcsApi(reque
         previousRevision: previous,
         description: `ECS service ${service} (cluster ${request.ecs.cluster}): ${shortArn(previous)} -> a new revision of ${definition.family}; ${images}${nothingRuns}`,
         dryRun: async () => taskDefinitionDiff(live, definition),
+        checkedBy: ECS_CHECKS,
         apply: async (progress, signal) => {
           const registered = await api.registerTaskDefinition(definition as never, signal)
           progress.step(`registered task definition ${shortArn(registered.taskDefinitionArn)}`)
@@ -112,6 +116,7 @@ export function createEcsPlatform(request: DeployRequest, api = new EcsApi(reque
         previousRevision: previous,
         description: `ECS service ${service} (cluster ${request.ecs.cluster}): roll back ${shortArn(previous)} -> ${shortArn(target)}`,
         dryRun: async () => taskDefinitionDiff(live, taskDefinition as TaskDefinitionInput),
+        checkedBy: ECS_CHECKS,
         apply: (progress, signal) => EcsRollout.start(api, service, { taskDefinition: target, desiredCount: request.ecs.desiredCount }, previous, progress, signal)
       }
     }

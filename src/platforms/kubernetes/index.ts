@@ -19,6 +19,8 @@ import { currentRevisionNumber, revisionsOf, undoPatch, undoTarget, type Workloa
 import { KubernetesRollout } from './rollout.js'
 import { validateManifests } from './validate.js'
 
+const SERVER_DRY_RUN = 'the API server accepted every object in a server-side dry run'
+
 /** `connection` is for benchmarks that count requests; the action reads the kubeconfig itself. */
 export function createKubernetesPlatform(request: DeployRequest, connection?: { api: KubeApi; namespace: string }): Platform {
   const { service } = request
@@ -92,6 +94,7 @@ export function createKubernetesPlatform(request: DeployRequest, connection?: { 
           previousRevision: target.previousRevision !== undefined ? String(target.previousRevision) : undefined,
           description: `Kubernetes ${objectName(rendered.target.object)} in namespace ${namespace}: revision ${target.previousRevision ?? '(new)'} -> next, ${objects.length} object(s) checked by a server dry run; ${imagesLine(rendered.images)}`,
           dryRun: async () => manifestDiff(validated.pairs),
+          checkedBy: SERVER_DRY_RUN,
           apply: async progress => {
             for (const object of objects) {
               await api.apply(object as KubernetesObject, { fieldManager, force: forceConflicts, dryRun: false })
@@ -116,6 +119,7 @@ export function createKubernetesPlatform(request: DeployRequest, connection?: { 
         previousRevision: previous !== undefined ? String(previous) : undefined,
         description: `Kubernetes ${objectName(live)} in namespace ${namespace} (no template: image-only change of the live workload): revision ${previous ?? '?'} -> next; ${imagesLine(images)}`,
         dryRun: async () => manifestDiff([{ kind: live.kind, name: service, live, after }]),
+        checkedBy: SERVER_DRY_RUN,
         apply: async progress => {
           await api.patch(live as KubernetesObject, patch, smp, { fieldManager })
           progress.step(`patched the image of ${objectName(live)} (field manager ${fieldManager})`)
@@ -145,6 +149,7 @@ export function createKubernetesPlatform(request: DeployRequest, connection?: { 
         previousRevision: current !== undefined ? String(current) : undefined,
         description: `Kubernetes ${name} in namespace ${namespace}: roll back revision ${current ?? '?'} -> revision ${target.number}${target.changeCause ? ` (${target.changeCause})` : ''}`,
         dryRun: async () => manifestDiff([{ kind: live.kind, name: service, live, after }]),
+        checkedBy: SERVER_DRY_RUN,
         apply: async progress => {
           if (patch) await api.patch(live as KubernetesObject, patch.patch, patch.contentType, { fieldManager })
           progress.step(patch ? `${name}: rolled back to revision ${target.number}` : `${name}: skipped rollback (the current template already matches revision ${target.number})`)
