@@ -3,8 +3,8 @@ import { HttpMethod, KubeConfig, KubernetesObjectApi, Watch, type KubernetesObje
 import { UserError, errorMessage } from '../../errors.js'
 import type { KubernetesSettings } from '../../request.js'
 import { sleep } from '../../rollout/poll.js'
-import { isRetryable } from '../../rollout/retry.js'
-import { explainApiError, isMalformedApply, unreachable } from './errors.js'
+import { isRetryable, retry } from '../../rollout/retry.js'
+import { explainApiError, isMalformedApply, looksLikeHtml, unreachable } from './errors.js'
 
 /** The kubeconfig from the `kubeconfig` input (content), else the standard chain, on the `context` input. */
 export function loadKubeConfig(settings: KubernetesSettings): KubeConfig {
@@ -16,7 +16,7 @@ export function loadKubeConfig(settings: KubernetesSettings): KubeConfig {
     } catch (error) {
       throw new UserError({ input: 'kubeconfig', message: `is not a kubeconfig (${errorMessage(error).split('\n')[0]}): pass the file's content, e.g. \${{ secrets.KUBECONFIG }}` })
     }
-    for (const user of config.getUsers()) for (const secret of [user.token, user.password, user.keyData]) if (secret) core.setSecret(secret)
+    for (const secret of kubeconfigSecrets(config)) core.setSecret(secret)
   } else {
     config.loadFromDefault()
     const cluster = config.getCurrentCluster()
@@ -38,6 +38,35 @@ export function loadKubeConfig(settings: KubernetesSettings): KubeConfig {
   return config
 }
 
+/**
+ * Every credential a kubeconfig holds, each on its own: the runner masks a registered value only where
+ * it appears whole, so the content as a whole is not enough (a log line may show one token, or one
+ * line of a decoded key). Values shorter than 4 characters are left out: masking "1" or "on" would
+ * blank out every such word in the log and protect nothing.
+ */
+export function kubeconfigSecrets(config: KubeConfig): string[] {
+  const secrets = new Set<string>()
+  const add = (value: unknown): void => {
+    if (typeof value !== 'string') return
+    for (const line of [value, ...value.split(/\r?\n/)].map(l => l.trim())) if (line.length >= 4 && !/^-----(BEGIN|END) /.test(line)) secrets.add(line)
+  }
+  for (const user of config.getUsers()) {
+    add(user.token)
+    add(user.password)
+    add(user.keyData)
+    // The client key, decoded: a tool that prints the PEM must not show its lines either.
+    if (user.keyData) add(Buffer.from(user.keyData, 'base64').toString('utf8'))
+    // exec plugins get their credentials through env values (AWS keys, API tokens) and sometimes args.
+    const exec = user.exec as { env?: Array<{ value?: unknown }> | null; args?: unknown[] | null } | undefined
+    for (const entry of exec?.env ?? []) add(entry?.value)
+    for (const arg of exec?.args ?? []) if (typeof arg === 'string' && /(token|secret|password|key)=/i.test(arg)) add(arg.slice(arg.indexOf('=') + 1))
+    // auth-provider (oidc, gcp, azure): tokens and client secrets live in its config.
+    const providerConfig = (user.authProvider as { config?: Record<string, unknown> } | undefined)?.config ?? {}
+    for (const [key, value] of Object.entries(providerConfig)) if (/token|secret|password|key/i.test(key)) add(value)
+  }
+  return [...secrets]
+}
+
 /** The namespace of the deploy: the input, else the context's, else `default`. */
 export function namespaceOf(config: KubeConfig, settings: KubernetesSettings): string {
   return settings.namespace ?? config.getContextObject(config.getCurrentContext())?.namespace ?? 'default'
@@ -57,6 +86,13 @@ interface SendOptions {
   contentType?: string
   accept?: string
   timeoutMs?: number
+  signal?: AbortSignal
+}
+
+interface ApiResource {
+  name: string
+  kind: string
+  namespaced: boolean
 }
 
 // KubernetesObjectApi turns bodies into typed models, dropping fields it does not know (a typo in a
@@ -64,107 +100,158 @@ interface SendOptions {
 class RawObjectApi extends KubernetesObjectApi {
   async send<T>(method: HttpMethod, path: string, options: SendOptions = {}): Promise<T> {
     const context = this.configuration.baseServer.makeRequestContext(path, method)
-    context.setHeaderParam('Accept', options.accept ?? 'application/json')
-    // No call may hang a deploy: a server that stops answering is a transient failure (TimeoutError).
-    context.setSignal(AbortSignal.timeout(options.timeoutMs ?? REQUEST_TIMEOUT_MS))
+    const accept = options.accept ?? 'application/json'
+    context.setHeaderParam('Accept', accept)
+    // No call may hang a deploy: a server that stops answering is a transient failure (TimeoutError);
+    // the caller's signal (deadline, cancellation) ends it at once.
+    const timeout = AbortSignal.timeout(options.timeoutMs ?? REQUEST_TIMEOUT_MS)
+    context.setSignal(options.signal ? AbortSignal.any([timeout, options.signal]) : timeout)
     for (const [key, value] of Object.entries(options.query ?? {})) if (value !== undefined) context.setQueryParam(key, String(value))
     if (options.body !== undefined) {
       context.setHeaderParam('Content-Type', options.contentType ?? 'application/json')
       context.setBody(typeof options.body === 'string' ? options.body : JSON.stringify(options.body))
     }
-    return (await this.requestPromise(context, 'any')) as T
+    const answer = (await this.requestPromise(context, 'any')) as T
+    // The client hands text/* answers back as a string: for a JSON request that is not the API speaking.
+    if (typeof answer === 'string' && accept === 'application/json') throw new NotTheApi(answer)
+    return answer
   }
+}
 
-  objectPath(object: KubernetesObject, action: 'read' | 'patch'): Promise<string> {
-    return this.specUriPath(object, action)
+/** A 2xx answer that is not JSON: a proxy, a login page or a web server stands where the API should. */
+export class NotTheApi extends Error {
+  constructor(body: string) {
+    super(`the server answered with ${looksLikeHtml(body) ? 'an HTML page' : 'text'} instead of the Kubernetes API's JSON (${body.replace(/\s+/g, ' ').trim().slice(0, 80)})`)
+    this.name = 'NotTheApi'
   }
+}
 
-  discover(apiVersion: string, kind: string): Promise<V1APIResource | undefined> {
-    return this.resource(apiVersion, kind)
-  }
+/** What all views of one connection share: the client, the discovery cache, the request counts. */
+interface Connection {
+  raw: RawObjectApi
+  watcher: Watch
+  counts: RequestCounts
+  discovery: Map<string, Promise<ApiResource[] | undefined>>
 }
 
 /**
  * The Kubernetes calls a deploy makes. Retryable failures (throttling, 5xx, dropped connections) are
- * tried again a few times; everything else is turned into an error that names the input and the fix.
+ * tried again with the shared retry policy; everything else is turned into an error that names the
+ * input and the fix. A view made by `withSignal` ends every request when that signal aborts.
  */
 export class KubeApi {
   readonly config: KubeConfig
   readonly server: string
-  readonly counts: RequestCounts = { lists: 0, watches: 0, other: 0 }
-  private readonly raw: RawObjectApi
-  private readonly watcher: Watch
+  readonly counts: RequestCounts
+  /** Ends every request of this view (the wait's deadline, the run's cancellation). */
+  readonly signal?: AbortSignal
+  private readonly connection: Connection
 
-  constructor(config: KubeConfig) {
+  constructor(config: KubeConfig, signal?: AbortSignal, connection?: Connection) {
     this.config = config
     this.server = config.getCurrentCluster()!.server
-    this.raw = config.makeApiClient(RawObjectApi)
-    this.watcher = new Watch(config)
+    this.signal = signal
+    this.connection = connection ?? { raw: config.makeApiClient(RawObjectApi), watcher: new Watch(config), counts: { lists: 0, watches: 0, other: 0 }, discovery: new Map() }
+    this.counts = this.connection.counts
+  }
+
+  /** The same connection, its requests also ended by `signal`. */
+  withSignal(signal: AbortSignal): KubeApi {
+    return new KubeApi(this.config, this.signal ? AbortSignal.any([this.signal, signal]) : signal, this.connection)
   }
 
   /** Server-side apply of one object (`dryRun` checks it without persisting). */
   async apply(object: KubernetesObject, options: { fieldManager: string; force: boolean; dryRun: boolean }): Promise<KubernetesObject> {
-    const path = await this.call(`find the API of ${object.kind}`, () => this.raw.objectPath(object, 'patch'))
-    return this.call(`apply ${describe(object)}${options.dryRun ? ' (server dry run)' : ''}`, () =>
-      this.raw.send(HttpMethod.PATCH, path, {
+    const path = await this.objectPath(object)
+    return this.call(`apply ${describe(object)}${options.dryRun ? ' (server dry run)' : ''}`, signal =>
+      this.connection.raw.send(HttpMethod.PATCH, path, {
         query: { fieldManager: options.fieldManager, force: options.force || undefined, dryRun: options.dryRun ? 'All' : undefined, fieldValidation: 'Strict' },
         body: object,
-        contentType: 'application/apply-patch+yaml'
+        contentType: 'application/apply-patch+yaml',
+        signal
       })
     )
   }
 
   /** A patch other than apply: strategic merge or JSON patch (image-only changes, `rollout undo`). */
   async patch(object: KubernetesObject, patch: unknown, contentType: string, options: { fieldManager: string; dryRun?: boolean }): Promise<KubernetesObject> {
-    const path = await this.call(`find the API of ${object.kind}`, () => this.raw.objectPath(object, 'patch'))
-    return this.call(`patch ${describe(object)}`, () =>
-      this.raw.send(HttpMethod.PATCH, path, { query: { fieldManager: options.fieldManager, dryRun: options.dryRun ? 'All' : undefined }, body: patch, contentType })
+    const path = await this.objectPath(object)
+    return this.call(`patch ${describe(object)}`, signal =>
+      this.connection.raw.send(HttpMethod.PATCH, path, { query: { fieldManager: options.fieldManager, dryRun: options.dryRun ? 'All' : undefined }, body: patch, contentType, signal })
     )
   }
 
   /** The live object, or undefined when it does not exist. */
   async read<T extends KubernetesObject>(object: KubernetesObject): Promise<T | undefined> {
-    const path = await this.call(`find the API of ${object.kind}`, () => this.raw.objectPath(object, 'read'))
-    return this.call(`read ${describe(object)}`, () => this.raw.send<T>(HttpMethod.GET, path).catch(notFound))
+    const path = await this.objectPath(object)
+    return this.call(`read ${describe(object)}`, signal => this.connection.raw.send<T>(HttpMethod.GET, path, { signal }).catch(notFound))
   }
 
   async list<T>(path: string, query: Record<string, string | undefined> = {}): Promise<{ items: T[]; metadata?: { resourceVersion?: string } }> {
     this.counts.lists++
-    return this.call(`list ${path}`, () => this.raw.send(HttpMethod.GET, path, { query }))
+    return this.call(`list ${path}`, signal => this.connection.raw.send(HttpMethod.GET, path, { query, signal }))
   }
 
   /** How the server knows a kind: undefined when it does not (a typo, a CRD not installed). */
   async resource(apiVersion: string, kind: string): Promise<V1APIResource | undefined> {
-    return this.call(`discover ${apiVersion}`, () => this.raw.discover(apiVersion, kind).catch(notFound))
+    let resources = this.connection.discovery.get(apiVersion)
+    if (!resources) {
+      const path = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`
+      resources = this.call(`discover ${apiVersion}`, signal =>
+        this.connection.raw.send<{ resources?: ApiResource[] }>(HttpMethod.GET, path, { signal }).then(list => (list.resources ?? []).filter(r => !r.name.includes('/')), notFound)
+      )
+      this.connection.discovery.set(apiVersion, resources)
+      // A failed discovery (server away, cancelled) is asked again next time.
+      resources.catch(() => this.connection.discovery.delete(apiVersion))
+    }
+    const found = (await resources)?.find(r => r.kind === kind)
+    return found ? ({ name: found.name, kind: found.kind, namespaced: found.namespaced, singularName: '', verbs: [] } as V1APIResource) : undefined
   }
 
   /** The last lines a container wrote (`previous`: before its last restart). */
   async podLog(namespace: string, pod: string, container: string, previous: boolean, tailLines = 20): Promise<string> {
     const path = `/api/v1/namespaces/${namespace}/pods/${pod}/log`
-    return this.call(`read the log of ${pod}`, () => this.raw.send<string>(HttpMethod.GET, path, { query: { container, previous, tailLines }, accept: '*/*', timeoutMs: 10_000 }), 1)
+    return this.call(`read the log of ${pod}`, signal => this.connection.raw.send<string>(HttpMethod.GET, path, { query: { container, previous, tailLines }, accept: '*/*', timeoutMs: 10_000, signal }), 1)
   }
 
   /** Starts one watch request; `done` is called once when it ends, with the error if any. */
   watch(path: string, query: Record<string, string | number | boolean | undefined>, onEvent: (type: string, object: unknown) => void, done: (error?: unknown) => void): Promise<AbortController> {
     this.counts.watches++
-    return this.watcher.watch(path, query, (type, object) => onEvent(type, object), error => done(error ?? undefined))
+    return this.connection.watcher.watch(path, query, (type, object) => onEvent(type, object), error => done(error ?? undefined))
   }
 
-  private async call<T>(what: string, send: () => Promise<T>, attempts = 4): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
+  /** The URL path of one object, from discovery (namespaced or not, the resource's plural name). */
+  private async objectPath(object: KubernetesObject): Promise<string> {
+    const apiVersion = object.apiVersion ?? ''
+    const resource = await this.resource(apiVersion, object.kind ?? '')
+    if (!resource) throw new UserError({ input: 'template', message: `the server knows no kind ${object.kind} in ${apiVersion}: check apiVersion and kind, or install its CustomResourceDefinition first` })
+    const base = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`
+    const namespace = resource.namespaced ? `/namespaces/${encodeURIComponent(object.metadata?.namespace ?? 'default')}` : ''
+    return `${base}${namespace}/${resource.name}/${encodeURIComponent(object.metadata?.name ?? '')}`
+  }
+
+  private async call<T>(what: string, send: (signal?: AbortSignal) => Promise<T>, attempts = 4): Promise<T> {
+    const { signal } = this
+    const once = async (): Promise<T> => {
       this.counts.other++
       try {
-        return await send()
+        return await send(signal)
       } catch (error) {
-        if (attempt < attempts && isRetryable(error) && !isMalformedApply(error)) {
-          // Full jitter, no sleep after the last attempt.
-          await sleep(Math.random() * 500 * 2 ** attempt)
-          continue
-        }
-        const network = !(error as { code?: unknown }).code && (isRetryable(error) || /fetch failed/.test(String((error as Error)?.message)))
-        if (network) throw unreachable(this.server, error)
-        throw explainApiError(error, what)
+        // A 500 for a body that does not fit the schema is the manifest's fault: never worth another try.
+        if (isMalformedApply(error)) throw explainApiError(error, what)
+        throw error
       }
+    }
+    try {
+      return await retry(once, { attempts, baseMs: 1000, maxMs: 4000, sleep: ms => sleep(ms, signal) })
+    } catch (error) {
+      // Our own deadline or cancellation: say that, not "could not read ...".
+      if (signal?.aborted) throw signal.reason
+      if (error instanceof UserError) throw error
+      if (error instanceof NotTheApi) throw new UserError({ input: 'kubeconfig', message: `could not ${what}: ${error.message} at ${this.server}: check the kubeconfig's server address (a proxy or a login page may be in the way)` })
+      const network = !(error as { code?: unknown }).code && (isRetryable(error) || /fetch failed/.test(String((error as Error)?.message)))
+      if (network) throw unreachable(this.server, error)
+      throw explainApiError(error, what)
     }
   }
 }

@@ -25,8 +25,16 @@ export function apiFailure(error: unknown): ApiFailure | undefined {
       // A proxy or load balancer may answer with text.
     }
   }
+  if (typeof body === 'string' && looksLikeHtml(body)) {
+    return { code: e.code, message: `the answer was an HTML page, not the Kubernetes API's JSON (HTTP ${e.code}; a proxy, load balancer or login page answered): check the kubeconfig's server address`, causes: [] }
+  }
   if (typeof body === 'string' || !body) return { code: e.code, message: typeof body === 'string' && body ? body.slice(0, 300) : `HTTP ${e.code}`, causes: [] }
   return { code: e.code, message: body.message ?? `HTTP ${e.code}`, reason: body.reason, causes: body.details?.causes ?? [] }
+}
+
+/** Text that starts like a web page: a proxy or a login page answered, not the API server. */
+export function looksLikeHtml(body: string): boolean {
+  return /^\s*<(!doctype html|html|head|body|\?xml|title|h1|center)\b/i.test(body)
 }
 
 /**
