@@ -1,13 +1,17 @@
 import { objectDiff } from '../../render/diff.js'
 import { objectName } from '../../render/manifests.js'
+import { redactSecret } from './secrets.js'
 
 // What the server writes itself: not part of what a user changes.
 const SERVER_METADATA = ['managedFields', 'resourceVersion', 'uid', 'generation', 'creationTimestamp', 'selfLink']
 
-/** An object as a person compares it: no status, no server bookkeeping. */
+/**
+ * An object as a person compares it: no status, no server bookkeeping (the last-applied annotation and
+ * managedFields may carry a Secret's values), and a Secret's values masked.
+ */
 export function comparable(object: unknown): unknown {
   if (!object || typeof object !== 'object') return object
-  const copy = structuredClone(object) as { status?: unknown; metadata?: Record<string, unknown> & { annotations?: Record<string, string> } }
+  const copy = redactSecret(structuredClone(object)) as { status?: unknown; metadata?: Record<string, unknown> & { annotations?: Record<string, string> } }
   delete copy.status
   for (const key of SERVER_METADATA) delete copy.metadata?.[key]
   if (copy.metadata?.annotations) {

@@ -152,7 +152,7 @@ function stripPatchDirectives(value: unknown): unknown {
 }
 
 /** Drops null, empty maps and creationTimestamp: the API writes them one way, templates another. */
-function stripEmpty(value: unknown): unknown {
+export function stripEmpty(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(stripEmpty)
   if (value && typeof value === 'object') {
     const entries = Object.entries(value)

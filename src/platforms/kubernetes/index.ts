@@ -17,7 +17,8 @@ import { KubeApi, loadKubeConfig, namespaceOf } from './client.js'
 import { comparable, manifestDiff } from './diff.js'
 import { currentRevisionNumber, revisionsOf, undoPatch, undoTarget, type Workload } from './history.js'
 import { KubernetesRollout } from './rollout.js'
-import { validateManifests } from './validate.js'
+import { redactSecret } from './secrets.js'
+import { unfollowable, validateManifests } from './validate.js'
 
 const SERVER_DRY_RUN = 'the API server accepted every object in a server-side dry run'
 
@@ -69,8 +70,9 @@ export function createKubernetesPlatform(request: DeployRequest, connection?: { 
         // No network: the namespace comes from the input (or the kubeconfig, read locally, if one is at hand).
         const namespace = request.kubernetes.namespace ?? safeNamespace(request)
         const rendered = await renderTemplate(namespace)
-        const text = manifestsText(rendered.manifests.map(m => m.object))
-        return { text, redactedText: text, fileName: `${service}-manifests.yaml`, images: rendered.images }
+        const objects = rendered.manifests.map(m => m.object)
+        // A first render knows nothing of what runs: previous images are the live ones or none.
+        return { ...manifestTexts(objects), fileName: `${service}-manifests.yaml`, images: rendered.images.map(i => ({ ...i, previous: '' })) }
       }
       const { api, namespace } = connect()
       const { text, images } = imagePatch(await liveTarget(api, namespace))
@@ -82,30 +84,39 @@ export function createKubernetesPlatform(request: DeployRequest, connection?: { 
       const rendered = request.template ? await renderTemplate(request.kubernetes.namespace ?? safeNamespace(request)) : undefined
       const { api, namespace } = connect()
       if (rendered) {
-        const validated = await validateManifests(api, rendered.manifests, rendered.target, namespace, { fieldManager, force: forceConflicts })
+        const validated = await validateManifests(api, rendered.manifests, rendered.target, namespace, { fieldManager, force: forceConflicts, wait: request.wait })
         const target = validated.workloads[0]
         const objects = rendered.manifests.map(m => m.object)
-        const text = manifestsText(objects)
+        // previous-image is what the live workload ran, not what the template said; none on a first deploy.
+        const live = validated.pairs.find(p => p.kind === rendered.target.object.kind && p.name === rendered.target.object.metadata.name)?.live
+        const liveImages = new Map(containersOf(live).map(c => [c.name, c.image ?? '']))
+        const images = rendered.images.map(i => ({ ...i, previous: liveImages.get(i.container) ?? '' }))
+        const notes = validated.notes.map(n => `\n  ${n}`).join('')
         return {
-          text,
-          redactedText: text,
+          ...manifestTexts(objects),
           fileName: `${service}-manifests.yaml`,
-          images: rendered.images,
+          images,
           previousRevision: target.previousRevision !== undefined ? String(target.previousRevision) : undefined,
-          description: `Kubernetes ${objectName(rendered.target.object)} in namespace ${namespace}: revision ${target.previousRevision ?? '(new)'} -> next, ${objects.length} object(s) checked by a server dry run; ${imagesLine(rendered.images)}`,
+          description: `Kubernetes ${objectName(rendered.target.object)} in namespace ${namespace}: revision ${target.previousRevision ?? '(new)'} -> next, ${objects.length} object(s) checked by a server dry run; ${imagesLine(images)}${notes}`,
           dryRun: async () => manifestDiff(validated.pairs),
           checkedBy: SERVER_DRY_RUN,
-          apply: async progress => {
+          apply: async (progress, signal) => {
+            const cancellable = api.withSignal(signal)
+            for (const note of validated.notes) progress.step(note)
             for (const object of objects) {
-              await api.apply(object as KubernetesObject, { fieldManager, force: forceConflicts, dryRun: false })
+              await cancellable.apply(object as KubernetesObject, { fieldManager, force: forceConflicts, dryRun: false })
               progress.step(`applied ${objectName(object)} (server-side apply, field manager ${fieldManager})`)
             }
-            return KubernetesRollout.settle(api, validated.workloads, fieldManager)
+            return KubernetesRollout.settle(cancellable, validated.workloads, fieldManager)
           }
         }
       }
 
       const live = await liveTarget(api, namespace)
+      if (request.wait) {
+        const refused = unfollowable(live)
+        if (refused.length) throw new UserError(refused)
+      }
       const { patch, images, text } = imagePatch(live)
       const previous = currentRevisionNumber(live, await revisionsOf(api, live))
       const smp = 'application/strategic-merge-patch+json'
@@ -120,10 +131,11 @@ export function createKubernetesPlatform(request: DeployRequest, connection?: { 
         description: `Kubernetes ${objectName(live)} in namespace ${namespace} (no template: image-only change of the live workload): revision ${previous ?? '?'} -> next; ${imagesLine(images)}`,
         dryRun: async () => manifestDiff([{ kind: live.kind, name: service, live, after }]),
         checkedBy: SERVER_DRY_RUN,
-        apply: async progress => {
-          await api.patch(live as KubernetesObject, patch, smp, { fieldManager })
+        apply: async (progress, signal) => {
+          const cancellable = api.withSignal(signal)
+          await cancellable.patch(live as KubernetesObject, patch, smp, { fieldManager })
           progress.step(`patched the image of ${objectName(live)} (field manager ${fieldManager})`)
-          return KubernetesRollout.settle(api, tracked, fieldManager)
+          return KubernetesRollout.settle(cancellable, tracked, fieldManager)
         }
       }
     },
@@ -134,6 +146,10 @@ export function createKubernetesPlatform(request: DeployRequest, connection?: { 
         throw new UserError({ input: 'to-revision', message: `'${request.toRevision}' is not a Kubernetes revision: use a number from kubectl rollout history` })
       }
       const live = await liveTarget(api, namespace)
+      if (request.wait) {
+        const refused = unfollowable(live)
+        if (refused.length) throw new UserError(refused)
+      }
       const revisions = await revisionsOf(api, live)
       const current = currentRevisionNumber(live, revisions)
       const target = undoTarget(live, revisions, request.toRevision ? Number(request.toRevision) : undefined)
@@ -150,10 +166,15 @@ export function createKubernetesPlatform(request: DeployRequest, connection?: { 
         description: `Kubernetes ${name} in namespace ${namespace}: roll back revision ${current ?? '?'} -> revision ${target.number}${target.changeCause ? ` (${target.changeCause})` : ''}`,
         dryRun: async () => manifestDiff([{ kind: live.kind, name: service, live, after }]),
         checkedBy: SERVER_DRY_RUN,
-        apply: async progress => {
-          if (patch) await api.patch(live as KubernetesObject, patch.patch, patch.contentType, { fieldManager })
-          progress.step(patch ? `${name}: rolled back to revision ${target.number}` : `${name}: skipped rollback (the current template already matches revision ${target.number})`)
-          return KubernetesRollout.settle(api, [{ kind: live.kind, name: service, namespace, previousRevision: current }], fieldManager)
+        apply: async (progress, signal) => {
+          const cancellable = api.withSignal(signal)
+          if (patch) await cancellable.patch(live as KubernetesObject, patch.patch, patch.contentType, { fieldManager })
+          const rollout = await KubernetesRollout.settle(cancellable, [{ kind: live.kind, name: service, namespace, previousRevision: current, restored: target.number }], fieldManager)
+          // `rollout undo` gives the old template a new revision number: say both.
+          const now = rollout.workloads[0].revision
+          const renumbered = now !== undefined && now !== target.number ? `, now revision ${now}` : ''
+          progress.step(patch ? `${name}: rolled back to revision ${target.number}${renumbered}` : `${name}: skipped rollback (the current template already matches revision ${target.number})`)
+          return rollout
         }
       }
     }
@@ -161,7 +182,12 @@ export function createKubernetesPlatform(request: DeployRequest, connection?: { 
 }
 
 function imagesLine(images: Array<{ container: string; previous: string; next: string }>): string {
-  return images.map(i => `${i.container}: ${i.previous} -> ${i.next}`).join('; ')
+  return images.map(i => `${i.container}: ${i.previous || '(none yet)'} -> ${i.next}`).join('; ')
+}
+
+/** The set as text for the rendered file, and with every Secret value masked for everything else. */
+function manifestTexts(objects: KubeObject[]): { text: string; redactedText: string } {
+  return { text: manifestsText(objects), redactedText: manifestsText(objects.map(redactSecret)) }
 }
 
 function containersOf(object: unknown): Array<{ name: string; image?: string }> {

@@ -1,7 +1,11 @@
 // Why new pods are not becoming ready, and which of those states will never heal by themselves.
 // The list of "doomed" states follows Shopify/krane's pod.rb, with one lesson from its issues: a
 // single failed image pull is often transient (a registry hiccup, a tag pushed a moment later), so
-// pull failures must last a while before a deploy is failed on them.
+// pull failures must last a while before a deploy is failed on them. Also as krane: a pod of a
+// controller that failed because of its node (evicted, preempted, node shut down) is replaced by the
+// controller and is not doomed; ContainerCannotRun with exit code 128 has been seen to come from the
+// node or the runtime, not the image, and is not doomed either. Each problem of a pod is reported
+// once (per pod, container and reason), however many watch events repeat it.
 
 interface ContainerState {
   waiting?: { reason?: string; message?: string }
@@ -60,6 +64,10 @@ const PULL = new Set(['ErrImagePull', 'ImagePullBackOff'])
 const NEVER_HEALS = new Set(['InvalidImageName', 'ErrImageNeverPull'])
 const CONFIG = new Set(['CreateContainerConfigError', 'CreateContainerError', 'RunContainerError'])
 const NOT_FOUND = /not found|manifest unknown|does not exist|NotFound|no such host|repository .*not exist/i
+/** Pod reasons of a Failed pod that say the node, not the pod, is the cause: the controller makes another. */
+const TRANSIENT_POD_FAILURES = new Set(['Evicted', 'Preempting', 'Terminated', 'NodeShutdown', 'Shutdown'])
+/** The kubelet could not yet read a Secret or ConfigMap it mounts (kubernetes/kubernetes#74755): heals. */
+const CACHE_NOT_SYNCED = /failed to sync .* cache/
 
 /**
  * Remembers since when each container has been in a failing state, so that a grace period counts
@@ -95,10 +103,13 @@ export function diagnosePods(pods: PodState[], failing: FailingSince, now: numbe
     const unschedulable = pod.status?.conditions?.find(c => c.type === 'PodScheduled' && c.status === 'False')
     if (unschedulable) {
       // The cluster may still grow (autoscaler) or free room: reported, not fatal.
-      problems.push({ key: `${name}:unschedulable:${unschedulable.message}`, pod: name, reason: unschedulable.reason ?? 'Unschedulable', message: unschedulable.message ?? '', doomed: false, crashed: false })
+      problems.push({ key: `${name}:unschedulable`, pod: name, reason: unschedulable.reason ?? 'Unschedulable', message: unschedulable.message ?? '', doomed: false, crashed: false })
     }
     if (pod.status?.phase === 'Failed') {
-      problems.push({ key: `${name}:failed`, pod: name, reason: pod.status.reason ?? 'Failed', message: pod.status.message ?? 'the pod failed', doomed: true, crashed: false })
+      const reason = pod.status.reason ?? 'Failed'
+      const transient = TRANSIENT_POD_FAILURES.has(reason)
+      const message = `${pod.status.message ?? 'the pod failed'}${transient ? ' (caused by its node; its controller starts another pod)' : ''}`
+      problems.push({ key: `${name}:failed:${reason}`, pod: name, reason, message, doomed: !transient, crashed: false })
     }
   }
   failing.keepOnly(current)
@@ -111,8 +122,11 @@ function containerProblem(pod: string, container: ContainerStatus, failing: Fail
   const message = waiting?.message ?? ''
   const base = { pod, container: container.name, crashed: false }
   const lastExit = container.lastState?.terminated
-  if (lastExit?.reason === 'ContainerCannotRun') {
-    return { ...base, key: `${pod}:${container.name}:cannot-run`, reason: 'ContainerCannotRun', message: lastExit.message ?? '', doomed: true }
+  const cannotRun = [container.state?.terminated, lastExit].find(t => t?.reason === 'ContainerCannotRun')
+  if (cannotRun) {
+    const transient = cannotRun.exitCode === 128
+    const message = `failed to start (exit code ${cannotRun.exitCode ?? '?'})${cannotRun.message ? `: ${cannotRun.message}` : ''}${transient ? ' (exit code 128 comes from the node or the runtime, not the image; it usually heals)' : ''}`
+    return { ...base, key: `${pod}:${container.name}:ContainerCannotRun`, reason: 'ContainerCannotRun', message, doomed: !transient }
   }
   if (!reason || reason === 'ContainerCreating' || reason === 'PodInitializing') return undefined
   const restarts = container.restartCount ?? 0
@@ -120,21 +134,22 @@ function containerProblem(pod: string, container: ContainerStatus, failing: Fail
     const exit = lastExit?.exitCode !== undefined ? ` (exit code ${lastExit.exitCode}${lastExit.reason ? `, ${lastExit.reason}` : ''})` : ''
     return {
       ...base,
-      key: `${pod}:${container.name}:crash:${restarts}`,
+      key: `${pod}:${container.name}:${reason}`,
       reason,
       message: `restarted ${restarts} time${restarts === 1 ? '' : 's'}${exit}`,
       doomed: restarts >= rules.crashRestarts,
       crashed: true
     }
   }
-  if (NEVER_HEALS.has(reason)) return { ...base, key: `${pod}:${container.name}:${reason}`, reason, message, doomed: true }
-  const category = PULL.has(reason) ? 'pull' : CONFIG.has(reason) ? 'config' : undefined
-  if (!category) return { ...base, key: `${pod}:${container.name}:${reason}:${message}`, reason, message, doomed: false }
+  const key = `${pod}:${container.name}:${reason}`
+  if (NEVER_HEALS.has(reason)) return { ...base, key, reason, message, doomed: true }
+  const category = PULL.has(reason) ? 'pull' : CONFIG.has(reason) && !CACHE_NOT_SYNCED.test(message) ? 'config' : undefined
+  if (!category) return { ...base, key, reason, message, doomed: false }
   const clock = `${pod}:${container.name}:${category}`
   current.add(clock)
   const failedFor = failing.elapsed(clock, now)
   const grace = category === 'config' ? rules.configGraceMs : NOT_FOUND.test(message) ? rules.notFoundGraceMs : rules.pullGraceMs
-  return { ...base, key: `${pod}:${container.name}:${reason}:${message}`, reason, message, doomed: failedFor >= grace }
+  return { ...base, key, reason, message, doomed: failedFor >= grace }
 }
 
 /** One line for the log and the report. */

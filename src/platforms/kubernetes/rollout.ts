@@ -5,11 +5,13 @@ import { sleep } from '../../rollout/poll.js'
 import type { Progress } from '../../rollout/progress.js'
 import type { Rollout, WaitContext, WaitOutcome } from '../platform.js'
 import type { KubeApi } from './client.js'
-import { currentRevisionNumber, revisionsOf, undoPatch, undoTarget, type Workload } from './history.js'
+import { currentRevisionNumber, revisionsOf, undoPatch, undoTarget, type Revision, type UndoPatch, type Workload } from './history.js'
 import { newRevisionObjects, type Owned, type WatchedWorkload } from './new-pods.js'
 import { DEFAULT_DOOM_RULES, FailingSince, describeProblem, diagnosePods, type DoomRules, type PodProblem, type PodState } from './pods.js'
+import { describeOther, templateKey, whoseRollout, type LiveWorkload, type RevisionRecord } from './ownership.js'
 import { rolloutStatus, type WorkloadState } from './status.js'
 import { Changes, CollectionWatch } from './watch.js'
+import { CHANGE_CAUSE } from '../../render/manifests.js'
 
 /** One workload of the applied set, with the revision it ran before and the one it rolls out now. */
 export interface TrackedWorkload {
@@ -18,6 +20,12 @@ export interface TrackedWorkload {
   namespace: string
   previousRevision?: number
   revision?: number
+  /** Our pod template as the server stored it after our change (templateKey): what "ours" means. */
+  template?: string
+  /** Our change-cause annotation, to tell a foreign revision that merely kept it. */
+  changeCause?: string
+  /** For a rollback: the old revision number it put back (the controller gives it a new one). */
+  restored?: number
 }
 
 interface WarningEvent {
@@ -44,6 +52,8 @@ export class KubernetesRollout implements Rollout {
   private readonly api: KubeApi
   private readonly fieldManager: string
   private readonly rules: DoomRules
+  /** Said with a success that came about unusually (a `kubectl rollout restart` of our template). */
+  private readonly notes: string[] = []
 
   constructor(api: KubeApi, workloads: TrackedWorkload[], fieldManager: string, rules: DoomRules = DEFAULT_DOOM_RULES) {
     this.api = api
@@ -53,7 +63,8 @@ export class KubernetesRollout implements Rollout {
     const target = workloads[0]
     this.revision = target.revision !== undefined ? String(target.revision) : 'unknown'
     this.previousRevision = target.previousRevision !== undefined ? String(target.previousRevision) : undefined
-    this.label = `${target.kind.toLowerCase()}/${target.name} revision ${this.revision}`
+    const restored = target.restored !== undefined && target.restored !== target.revision ? `revision ${target.restored}, now ` : ''
+    this.label = `${target.kind.toLowerCase()}/${target.name} ${restored}revision ${this.revision}`
   }
 
   /** Waits (briefly) until each workload's controller has seen the change, then reads its revision number. */
@@ -66,7 +77,8 @@ export class KubernetesRollout implements Rollout {
         live = await readWorkload(api, tracked)
       }
       const revision = live ? currentRevisionNumber(live, await revisionsOf(api, live)) : undefined
-      settled.push({ ...tracked, revision })
+      const template = live ? templateKey(live.spec?.template) : undefined
+      settled.push({ ...tracked, revision, template, changeCause: live?.metadata.annotations?.[CHANGE_CAUSE] })
     }
     return new KubernetesRollout(api, settled, fieldManager, rules)
   }
@@ -75,8 +87,10 @@ export class KubernetesRollout implements Rollout {
     const { progress, deadline } = context
     const stop = new AbortController()
     const signal = AbortSignal.any([stop.signal, deadline.signal])
+    // Every request made while waiting (lists, logs) ends at the deadline or on cancellation.
+    const api = this.api.withSignal(signal)
     const changes = new Changes()
-    const watches = this.startWatches(changes, signal)
+    const watches = this.startWatches(api, changes, signal)
     const failing = new FailingSince()
     const logsRead = new Set<string>()
     let status = 'waiting for the first list of the workloads'
@@ -88,7 +102,7 @@ export class KubernetesRollout implements Rollout {
         const trouble = all.find(w => w.trouble)?.trouble
         if (trouble) progress.event(`watch-trouble:${trouble}`, `the API server is unreachable for now (${trouble}); watching again as soon as it is back`)
         if (all.every(w => w.synced)) {
-          const verdict = await this.assess(watches, failing, logsRead, progress)
+          const verdict = await this.assess(api, watches, failing, logsRead, progress)
           status = verdict.status
           if (verdict.outcome) return verdict.outcome
         }
@@ -100,12 +114,12 @@ export class KubernetesRollout implements Rollout {
     }
   }
 
-  private startWatches(changes: Changes, signal: AbortSignal): Record<string, Array<CollectionWatch<never>>> {
+  private startWatches(api: KubeApi, changes: Changes, signal: AbortSignal): Record<string, Array<CollectionWatch<never>>> {
     const namespaces = [...new Set(this.workloads.map(w => w.namespace))]
     const kinds = new Set(this.workloads.map(w => w.kind))
     const start = (path: (ns: string) => string, options = {}): Array<CollectionWatch<never>> =>
       namespaces.map(ns => {
-        const watch = new CollectionWatch<never>(this.api, path(ns), options, changes, signal)
+        const watch = new CollectionWatch<never>(api, path(ns), options, changes, signal)
         void watch.run()
         return watch
       })
@@ -113,7 +127,8 @@ export class KubernetesRollout implements Rollout {
     return {
       ...Object.fromEntries([...kinds].map(kind => [kind, start(apps(PLURAL[kind]))])),
       replicaSets: kinds.has('Deployment') ? start(apps('replicasets')) : [],
-      controllerRevisions: kinds.has('DaemonSet') ? start(apps('controllerrevisions')) : [],
+      // StatefulSets too: their revision numbers (ours, or someone else's) are on ControllerRevisions.
+      controllerRevisions: kinds.has('DaemonSet') || kinds.has('StatefulSet') ? start(apps('controllerrevisions')) : [],
       pods: start(ns => `/api/v1/namespaces/${ns}/pods`),
       events: start(ns => `/api/v1/namespaces/${ns}/events`, { fieldSelector: 'type=Warning', optional: true })
     }
@@ -121,6 +136,7 @@ export class KubernetesRollout implements Rollout {
 
   /** Reads the watched state: done, doomed, or still going (with a status line). */
   private async assess(
+    api: KubeApi,
     watches: Record<string, Array<CollectionWatch<never>>>,
     failing: FailingSince,
     logsRead: Set<string>,
@@ -140,6 +156,12 @@ export class KubernetesRollout implements Rollout {
         continue
       }
       const workload = { ...live, kind: tracked.kind }
+      const owner = this.ownership(tracked, workload as unknown as LiveWorkload, collections.controllerRevisions, progress)
+      if (owner.superseded) return { status: owner.superseded, outcome: { state: 'superseded', reason: owner.superseded } }
+      if (owner.waiting) {
+        pending.push(owner.waiting)
+        continue
+      }
       const state = rolloutStatus(workload)
       if (state.error) errors.push(state.error)
       else if (!state.done) pending.push(state.message)
@@ -148,40 +170,64 @@ export class KubernetesRollout implements Rollout {
       for (const problem of problems) progress.event(problem.key, describeProblem(problem))
       for (const problem of problems.filter(p => p.crashed && !logsRead.has(`${p.pod}/${p.container}`))) {
         logsRead.add(`${problem.pod}/${problem.container}`)
-        await this.printLogTail(tracked.namespace, problem, progress, false)
+        await this.printLogTail(api, tracked.namespace, problem, progress, false)
       }
       doomed.push(...problems.filter(p => p.doomed))
       const uids = new Set([live.metadata.uid, ...owners.map(o => o.metadata.uid), ...pods.map(p => p.metadata.uid)])
       for (const event of events.filter(e => uids.has(e.involvedObject?.uid))) {
         const count = event.series?.count ?? event.count ?? 1
-        progress.event(`event:${event.metadata.uid ?? event.metadata.name}:${count}`, `event: ${event.involvedObject?.kind?.toLowerCase()}/${event.involvedObject?.name}: ${event.reason}: ${event.message}`)
+        // Once per object, reason and message: the kubelet repeats an event by raising its count.
+        const times = count > 1 ? ` (${count} times so far)` : ''
+        progress.event(`event:${event.involvedObject?.uid}:${event.reason}:${event.message}`, `event: ${event.involvedObject?.kind?.toLowerCase()}/${event.involvedObject?.name}: ${event.reason}: ${event.message}${times}`)
       }
     }
     const status = pending.length ? pending.join('; ') : 'all workloads rolled out'
     if (errors.length) return { status, outcome: { state: 'failed', reason: errors.join('; ') } }
-    if (doomed.length) return { status, outcome: await this.failFast(doomed, progress) }
+    if (doomed.length) return { status, outcome: await this.failFast(api, doomed, progress) }
     if (pending.length === 0) {
       progress.step(`rolled out: ${this.workloads.map(w => `${w.kind.toLowerCase()}/${w.name}${w.revision !== undefined ? ` revision ${w.revision}` : ''}`).join(', ')}`)
-      return { status, outcome: { state: 'succeeded' } }
+      return { status, outcome: this.notes.length ? { state: 'succeeded', note: this.notes.join('; ') } : { state: 'succeeded' } }
     }
     progress.status(status)
     return { status }
   }
 
+  /**
+   * Follows our revision, as `kubectl rollout status --revision` does: a template that is not ours
+   * means our rollout was superseded (never waited for or undone); a restart of ours is followed.
+   */
+  private ownership(tracked: TrackedWorkload, live: LiveWorkload, controllerRevisions: Iterable<RevisionRecord>, progress: Progress): { superseded?: string; waiting?: string } {
+    if (tracked.template === undefined) return {}
+    const name = `${tracked.kind.toLowerCase()}/${tracked.name}`
+    const owner = whoseRollout({ template: tracked.template, revision: tracked.revision, changeCause: tracked.changeCause }, live, controllerRevisions)
+    if (owner.verdict === 'superseded') return { superseded: owner.reason }
+    if (owner.verdict === 'changing') return { waiting: `${name}: its pod template was changed by someone else; waiting for its controller to number the new revision` }
+    if (owner.verdict === 'restarted') {
+      if (owner.revision === undefined) return { waiting: `${name}: restarted (kubectl rollout restart) while we waited; waiting for its controller to number the new revision` }
+      const note = `${name} was restarted (kubectl rollout restart) while we waited: revision ${owner.revision} has our pod template with fresh pods, so it was followed instead of revision ${tracked.revision}`
+      progress.step(note)
+      this.notes.push(note)
+      // From now on the restarted template is ours: its pods are our change's pods.
+      tracked.template = templateKey(live.spec?.template)
+      tracked.revision = owner.revision
+    }
+    return {}
+  }
+
   /** Collects the evidence (reasons, log tails) before a rollback deletes the failing pods. */
-  private async failFast(doomed: PodProblem[], progress: Progress): Promise<WaitOutcome> {
+  private async failFast(api: KubeApi, doomed: PodProblem[], progress: Progress): Promise<WaitOutcome> {
     const first = doomed[0]
     for (const problem of doomed.slice(0, 5)) {
       progress.reason(`${describeProblem(problem)} (this will not heal by itself)`)
-      if (problem.crashed) await this.printLogTail(this.workloads[0].namespace, problem, progress, true)
+      if (problem.crashed) await this.printLogTail(api, this.workloads[0].namespace, problem, progress, true)
     }
     const more = doomed.length > 1 ? ` (and ${doomed.length - 1} more)` : ''
     return { state: 'failed', reason: `${describeProblem(first)}${more}` }
   }
 
-  private async printLogTail(namespace: string, problem: PodProblem, progress: Progress, asReason: boolean): Promise<void> {
+  private async printLogTail(api: KubeApi, namespace: string, problem: PodProblem, progress: Progress, asReason: boolean): Promise<void> {
     try {
-      const log = (await this.api.podLog(namespace, problem.pod, problem.container!, true)).trimEnd()
+      const log = (await api.podLog(namespace, problem.pod, problem.container!, true)).trimEnd()
       if (!log) return
       const text = `last log lines of pod ${problem.pod}, container ${problem.container} (before its last restart):\n${log}`
       if (asReason) progress.reason(text)
@@ -191,22 +237,42 @@ export class KubernetesRollout implements Rollout {
     }
   }
 
-  /** `kubectl rollout undo` on each workload this rollout changed, back to the revision it ran before. */
+  /**
+   * `kubectl rollout undo` on each workload this rollout changed, back to the revision it ran before,
+   * but only while the workload still runs our revision: someone else's change is never undone.
+   */
   async undo(context: WaitContext): Promise<Rollout> {
-    const { progress } = context
-    const undone: TrackedWorkload[] = []
+    const { progress, deadline } = context
+    const api = this.api.withSignal(deadline.signal)
+    const plans: Array<{ tracked: TrackedWorkload; live: Workload; target: Revision; patch?: UndoPatch }> = []
+    // Every workload is checked before any is patched: all or nothing.
     for (const tracked of this.workloads) {
       if (tracked.previousRevision === undefined || tracked.previousRevision === tracked.revision) continue
-      const live = await readWorkload(this.api, tracked)
+      const live = await readWorkload(api, tracked)
       if (!live) continue
-      const target = undoTarget(live, await revisionsOf(this.api, live), tracked.previousRevision)
-      const patch = undoPatch(live, target)
-      if (patch) await this.api.patch(live as never, patch.patch, patch.contentType, { fieldManager: this.fieldManager })
-      progress.step(`${objectName(live)}: rolled back to revision ${target.number}${target.changeCause ? ` (${target.changeCause})` : ''}`)
-      undone.push({ ...tracked, previousRevision: tracked.revision })
+      const revisions = await revisionsOf(api, live)
+      if (tracked.template !== undefined && templateKey(live.spec?.template) !== tracked.template) {
+        const now = currentRevisionNumber(live, revisions)
+        const what = now !== undefined ? describeOther(live as unknown as LiveWorkload, now, tracked) : `${objectName(live)} runs a template that is not ours`
+        throw new Error(`not rolling back: ${what}; undoing it would undo someone else's change`)
+      }
+      const target = undoTarget(live, revisions, tracked.previousRevision)
+      plans.push({ tracked, live, target, patch: undoPatch(live, target) })
     }
-    if (undone.length === 0) throw new Error('nothing to roll back: no workload of this deploy had a previous revision')
-    return KubernetesRollout.settle(this.api, undone, this.fieldManager, this.rules)
+    if (plans.length === 0) throw new Error('nothing to roll back: no workload of this deploy had a previous revision')
+    for (const { live, patch } of plans) if (patch) await api.patch(live as never, patch.patch, patch.contentType, { fieldManager: this.fieldManager })
+    const restore = await KubernetesRollout.settle(
+      api,
+      plans.map(({ tracked, target }) => ({ ...tracked, previousRevision: tracked.revision, restored: target.number })),
+      this.fieldManager,
+      this.rules
+    )
+    for (const [i, { live, target }] of plans.entries()) {
+      const now = restore.workloads[i].revision
+      const renumbered = now !== undefined && now !== target.number ? `, now revision ${now}` : ''
+      progress.step(`${objectName(live)}: rolled back to revision ${target.number}${renumbered}${target.changeCause ? ` (${target.changeCause})` : ''}`)
+    }
+    return restore
   }
 }
 
