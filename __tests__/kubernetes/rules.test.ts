@@ -1,10 +1,15 @@
 // The pure rules: kubectl's rollout status per kind, krane-like doomed pod states with grace,
-// rollout undo's choice of revision and patch, and the dry-run diff's stripping.
+// rollout undo's choice of revision and patch, the dry-run diff's stripping, whose rollout it is,
+// Secret values masked, and answers that are not the API.
 import { describe, expect, it } from '@jest/globals'
 import { comparable, manifestDiff } from '../../src/platforms/kubernetes/diff.js'
 import { undoPatch, undoTarget, type Revision } from '../../src/platforms/kubernetes/history.js'
 import { FailingSince, diagnosePods, type PodState } from '../../src/platforms/kubernetes/pods.js'
 import { rolloutStatus } from '../../src/platforms/kubernetes/status.js'
+import { apiFailure, looksLikeHtml } from '../../src/platforms/kubernetes/errors.js'
+import { liveRevision, templateKey, whoseRollout } from '../../src/platforms/kubernetes/ownership.js'
+import { redactSecret } from '../../src/platforms/kubernetes/secrets.js'
+import { Progress } from '../../src/rollout/progress.js'
 
 const meta = (generation = 2) => ({ name: 'web', generation })
 
@@ -117,5 +122,148 @@ describe('dry-run diff', () => {
     const diff = manifestDiff([{ kind: 'ConfigMap', name: 'c', live, after: { ...live, data: { a: '2' } } }])
     expect(diff).toContain("-  a: \"1\"")
     expect(diff).toContain("+  a: \"2\"")
+  })
+})
+
+describe('diagnosePods: transient failures (as krane treats them) and one report per reason', () => {
+  const failedPod = (reason: string, message = 'm'): PodState => ({ metadata: { name: `p-${reason}` }, status: { phase: 'Failed', reason, message } })
+  const terminated = (where: 'state' | 'lastState', exitCode: number): PodState => ({
+    metadata: { name: 'p' },
+    status: { phase: 'Running', containerStatuses: [{ name: 'web', [where]: { terminated: { reason: 'ContainerCannotRun', exitCode, message: 'oci runtime error' } } }] }
+  })
+
+  it.each(['Evicted', 'Preempting', 'Terminated', 'NodeShutdown'])('a pod that failed with reason %s is reported, not doomed', reason => {
+    const [problem] = diagnosePods([failedPod(reason, 'The node was low on resource: memory.')], new FailingSince(), 0)
+    expect(problem).toMatchObject({ reason, doomed: false })
+    expect(problem.message).toMatch(/caused by its node; its controller starts another pod/)
+  })
+
+  it('a pod that failed for any other reason is doomed', () => {
+    expect(diagnosePods([failedPod('UnexpectedAdmissionError')], new FailingSince(), 0)[0].doomed).toBe(true)
+    expect(diagnosePods([{ metadata: { name: 'p' }, status: { phase: 'Failed' } }], new FailingSince(), 0)[0]).toMatchObject({ reason: 'Failed', doomed: true })
+  })
+
+  it('ContainerCannotRun with exit code 128 is transient, any other exit code is doomed, in state or lastState', () => {
+    for (const where of ['state', 'lastState'] as const) {
+      expect(diagnosePods([terminated(where, 128)], new FailingSince(), 0)[0]).toMatchObject({ reason: 'ContainerCannotRun', doomed: false })
+      const doomed = diagnosePods([terminated(where, 127)], new FailingSince(), 0)[0]
+      expect(doomed).toMatchObject({ reason: 'ContainerCannotRun', doomed: true, message: 'failed to start (exit code 127): oci runtime error' })
+    }
+  })
+
+  it('a Secret or ConfigMap cache not yet synced never dooms CreateContainerConfigError', () => {
+    const failing = new FailingSince()
+    const notSynced = pod('p', { reason: 'CreateContainerConfigError', message: 'failed to sync secret cache: timed out waiting for the condition' })
+    diagnosePods([notSynced], failing, 0)
+    expect(diagnosePods([notSynced], failing, 60_000)[0].doomed).toBe(false)
+  })
+
+  it('gives a repeated reason the same key, whatever its message or restart count says', () => {
+    const failing = new FailingSince()
+    const keys = (pods: PodState[]) => diagnosePods(pods, failing, 0).map(p => p.key)
+    expect(keys([pod('p', { reason: 'CrashLoopBackOff', message: 'back-off 10s' }, 1, 1)])).toEqual(keys([pod('p', { reason: 'CrashLoopBackOff', message: 'back-off 20s' }, 2, 1)]))
+    expect(keys([pod('p', { reason: 'ImagePullBackOff', message: 'Back-off pulling image "a"' })])).toEqual(keys([pod('p', { reason: 'ImagePullBackOff', message: 'Back-off pulling image "a" (again)' })]))
+    const unschedulable = (message: string): PodState => ({ metadata: { name: 'p' }, status: { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message }] } })
+    expect(keys([unschedulable('0/3 nodes are available: 1 Insufficient cpu.')])).toEqual(keys([unschedulable('0/3 nodes are available: 2 Insufficient cpu.')]))
+    // Different reasons are different facts.
+    expect(keys([pod('p', { reason: 'ErrImagePull' })])).not.toEqual(keys([pod('p', { reason: 'ImagePullBackOff' })]))
+  })
+
+  it('prints a repeated reason once through Progress', () => {
+    const lines: string[] = []
+    const progress = new Progress({ info: line => lines.push(line), warning: line => lines.push(line) })
+    const failing = new FailingSince()
+    for (let restarts = 1; restarts <= 3; restarts++) {
+      for (const problem of diagnosePods([pod('p', { reason: 'CrashLoopBackOff', message: `back-off ${restarts * 10}s` }, restarts, 1)], failing, 0)) progress.event(problem.key, problem.message)
+    }
+    expect(lines).toHaveLength(1)
+  })
+})
+
+describe('whose rollout', () => {
+  const template = (image: string, annotations?: Record<string, string>) => ({ metadata: { labels: { app: 'web' }, annotations }, spec: { containers: [{ name: 'web', image }] } })
+  const live = (image: string, options: { revision?: string; generation?: number; observed?: number; cause?: string; annotations?: Record<string, string> } = {}) => ({
+    kind: 'Deployment',
+    metadata: {
+      name: 'web',
+      generation: options.generation ?? 3,
+      annotations: { 'deployment.kubernetes.io/revision': options.revision ?? '3', ...(options.cause ? { 'kubernetes.io/change-cause': options.cause } : {}) },
+      managedFields: [
+        { manager: 'deploy-service', operation: 'Apply', time: '2026-01-01T10:00:00Z', fieldsV1: { 'f:spec': { 'f:template': {} } } },
+        { manager: 'kubectl-set', operation: 'Update', time: '2026-01-01T10:05:00Z', fieldsV1: { 'f:spec': { 'f:template': {} } } },
+        { manager: 'kube-controller-manager', operation: 'Update', time: '2026-01-01T10:06:00Z', subresource: 'status', fieldsV1: {} }
+      ]
+    },
+    spec: { template: template(image, options.annotations) },
+    status: { observedGeneration: options.observed ?? options.generation ?? 3 }
+  })
+  const ours = { template: templateKey(template('web:2')), revision: 2, changeCause: 'deploy-service: web:2 from commit abc' }
+
+  it('is ours while the template is ours, whatever field order or empty fields the server adds', () => {
+    expect(whoseRollout(ours, { ...live('web:2'), spec: { template: { spec: { containers: [{ image: 'web:2', name: 'web' }] }, metadata: { annotations: {}, labels: { app: 'web' }, creationTimestamp: null } } } }, [])).toEqual({ verdict: 'ours' })
+  })
+
+  it('follows a restart of our template, with the new revision number', () => {
+    expect(whoseRollout(ours, live('web:2', { annotations: { 'kubectl.kubernetes.io/restartedAt': '2026-01-01T10:05:00Z' } }), [])).toEqual({ verdict: 'restarted', revision: 3 })
+  })
+
+  it('is superseded by another template, naming its revision, images, change-cause and field manager', () => {
+    const other = whoseRollout(ours, live('web:9', { cause: 'deploy-service: web:9 from commit def (https://github.com/acme/shop/actions/runs/7)' }), [])
+    expect(other).toEqual({
+      verdict: 'superseded',
+      revision: 3,
+      reason: 'deployment/web moved on to revision 3 (web=web:9), which is not ours (revision 2): change-cause: deploy-service: web:9 from commit def (https://github.com/acme/shop/actions/runs/7); its template was last changed by field manager "kubectl-set (Update)"'
+    })
+    // kubectl set image leaves our change-cause on the object: it is not theirs, and we say so.
+    const kept = whoseRollout(ours, live('web:9', { cause: ours.changeCause }), [])
+    expect(kept.verdict === 'superseded' && kept.reason).toMatch(/no change-cause of its own \(it still carries ours/)
+  })
+
+  it('waits for the controller to number a foreign template before naming it', () => {
+    expect(whoseRollout(ours, live('web:9', { generation: 4, observed: 3 }), [])).toEqual({ verdict: 'changing' })
+  })
+
+  it('reads StatefulSet and DaemonSet revision numbers from their ControllerRevisions', () => {
+    const owner = [{ uid: 'u1', controller: true }]
+    const revisions = [
+      { metadata: { name: 'db-aaa', ownerReferences: owner }, revision: 1 },
+      { metadata: { name: 'db-bbb', ownerReferences: owner }, revision: 4 },
+      { metadata: { name: 'other', ownerReferences: [{ uid: 'u2', controller: true }] }, revision: 9 }
+    ]
+    const workload = (kind: string) => ({ kind, metadata: { name: 'db', uid: 'u1', generation: 2 }, status: { observedGeneration: 2, updateRevision: 'db-aaa' } })
+    expect(liveRevision(workload('StatefulSet'), revisions)).toBe(1)
+    expect(liveRevision(workload('DaemonSet'), revisions)).toBe(4)
+  })
+})
+
+describe('Secret values', () => {
+  const secret = (value: string) => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 's' }, data: { password: Buffer.from(value).toString('base64') }, stringData: { token: value } })
+
+  it('are replaced by a keyed hash: the keys stay, a changed value shows a changed hash', () => {
+    const masked = redactSecret(secret('hunter2-very-secret'))
+    expect(Object.keys(masked.data)).toEqual(['password'])
+    expect(JSON.stringify(masked)).not.toMatch(/hunter2|aHVudGVy/)
+    expect(masked.stringData.token).toMatch(/^\(secret value, hmac [0-9a-f]{10}\)$/)
+    expect(redactSecret(secret('hunter2-very-secret'))).toEqual(masked)
+    expect(redactSecret(secret('other')).data.password).not.toBe(masked.data.password)
+    const config = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c' }, data: { a: 'visible' } }
+    expect(redactSecret(config)).toBe(config)
+  })
+
+  it('never reach the dry-run diff, which still says which key changed', () => {
+    const before = { ...secret('old-password-1'), metadata: { name: 's', annotations: { 'kubectl.kubernetes.io/last-applied-configuration': '{"data":{"password":"b2xkLXBhc3N3b3JkLTE="}}' } } }
+    const diff = manifestDiff([{ kind: 'Secret', name: 's', live: before, after: secret('new-password-2') }])
+    expect(diff).toMatch(/-\s+password: \(secret value, hmac [0-9a-f]+\)/)
+    expect(diff).toMatch(/\+\s+password: \(secret value, hmac [0-9a-f]+\)/)
+    for (const leak of ['old-password-1', 'new-password-2', Buffer.from('old-password-1').toString('base64'), Buffer.from('new-password-2').toString('base64')]) expect(diff).not.toContain(leak)
+  })
+})
+
+describe('answers that are not the API', () => {
+  it('names an HTML page from a proxy as such', () => {
+    expect(looksLikeHtml('<!DOCTYPE html><html><body>Sign in</body></html>')).toBe(true)
+    expect(looksLikeHtml('{"kind":"Status"}')).toBe(false)
+    const failure = apiFailure({ code: 502, body: '<html><head><title>502 Bad Gateway</title></head></html>' })
+    expect(failure?.message).toMatch(/an HTML page, not the Kubernetes API's JSON \(HTTP 502; a proxy, load balancer or login page answered\)/)
   })
 })
