@@ -78,7 +78,13 @@ export interface RequestCounts {
   other: number
 }
 
-const REQUEST_TIMEOUT_MS = 30_000
+/** One request's limit: a server that accepts the connection and never answers. */
+const REQUEST_TIMEOUT_MS = 15_000
+/**
+ * No new attempt starts after this long: with one timed-out request and a second try, a black-holed
+ * server ends in a clear error after about 31 s, never minutes.
+ */
+const RETRY_BUDGET_MS = 20_000
 
 interface SendOptions {
   query?: Record<string, string | number | boolean | undefined>
@@ -115,6 +121,15 @@ class RawObjectApi extends KubernetesObjectApi {
     // The client hands text/* answers back as a string: for a JSON request that is not the API speaking.
     if (typeof answer === 'string' && accept === 'application/json') throw new NotTheApi(answer)
     return answer
+  }
+}
+
+/** A retryable failure after the retry budget is spent: passed on as it is, not tried again. */
+class GaveUp extends Error {
+  readonly original: unknown
+  constructor(original: unknown) {
+    super('gave up')
+    this.original = original
   }
 }
 
@@ -232,22 +247,31 @@ export class KubeApi {
 
   private async call<T>(what: string, send: (signal?: AbortSignal) => Promise<T>, attempts = 4): Promise<T> {
     const { signal } = this
+    const started = Date.now()
+    let tries = 0
     const once = async (): Promise<T> => {
       this.counts.other++
+      tries++
       try {
         return await send(signal)
       } catch (error) {
         // A 500 for a body that does not fit the schema is the manifest's fault: never worth another try.
         if (isMalformedApply(error)) throw explainApiError(error, what)
+        if (isRetryable(error) && Date.now() - started >= RETRY_BUDGET_MS) throw new GaveUp(error)
         throw error
       }
     }
     try {
       return await retry(once, { attempts, baseMs: 1000, maxMs: 4000, sleep: ms => sleep(ms, signal) })
-    } catch (error) {
+    } catch (thrown) {
       // Our own deadline or cancellation: say that, not "could not read ...".
       if (signal?.aborted) throw signal.reason
+      const error = thrown instanceof GaveUp ? thrown.original : thrown
       if (error instanceof UserError) throw error
+      if ((error as { name?: string })?.name === 'TimeoutError') {
+        const seconds = Math.round((Date.now() - started) / 1000)
+        throw unreachable(this.server, new Error(`no answer to ${tries} request${tries === 1 ? '' : 's'} in ${seconds}s`))
+      }
       if (error instanceof NotTheApi) throw new UserError({ input: 'kubeconfig', message: `could not ${what}: ${error.message} at ${this.server}: check the kubeconfig's server address (a proxy or a login page may be in the way)` })
       const network = !(error as { code?: unknown }).code && (isRetryable(error) || /fetch failed/.test(String((error as Error)?.message)))
       if (network) throw unreachable(this.server, error)

@@ -82,6 +82,11 @@ export function isMalformedApply(error: unknown): boolean {
   return failure?.code === 500 && /failed to create typed patch object|field not declared in schema/.test(failure.message)
 }
 
+/** The field managers an apply conflicted with, when that is what failed. */
+export function conflictManagers(error: unknown): string[] | undefined {
+  return (error as { conflictManagers?: string[] })?.conflictManagers
+}
+
 function conflictError(failure: ApiFailure, what: string, location?: SourceLocation): UserError {
   const byManager = new Map<string, string[]>()
   for (const cause of failure.causes.filter(c => c.reason === 'FieldManagerConflict')) {
@@ -89,11 +94,12 @@ function conflictError(failure: ApiFailure, what: string, location?: SourceLocat
     byManager.set(manager, [...(byManager.get(manager) ?? []), cause.field ?? '?'])
   }
   const owners = [...byManager].map(([manager, fields]) => `field manager "${manager}" owns ${fields.join(', ')}`).join('; ')
-  return new UserError({
+  const error = new UserError({
     input: 'force-conflicts',
     location,
     message: `could not ${what}: conflict: ${owners}. Set force-conflicts: true to take these fields over, or stop the other tool from managing them`
   })
+  return Object.assign(error, { conflictManagers: [...byManager.keys()] })
 }
 
 /** The API server could not be reached at all: the kubeconfig's server or the network is wrong. */

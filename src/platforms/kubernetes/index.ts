@@ -104,8 +104,10 @@ export function createKubernetesPlatform(request: DeployRequest, connection?: { 
             const cancellable = api.withSignal(signal)
             for (const note of validated.notes) progress.step(note)
             for (const object of objects) {
-              await cancellable.apply(object as KubernetesObject, { fieldManager, force: forceConflicts, dryRun: false })
-              progress.step(`applied ${objectName(object)} (server-side apply, field manager ${fieldManager})`)
+              const force = forceConflicts || validated.forced.has(object)
+              await cancellable.apply(object as KubernetesObject, { fieldManager, force, dryRun: false })
+              const reclaimed = validated.forced.has(object) ? '; took back the fields our own earlier patch (a rollback) had written' : ''
+              progress.step(`applied ${objectName(object)} (server-side apply, field manager ${fieldManager}${reclaimed})`)
             }
             return KubernetesRollout.settle(cancellable, validated.workloads, fieldManager)
           }

@@ -3,7 +3,7 @@ import { ProblemList, UserError, type Problem } from '../../errors.js'
 import { isWorkload, objectName, type KubeObject, type Manifest } from '../../render/manifests.js'
 import type { SourceDocument } from '../../render/source.js'
 import type { KubeApi } from './client.js'
-import { explainApiError } from './errors.js'
+import { conflictManagers, explainApiError } from './errors.js'
 import { currentRevisionNumber, revisionsOf, type Workload } from './history.js'
 import type { DiffPair } from './diff.js'
 import type { TrackedWorkload } from './rollout.js'
@@ -15,6 +15,8 @@ export interface Validated {
   workloads: TrackedWorkload[]
   /** Lines for the plan: what was changed in the set before applying it (replicas left to an HPA). */
   notes: string[]
+  /** Objects applied with force: their only conflict is with our own field manager's earlier patch. */
+  forced: Set<KubeObject>
 }
 
 export interface ValidateOptions {
@@ -46,10 +48,23 @@ export async function validateManifests(api: KubeApi, manifests: Manifest[], tar
 
   const notes = await leaveReplicasToAutoscalers(api, known, namespace, options.fieldManager)
   const pairs: DiffPair[] = []
+  const forced = new Set<KubeObject>()
   for (const { object, source } of known) {
     try {
       const live = await api.read(object as KubernetesObject)
-      const after = await api.apply(object as KubernetesObject, { fieldManager: options.fieldManager, force: options.force, dryRun: true })
+      const apply = (force: boolean) => api.apply(object as KubernetesObject, { fieldManager: options.fieldManager, force, dryRun: true })
+      let after: KubernetesObject
+      try {
+        after = await apply(options.force)
+      } catch (error) {
+        // Our own rollback or image-only patch wrote these fields as an update under our field manager
+        // name; server-side apply counts that as another manager. Taking fields back from ourselves
+        // takes nothing from anyone else.
+        const managers = conflictManagers(error)
+        if (!managers?.length || !managers.every(m => m === options.fieldManager)) throw error
+        after = await apply(true)
+        forced.add(object)
+      }
       pairs.push({ kind: object.kind, name: object.metadata.name, after, live })
       if (options.wait) for (const problem of unfollowable(after as Workload & KubeObject, source)) problems.add(problem)
     } catch (error) {
@@ -67,7 +82,7 @@ export async function validateManifests(api: KubeApi, manifests: Manifest[], tar
     const previousRevision = live ? currentRevisionNumber(live, await revisionsOf(api, live)) : undefined
     workloads.push({ kind: object.kind, name: object.metadata.name, namespace, previousRevision })
   }
-  return { pairs, workloads, notes }
+  return { pairs, workloads, notes, forced }
 }
 
 /**
