@@ -73,7 +73,7 @@ export class KubernetesRollout implements Rollout {
     for (const tracked of workloads) {
       let live = await readWorkload(api, tracked)
       for (let i = 0; i < 50 && live && (live.metadata.generation ?? 0) > (live.status?.observedGeneration ?? 0); i++) {
-        await sleep(200)
+        await sleep(200, api.signal)
         live = await readWorkload(api, tracked)
       }
       const revision = live ? currentRevisionNumber(live, await revisionsOf(api, live)) : undefined
