@@ -219,8 +219,13 @@ describe('whose rollout', () => {
     expect(kept.verdict === 'superseded' && kept.reason).toMatch(/no change-cause of its own \(it still carries ours/)
   })
 
-  it('waits for the controller to number a foreign template before naming it', () => {
-    expect(whoseRollout(ours, live('web:9', { generation: 4, observed: 3 }), [])).toEqual({ verdict: 'changing' })
+  it('is superseded at once by a foreign template its controller has not numbered yet', () => {
+    const unobserved = whoseRollout(ours, live('web:9', { generation: 4, observed: 3 }), [])
+    expect(unobserved.verdict === 'superseded' && unobserved.reason).toMatch(/^deployment\/web moved on to a new revision \(not numbered yet\) \(web=web:9\), which is not ours \(revision 2\)/)
+    // Recreate numbers the new revision late: a number that is still ours is not theirs.
+    const late = whoseRollout(ours, live('web:9', { revision: '2' }), [])
+    expect(late).toMatchObject({ verdict: 'superseded', revision: undefined })
+    expect(whoseRollout(ours, live('web:2', { revision: '2', annotations: { 'kubectl.kubernetes.io/restartedAt': 'now' } }), [])).toEqual({ verdict: 'restarted', revision: undefined })
   })
 
   it('reads StatefulSet and DaemonSet revision numbers from their ControllerRevisions', () => {

@@ -71,6 +71,28 @@ withCluster('whose rollout: changes by others while we wait', () => {
     expect(await revisionOf(name)).toBe('3')
   }, 240_000)
 
+  it('our rollback superseded by another apply is superseded too, and nothing more is undone', async () => {
+    const name = 'rollback-raced'
+    // Revision 1 becomes ready only after 20 s, and Recreate removes its pods before the failing
+    // revision starts: the rollback to it waits long enough to be raced.
+    const recreate = (image: string) =>
+      deployment(name, image, { replicas: 1, annotations: '{deploy-service.test/ready-after: "20s"}' }).replace('strategy: {rollingUpdate: {maxUnavailable: 0, maxSurge: 1}}', 'strategy: {type: Recreate}')
+    const slow = templateDir({ 'web.yaml': recreate(`${REGISTRY}/${name}:1.0`) })
+    expectStatus(await deploy({ service: name, 'image-tag': '1.0', template: slow, namespace: ns }), 'succeeded')
+    const running = deploy({ service: name, 'image-tag': 'missing', template: slow, namespace: ns, timeout: '2m' })
+    await until('our failing revision was applied', async () => (await imageOf(name)).endsWith(':missing'))
+    await until('the rollback put revision 1 back', async () => (await imageOf(name)) === `${REGISTRY}/${name}:1.0`, 90_000)
+    await new Promise(resolve => setTimeout(resolve, 1000))
+    const hotfix = recreate(`${REGISTRY}/${name}:hotfix`).replace(`name: ${name}\n`, `name: ${name}\n  annotations: {kubernetes.io/change-cause: "hotfix by bob"}\n`)
+    await kubectlOk(['-n', ns, 'apply', '--server-side', '--field-manager=bob', '--force-conflicts', '-f', '-'], hotfix)
+    const run = await running
+    expectStatus(run, 'superseded')
+    expect(run.result?.message).toMatch(/the rollback to deployment\/rollback-raced revision 1, now revision 3 was superseded by another deploy \(deployment\/rollback-raced moved on to (revision 4|a new revision \(not numbered yet\)) \(rollback-raced=registry\.local\/shop\/rollback-raced:hotfix\), which is not ours \(revision 3\): change-cause: hotfix by bob/)
+    await new Promise(resolve => setTimeout(resolve, 2000))
+    expect(await imageOf(name)).toBe(`${REGISTRY}/${name}:hotfix`)
+    expect(await revisionOf(name)).toBe('4')
+  }, 240_000)
+
   it('undo refuses when the live revision is not ours', async () => {
     const name = 'not-ours'
     const template = templateDir({ 'web.yaml': deployment(name, `${REGISTRY}/${name}:1.0`, { replicas: 1 }) })

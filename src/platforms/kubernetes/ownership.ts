@@ -58,9 +58,9 @@ export function liveRevision(workload: LiveWorkload, controllerRevisions: Iterab
 
 export type Ownership =
   | { verdict: 'ours' }
+  /** `revision` is undefined until the controller has numbered the restarted template. */
   | { verdict: 'restarted'; revision?: number }
-  | { verdict: 'changing' }
-  | { verdict: 'superseded'; revision: number; reason: string }
+  | { verdict: 'superseded'; revision?: number; reason: string }
 
 /** Our template against the live one: still ours, ours restarted, someone else's (superseded). */
 export function whoseRollout(
@@ -69,15 +69,17 @@ export function whoseRollout(
   controllerRevisions: Iterable<RevisionRecord>
 ): Ownership {
   if (templateKey(live.spec?.template) === ours.template) return { verdict: 'ours' }
-  const revision = liveRevision(live, controllerRevisions)
+  // A number not yet moved past ours belongs to the template before the change (a Deployment with
+  // strategy Recreate numbers the new revision only once the old pods are gone).
+  const numbered = liveRevision(live, controllerRevisions)
+  const revision = numbered !== undefined && numbered !== ours.revision ? numbered : undefined
   if (templateKey(live.spec?.template, true) === templateKey(JSON.parse(ours.template), true)) return { verdict: 'restarted', revision }
-  // Someone else's template: name it once its controller has given it a revision number.
-  if (revision === undefined) return { verdict: 'changing' }
+  // Someone else's template: final whether or not its controller has numbered it yet.
   return { verdict: 'superseded', revision, reason: describeOther(live, revision, ours) }
 }
 
 /** One line on what runs now instead of ours: revision, images, change-cause, and who changed it. */
-export function describeOther(live: LiveWorkload, revision: number, ours: { revision?: number; changeCause?: string }): string {
+export function describeOther(live: LiveWorkload, revision: number | undefined, ours: { revision?: number; changeCause?: string }): string {
   const name = `${live.kind.toLowerCase()}/${live.metadata.name}`
   const images = containerImages(live.spec?.template)
   const cause = live.metadata.annotations?.[CHANGE_CAUSE]
@@ -88,7 +90,8 @@ export function describeOther(live: LiveWorkload, revision: number, ours: { revi
         ? 'no change-cause of its own (it still carries ours, so whoever made it did not record one)'
         : 'no change-cause recorded'
   const by = templateManager(live)
-  return `${name} moved on to revision ${revision}${images ? ` (${images})` : ''}, which is not ours${ours.revision !== undefined ? ` (revision ${ours.revision})` : ''}: ${said}${by ? `; its template was last changed by field manager "${by}"` : ''}`
+  const to = revision !== undefined ? `revision ${revision}` : 'a new revision (not numbered yet)'
+  return `${name} moved on to ${to}${images ? ` (${images})` : ''}, which is not ours${ours.revision !== undefined ? ` (revision ${ours.revision})` : ''}: ${said}${by ? `; its template was last changed by field manager "${by}"` : ''}`
 }
 
 export function containerImages(template: unknown): string {

@@ -37,6 +37,9 @@ interface WarningEvent {
   series?: { count?: number }
 }
 
+/** How long a foreign template may stay unnumbered before the superseded report goes out without its number. */
+const NUMBERING_GRACE_MS = 5000
+
 const PLURAL: Record<string, string> = { Deployment: 'deployments', StatefulSet: 'statefulsets', DaemonSet: 'daemonsets' }
 
 /**
@@ -52,6 +55,8 @@ export class KubernetesRollout implements Rollout {
   private readonly api: KubeApi
   private readonly fieldManager: string
   private readonly rules: DoomRules
+  /** Since when each workload has run a template that is not ours, by name. */
+  private readonly foreignSince: Record<string, number> = {}
   /** Said with a success that came about unusually (a `kubectl rollout restart` of our template). */
   private readonly notes: string[] = []
 
@@ -200,8 +205,14 @@ export class KubernetesRollout implements Rollout {
     if (tracked.template === undefined) return {}
     const name = `${tracked.kind.toLowerCase()}/${tracked.name}`
     const owner = whoseRollout({ template: tracked.template, revision: tracked.revision, changeCause: tracked.changeCause }, live, controllerRevisions)
-    if (owner.verdict === 'superseded') return { superseded: owner.reason }
-    if (owner.verdict === 'changing') return { waiting: `${name}: its pod template was changed by someone else; waiting for its controller to number the new revision` }
+    if (owner.verdict === 'superseded') {
+      // The controller numbers a new revision within moments (Recreate: once the old pods are gone):
+      // wait a little so the report can name it, but never long.
+      const since = (this.foreignSince[name] ??= Date.now())
+      if (owner.revision === undefined && Date.now() - since < NUMBERING_GRACE_MS) return { waiting: `${name}: its pod template was changed by someone else; waiting for its controller to number the new revision` }
+      return { superseded: owner.reason }
+    }
+    delete this.foreignSince[name]
     if (owner.verdict === 'restarted') {
       if (owner.revision === undefined) return { waiting: `${name}: restarted (kubectl rollout restart) while we waited; waiting for its controller to number the new revision` }
       const note = `${name} was restarted (kubectl rollout restart) while we waited: revision ${owner.revision} has our pod template with fresh pods, so it was followed instead of revision ${tracked.revision}`
