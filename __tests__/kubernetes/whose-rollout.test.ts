@@ -80,8 +80,13 @@ withCluster('whose rollout: changes by others while we wait', () => {
     const slow = templateDir({ 'web.yaml': recreate(`${REGISTRY}/${name}:1.0`) })
     expectStatus(await deploy({ service: name, 'image-tag': '1.0', template: slow, namespace: ns }), 'succeeded')
     const running = deploy({ service: name, 'image-tag': 'missing', template: slow, namespace: ns, timeout: '2m' })
-    await until('our failing revision was applied', async () => (await imageOf(name)).endsWith(':missing'))
-    await until('the rollback put revision 1 back', async () => (await imageOf(name)) === `${REGISTRY}/${name}:1.0`, 90_000)
+    try {
+      await until('our failing revision was applied', async () => (await imageOf(name)).endsWith(':missing'))
+      await until('the rollback put revision 1 back', async () => (await imageOf(name)) === `${REGISTRY}/${name}:1.0`, 90_000)
+    } catch (error) {
+      const run = await running
+      throw new Error(`${(error as Error).message}; the run ended ${run.result?.status ?? run.error?.message}:\n${run.log}`)
+    }
     await new Promise(resolve => setTimeout(resolve, 1000))
     const hotfix = recreate(`${REGISTRY}/${name}:hotfix`).replace(`name: ${name}\n`, `name: ${name}\n  annotations: {kubernetes.io/change-cause: "hotfix by bob"}\n`)
     await kubectlOk(['-n', ns, 'apply', '--server-side', '--field-manager=bob', '--force-conflicts', '-f', '-'], hotfix)

@@ -71,7 +71,7 @@ export function createKubernetesPlatform(request: DeployRequest, connection?: { 
         const namespace = request.kubernetes.namespace ?? safeNamespace(request)
         const rendered = await renderTemplate(namespace)
         const objects = rendered.manifests.map(m => m.object)
-        // A first render knows nothing of what runs: previous images are the live ones or none.
+        // A render reads nothing live, so it cannot know what ran before: no previous images.
         return { ...manifestTexts(objects), fileName: `${service}-manifests.yaml`, images: rendered.images.map(i => ({ ...i, previous: '' })) }
       }
       const { api, namespace } = connect()
