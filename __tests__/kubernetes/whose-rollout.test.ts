@@ -55,6 +55,20 @@ withCluster('whose rollout: changes by others while we wait', () => {
     expect(await revisionOf(name)).toBe('3')
   }, 240_000)
 
+  it('a StatefulSet moved to another template during our wait is superseded, its revision read from ControllerRevisions', async () => {
+    const name = 'raced-db'
+    const sts = (image: string, annotations?: string) => deployment(name, image, { kind: 'StatefulSet', replicas: 1, annotations })
+    expectStatus(await deploy({ service: name, 'image-tag': '1.0', template: templateDir({ 'db.yaml': sts(`${REGISTRY}/${name}:1.0`) }), namespace: ns }), 'succeeded')
+    const running = deploy({ service: name, 'image-tag': '2.0', template: templateDir({ 'db.yaml': sts(`${REGISTRY}/${name}:1.0`, '{deploy-service.test/ready-after: "30s"}') }), namespace: ns, timeout: '2m' })
+    const liveImage = async () => (await getJson(ns, 'statefulset', name)).spec.template.spec.containers[0].image as string
+    await until('our apply landed', async () => (await liveImage()) === `${REGISTRY}/${name}:2.0`)
+    await kubectlOk(['-n', ns, 'apply', '--server-side', '--field-manager=carol', '--force-conflicts', '-f', '-'], sts(`${REGISTRY}/${name}:hotfix`))
+    const run = await running
+    expectStatus(run, 'superseded')
+    expect(run.result?.message).toMatch(/statefulset\/raced-db moved on to revision 3 \(raced-db=registry\.local\/shop\/raced-db:hotfix\), which is not ours \(revision 2\): .*field manager "carol \(Apply\)"/)
+    expect(await liveImage()).toBe(`${REGISTRY}/${name}:hotfix`)
+  }, 240_000)
+
   it('kubectl rollout restart during our wait is followed: the new revision has our template, success says so', async () => {
     const name = 'restarted'
     const slow = templateDir({ 'web.yaml': deployment(name, `${REGISTRY}/${name}:1.0`, { annotations: '{deploy-service.test/ready-after: "10s"}' }) })
