@@ -2,7 +2,6 @@ import * as core from '@actions/core'
 import { HttpMethod, KubeConfig, KubernetesObjectApi, Watch, type KubernetesObject, type V1APIResource } from '@kubernetes/client-node'
 import { UserError, errorMessage } from '../../errors.js'
 import type { KubernetesSettings } from '../../request.js'
-import { sleep } from '../../rollout/poll.js'
 import { isRetryable, retry } from '../../rollout/retry.js'
 import { explainApiError, isMalformedApply, looksLikeHtml, unreachable } from './errors.js'
 
@@ -121,15 +120,6 @@ class RawObjectApi extends KubernetesObjectApi {
     // The client hands text/* answers back as a string: for a JSON request that is not the API speaking.
     if (typeof answer === 'string' && accept === 'application/json') throw new NotTheApi(answer)
     return answer
-  }
-}
-
-/** A retryable failure after the retry budget is spent: passed on as it is, not tried again. */
-class GaveUp extends Error {
-  readonly original: unknown
-  constructor(original: unknown) {
-    super('gave up')
-    this.original = original
   }
 }
 
@@ -257,16 +247,14 @@ export class KubeApi {
       } catch (error) {
         // A 500 for a body that does not fit the schema is the manifest's fault: never worth another try.
         if (isMalformedApply(error)) throw explainApiError(error, what)
-        if (isRetryable(error) && Date.now() - started >= RETRY_BUDGET_MS) throw new GaveUp(error)
         throw error
       }
     }
     try {
-      return await retry(once, { attempts, baseMs: 1000, maxMs: 4000, sleep: ms => sleep(ms, signal) })
-    } catch (thrown) {
+      return await retry(once, { attempts, failures: { attempts, withinMs: RETRY_BUDGET_MS }, baseMs: 1000, maxMs: 4000, signal })
+    } catch (error) {
       // Our own deadline or cancellation: say that, not "could not read ...".
       if (signal?.aborted) throw signal.reason
-      const error = thrown instanceof GaveUp ? thrown.original : thrown
       if (error instanceof UserError) throw error
       if ((error as { name?: string })?.name === 'TimeoutError') {
         const seconds = Math.round((Date.now() - started) / 1000)
