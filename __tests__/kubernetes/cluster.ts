@@ -7,7 +7,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { describe } from '@jest/globals'
 import { parseInputs } from '../../src/inputs.js'
-import { loadPlatform } from '../../src/platforms/platform.js'
+import { loadPlatform } from '../../src/platforms/choose.js'
 import { runDeployment, type RunResult } from '../../src/rollout/engine.js'
 import { Progress } from '../../src/rollout/progress.js'
 

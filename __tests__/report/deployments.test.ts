@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from '@jest/globals'
 import { parseInputs } from '../../src/inputs.js'
-import type { Plan } from '../../src/platforms/platform.js'
+import type { Plan } from '../../src/rollout/platform.js'
 import { createDeploymentRecorder, isProductionEnvironment, isTransientEnvironment } from '../../src/report/deployments.js'
 import type { RecorderOptions } from '../../src/report/deployments.js'
 import type { RunResult } from '../../src/rollout/engine.js'

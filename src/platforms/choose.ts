@@ -3,6 +3,7 @@ import path from 'node:path'
 import { UserError } from '../errors.js'
 import { readTemplateFile } from '../render/template-file.js'
 import type { DeployRequest, PlatformName } from '../request.js'
+import type { Platform } from '../rollout/platform.js'
 
 /**
  * The platform from the `platform` input, else from the template (`containerDefinitions` means an ECS
@@ -35,4 +36,10 @@ async function sampleTemplate(template: string): Promise<string> {
     return first ? readTemplateFile(path.join(template, first)) : ''
   }
   return readTemplateFile(template)
+}
+
+export async function loadPlatform(name: PlatformName, request: DeployRequest): Promise<Platform> {
+  // Loaded on demand so an ECS deploy never parses the Kubernetes client (ncc makes separate chunks).
+  if (name === 'ecs') return (await import('./ecs/index.js')).createEcsPlatform(request)
+  return (await import('./kubernetes/index.js')).createKubernetesPlatform(request)
 }

@@ -1,7 +1,7 @@
 import * as core from '@actions/core'
 import type * as GitHub from '@actions/github'
 import { errorMessage } from '../errors.js'
-import type { Plan } from '../platforms/platform.js'
+import type { Plan } from '../rollout/platform.js'
 import type { RunResult } from '../rollout/engine.js'
 import type { DeployRequest, PlatformName } from '../request.js'
 

@@ -3,7 +3,7 @@ import path from 'node:path'
 import { errorMessage } from '../errors.js'
 import { Deadline, formatDuration } from './deadline.js'
 import type { Progress } from './progress.js'
-import type { Plan, Platform, Rollout, WaitContext, WaitOutcome } from '../platforms/platform.js'
+import type { Plan, Platform, Rollout, WaitContext, WaitOutcome } from './platform.js'
 import type { ImageChange } from '../render/containers.js'
 import type { DeployRequest } from '../request.js'
 

@@ -1,5 +1,5 @@
 import { errorMessage } from '../errors.js'
-import type { WaitContext, WaitOutcome } from '../platforms/platform.js'
+import type { WaitContext, WaitOutcome } from './platform.js'
 import { PollSchedule, sleep } from './poll.js'
 import { isRetryable, isThrottling } from './retry.js'
 

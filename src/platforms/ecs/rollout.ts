@@ -1,6 +1,6 @@
 import type { Deployment, Service } from '@aws-sdk/client-ecs'
 import { errorMessage } from '../../errors.js'
-import type { Rollout, WaitContext, WaitOutcome } from '../platform.js'
+import type { Rollout, WaitContext, WaitOutcome } from '../../rollout/platform.js'
 import { pollRollout, type Observation } from '../../rollout/poll-loop.js'
 import type { Progress } from '../../rollout/progress.js'
 import { assessDeployment, circuitBreakerOn, failureThreshold, isFailedTask, shortArn, stoppedTaskReason, type Assessment } from './assess.js'

@@ -12,7 +12,7 @@ import {
   type KubeObject
 } from '../../render/manifests.js'
 import type { DeployRequest } from '../../request.js'
-import type { Plan, Platform, Rendered } from '../platform.js'
+import type { Plan, Platform, Rendered } from '../../rollout/platform.js'
 import { KubeApi, loadKubeConfig, namespaceOf } from './client.js'
 import { comparable, manifestDiff } from './diff.js'
 import { currentRevisionNumber, revisionsOf, undoPatch, undoTarget, type Workload } from './history.js'

@@ -1,7 +1,7 @@
 import type { ImageChange } from '../render/containers.js'
-import type { Deadline } from '../rollout/deadline.js'
-import type { Progress } from '../rollout/progress.js'
-import type { DeployRequest, PlatformName } from '../request.js'
+import type { Deadline } from './deadline.js'
+import type { Progress } from './progress.js'
+import type { PlatformName } from '../request.js'
 
 /**
  * One deployment target. Both implementations (ECS, Kubernetes) are driven by the same engine:
@@ -99,9 +99,3 @@ export type WaitOutcome =
       /** The platform has already started putting the old revision back (ECS circuit breaker). */
       platformRollback?: Rollout
     }
-
-export async function loadPlatform(name: PlatformName, request: DeployRequest): Promise<Platform> {
-  // Loaded on demand so an ECS deploy never parses the Kubernetes client (ncc makes separate chunks).
-  if (name === 'ecs') return (await import('./ecs/index.js')).createEcsPlatform(request)
-  return (await import('./kubernetes/index.js')).createKubernetesPlatform(request)
-}
