@@ -3,8 +3,13 @@
 // our own template is followed; the undo itself refuses a revision that is not ours. Also the
 // revision numbers a rollback names and the images previous-image reports.
 import { afterAll, beforeAll, expect, it } from '@jest/globals'
+import type { KubernetesObject } from '@kubernetes/client-node'
+import fs from 'node:fs'
+import { parse as parseYaml } from 'yaml'
 import { parseInputs } from '../../src/inputs.js'
+import { KubeApi, loadKubeConfig } from '../../src/platforms/kubernetes/client.js'
 import { createKubernetesPlatform } from '../../src/platforms/kubernetes/index.js'
+import { KubernetesRollout, madeBy } from '../../src/platforms/kubernetes/rollout.js'
 import { outputsOf } from '../../src/report/outputs.js'
 import { Deadline } from '../../src/rollout/deadline.js'
 import { Progress } from '../../src/rollout/progress.js'
@@ -111,6 +116,30 @@ withCluster('whose rollout: changes by others while we wait', () => {
     expect(await imageOf(name)).toBe(`${REGISTRY}/${name}:hotfix`)
     expect(await revisionOf(name)).toBe('4')
   }, 240_000)
+
+  it("another apply that lands between our apply and our first read is never taken for ours", async () => {
+    const name = 'raced-early'
+    const yaml = (image: string) => deployment(name, image, { replicas: 1, annotations: '{deploy-service.test/ready-after: "20s"}' })
+    await kubectlOk(['-n', ns, 'apply', '--server-side', '--field-manager=deploy-service', '-f', '-'], yaml(`${REGISTRY}/${name}:1.0`))
+    const api = new KubeApi(loadKubeConfig({ kubeconfig: fs.readFileSync(kubeconfig, 'utf8'), fieldManager: 'deploy-service', forceConflicts: false }))
+    // Our apply, as the platform makes it; its answer is what "ours" means.
+    const object = parseYaml(yaml(`${REGISTRY}/${name}:2.0`)) as KubernetesObject
+    object.metadata = { ...object.metadata, namespace: ns }
+    const answer = await api.apply(object, { fieldManager: 'deploy-service', force: false, dryRun: false })
+    await until('our revision is numbered', async () => (await revisionOf(name)) === '2')
+    // Someone else's apply lands before we read the workload for the first time.
+    await kubectlOk(['-n', ns, 'apply', '--server-side', '--field-manager=alice', '--force-conflicts', '-f', '-'], yaml(`${REGISTRY}/${name}:hotfix`))
+    await until('their revision is numbered', async () => (await revisionOf(name)) === '3')
+    const rollout = await KubernetesRollout.settle(api, [madeBy({ kind: 'Deployment', name, namespace: ns, previousRevision: 1 }, answer)], 'deploy-service')
+    expect(rollout.revision).toBe('2')
+    const deadline = new Deadline(60_000)
+    try {
+      const outcome = await rollout.wait({ deadline, progress: new Progress({ info: () => {}, warning: () => {} }), cancel: new AbortController().signal })
+      expect(outcome).toMatchObject({ state: 'superseded', reason: expect.stringMatching(/moved on to revision 3 \(raced-early=registry\.local\/shop\/raced-early:hotfix\), which is not ours \(revision 2\)/) })
+    } finally {
+      deadline.dispose()
+    }
+  }, 120_000)
 
   it('undo refuses when the live revision is not ours', async () => {
     const name = 'not-ours'

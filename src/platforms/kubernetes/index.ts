@@ -16,7 +16,7 @@ import type { Plan, Platform, Rendered } from '../../rollout/platform.js'
 import { KubeApi, loadKubeConfig, namespaceOf } from './client.js'
 import { comparable, manifestDiff } from './diff.js'
 import { currentRevisionNumber, revisionsOf, undoPatch, undoTarget, type Workload } from './history.js'
-import { KubernetesRollout } from './rollout.js'
+import { KubernetesRollout, madeBy } from './rollout.js'
 import { redactSecret } from './secrets.js'
 import { unfollowable, validateManifests } from './validate.js'
 
@@ -103,13 +103,15 @@ export function createKubernetesPlatform(request: DeployRequest, connection?: { 
           apply: async (progress, signal) => {
             const cancellable = api.withSignal(signal)
             for (const note of validated.notes) progress.step(note)
+            const answers = new Map<string, KubernetesObject>()
             for (const object of objects) {
               const force = forceConflicts || validated.forced.has(object)
-              await cancellable.apply(object as KubernetesObject, { fieldManager, force, dryRun: false })
+              answers.set(`${object.kind}/${object.metadata.name}`, await cancellable.apply(object as KubernetesObject, { fieldManager, force, dryRun: false }))
               const reclaimed = validated.forced.has(object) ? '; took back the fields our own earlier patch (a rollback) had written' : ''
               progress.step(`applied ${objectName(object)} (server-side apply, field manager ${fieldManager}${reclaimed})`)
             }
-            return KubernetesRollout.settle(cancellable, validated.workloads, fieldManager)
+            const made = validated.workloads.map(w => madeBy(w, answers.get(`${w.kind}/${w.name}`)))
+            return KubernetesRollout.settle(cancellable, made, fieldManager)
           }
         }
       }
@@ -135,9 +137,9 @@ export function createKubernetesPlatform(request: DeployRequest, connection?: { 
         checkedBy: SERVER_DRY_RUN,
         apply: async (progress, signal) => {
           const cancellable = api.withSignal(signal)
-          await cancellable.patch(live as KubernetesObject, patch, smp, { fieldManager })
+          const answer = await cancellable.patch(live as KubernetesObject, patch, smp, { fieldManager })
           progress.step(`patched the image of ${objectName(live)} (field manager ${fieldManager})`)
-          return KubernetesRollout.settle(cancellable, tracked, fieldManager)
+          return KubernetesRollout.settle(cancellable, tracked.map(w => madeBy(w, answer)), fieldManager)
         }
       }
     },
@@ -170,8 +172,9 @@ export function createKubernetesPlatform(request: DeployRequest, connection?: { 
         checkedBy: SERVER_DRY_RUN,
         apply: async (progress, signal) => {
           const cancellable = api.withSignal(signal)
-          if (patch) await cancellable.patch(live as KubernetesObject, patch.patch, patch.contentType, { fieldManager })
-          const rollout = await KubernetesRollout.settle(cancellable, [{ kind: live.kind, name: service, namespace, previousRevision: current, restored: target.number }], fieldManager)
+          const answer = patch ? await cancellable.patch(live as KubernetesObject, patch.patch, patch.contentType, { fieldManager }) : undefined
+          const restoring = madeBy({ kind: live.kind, name: service, namespace, previousRevision: current, restored: target.number }, answer)
+          const rollout = await KubernetesRollout.settle(cancellable, [restoring], fieldManager)
           // `rollout undo` gives the old template a new revision number: say both.
           const now = rollout.workloads[0].revision
           const renumbered = now !== undefined && now !== target.number ? `, now revision ${now}` : ''

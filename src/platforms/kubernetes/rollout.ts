@@ -72,18 +72,25 @@ export class KubernetesRollout implements Rollout {
     this.label = `${target.kind.toLowerCase()}/${target.name} ${restored}revision ${this.revision}`
   }
 
-  /** Waits (briefly) until each workload's controller has seen the change, then reads its revision number. */
+  /**
+   * Waits (briefly) until each workload's controller has seen the change, then reads its revision number.
+   * "Ours" is the template in the server's answer to our own apply or patch (see `madeBy`): a read after
+   * it may already show someone else's change, which must never be taken for ours.
+   */
   static async settle(api: KubeApi, workloads: TrackedWorkload[], fieldManager: string, rules?: DoomRules): Promise<KubernetesRollout> {
     const settled: TrackedWorkload[] = []
     for (const tracked of workloads) {
       let live = await readWorkload(api, tracked)
-      for (let i = 0; i < 50 && live && (live.metadata.generation ?? 0) > (live.status?.observedGeneration ?? 0); i++) {
+      const ours = tracked.template ?? (live ? templateKey(live.spec?.template) : undefined)
+      const movedOn = (): boolean => live !== undefined && ours !== undefined && templateKey(live.spec?.template) !== ours
+      for (let i = 0; i < 50 && live && !movedOn() && (live.metadata.generation ?? 0) > (live.status?.observedGeneration ?? 0); i++) {
         await sleep(200, api.signal)
         live = await readWorkload(api, tracked)
       }
-      const revision = live ? currentRevisionNumber(live, await revisionsOf(api, live)) : undefined
-      const template = live ? templateKey(live.spec?.template) : undefined
-      settled.push({ ...tracked, revision, template, changeCause: live?.metadata.annotations?.[CHANGE_CAUSE] })
+      const revisions = live ? await revisionsOf(api, live) : []
+      // Moved on already: our number is the revision that holds our template, if the controller made one.
+      const revision = !live ? undefined : movedOn() ? revisions.find(r => templateKey(r.content) === ours)?.number : currentRevisionNumber(live, revisions)
+      settled.push({ ...tracked, revision, template: ours, changeCause: tracked.changeCause ?? live?.metadata.annotations?.[CHANGE_CAUSE] })
     }
     return new KubernetesRollout(api, settled, fieldManager, rules)
   }
@@ -271,10 +278,11 @@ export class KubernetesRollout implements Rollout {
       plans.push({ tracked, live, target, patch: undoPatch(live, target) })
     }
     if (plans.length === 0) throw new Error('nothing to roll back: no workload of this deploy had a previous revision')
-    for (const { live, patch } of plans) if (patch) await api.patch(live as never, patch.patch, patch.contentType, { fieldManager: this.fieldManager })
+    const answers: unknown[] = []
+    for (const { live, patch } of plans) answers.push(patch ? await api.patch(live as never, patch.patch, patch.contentType, { fieldManager: this.fieldManager }) : undefined)
     const restore = await KubernetesRollout.settle(
       api,
-      plans.map(({ tracked, target }) => ({ ...tracked, previousRevision: tracked.revision, restored: target.number })),
+      plans.map(({ tracked, target }, i) => madeBy({ ...tracked, template: undefined, changeCause: undefined, previousRevision: tracked.revision, restored: target.number }, answers[i])),
       this.fieldManager,
       this.rules
     )
@@ -285,6 +293,16 @@ export class KubernetesRollout implements Rollout {
     }
     return restore
   }
+}
+
+/**
+ * The workload as our own apply or patch left it, from the server's answer to that request: its
+ * template is what "ours" means from then on. Without an answer, `settle` reads the live one.
+ */
+export function madeBy(tracked: TrackedWorkload, answer: unknown): TrackedWorkload {
+  const made = answer as { spec?: { template?: unknown }; metadata?: { annotations?: Record<string, string> } } | undefined
+  if (!made?.spec?.template) return tracked
+  return { ...tracked, template: templateKey(made.spec.template), changeCause: made.metadata?.annotations?.[CHANGE_CAUSE] }
 }
 
 export async function readWorkload(api: KubeApi, tracked: { kind: string; name: string; namespace: string }): Promise<Workload | undefined> {
