@@ -81,15 +81,22 @@ export class KubernetesRollout implements Rollout {
     const settled: TrackedWorkload[] = []
     for (const tracked of workloads) {
       let live = await readWorkload(api, tracked)
+      let revisions = live ? await revisionsOf(api, live) : []
       const ours = tracked.template ?? (live ? templateKey(live.spec?.template) : undefined)
       const movedOn = (): boolean => live !== undefined && ours !== undefined && templateKey(live.spec?.template) !== ours
-      for (let i = 0; i < 50 && live && !movedOn() && (live.metadata.generation ?? 0) > (live.status?.observedGeneration ?? 0); i++) {
+      // A Deployment's revision is the ReplicaSet that holds our template. Its controller makes it only
+      // after it observed the change, and with strategy Recreate only once the old pods are gone: until
+      // then the Deployment still carries the old number, which must never be taken for ours.
+      const holdingOurs = (): number | undefined => revisions.find(r => templateKey(r.content) === ours)?.number
+      const observed = (w: Workload): boolean => (w.metadata.generation ?? 0) <= (w.status?.observedGeneration ?? 0)
+      const settledYet = (): boolean => !live || movedOn() || (observed(live) && (live.kind !== 'Deployment' || holdingOurs() !== undefined))
+      for (let i = 0; i < 50 && !settledYet(); i++) {
         await sleep(200, api.signal)
         live = await readWorkload(api, tracked)
+        revisions = live ? await revisionsOf(api, live) : []
       }
-      const revisions = live ? await revisionsOf(api, live) : []
-      // Moved on already: our number is the revision that holds our template, if the controller made one.
-      const revision = !live ? undefined : movedOn() ? revisions.find(r => templateKey(r.content) === ours)?.number : currentRevisionNumber(live, revisions)
+      // Not numbered in time (a slow Recreate): unknown, which `undo` and the wait both handle.
+      const revision = !live ? undefined : live.kind === 'Deployment' || movedOn() ? holdingOurs() : currentRevisionNumber(live, revisions)
       settled.push({ ...tracked, revision, template: ours, changeCause: tracked.changeCause ?? live?.metadata.annotations?.[CHANGE_CAUSE] })
     }
     return new KubernetesRollout(api, settled, fieldManager, rules)
