@@ -4,20 +4,14 @@
 import { DeleteServiceCommand, DescribeServicesCommand, DescribeTaskDefinitionCommand, UpdateServiceCommand, type ECSClient } from '@aws-sdk/client-ecs'
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { startMoto, type MotoServer } from '../../test/support/moto.js'
 import { ecsState, seedService } from '../helpers/ecs-state.js'
-import { ecsClient, GITHUB_ENV, runEcs } from '../helpers/run.js'
+import { ecsClient, GITHUB_ENV, runEcs, templateWriter } from '../helpers/run.js'
 
 let moto: MotoServer
 let client: ECSClient
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ecs-templates-'))
-const file = (name: string, text: string): string => {
-  const p = path.join(dir, name)
-  fs.writeFileSync(p, text)
-  return p
-}
+const file = templateWriter('ecs-templates-')
 
 beforeAll(async () => {
   moto = await startMoto()
@@ -144,8 +138,8 @@ describe('bad input on moto changes nothing', () => {
     ['an unknown service', () => ({ service: 'nope', cluster: 'shop', 'image-tag': '1' }), /ECS service 'nope' was not found in cluster 'shop'/],
     ['an unknown cluster', () => ({ service: 'web', cluster: 'nowhere', 'image-tag': '1' }), /cluster 'nowhere' does not exist: check the 'cluster' input/],
     ['an INACTIVE service', () => ({ service: 'gone', cluster: 'shop', 'image-tag': '1' }), /'gone' (is INACTIVE, not ACTIVE|was not found)/],
-    ['a missing template file', () => ({ service: 'web', cluster: 'shop', 'image-tag': '1', template: path.join(dir, 'missing.json') }), /cannot read '.*missing\.json': no such file/],
-    ['a folder as an ECS template', () => ({ service: 'web', cluster: 'shop', 'image-tag': '1', template: dir, platform: 'ecs' }), /it is a folder, not a file/],
+    ['a missing template file', () => ({ service: 'web', cluster: 'shop', 'image-tag': '1', template: path.join(file.dir, 'missing.json') }), /cannot read '.*missing\.json': no such file/],
+    ['a folder as an ECS template', () => ({ service: 'web', cluster: 'shop', 'image-tag': '1', template: file.dir, platform: 'ecs' }), /it is a folder, not a file/],
     ['malformed JSON', () => ({ service: 'web', cluster: 'shop', 'image-tag': '1', template: file('bad.json', '{\n  "family": "web",\n  "containerDefinitions": [\n    { "name": "web", "image": "x:1", }\n  ]\n}') }), /bad\.json:4:\d+: invalid JSON/],
     ['malformed YAML', () => ({ service: 'web', cluster: 'shop', 'image-tag': '1', template: file('bad.yaml', 'family: web\ncontainerDefinitions:\n  - name: web\n   image: x:1\n') }), /bad\.yaml:4:\d+/],
     ['an unknown placeholder', () => ({ service: 'web', cluster: 'shop', 'image-tag': '1', template: file('ph.json', '{"family": "web", "containerDefinitions": [{"name": "web", "image": "x:1", "memory": ${MEM}}]}') }), /ph\.json:1:\d+: unknown placeholder \$\{MEM\}/],

@@ -5,8 +5,6 @@
 import { CreateServiceCommand, DescribeTaskDefinitionCommand, RegisterTaskDefinitionCommand, type ECSClient } from '@aws-sdk/client-ecs'
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals'
 import fs from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
 import { parseInputs } from '../../src/inputs.js'
 import { EcsApi } from '../../src/platforms/ecs/client.js'
 import { PREVIOUS_TAG, pruneRevisions } from '../../src/platforms/ecs/revisions.js'
@@ -14,16 +12,11 @@ import { outputsOf } from '../../src/report/outputs.js'
 import { summaryMarkdown } from '../../src/report/summary.js'
 import { startMoto, type MotoServer } from '../../test/support/moto.js'
 import { ecsState, seedService } from '../helpers/ecs-state.js'
-import { ecsClient, GITHUB_ENV, inputEnv, runEcs } from '../helpers/run.js'
+import { ecsClient, GITHUB_ENV, inputEnv, runEcs, templateWriter } from '../helpers/run.js'
 
 let moto: MotoServer
 let client: ECSClient
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ecs-prepare-'))
-const file = (name: string, text: string): string => {
-  const p = path.join(dir, name)
-  fs.writeFileSync(p, text)
-  return p
-}
+const file = templateWriter('ecs-prepare-')
 
 beforeAll(async () => {
   moto = await startMoto()

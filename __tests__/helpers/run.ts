@@ -50,3 +50,14 @@ export async function runEcs(endpoint: string, inputs: Record<string, string>, o
     return { error: error as Error, log }
   }
 }
+
+/** Writes `text` as a template file `name` in a fresh temporary folder (`.dir`); returns its path. */
+export function templateWriter(prefix: string): ((name: string, text: string) => string) & { dir: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
+  const write = (name: string, text: string): string => {
+    const file = path.join(dir, name)
+    fs.writeFileSync(file, text)
+    return file
+  }
+  return Object.assign(write, { dir })
+}

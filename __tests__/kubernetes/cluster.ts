@@ -131,3 +131,12 @@ ${replicas}${service}${strategy}  selector:
         image: ${image}
 `
 }
+
+/** Polls `check` until it holds; throws, naming `what`, after `timeoutMs`. */
+export async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const end = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`)
+    await new Promise(resolve => setTimeout(resolve, 200))
+  }
+}

@@ -1,7 +1,7 @@
 // What is refused or adjusted before anything changes, on the local cluster: workloads whose rollout
 // cannot be followed (OnDelete, paused) and replicas an HPA owns.
 import { afterAll, beforeAll, expect, it } from '@jest/globals'
-import { createNamespace, deleteNamespace, deploy, deployment, expectStatus, getJson, kubectl, kubectlOk, templateDir, withCluster } from './cluster.js'
+import { createNamespace, deleteNamespace, deploy, deployment, expectStatus, getJson, kubectl, kubectlOk, templateDir, withCluster, until } from './cluster.js'
 
 const REGISTRY = 'registry.local/shop'
 
@@ -14,14 +14,6 @@ spec:
   maxReplicas: 6
   metrics: [{type: Resource, resource: {name: cpu, target: {type: Utilization, averageUtilization: 50}}}]
 `
-
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const end = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 250))
-  }
-}
 
 withCluster('refused or adjusted before anything changes', () => {
   let ns = ''

@@ -13,17 +13,9 @@ import { KubernetesRollout, madeBy } from '../../src/platforms/kubernetes/rollou
 import { outputsOf } from '../../src/report/outputs.js'
 import { Deadline } from '../../src/rollout/deadline.js'
 import { Progress } from '../../src/rollout/progress.js'
-import { createNamespace, deleteNamespace, deploy, deployment, expectStatus, getJson, kubeconfig, kubectlOk, templateDir, withCluster } from './cluster.js'
+import { createNamespace, deleteNamespace, deploy, deployment, expectStatus, getJson, kubeconfig, kubectlOk, templateDir, withCluster, until } from './cluster.js'
 
 const REGISTRY = 'registry.local/shop'
-
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const end = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 200))
-  }
-}
 
 withCluster('whose rollout: changes by others while we wait', () => {
   let ns = ''
