@@ -147,7 +147,7 @@ describe('environment values stay secret', () => {
     expect(run.error).toBeUndefined()
     const text = visible(run, inputs)
     for (const value of [secret, newSecret, addedSecret]) expect(text).not.toContain(value)
-    expect(run.result!.diff).toMatch(/~ payments: environment DB_PASSWORD changed \(value sha256:[0-9a-f]{8}\) -> \(value sha256:[0-9a-f]{8}\)/)
+    expect(run.result!.diff).toMatch(/~ payments: environment DB_PASSWORD changed \(secret value, hmac [0-9a-f]{10}\) -> \(secret value, hmac [0-9a-f]{10}\)/)
     expect(run.result!.diff).toContain('+ payments: environment NEW_TOKEN')
     expect(run.result!.diff).not.toMatch(/environment MODE changed/)
     // secrets are references, not values: shown.
@@ -163,7 +163,7 @@ describe('environment values stay secret', () => {
     const text = visible(run, inputs)
     for (const value of [newSecret, addedSecret]) expect(text).not.toContain(value)
     expect(text).toContain('"name": "DB_PASSWORD"')
-    expect(text).toMatch(/"value": "\(value sha256:[0-9a-f]{8}\)"/)
+    expect(text).toMatch(/"value": "\(secret value, hmac [0-9a-f]{10}\)"/)
     expect(fs.readFileSync(run.result!.renderedPath!, 'utf8')).toContain(addedSecret)
   })
 

@@ -1,6 +1,6 @@
 import type { TaskDefinition } from '@aws-sdk/client-ecs'
-import { createHash } from 'node:crypto'
 import { objectDiff } from '../../render/diff.js'
+import { maskedValue } from '../../render/redact.js'
 import { toRegisterable, type TaskDefinitionInput } from '../../render/task-definition.js'
 import { shortArn } from './assess.js'
 
@@ -56,16 +56,11 @@ function compareNames(lines: string[], container: string, what: string, before: 
   if (what === 'environment') {
     const value = (list: unknown, n: string): unknown => (list as Array<{ name?: string; value?: string }> | undefined)?.find(e => e.name === n)?.value
     for (const name of now.filter(n => was.includes(n) && value(before, n) !== value(after, n))) {
-      lines.push(`~ ${container}: environment ${name} changed ${redactedValue(value(before, name))} -> ${redactedValue(value(after, name))}`)
+      lines.push(`~ ${container}: environment ${name} changed ${maskedValue(value(before, name))} -> ${maskedValue(value(after, name))}`)
     }
   }
 }
 
-/** A value as it may be shown: the first 8 hex digits of its SHA-256, enough to see that it changed. */
-export function redactedValue(value: unknown): string {
-  if (value === undefined || value === null) return '(no value)'
-  return `(value sha256:${createHash('sha256').update(String(value)).digest('hex').slice(0, 8)})`
-}
 
 /**
  * A copy of a task definition with the value of every container's `environment` entry replaced by its
@@ -79,7 +74,7 @@ export function redactEnvironment<T extends object>(definition: T): T {
     containerDefinitions: containers.map(container => {
       const environment = (container as { environment?: unknown })?.environment
       if (!Array.isArray(environment)) return container
-      return { ...container, environment: environment.map(entry => (entry && typeof entry === 'object' && 'value' in entry ? { ...entry, value: redactedValue(entry.value) } : entry)) }
+      return { ...container, environment: environment.map(entry => (entry && typeof entry === 'object' && 'value' in entry ? { ...entry, value: maskedValue(entry.value) } : entry)) }
     })
   }
 }

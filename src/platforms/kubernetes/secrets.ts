@@ -1,11 +1,6 @@
 // Secret values never leave the runner: the dry-run diff, the render output and the log show a
-// Secret's keys and, for each value, a short keyed hash, as `kubectl diff` masks them. The hash is an
-// HMAC under a key made for this run, so equal values show equal hashes within one run (a changed
-// value is visible as a changed hash) while a short or guessable value cannot be found by hashing
-// candidates.
-import { createHmac, randomBytes } from 'node:crypto'
-
-const RUN_KEY = randomBytes(32)
+// Secret's keys and, for each value, a short keyed hash (render/redact.ts), as `kubectl diff` masks them.
+import { maskedValue } from '../../render/redact.js'
 
 interface SecretLike {
   kind?: string
@@ -17,12 +12,6 @@ interface SecretLike {
 export function isSecret(object: unknown): boolean {
   const o = object as SecretLike | undefined
   return o?.kind === 'Secret' && (o.apiVersion === undefined || o.apiVersion === 'v1')
-}
-
-/** What a secret value shows instead of itself. */
-export function maskedValue(value: unknown): string {
-  const hash = createHmac('sha256', RUN_KEY).update(String(value ?? '')).digest('hex').slice(0, 10)
-  return `(secret value, hmac ${hash})`
 }
 
 /** A copy of `object` with every value of a Secret's data and stringData replaced; other objects as they are. */
