@@ -19,7 +19,7 @@ export async function run(): Promise<void> {
   try {
     const request = parseInputs()
     const platformName = await choosePlatform(request)
-    const platform = await loadPlatform(platformName, request)
+    const platform = await loadPlatform(platformName, request, cancellation.signal)
     const recorder = (deployments = createDeploymentRecorder(request, platformName, { cancel: cancellation.signal }))
     const result = await runDeployment(request, platform, progress, cancellation.signal, { beforeApply: plan => recorder.started(plan) })
     progress.endPhase()

@@ -147,6 +147,9 @@ describe('the bundle', () => {
       expect(run.elapsedMs).toBeLessThan(20_000)
       expect(run.stdout).toMatch(/^the run was cancelled \(SIGINT\): stopping, then reporting where the run stood$/m)
       expect(run.stdout).toMatch(/^::error::.*cancelled.*nothing was changed/m)
+      // The request in flight was aborted by the cancellation itself (not ended by the watchdog's halt).
+      expect(run.stdout).toMatch(/could not describe service 'web': the run was cancelled \(SIGINT\)/)
+      expect(run.stdout).not.toMatch(/Stack trace of the unexpected error/)
       expect(run.outputs.status).toBe('failed')
       expect(run.summary).toMatch(/cancelled/)
       expect(run.stdout).not.toMatch(/Node\.js v\d+/)

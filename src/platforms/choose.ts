@@ -38,8 +38,12 @@ async function sampleTemplate(template: string): Promise<string> {
   return readTemplateFile(template)
 }
 
-export async function loadPlatform(name: PlatformName, request: DeployRequest): Promise<Platform> {
-  // Loaded on demand so an ECS deploy never parses the Kubernetes client (ncc makes separate chunks).
-  if (name === 'ecs') return (await import('./ecs/index.js')).createEcsPlatform(request)
-  return (await import('./kubernetes/index.js')).createKubernetesPlatform(request)
+/**
+ * The platform, loaded on demand so an ECS deploy never parses the Kubernetes client (ncc makes
+ * separate chunks). `cancel` is the run's cancellation: it ends every request the platform makes,
+ * from the first read in prepare on.
+ */
+export async function loadPlatform(name: PlatformName, request: DeployRequest, cancel?: AbortSignal): Promise<Platform> {
+  if (name === 'ecs') return (await import('./ecs/index.js')).createEcsPlatform(request, undefined, cancel)
+  return (await import('./kubernetes/index.js')).createKubernetesPlatform(request, undefined, cancel)
 }

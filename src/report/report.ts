@@ -1,7 +1,7 @@
 import * as core from '@actions/core'
 import fs from 'node:fs'
 import { UserError, errorMessage, formatProblem } from '../errors.js'
-import { Cancelled } from '../rollout/deadline.js'
+import { isCancellation } from '../rollout/deadline.js'
 import type { RunResult } from '../rollout/engine.js'
 import { workflowLog, type Progress } from '../rollout/progress.js'
 import type { DeployRequest } from '../request.js'
@@ -35,9 +35,12 @@ export async function reportError(error: unknown, progress: Progress): Promise<v
     const what = `${formatProblem(error.problems[0])}${more > 0 ? ` (and ${more} more above)` : ''}`
     core.setFailed(progress.changing ? what : `nothing was changed: ${what}`)
   } else {
-    // A cancellation is no bug: its stack would only be noise.
-    if (!(error instanceof Cancelled)) printStack(error)
-    core.setFailed(progress.changing ? errorMessage(error) : `nothing was changed: ${errorMessage(error)}`)
+    // A cancellation is no bug: its stack would only be noise. It may come wrapped, as the cause of the
+    // call it aborted ("could not describe service 'web': the run was cancelled (SIGINT)").
+    const cancelled = isCancellation(error)
+    if (!cancelled) printStack(error)
+    const prefix = cancelled ? (progress.changing ? 'cancelled while the change was being made: ' : 'cancelled; nothing was changed: ') : progress.changing ? '' : 'nothing was changed: '
+    core.setFailed(`${prefix}${errorMessage(error)}`)
   }
   writeOutputs({ status: 'failed', 'duration-seconds': (progress.elapsedMs() / 1000).toFixed(1) })
   await writeSummary(errorSummary(error, progress.changing))

@@ -46,6 +46,12 @@ export class DeadlineExceeded extends Error {
   }
 }
 
+/** The run's cancellation, or an error it caused (a call it aborted carries it as its cause). */
+export function isCancellation(error: unknown): boolean {
+  for (let at = error, depth = 0; at && depth < 5; at = (at as { cause?: unknown }).cause, depth++) if (at instanceof Cancelled) return true
+  return false
+}
+
 export class Cancelled extends Error {
   readonly signalName: string
 

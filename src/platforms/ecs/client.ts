@@ -64,6 +64,20 @@ export class EcsApi {
   /** Where the last request went, for messages about an endpoint that does not answer. */
   private endpoint = ''
 
+  /** The run's cancellation (SIGINT/SIGTERM): every call made through this client ends when it fires. */
+  private cancel?: AbortSignal
+
+  /** Ends every call, in prepare as later, when the run is cancelled. */
+  cancelOn(signal: AbortSignal): this {
+    this.cancel = signal
+    return this
+  }
+
+  private signalFor(given?: AbortSignal): AbortSignal | undefined {
+    if (!this.cancel) return given
+    return given ? AbortSignal.any([given, this.cancel]) : this.cancel
+  }
+
   constructor(cluster: string, client = createEcsClient()) {
     this.cluster = cluster
     this.client = client
@@ -78,7 +92,8 @@ export class EcsApi {
   }
 
   /** The service, which must exist and be ACTIVE. */
-  async describeService(service: string, abortSignal?: AbortSignal): Promise<Service> {
+  async describeService(service: string, signal?: AbortSignal): Promise<Service> {
+    const abortSignal = this.signalFor(signal)
     const output = await this.call(`describe service '${service}'`, () =>
       this.client.send(new DescribeServicesCommand({ cluster: this.cluster, services: [service] }), { abortSignal })
     , undefined, abortSignal)
@@ -90,7 +105,8 @@ export class EcsApi {
     return found
   }
 
-  async describeTaskDefinition(reference: string, input = 'template', abortSignal?: AbortSignal): Promise<{ taskDefinition: TaskDefinition; tags: Tag[] }> {
+  async describeTaskDefinition(reference: string, input = 'template', signal?: AbortSignal): Promise<{ taskDefinition: TaskDefinition; tags: Tag[] }> {
+    const abortSignal = this.signalFor(signal)
     const output = await this.call(`describe task definition '${reference}'`, () =>
       this.client.send(new DescribeTaskDefinitionCommand({ taskDefinition: reference, include: ['TAGS'] }), { abortSignal })
     , input, abortSignal)
@@ -103,7 +119,8 @@ export class EcsApi {
    * may have been registered). Each registration carries a tag of its own; before trying again after
    * such a failure, the newest revisions of the family are searched for it.
    */
-  async registerTaskDefinition(definition: RegisterTaskDefinitionCommandInput, abortSignal?: AbortSignal): Promise<TaskDefinition> {
+  async registerTaskDefinition(definition: RegisterTaskDefinitionCommandInput, signal?: AbortSignal): Promise<TaskDefinition> {
+    const abortSignal = this.signalFor(signal)
     const registration = randomUUID()
     const tagged = { ...definition, tags: [...(definition.tags ?? []).filter(tag => tag.key !== REGISTRATION_TAG), { key: REGISTRATION_TAG, value: registration }] }
     let mayHaveRegistered = false
@@ -140,7 +157,8 @@ export class EcsApi {
    * Retried like any call: repeating the same update leaves the service as one update would (with
    * force-new-deployment, at worst one more deployment of the same revision, which is followed).
    */
-  async updateService(service: string, change: { taskDefinition: string; desiredCount?: number; forceNewDeployment?: boolean }, abortSignal?: AbortSignal): Promise<Service> {
+  async updateService(service: string, change: { taskDefinition: string; desiredCount?: number; forceNewDeployment?: boolean }, signal?: AbortSignal): Promise<Service> {
+    const abortSignal = this.signalFor(signal)
     const output = await this.call(`update service '${service}'`, () =>
       this.client.send(new UpdateServiceCommand({ cluster: this.cluster, service, ...change }), { abortSignal })
     , undefined, abortSignal)
@@ -149,7 +167,8 @@ export class EcsApi {
   }
 
   /** Task-definition ARNs of a family, newest first. */
-  async listRevisions(family: string, status: 'ACTIVE' | 'INACTIVE' = 'ACTIVE', abortSignal?: AbortSignal): Promise<string[]> {
+  async listRevisions(family: string, status: 'ACTIVE' | 'INACTIVE' = 'ACTIVE', signal?: AbortSignal): Promise<string[]> {
+    const abortSignal = this.signalFor(signal)
     const arns: string[] = []
     let nextToken: string | undefined
     do {
@@ -164,7 +183,8 @@ export class EcsApi {
   }
 
   /** Task definitions that any service of any cluster runs or is deploying: never to be deregistered. */
-  async taskDefinitionsInUse(abortSignal?: AbortSignal): Promise<Set<string>> {
+  async taskDefinitionsInUse(signal?: AbortSignal): Promise<Set<string>> {
+    const abortSignal = this.signalFor(signal)
     const inUse = new Set<string>()
     const clusters = await this.pages('list clusters', token => this.client.send(new ListClustersCommand({ nextToken: token }), { abortSignal }), o => o.clusterArns, abortSignal)
     for (const cluster of clusters) {
@@ -191,11 +211,13 @@ export class EcsApi {
     return all
   }
 
-  async deregisterTaskDefinition(arn: string, abortSignal?: AbortSignal): Promise<void> {
+  async deregisterTaskDefinition(arn: string, signal?: AbortSignal): Promise<void> {
+    const abortSignal = this.signalFor(signal)
     await this.call(`deregister '${arn}'`, () => this.client.send(new DeregisterTaskDefinitionCommand({ taskDefinition: arn }), { abortSignal }), undefined, abortSignal)
   }
 
-  async describeTasks(arns: string[], abortSignal?: AbortSignal): Promise<Task[]> {
+  async describeTasks(arns: string[], signal?: AbortSignal): Promise<Task[]> {
+    const abortSignal = this.signalFor(signal)
     const tasks: Task[] = []
     for (let i = 0; i < arns.length; i += 100) {
       const output = await this.call('describe tasks', () =>
@@ -228,7 +250,8 @@ export class EcsApi {
    * `startedBy` to the id of the deployment that started it. startedBy must be ListTasks' only
    * filter (besides cluster and desiredStatus). ECS lists stopped tasks for at least an hour.
    */
-  async listStoppedTasksOfDeployment(deploymentId: string, abortSignal?: AbortSignal): Promise<string[]> {
+  async listStoppedTasksOfDeployment(deploymentId: string, signal?: AbortSignal): Promise<string[]> {
+    const abortSignal = this.signalFor(signal)
     const arns: string[] = []
     let nextToken: string | undefined
     do {

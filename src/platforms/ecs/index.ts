@@ -17,8 +17,10 @@ import { EcsRollout } from './rollout.js'
 // ECS has no dry run of RegisterTaskDefinition or UpdateService: say what was checked, and no more.
 const ECS_CHECKS = 'the template, the service, its deployment controller and the task definitions were checked against ECS (ECS itself has no dry run of a deployment)'
 
-export function createEcsPlatform(request: DeployRequest, api = new EcsApi(request.ecs.cluster)): Platform {
+/** `cancel`, the run's cancellation, ends every ECS call the platform makes, from prepare on. */
+export function createEcsPlatform(request: DeployRequest, client = new EcsApi(request.ecs.cluster), cancel?: AbortSignal): Platform {
   const { service } = request
+  const api = cancel ? client.cancelOn(cancel) : client
 
   /** The template, rendered; the live task definition stands in when there is no template file. */
   async function renderFrom(live?: TaskDefinition): Promise<Rendered & { taskDefinition: TaskDefinitionInput }> {

@@ -22,15 +22,19 @@ import { unfollowable, validateManifests } from './validate.js'
 
 const SERVER_DRY_RUN = 'the API server accepted every object in a server-side dry run'
 
-/** `connection` is for benchmarks that count requests; the action reads the kubeconfig itself. */
-export function createKubernetesPlatform(request: DeployRequest, connection?: { api: KubeApi; namespace: string }): Platform {
+/**
+ * `connection` is for benchmarks that count requests; the action reads the kubeconfig itself. `cancel`,
+ * the run's cancellation, ends every request the platform makes, from prepare on.
+ */
+export function createKubernetesPlatform(request: DeployRequest, connection?: { api: KubeApi; namespace: string }, cancel?: AbortSignal): Platform {
   const { service } = request
   const { fieldManager, forceConflicts } = request.kubernetes
   // The kubeconfig is read once, when first needed: `mode: render` with a template needs none.
   const connect = (): { api: KubeApi; namespace: string } => {
     if (!connection) {
       const config = loadKubeConfig(request.kubernetes)
-      connection = { api: new KubeApi(config), namespace: namespaceOf(config, request.kubernetes) }
+      // The run's cancellation ends every request, from the first read in prepare on.
+      connection = { api: new KubeApi(config, cancel), namespace: namespaceOf(config, request.kubernetes) }
     }
     return connection
   }
