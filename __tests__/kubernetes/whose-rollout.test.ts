@@ -109,25 +109,32 @@ withCluster('whose rollout: changes by others while we wait', () => {
     expect(await revisionOf(name)).toBe('4')
   }, 240_000)
 
-  it("another apply that lands between our apply and our first read is never taken for ours", async () => {
-    const name = 'raced-early'
-    const yaml = (image: string) => deployment(name, image, { replicas: 1, annotations: '{deploy-service.test/ready-after: "20s"}' })
+  // Both ways a workload numbers revisions: a Deployment's ReplicaSets, a StatefulSet's ControllerRevisions.
+  it.each(['Deployment', 'StatefulSet'])("another apply that lands between our apply and our first read is never taken for ours (%s)", async kind => {
+    const name = `raced-early-${kind.toLowerCase()}`
+    const yaml = (image: string) => deployment(name, image, { kind, replicas: 1, annotations: '{deploy-service.test/ready-after: "20s"}' })
+    // How many revisions the controller has numbered so far.
+    const numbered = async (): Promise<number> =>
+      kind === 'Deployment'
+        ? Number((await getJson(ns, 'deployment', name)).metadata.annotations?.['deployment.kubernetes.io/revision'] ?? 0)
+        : (await getJson<{ items: unknown[] }>(ns, 'controllerrevisions', '-l', `app=${name}`)).items.length
     await kubectlOk(['-n', ns, 'apply', '--server-side', '--field-manager=deploy-service', '-f', '-'], yaml(`${REGISTRY}/${name}:1.0`))
+    await until('the first revision is numbered', async () => (await numbered()) === 1)
     const api = new KubeApi(loadKubeConfig({ kubeconfig: fs.readFileSync(kubeconfig, 'utf8'), fieldManager: 'deploy-service', forceConflicts: false }))
     // Our apply, as the platform makes it; its answer is what "ours" means.
     const object = parseYaml(yaml(`${REGISTRY}/${name}:2.0`)) as KubernetesObject
     object.metadata = { ...object.metadata, namespace: ns }
     const answer = await api.apply(object, { fieldManager: 'deploy-service', force: false, dryRun: false })
-    await until('our revision is numbered', async () => (await revisionOf(name)) === '2')
+    await until('our revision is numbered', async () => (await numbered()) === 2)
     // Someone else's apply lands before we read the workload for the first time.
     await kubectlOk(['-n', ns, 'apply', '--server-side', '--field-manager=alice', '--force-conflicts', '-f', '-'], yaml(`${REGISTRY}/${name}:hotfix`))
-    await until('their revision is numbered', async () => (await revisionOf(name)) === '3')
-    const rollout = await KubernetesRollout.settle(api, [madeBy({ kind: 'Deployment', name, namespace: ns, previousRevision: 1 }, answer)], 'deploy-service')
+    await until('their revision is numbered', async () => (await numbered()) === 3)
+    const rollout = await KubernetesRollout.settle(api, [madeBy({ kind, name, namespace: ns, previousRevision: 1 }, answer)], 'deploy-service')
     expect(rollout.revision).toBe('2')
     const deadline = new Deadline(60_000)
     try {
       const outcome = await rollout.wait({ deadline, progress: new Progress({ info: () => {}, warning: () => {} }), cancel: new AbortController().signal })
-      expect(outcome).toMatchObject({ state: 'superseded', reason: expect.stringMatching(/moved on to revision 3 \(raced-early=registry\.local\/shop\/raced-early:hotfix\), which is not ours \(revision 2\)/) })
+      expect(outcome).toMatchObject({ state: 'superseded', reason: expect.stringMatching(new RegExp(`moved on to revision 3 \\(${name}=registry\\.local/shop/${name}:hotfix\\), which is not ours \\(revision 2\\)`)) })
     } finally {
       deadline.dispose()
     }

@@ -121,11 +121,21 @@ export interface UndoPatch {
   contentType: string
 }
 
+/**
+ * The pod template a revision holds: a ReplicaSet's template, or the template inside a
+ * ControllerRevision's patch (without its `$patch` directives).
+ */
+export function templateOf(kind: string, revision: Revision): unknown {
+  if (kind === 'Deployment') return revision.content
+  const template = (revision.content as { spec?: { template?: unknown } } | undefined)?.spec?.template
+  return template === undefined ? undefined : stripPatchDirectives(template)
+}
+
 /** The patch that puts `target` back, or undefined when the workload already runs that template. */
 export function undoPatch(workload: Workload & { spec?: { template?: unknown } }, target: Revision): UndoPatch | undefined {
   if (workload.kind === 'Deployment') {
     if (workload.spec?.paused) throw new UserError({ input: 'service', message: `deployment/${workload.metadata.name} is paused: resume it (kubectl rollout resume) before rolling back` })
-    if (isDeepStrictEqual(stripEmpty(workload.spec?.template), stripEmpty(target.content))) return undefined
+    if (isDeepStrictEqual(stripEmpty(workload.spec?.template), stripEmpty(templateOf(workload.kind, target)))) return undefined
     // As kubectl: the controller's own annotations stay, all others come from the revision.
     const annotations: Record<string, string> = {}
     for (const [key, value] of Object.entries(workload.metadata.annotations ?? {})) if (SKIPPED_ANNOTATIONS.has(key)) annotations[key] = value
@@ -138,8 +148,8 @@ export function undoPatch(workload: Workload & { spec?: { template?: unknown } }
       ]
     }
   }
-  const wanted = (target.content as { spec?: { template?: unknown } } | undefined)?.spec?.template
-  if (wanted && isDeepStrictEqual(stripEmpty(workload.spec?.template), stripEmpty(stripPatchDirectives(wanted)))) return undefined
+  const wanted = templateOf(workload.kind, target)
+  if (wanted && isDeepStrictEqual(stripEmpty(workload.spec?.template), stripEmpty(wanted))) return undefined
   return { contentType: 'application/strategic-merge-patch+json', patch: target.content }
 }
 

@@ -5,7 +5,7 @@ import { sleep } from '../../rollout/poll.js'
 import type { Progress } from '../../rollout/progress.js'
 import type { Rollout, WaitContext, WaitOutcome } from '../../rollout/platform.js'
 import type { KubeApi } from './client.js'
-import { currentRevisionNumber, revisionsOf, undoPatch, undoTarget, type Revision, type UndoPatch, type Workload } from './history.js'
+import { currentRevisionNumber, revisionsOf, templateOf, undoPatch, undoTarget, type Revision, type UndoPatch, type Workload } from './history.js'
 import { newRevisionObjects, type Owned, type WatchedWorkload } from './new-pods.js'
 import { DEFAULT_DOOM_RULES, FailingSince, describeProblem, diagnosePods, type DoomRules, type PodProblem, type PodState } from './pods.js'
 import { describeOther, templateKey, whoseRollout, type LiveWorkload, type RevisionRecord } from './ownership.js'
@@ -87,7 +87,7 @@ export class KubernetesRollout implements Rollout {
       // A Deployment's revision is the ReplicaSet that holds our template. Its controller makes it only
       // after it observed the change, and with strategy Recreate only once the old pods are gone: until
       // then the Deployment still carries the old number, which must never be taken for ours.
-      const holdingOurs = (): number | undefined => revisions.find(r => templateKey(r.content) === ours)?.number
+      const holdingOurs = (): number | undefined => revisions.find(r => live && templateOf(live.kind, r) !== undefined && templateKey(templateOf(live.kind, r)) === ours)?.number
       const observed = (w: Workload): boolean => (w.metadata.generation ?? 0) <= (w.status?.observedGeneration ?? 0)
       const settledYet = (): boolean => !live || movedOn() || (observed(live) && (live.kind !== 'Deployment' || holdingOurs() !== undefined))
       for (let i = 0; i < 50 && !settledYet(); i++) {
