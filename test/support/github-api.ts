@@ -1,5 +1,8 @@
 // A local GitHub REST API for the Deployments endpoints that enforces GitHub's own published OpenAPI
-// description (@octokit/openapi, generated/api.github.com.json), not a hand-written idea of it.
+// description (@octokit/openapi, generated/api.github.com.json), not a hand-written idea of it. That
+// package weighs 385 MB installed (every GitHub edition, dereferenced copies); the one 13 MB file used
+// here is taken from its pinned tarball once (`npm pack`, which checks the registry's integrity hash)
+// into ~/.cache/deploy-service, like the cluster binaries, instead of being a devDependency.
 //
 // Every request is matched against the description's paths; an unknown path or method answers 404 as
 // GitHub does. Path parameters and the JSON body are validated with ajv against the operation's
@@ -12,14 +15,15 @@
 import { createServer } from 'node:http'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { readFileSync } from 'node:fs'
-import { createRequire } from 'node:module'
+import { execFileSync } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs'
+import { homedir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import AjvModule from 'ajv'
 import type { ValidateFunction } from 'ajv'
 import addFormatsModule from 'ajv-formats'
 
-const require = createRequire(import.meta.url)
 const Ajv = AjvModule.default
 const addFormats = addFormatsModule.default
 
@@ -64,12 +68,32 @@ interface Operation {
   pointer: string
 }
 
-const SPEC_FILE = require.resolve('@octokit/openapi/generated/api.github.com.json')
+/** The published description this server enforces: bump deliberately, as a dependency would be. */
+export const OPENAPI_PACKAGE = '@octokit/openapi@23.0.2'
+const SPEC_IN_PACKAGE = 'package/generated/api.github.com.json'
+
+/** The description's file, from the cache, else taken from the package's tarball (once per version). */
+function specFile(): string {
+  const cache = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'deploy-service', OPENAPI_PACKAGE.replace(/[@/]/g, '_'))
+  const file = join(cache, 'api.github.com.json')
+  if (existsSync(file)) return file
+  mkdirSync(cache, { recursive: true })
+  const staging = mkdtempSync(join(cache, '.fetch-'))
+  try {
+    const tarball = execFileSync('npm', ['pack', OPENAPI_PACKAGE, '--silent', '--pack-destination', staging], { encoding: 'utf8' }).trim().split('\n').pop()!
+    execFileSync('tar', ['-xzf', join(staging, tarball), '-C', staging, SPEC_IN_PACKAGE])
+    // A rename is atomic: a concurrent test run sees either no file or a whole one.
+    renameSync(join(staging, SPEC_IN_PACKAGE), file)
+  } finally {
+    rmSync(staging, { recursive: true, force: true })
+  }
+  return file
+}
 let cached: { spec: Obj; ajv: InstanceType<typeof Ajv>; operations: Operation[] } | undefined
 
 function load(): NonNullable<typeof cached> {
   if (cached) return cached
-  const spec = JSON.parse(readFileSync(SPEC_FILE, 'utf8')) as Obj
+  const spec = JSON.parse(readFileSync(specFile(), 'utf8')) as Obj
   // OpenAPI 3.0 schemas: `nullable` is understood by ajv; `example`, `x-github` and the like are not
   // JSON Schema keywords and are ignored (strict: false).
   const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: true })
@@ -363,7 +387,7 @@ export async function startGitHubApi(options: GitHubApiOptions = {}): Promise<Gi
     violations,
     deployments,
     statuses,
-    schema: { file: '@octokit/openapi/generated/api.github.com.json', version: String(spec.info?.version), title: String(spec.info?.title) },
+    schema: { file: `${OPENAPI_PACKAGE}/generated/api.github.com.json`, version: String(spec.info?.version), title: String(spec.info?.title) },
     close: () =>
       new Promise<void>((resolve, reject) => {
         if (!server.listening) return resolve()
