@@ -39,7 +39,7 @@ async function setup(inputs: Record<string, string>, serverOptions: GitHubApiOpt
   const warnings: string[] = []
   const infos: string[] = []
   const log = { info: (m: string) => void infos.push(m), warning: (m: string) => void warnings.push(m) }
-  const deployments = createDeploymentRecorder(request, 'ecs', { log, retryDelaysMs: [0, 0], ...recorder })
+  const deployments = createDeploymentRecorder(request, 'ecs', { log, retryMaxDelayMs: 0, ...recorder })
   return { api, request, deployments, warnings, infos }
 }
 

@@ -1,6 +1,7 @@
 import * as core from '@actions/core'
 import type * as GitHub from '@actions/github'
 import { errorMessage } from '../errors.js'
+import { retry } from '../rollout/retry.js'
 import type { Plan } from '../rollout/platform.js'
 import type { RunResult } from '../rollout/engine.js'
 import type { DeployRequest, PlatformName } from '../request.js'
@@ -29,8 +30,8 @@ export interface RecorderOptions {
   cancel?: AbortSignal
   /** How long one GitHub API call may take. */
   timeoutMs?: number
-  /** Waits between attempts of a call that failed with a 5xx, 429 or a dropped connection. */
-  retryDelaysMs?: number[]
+  /** The longest wait before another try of a call that failed with a 5xx, 429 or a dropped connection (two more tries at most). */
+  retryMaxDelayMs?: number
 }
 
 type Octokit = ReturnType<typeof GitHub.getOctokit>
@@ -75,7 +76,7 @@ export function createDeploymentRecorder(request: DeployRequest, platform: Platf
       }
     ))
   const timeoutMs = options.timeoutMs ?? 20_000
-  const delays = options.retryDelaysMs ?? [1000, 3000]
+  const maxDelayMs = options.retryMaxDelayMs ?? 3000
   let deploymentId: number | undefined
   let gaveUp = false
   let finished = false
@@ -84,19 +85,14 @@ export function createDeploymentRecorder(request: DeployRequest, platform: Platf
   async function call<T>(what: string, fn: (octokit: Octokit, signal: AbortSignal) => Promise<T>): Promise<T | undefined> {
     const octokit = gaveUp ? undefined : await loadOctokit()
     if (!octokit) return undefined
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await fn(octokit, AbortSignal.timeout(timeoutMs))
-      } catch (error) {
-        if (attempt < delays.length && isRetryable(error)) {
-          await new Promise(resolve => setTimeout(resolve, delays[attempt]))
-          continue
-        }
-        gaveUp = true
-        const consequence = deploymentId === undefined ? `no Deployment is recorded in environment '${environment}'` : `GitHub Deployment ${deploymentId} keeps its last status`
-        log.warning(apiWarning(what, consequence, error))
-        return undefined
-      }
+    try {
+      // The action's one retry policy, with GitHub's own rule of what is worth another try.
+      return await retry(() => fn(octokit, AbortSignal.timeout(timeoutMs)), { attempts: 3, baseMs: Math.min(1000, maxDelayMs), maxMs: maxDelayMs, retryable: worthRetryingOnGitHub })
+    } catch (error) {
+      gaveUp = true
+      const consequence = deploymentId === undefined ? `no Deployment is recorded in environment '${environment}'` : `GitHub Deployment ${deploymentId} keeps its last status`
+      log.warning(apiWarning(what, consequence, error))
+      return undefined
     }
   }
 
@@ -217,7 +213,7 @@ function causes(error: unknown): Array<{ name?: string; message?: string; code?:
   return chain
 }
 
-function isRetryable(error: unknown): boolean {
+function worthRetryingOnGitHub(error: unknown): boolean {
   const status = httpStatus(error)
   if (status !== undefined) return status >= 500 || status === 429
   // No answer: the connection failed (reset, refused) — but not our own timeout.

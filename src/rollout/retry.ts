@@ -80,6 +80,8 @@ export interface RetryOptions {
   maxMs: number
   /** Ends the wait between tries (cancellation, a deadline); the reason is thrown. */
   signal?: AbortSignal
+  /** Which errors are worth another try, where a caller knows better than `isRetryable` (GitHub's API). */
+  retryable?: (error: unknown) => boolean
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>
   onRetry?: (error: unknown, attempt: number, delayMs: number) => void
   now?: () => number
@@ -101,7 +103,7 @@ export async function retry<T>(fn: () => Promise<T>, options: RetryOptions): Pro
     try {
       return await fn()
     } catch (error) {
-      if (attempt >= options.attempts || !isRetryable(error) || options.signal?.aborted) throw error
+      if (attempt >= options.attempts || !(options.retryable ?? isRetryable)(error) || options.signal?.aborted) throw error
       const delayMs = Math.round(Math.random() * Math.min(options.maxMs, options.baseMs * 2 ** (attempt - 1)))
       if (options.withinMs !== undefined && now() - startedAt + delayMs >= options.withinMs) throw error
       if (options.failures && !isThrottling(error)) {
