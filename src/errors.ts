@@ -70,9 +70,3 @@ export function errorMessage(error: unknown): string {
   if (error instanceof Error) return error.message
   return String(error)
 }
-
-/** Rethrows an error from an external call with what we were doing, keeping the original as cause. */
-export function withContext(context: string, error: unknown): Error {
-  if (error instanceof UserError) return error
-  return new Error(`${context}: ${errorMessage(error)}`, { cause: error })
-}

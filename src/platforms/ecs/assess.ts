@@ -131,3 +131,8 @@ export function stoppedTaskReason(task: Task): { id: string; why: string } {
 export function shortArn(arn: string | undefined): string {
   return (arn ?? '').split('/').pop() ?? ''
 }
+
+/** `...task-definition/web:7` (or `web:7`) -> 7; 0 when it names no revision. */
+export function revisionNumber(arn: string): number {
+  return Number(/:(\d+)$/.exec(arn)?.[1] ?? 0)
+}

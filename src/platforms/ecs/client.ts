@@ -20,6 +20,7 @@ import {
 import { randomUUID } from 'node:crypto'
 import { UserError, errorMessage } from '../../errors.js'
 import { errnoOf, isThrottling, retry, wasNotExecuted, type RetryOptions } from '../../rollout/retry.js'
+import { revisionNumber } from './assess.js'
 
 /** How long one try may take: connecting, then the whole request and answer. */
 export const CONNECT_TIMEOUT_MS = 3_000
@@ -179,7 +180,7 @@ export class EcsApi {
       nextToken = output.nextToken
     } while (nextToken)
     // Newest first, whatever order the server listed them in.
-    return arns.sort((a, b) => revisionOf(b) - revisionOf(a))
+    return arns.sort((a, b) => revisionNumber(b) - revisionNumber(a))
   }
 
   /** Task definitions that any service of any cluster runs or is deploying: never to be deregistered. */
@@ -345,8 +346,4 @@ function explain(error: unknown, what: string, cluster: string, input: string | 
 /** Keeps what the retry predicates look at (name, HTTP status, errno) on a rewrapped error. */
 function keepRetryFields(wrapped: Error, error: unknown, name: string): Error {
   return Object.assign(wrapped, { name: name || wrapped.name, $metadata: (error as { $metadata?: unknown })?.$metadata, code: errnoOf(error) || (error as { code?: unknown })?.code })
-}
-
-function revisionOf(arn: string): number {
-  return Number(/:(\d+)$/.exec(arn)?.[1] ?? 0)
 }

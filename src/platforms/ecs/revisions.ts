@@ -1,6 +1,6 @@
 import type { TaskDefinition } from '@aws-sdk/client-ecs'
 import { UserError } from '../../errors.js'
-import { shortArn } from './assess.js'
+import { revisionNumber, shortArn } from './assess.js'
 import type { EcsApi } from './client.js'
 
 /** Tag on each task definition we register: the one the service ran before, i.e. where a rollback goes. */
@@ -39,9 +39,6 @@ export async function resolveRollbackTarget(api: EcsApi, live: TaskDefinition, t
   return target
 }
 
-export function revisionNumber(arn: string): number {
-  return Number(/:(\d+)$/.exec(arn)?.[1] ?? 0)
-}
 
 /**
  * keep-revisions: deregisters ACTIVE revisions of the family beyond the newest `keep`, skipping any
