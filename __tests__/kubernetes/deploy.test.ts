@@ -42,6 +42,9 @@ withCluster('kubernetes deploys on the local cluster', () => {
     expect(run.result?.rollback).toMatchObject({ healthy: true })
     expect(run.result?.reasons.join('\n')).toMatch(/(ErrImagePull|ImagePullBackOff).*not found/)
     expect(run.log).toMatch(/rolled back to revision 1/)
+    // Each reason once: the headline is not repeated as a detail with a few more words.
+    const reasons = run.result!.reasons
+    expect(reasons.filter((r, i) => reasons.some((other, j) => j !== i && other.startsWith(r.replace(/ \(this will not heal by itself\).*$/, ''))))).toEqual([])
     expect(await imageOf('deployment', 'pull')).toBe(`${REGISTRY}/pull:1.0`)
   }, 240_000)
 

@@ -242,12 +242,13 @@ export class KubernetesRollout implements Rollout {
   /** Collects the evidence (reasons, log tails) before a rollback deletes the failing pods. */
   private async failFast(api: KubeApi, doomed: PodProblem[], progress: Progress): Promise<WaitOutcome> {
     const first = doomed[0]
-    for (const problem of doomed.slice(0, 5)) {
-      progress.reason(`${describeProblem(problem)} (this will not heal by itself)`)
+    for (const [i, problem] of doomed.slice(0, 5).entries()) {
+      // The first is the headline the engine reports; the others follow it as details, each once.
+      if (i > 0) progress.reason(`${describeProblem(problem)} (this will not heal by itself)`)
       if (problem.crashed) await this.printLogTail(api, this.workloads[0].namespace, problem, progress, true)
     }
     const more = doomed.length > 1 ? ` (and ${doomed.length - 1} more)` : ''
-    return { state: 'failed', reason: `${describeProblem(first)}${more}` }
+    return { state: 'failed', reason: `${describeProblem(first)} (this will not heal by itself)${more}` }
   }
 
   private async printLogTail(api: KubeApi, namespace: string, problem: PodProblem, progress: Progress, asReason: boolean): Promise<void> {
