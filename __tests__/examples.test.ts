@@ -6,8 +6,9 @@ import path from 'node:path'
 import { promisify } from 'node:util'
 import { parse } from 'yaml'
 
-// The example workflows are what users copy: they must pass actionlint, and use only inputs and
-// outputs that action.yml declares (actionlint cannot know our action's interface).
+// The example workflows are what users copy, and .github/workflows/ is what runs this repository: both
+// must pass actionlint, and use only inputs and outputs that action.yml declares (actionlint cannot
+// know our action's interface). The checks of what a deploy workflow needs apply to examples/ only.
 
 const run = promisify(execFile)
 const root = path.resolve(import.meta.dirname, '..')
@@ -21,15 +22,20 @@ const requiredInputs = Object.entries(action.inputs)
   .filter(([, spec]) => spec.required === true && spec.default === undefined)
   .map(([name]) => name)
 
-type Step = { id?: string; uses?: string; with?: Record<string, unknown> }
+type Step = { id?: string; uses?: string; with?: Record<string, unknown>; run?: string; 'continue-on-error'?: unknown }
 type Job = { steps?: Step[]; permissions?: Record<string, string> | string; concurrency?: unknown }
 type Workflow = { permissions?: Record<string, string> | string; concurrency?: unknown; jobs: Record<string, Job> }
 
-const files = fs
-  .readdirSync(path.join(root, 'examples'))
-  .filter(name => /\.ya?ml$/.test(name))
-  .sort()
-const examples = files.map(name => ({ name, workflow: parse(fs.readFileSync(path.join(root, 'examples', name), 'utf8')) as Workflow }))
+function workflowsIn(folder: string): Array<{ name: string; workflow: Workflow }> {
+  return fs
+    .readdirSync(path.join(root, folder))
+    .filter(name => /\.ya?ml$/.test(name))
+    .sort()
+    .map(name => ({ name, workflow: parse(fs.readFileSync(path.join(root, folder, name), 'utf8')) as Workflow }))
+}
+const examples = workflowsIn('examples')
+const files = examples.map(({ name }) => name)
+const repoWorkflows = workflowsIn('.github/workflows')
 
 /** Our action as users write it: `<owner>/deploy-service@<ref>`, or `./` from this repository. */
 const isOurs = (step: Step): boolean => typeof step.uses === 'string' && (/^[\w.-]+\/deploy-service@/.test(step.uses) || step.uses === './')
@@ -45,6 +51,44 @@ function permission(workflow: Workflow, job: Job, name: string): string | undefi
   return typeof scope === 'object' ? scope[name] : undefined
 }
 
+/** `with:` keys of our steps that action.yml does not declare, and required inputs not given. */
+function inputProblems(workflow: Workflow): { unknown: string[]; missing: string[] } {
+  const unknown: string[] = []
+  const missing: string[] = []
+  for (const [jobName, job] of Object.entries(workflow.jobs)) {
+    for (const step of ourSteps(job)) {
+      const given = Object.keys(step.with ?? {})
+      for (const key of given) if (!inputs.has(key)) unknown.push(`${jobName}: ${key}`)
+      for (const key of requiredInputs) if (!given.includes(key)) missing.push(`${jobName}: ${key}`)
+    }
+  }
+  return { unknown, missing }
+}
+
+/** `steps.<id>.outputs.<name>` of our steps that action.yml does not declare. */
+function unknownOutputs(workflow: Workflow): string[] {
+  const unknown: string[] = []
+  for (const [jobName, job] of Object.entries(workflow.jobs)) {
+    const ids = new Set(ourSteps(job).map(step => step.id).filter((id): id is string => typeof id === 'string'))
+    // Outputs are referenced from later steps and from the job's own `outputs:`, all inside the job.
+    const text = JSON.stringify(job)
+    for (const match of text.matchAll(/steps\.([\w-]+)\.outputs(?:\.([\w-]+)|\[\s*'([^']+)'\s*\])/g)) {
+      const [, id, dotted, bracketed] = match
+      if (!ids.has(id)) continue
+      const name = dotted ?? bracketed
+      if (!outputs.has(name)) unknown.push(`${jobName}: steps.${id}.outputs.${name}`)
+    }
+  }
+  return unknown
+}
+
+async function actionlint(args: string[], cwd = root): Promise<{ code: number; stdout: string; stderr: string }> {
+  return run('bash', [path.join(cwd, 'scripts/actionlint.sh'), ...args], { cwd, timeout: 600_000 }).then(
+    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+    (error: { code?: number; stdout?: string; stderr?: string }) => ({ code: error.code ?? 1, stdout: error.stdout ?? '', stderr: error.stderr ?? '' })
+  )
+}
+
 describe('examples/', () => {
   it('has the workflows teams write', () => {
     expect(files.length).toBeGreaterThanOrEqual(4)
@@ -53,11 +97,8 @@ describe('examples/', () => {
     }
   })
 
-  it('passes actionlint', async () => {
-    const result = await run('bash', [path.join(root, 'scripts/actionlint.sh')], { cwd: root, timeout: 600_000 }).then(
-      ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
-      (error: { code?: number; stdout?: string; stderr?: string }) => ({ code: error.code ?? 1, stdout: error.stdout ?? '', stderr: error.stderr ?? '' })
-    )
+  it('passes actionlint, with .github/workflows/ (the default set of scripts/actionlint.sh)', async () => {
+    const result = await actionlint([])
     // On failure the findings are the message.
     expect({ code: result.code, findings: result.stdout }).toEqual({ code: 0, findings: '' })
   }, 600_000)
@@ -80,32 +121,11 @@ describe('examples/', () => {
   }, 600_000)
 
   it.each(examples)('$name: every with: key of our action is an input of action.yml, and required inputs are given', ({ workflow }) => {
-    const unknown: string[] = []
-    const missing: string[] = []
-    for (const [jobName, job] of Object.entries(workflow.jobs)) {
-      for (const step of ourSteps(job)) {
-        const given = Object.keys(step.with ?? {})
-        for (const key of given) if (!inputs.has(key)) unknown.push(`${jobName}: ${key}`)
-        for (const key of requiredInputs) if (!given.includes(key)) missing.push(`${jobName}: ${key}`)
-      }
-    }
-    expect({ unknown, missing }).toEqual({ unknown: [], missing: [] })
+    expect(inputProblems(workflow)).toEqual({ unknown: [], missing: [] })
   })
 
   it.each(examples)('$name: every steps.<id>.outputs.<name> of our step is an output of action.yml', ({ workflow }) => {
-    const unknown: string[] = []
-    for (const [jobName, job] of Object.entries(workflow.jobs)) {
-      const ids = new Set(ourSteps(job).map(step => step.id).filter((id): id is string => typeof id === 'string'))
-      // Outputs are referenced from later steps and from the job's own `outputs:`, all inside the job.
-      const text = JSON.stringify(job)
-      for (const match of text.matchAll(/steps\.([\w-]+)\.outputs(?:\.([\w-]+)|\[\s*'([^']+)'\s*\])/g)) {
-        const [, id, dotted, bracketed] = match
-        if (!ids.has(id)) continue
-        const name = dotted ?? bracketed
-        if (!outputs.has(name)) unknown.push(`${jobName}: steps.${id}.outputs.${name}`)
-      }
-    }
-    expect(unknown).toEqual([])
+    expect(unknownOutputs(workflow)).toEqual([])
   })
 
   it('uses, across the examples, every output a user would read', () => {
@@ -135,5 +155,69 @@ describe('examples/', () => {
         expect([jobName, (concurrency as Record<string, unknown>)['cancel-in-progress'] ?? false]).toEqual([jobName, false])
       }
     }
+  })
+})
+
+describe('.github/', () => {
+  const byName = new Map(repoWorkflows.map(({ name, workflow }) => [name, workflow]))
+
+  it('has CI, the self-test, CodeQL, releases and Dependabot', () => {
+    expect(repoWorkflows.map(({ name }) => name)).toEqual(expect.arrayContaining(['ci.yml', 'codeql.yml', 'release.yml', 'self-test.yml']))
+    const dependabot = parse(fs.readFileSync(path.join(root, '.github/dependabot.yml'), 'utf8')) as { updates: Array<{ 'package-ecosystem': string }> }
+    expect(dependabot.updates.map(update => update['package-ecosystem']).sort()).toEqual(['github-actions', 'npm'])
+  })
+
+  it('scripts/actionlint.sh lints .github/workflows/ by default: a broken workflow there is found', async () => {
+    // A copy of the script in a folder of its own, so that the repository's files are never changed.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'actionlint-default-'))
+    try {
+      fs.mkdirSync(path.join(dir, 'scripts'))
+      fs.mkdirSync(path.join(dir, 'examples'))
+      fs.mkdirSync(path.join(dir, '.github/workflows'), { recursive: true })
+      fs.copyFileSync(path.join(root, 'scripts/actionlint.sh'), path.join(dir, 'scripts/actionlint.sh'))
+      fs.writeFileSync(path.join(dir, 'examples/fine.yml'), 'on: push\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo fine\n')
+      fs.writeFileSync(path.join(dir, '.github/workflows/broken.yml'), 'on: push\njobs:\n  test:\n    steps:\n      - run: echo broken\n')
+      const result = await actionlint([], dir)
+      expect(result.code).toBe(1)
+      expect(result.stdout).toContain('.github/workflows/broken.yml')
+      expect(result.stdout).toContain('"runs-on" section is missing')
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  }, 600_000)
+
+  it.each(repoWorkflows)('$name: every with: key of a `uses: ./` step is an input of action.yml, and required inputs are given', ({ workflow }) => {
+    expect(inputProblems(workflow)).toEqual({ unknown: [], missing: [] })
+  })
+
+  it.each(repoWorkflows)('$name: every steps.<id>.outputs.<name> of a `uses: ./` step is an output of action.yml', ({ workflow }) => {
+    expect(unknownOutputs(workflow)).toEqual([])
+  })
+
+  it.each(repoWorkflows)('$name: least privilege (read-only by default, writes granted per job) and actions pinned to a major version', ({ workflow }) => {
+    expect(workflow.permissions).toEqual(expect.objectContaining({ contents: 'read' }))
+    expect(Object.values(workflow.permissions as Record<string, string>).filter(level => level !== 'read')).toEqual([])
+    for (const [jobName, job] of Object.entries(workflow.jobs)) {
+      expect([jobName, job.permissions]).not.toEqual([jobName, 'write-all'])
+      for (const step of job.steps ?? []) {
+        if (step.uses === undefined || step.uses === './') continue
+        expect([jobName, step.uses]).toEqual([jobName, expect.stringMatching(/^[\w.-]+\/[\w./-]+@v\d+$/)])
+      }
+    }
+  })
+
+  it('self-test.yml runs the action from the checkout on both platforms, and a broken image must end rolled back', () => {
+    const selfTest = byName.get('self-test.yml')!
+    const jobs = Object.values(selfTest.jobs)
+    const ours = jobs.flatMap(ourSteps)
+    expect(ours.some(step => step.with?.platform === 'ecs')).toBe(true)
+    expect(ours.some(step => typeof step.with?.template === 'string' && fs.existsSync(path.join(root, step.with.template)))).toBe(true)
+    const broken = ours.find(step => String(step.with?.['image-tag']).includes('does-not-exist'))
+    expect(broken?.['continue-on-error']).toBe(true)
+    const text = JSON.stringify(selfTest)
+    expect(text).toContain(`steps.${broken?.id}.outputs.status`)
+    expect(text).toContain('rolled-back')
+    // Each deploy step's status is read by a later step.
+    for (const step of ours) expect([step.id, text.includes(`steps.${step.id}.outputs.status`)]).toEqual([step.id, true])
   })
 })

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Lints the example workflows with actionlint (https://github.com/rhysd/actionlint).
+# Lints the example workflows and the repository's own with actionlint (https://github.com/rhysd/actionlint).
 #
-#   scripts/actionlint.sh                 # every examples/*.yml
+#   scripts/actionlint.sh                 # every examples/*.yml and .github/workflows/*.yml
 #   scripts/actionlint.sh path/to/a.yml   # just these files
 #
 # actionlint is installed on first use from the Go module proxy, pinned, into
@@ -38,6 +38,7 @@ if [ "$#" -eq 0 ]; then
     echo "actionlint.sh: no workflows in examples/" >&2
     exit 1
   fi
+  set -- "$@" .github/workflows/*.yml .github/workflows/*.yaml
 fi
 "$bin" -version | head -n 1 >&2
 exec "$bin" -no-color "$@"
