@@ -1,4 +1,4 @@
-// `npm test`: type-check, then every jest suite: unit, ECS against moto and the scripted endpoint,
+// `npm test`: type-check, lint (eslint), then every jest suite: unit, ECS against moto and the scripted endpoint,
 // Kubernetes against the local control plane, GitHub Deployments, examples, the bundle end to end.
 // The cluster is started here once (built from Go modules the first time) and stopped at the end;
 // jest's global setup starts moto. Suites that restart kube-apiserver run last, one at a time, so
@@ -34,6 +34,10 @@ function jest(extra) {
 
 if (spawnSync(bin('tsc'), ['--noEmit', '-p', 'tsconfig.test.json'], { cwd: root, stdio: 'inherit' }).status !== 0) {
   console.log('\ntests: 0 passed, 1 failed (type check)')
+  process.exit(1)
+}
+if (spawnSync(bin('eslint'), ['.'], { cwd: root, stdio: 'inherit' }).status !== 0) {
+  console.log('\ntests: 0 passed, 1 failed (lint: npm run lint)')
   process.exit(1)
 }
 

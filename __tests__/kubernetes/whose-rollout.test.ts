@@ -96,7 +96,7 @@ withCluster('whose rollout: changes by others while we wait', () => {
       await until('the rollback put revision 1 back', async () => (await imageOf(name)) === `${REGISTRY}/${name}:1.0`, 90_000)
     } catch (error) {
       const run = await running
-      throw new Error(`${(error as Error).message}; the run ended ${run.result?.status ?? run.error?.message}:\n${run.log}`)
+      throw new Error(`${(error as Error).message}; the run ended ${run.result?.status ?? run.error?.message}:\n${run.log}`, { cause: error })
     }
     await new Promise(resolve => setTimeout(resolve, 1000))
     const hotfix = recreate(`${REGISTRY}/${name}:hotfix`).replace(`name: ${name}\n`, `name: ${name}\n  annotations: {kubernetes.io/change-cause: "hotfix by bob"}\n`)

@@ -183,7 +183,7 @@ export async function startGitHubApi(options: GitHubApiOptions = {}): Promise<Gi
   /** Records every violation; returns false when GitHub would refuse the request (422). */
   function checkRequest(op: Operation, params: Record<string, string>, body: unknown, request: IncomingMessage): boolean {
     const before = violations.length
-    let refused = false
+    let refused: boolean
     const where = `${op.method} ${op.template} (${op.operationId})`
     for (const raw of (op.spec.parameters ?? []) as Obj[]) {
       const parameter = resolveRef(raw)
