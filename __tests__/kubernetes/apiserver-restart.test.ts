@@ -2,19 +2,14 @@
 // are re-listed once the server is back, and the rollout is followed to its end.
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
-import { afterAll, beforeAll, expect, it } from '@jest/globals'
-import { createNamespace, deleteNamespace, deploy, deployment, expectStatus, getJson, templateDir, withCluster } from './cluster.js'
+import { expect, it } from '@jest/globals'
+import { deploy, deployment, expectStatus, getJson, templateDir, withCluster, inNamespace } from './cluster.js'
 
 const run = promisify(execFile)
 
 withCluster('kube-apiserver restart mid-rollout', () => {
   let ns = ''
-  beforeAll(async () => {
-    ns = await createNamespace('k8s-restart')
-  }, 60_000)
-  afterAll(async () => {
-    if (ns) await deleteNamespace(ns)
-  })
+  inNamespace('k8s-restart', name => (ns = name))
 
   it('follows the rollout through the restart and succeeds', async () => {
     // Pods that become ready only after a while keep the rollout going across the restart.

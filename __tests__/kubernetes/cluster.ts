@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { describe } from '@jest/globals'
+import { afterAll, beforeAll, describe } from '@jest/globals'
 import { parseInputs } from '../../src/inputs.js'
 import { loadPlatform } from '../../src/platforms/choose.js'
 import { runDeployment, type RunResult } from '../../src/rollout/engine.js'
@@ -139,4 +139,19 @@ export async function until(what: string, check: () => Promise<boolean>, timeout
     if (Date.now() > end) throw new Error(`timed out waiting until ${what}`)
     await new Promise(resolve => setTimeout(resolve, 200))
   }
+}
+
+/**
+ * A namespace of the suite's own, created before its tests and deleted after them; `use` receives its
+ * name (`let ns = ''; inNamespace('k8s-x', name => (ns = name))`).
+ */
+export function inNamespace(prefix: string, use: (name: string) => void): void {
+  let name = ''
+  beforeAll(async () => {
+    name = await createNamespace(prefix)
+    use(name)
+  }, 60_000)
+  afterAll(async () => {
+    if (name) await deleteNamespace(name)
+  })
 }

@@ -1,20 +1,15 @@
 // Deploys against the real local control plane: each workload kind, failures that fail fast and are
 // rolled back with their reasons, all-or-nothing validation, conflicts, many workloads, no template,
 // mode rollback and dry run.
-import { afterAll, beforeAll, expect, it } from '@jest/globals'
+import { expect, it } from '@jest/globals'
 import { UserError } from '../../src/errors.js'
-import { createNamespace, deleteNamespace, deploy, deployment, getJson, kubectl, kubectlOk, expectStatus, outcome, templateDir, withCluster } from './cluster.js'
+import { deploy, deployment, getJson, kubectl, kubectlOk, expectStatus, outcome, templateDir, withCluster, inNamespace } from './cluster.js'
 
 const REGISTRY = 'registry.local/shop'
 
 withCluster('kubernetes deploys on the local cluster', () => {
   let ns = ''
-  beforeAll(async () => {
-    ns = await createNamespace('k8s-deploy')
-  }, 60_000)
-  afterAll(async () => {
-    if (ns) await deleteNamespace(ns)
-  })
+  inNamespace('k8s-deploy', name => (ns = name))
 
   const imageOf = async (kind: string, name: string): Promise<string> =>
     (await getJson(ns, kind, name)).spec.template.spec.containers[0].image as string

@@ -1,7 +1,7 @@
 // What is refused or adjusted before anything changes, on the local cluster: workloads whose rollout
 // cannot be followed (OnDelete, paused) and replicas an HPA owns.
-import { afterAll, beforeAll, expect, it } from '@jest/globals'
-import { createNamespace, deleteNamespace, deploy, deployment, expectStatus, getJson, kubectl, kubectlOk, templateDir, withCluster, until } from './cluster.js'
+import { expect, it } from '@jest/globals'
+import { deploy, deployment, expectStatus, getJson, kubectl, kubectlOk, templateDir, withCluster, until, inNamespace } from './cluster.js'
 
 const REGISTRY = 'registry.local/shop'
 
@@ -17,12 +17,7 @@ spec:
 
 withCluster('refused or adjusted before anything changes', () => {
   let ns = ''
-  beforeAll(async () => {
-    ns = await createNamespace('k8s-guards')
-  }, 60_000)
-  afterAll(async () => {
-    if (ns) await deleteNamespace(ns)
-  })
+  inNamespace('k8s-guards', name => (ns = name))
 
   const exists = async (kind: string, name: string) => (await kubectl(['-n', ns, 'get', kind, name])).code === 0
 

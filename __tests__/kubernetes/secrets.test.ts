@@ -8,12 +8,12 @@ import net from 'node:net'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { afterAll, beforeAll, expect, it, jest } from '@jest/globals'
+import { expect, it, jest } from '@jest/globals'
 import { KubeConfig } from '@kubernetes/client-node'
 import { KubeApi } from '../../src/platforms/kubernetes/client.js'
 import { summaryMarkdown } from '../../src/report/summary.js'
 import type { DeployRequest } from '../../src/request.js'
-import { createNamespace, deleteNamespace, deploy, deployment, expectStatus, kubeconfig, kubectlOk, templateDir, withCluster } from './cluster.js'
+import { deploy, deployment, expectStatus, kubeconfig, kubectlOk, templateDir, withCluster, inNamespace } from './cluster.js'
 
 const REGISTRY = 'registry.local/shop'
 const OLD_PASSWORD = 'old-db-password-7731'
@@ -53,12 +53,7 @@ const summaryOf = (run: Awaited<ReturnType<typeof deploy>>) => summaryMarkdown(r
 
 withCluster('secrets and requests', () => {
   let ns = ''
-  beforeAll(async () => {
-    ns = await createNamespace('k8s-secrets')
-  }, 60_000)
-  afterAll(async () => {
-    if (ns) await deleteNamespace(ns)
-  })
+  inNamespace('k8s-secrets', name => (ns = name))
 
   it('keeps Secret values out of the dry-run diff, render output, log and summary; the diff still names the changed key', async () => {
     const outputDir = fs.mkdtempSync(path.join(os.tmpdir(), 'secrets-out-'))

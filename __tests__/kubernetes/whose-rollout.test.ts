@@ -2,7 +2,7 @@
 // our revision; someone else's template makes the run `superseded` (nothing undone), a restart of
 // our own template is followed; the undo itself refuses a revision that is not ours. Also the
 // revision numbers a rollback names and the images previous-image reports.
-import { afterAll, beforeAll, expect, it } from '@jest/globals'
+import { expect, it } from '@jest/globals'
 import type { KubernetesObject } from '@kubernetes/client-node'
 import fs from 'node:fs'
 import { parse as parseYaml } from 'yaml'
@@ -13,18 +13,13 @@ import { KubernetesRollout, madeBy } from '../../src/platforms/kubernetes/rollou
 import { outputsOf } from '../../src/report/outputs.js'
 import { Deadline } from '../../src/rollout/deadline.js'
 import { Progress } from '../../src/rollout/progress.js'
-import { createNamespace, deleteNamespace, deploy, deployment, expectStatus, getJson, kubeconfig, kubectlOk, templateDir, withCluster, until } from './cluster.js'
+import { deploy, deployment, expectStatus, getJson, kubeconfig, kubectlOk, templateDir, withCluster, until, inNamespace } from './cluster.js'
 
 const REGISTRY = 'registry.local/shop'
 
 withCluster('whose rollout: changes by others while we wait', () => {
   let ns = ''
-  beforeAll(async () => {
-    ns = await createNamespace('k8s-whose')
-  }, 60_000)
-  afterAll(async () => {
-    if (ns) await deleteNamespace(ns)
-  })
+  inNamespace('k8s-whose', name => (ns = name))
 
   const live = (name: string) => getJson(ns, 'deployment', name)
   const imageOf = async (name: string): Promise<string> => (await live(name)).spec.template.spec.containers[0].image as string
