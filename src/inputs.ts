@@ -1,12 +1,14 @@
 import os from 'node:os'
+import { parse as parseYaml } from 'yaml'
 import { ProblemList } from './errors.js'
 import { imageVersionProblem, parseImageReference, parseImageVersion } from './render/image.js'
 import { BUILT_IN_VARIABLES } from './render/placeholders.js'
-import type { DeployRequest, GitHubContext, Mode, PlatformName } from './request.js'
+import type { DeployRequest, GitHubContext, Mode, OnPause, PlatformName, PreDeployCommand, VerifySettings } from './request.js'
 
 type Env = Record<string, string | undefined>
 
-const MODES: readonly Mode[] = ['deploy', 'rollback', 'render']
+const MODES: readonly Mode[] = ['deploy', 'rollback', 'render', 'continue']
+const ON_PAUSE: readonly OnPause[] = ['wait', 'exit', 'continue', 'verify']
 const PLATFORMS: readonly PlatformName[] = ['ecs', 'kubernetes']
 const TRUE = ['true', 'True', 'TRUE']
 const FALSE = ['false', 'False', 'FALSE']
@@ -107,6 +109,60 @@ export function parseInputs(env: Env = process.env): DeployRequest {
     problems.add({ input: 'environment-url', message: `'${environmentUrl}' is not an http(s) URL` })
   }
 
+  const duration = (name: string, fallback: string): number => {
+    const value = parseTimeout(input(name) || fallback)
+    if (typeof value === 'string') {
+      problems.add({ input: name, message: value })
+      return 0
+    }
+    return value
+  }
+
+  const serviceDeploymentArn = optional('service-deployment-arn')
+  if (serviceDeploymentArn !== undefined) {
+    if (mode !== 'continue' && mode !== 'rollback') problems.add({ input: 'service-deployment-arn', message: "is only used with mode 'continue' or 'rollback'" })
+    else if (!SERVICE_DEPLOYMENT_ARN.test(serviceDeploymentArn)) {
+      problems.add({ input: 'service-deployment-arn', message: `'${serviceDeploymentArn}' is not an ECS service-deployment ARN (arn:aws:ecs:REGION:ACCOUNT:service-deployment/CLUSTER/SERVICE/ID)` })
+    }
+  }
+
+  const preDeployText = input('pre-deploy-command')
+  let preDeploy: PreDeployCommand | undefined
+  if (preDeployText !== '') {
+    const command = parseCommand(preDeployText)
+    if (typeof command === 'string') problems.add({ input: 'pre-deploy-command', message: command })
+    else preDeploy = { command, container: optional('pre-deploy-container'), timeoutMs: duration('pre-deploy-timeout', '10m') }
+  } else {
+    for (const name of ['pre-deploy-container', 'pre-deploy-timeout']) {
+      if (input(name) !== '') problems.add({ input: name, message: "is only used with 'pre-deploy-command'" })
+    }
+  }
+
+  const verifyUrl = optional('verify-url')
+  if (verifyUrl !== undefined && !/^https?:\/\/\S+$/.test(verifyUrl)) problems.add({ input: 'verify-url', message: `'${verifyUrl}' is not an http(s) URL` })
+  const verifyCommand = optional('verify-command')
+  let verify: VerifySettings | undefined
+  if (verifyUrl !== undefined || verifyCommand !== undefined) {
+    const statuses = parseStatuses(input('verify-status') || '200-299')
+    if (typeof statuses === 'string') problems.add({ input: 'verify-status', message: statuses })
+    verify = {
+      url: verifyUrl,
+      statuses: typeof statuses === 'string' ? [] : statuses,
+      text: optional('verify-text'),
+      command: verifyCommand,
+      timeoutMs: duration('verify-timeout', '2m')
+    }
+    if (verifyUrl === undefined) {
+      for (const name of ['verify-status', 'verify-text']) if (input(name) !== '') problems.add({ input: name, message: "is only used with 'verify-url'" })
+    }
+  } else {
+    for (const name of ['verify-status', 'verify-text', 'verify-timeout']) {
+      if (input(name) !== '') problems.add({ input: name, message: "is only used with 'verify-url' or 'verify-command'" })
+    }
+  }
+
+  const helmSet = problems.collect(() => parseKeyValues(input('helm-set'), 'helm-set', /^[A-Za-z0-9_.\-[\]\\]+$/)) ?? {}
+
   const request: DeployRequest = {
     service,
     mode,
@@ -122,9 +178,14 @@ export function parseInputs(env: Env = process.env): DeployRequest {
     rollbackOnFailure: boolean('rollback-on-failure', true),
     toRevision,
     outputDir: env.RUNNER_TEMP || os.tmpdir(),
+    preDeploy,
+    verify,
     github: gitHubContext(env, optional('environment'), environmentUrl, optional('github-token')),
     ecs: {
       cluster: input('cluster') || 'default',
+      onPause: oneOf('on-pause', ON_PAUSE, 'wait') ?? 'wait',
+      serviceDeploymentArn,
+      codedeployAppspec: optional('codedeploy-appspec'),
       desiredCount: integer('desired-count', 0),
       forceNewDeployment: boolean('force-new-deployment', false),
       keepRevisions: integer('keep-revisions', 1)
@@ -134,14 +195,81 @@ export function parseInputs(env: Env = process.env): DeployRequest {
       kubeconfig: optional('kubeconfig'),
       context: optional('context'),
       fieldManager: input('field-manager') || 'deploy-service',
-      forceConflicts: boolean('force-conflicts', false)
+      forceConflicts: boolean('force-conflicts', false),
+      helmValues: input('helm-values')
+        .split(/[\n,]/)
+        .map(file => file.trim())
+        .filter(file => file !== ''),
+      helmSet,
+      prune: boolean('prune', false),
+      waitForLoadBalancers: boolean('wait-for-load-balancers', true)
     }
   }
   if (request.dryRun && mode === 'render') {
     problems.add({ input: 'dry-run', message: "mode 'render' never touches the server; drop dry-run or use mode 'deploy'" })
   }
+  if (request.ecs.onPause === 'verify' && !verify) {
+    problems.add({ input: 'on-pause', message: "'verify' runs verify-url or verify-command at the pause: set one of them" })
+  }
+  if (mode === 'render' || mode === 'rollback' || mode === 'continue') {
+    if (preDeploy) problems.add({ input: 'pre-deploy-command', message: `runs before a deploy; mode '${mode}' never runs it` })
+  }
   problems.throwIfAny()
   return request
+}
+
+const SERVICE_DEPLOYMENT_ARN = /^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:service-deployment\/[A-Za-z0-9_-]{1,255}\/[A-Za-z0-9_-]{1,255}\/[A-Za-z0-9_-]+$/
+
+/**
+ * `pre-deploy-command`: a YAML or JSON list of strings is the argv as given; any other text is run by
+ * `sh -c` (so the image needs a shell).
+ */
+export function parseCommand(text: string): string[] | string {
+  if (!/^\s*(\[|- )/.test(text)) return ['sh', '-c', text]
+  let value: unknown
+  try {
+    value = parseYaml(text)
+  } catch (error) {
+    return `is not a YAML/JSON list of strings: ${(error as Error).message.split('\n')[0]}`
+  }
+  if (!Array.isArray(value) || value.length === 0 || !value.every(part => typeof part === 'string')) {
+    return 'a list must hold at least one string and only strings (e.g. ["./migrate", "up"]); or give a command for sh -c'
+  }
+  return value
+}
+
+/** `verify-status`: codes and ranges, comma-separated: `200`, `200-299`, `2xx`, `200,204,301-308`. */
+export function parseStatuses(text: string): Array<[number, number]> | string {
+  const ranges: Array<[number, number]> = []
+  for (const part of text.split(',').map(p => p.trim())) {
+    const hundreds = /^([1-5])xx$/.exec(part)
+    const codes = /^(\d{3})(?:-(\d{3}))?$/.exec(part)
+    const range = hundreds ? [Number(hundreds[1]) * 100, Number(hundreds[1]) * 100 + 99] : codes ? [Number(codes[1]), Number(codes[2] ?? codes[1])] : undefined
+    if (!range || range[0] < 100 || range[1] > 599 || range[0] > range[1]) {
+      return `'${part}' is not an HTTP status or range: use e.g. 200, 200-299, 2xx or 200,204`
+    }
+    ranges.push([range[0], range[1]])
+  }
+  return ranges
+}
+
+/** KEY=value lines (or comma-free single line); blank lines and `#` comments are skipped. */
+export function parseKeyValues(text: string, name: string, key: RegExp): Record<string, string> {
+  const problems = new ProblemList()
+  const values: Record<string, string> = {}
+  text.split(/\r?\n/).forEach((raw, index) => {
+    const line = raw.trim()
+    if (line === '' || line.startsWith('#')) return
+    const equals = line.indexOf('=')
+    const at = `line ${index + 1}`
+    if (equals <= 0) return problems.add({ input: name, message: `${at}: '${line}' is not KEY=value` })
+    const k = line.slice(0, equals).trim()
+    if (!key.test(k)) problems.add({ input: name, message: `${at}: '${k}' is not a valid key` })
+    else if (k in values) problems.add({ input: name, message: `${at}: ${k} is set twice` })
+    else values[k] = line.slice(equals + 1).trim()
+  })
+  problems.throwIfAny()
+  return values
 }
 
 /** A GitHub-hosted job runs for at most 6 hours: a longer wait can never end on its own terms. */

@@ -1,7 +1,11 @@
 import type { ImageVersion } from './render/image.js'
 
 export type PlatformName = 'ecs' | 'kubernetes'
-export type Mode = 'deploy' | 'rollback' | 'render'
+/**
+ * `continue`: continue a paused ECS service deployment (a PAUSE lifecycle hook), then wait for it like
+ * any deploy.
+ */
+export type Mode = 'deploy' | 'rollback' | 'render' | 'continue'
 
 /** Everything a run needs, parsed and validated from the action inputs before any network call. */
 export interface DeployRequest {
@@ -28,6 +32,10 @@ export interface DeployRequest {
   toRevision?: string
   /** Where `mode: render` and dry runs write the rendered result. */
   outputDir: string
+  /** A one-off command run from the new revision before the service changes (a migration). */
+  preDeploy?: PreDeployCommand
+  /** Checks after a successful rollout; a failed check is a failed rollout (rolled back). */
+  verify?: VerifySettings
   github: GitHubContext
   ecs: EcsSettings
   kubernetes: KubernetesSettings
@@ -51,8 +59,40 @@ export interface GitHubContext {
   runUrl: string
 }
 
+/** A one-off task (ECS) or Job (Kubernetes) from the new revision; it must exit 0 before the rollout starts. */
+export interface PreDeployCommand {
+  /** The container's command: argv as given (a YAML/JSON list), or `['sh', '-c', text]` for a string. */
+  command: string[]
+  /** The container that runs it; undefined means the target container (the one that gets the new image). */
+  container?: string
+  /** Its own limit, from `pre-deploy-timeout` (default 10m). */
+  timeoutMs: number
+}
+
+export interface VerifySettings {
+  /** GET this URL until it answers with an expected status (and body text), within `timeoutMs`. */
+  url?: string
+  /** Accepted HTTP statuses; default 200-299. */
+  statuses: Array<[number, number]>
+  /** Text the body must contain. */
+  text?: string
+  /** Run on the runner through @actions/exec (`sh -c`); exit 0 passes. */
+  command?: string
+  /** From `verify-timeout` (default 2m), for the URL and the command together. */
+  timeoutMs: number
+}
+
+/** What to do when an ECS service deployment reaches a PAUSE lifecycle hook. */
+export type OnPause = 'wait' | 'exit' | 'continue' | 'verify'
+
 export interface EcsSettings {
   cluster: string
+  /** `on-pause` (default `wait`). */
+  onPause: OnPause
+  /** For `mode: continue` and `mode: rollback`: the service deployment to act on; default the latest in flight. */
+  serviceDeploymentArn?: string
+  /** CodeDeploy-controlled services: an AppSpec file whose `Hooks` are added to the one built from the service. */
+  codedeployAppspec?: string
   desiredCount?: number
   forceNewDeployment: boolean
   /** Keep this many ACTIVE revisions of the family after a successful deploy; undefined keeps all. */
@@ -66,4 +106,12 @@ export interface KubernetesSettings {
   context?: string
   fieldManager: string
   forceConflicts: boolean
+  /** Helm charts: values files given to `helm template` (-f), in order. */
+  helmValues: string[]
+  /** Helm charts: `--set` values, KEY=value. */
+  helmSet: Record<string, string>
+  /** Delete what an earlier deploy of this service applied and the set no longer holds (ApplySet). */
+  prune: boolean
+  /** Wait for a LoadBalancer Service's ingress address (false on clusters without a load-balancer controller). */
+  waitForLoadBalancers: boolean
 }

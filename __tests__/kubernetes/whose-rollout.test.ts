@@ -115,7 +115,7 @@ withCluster('whose rollout: changes by others while we wait', () => {
         : (await getJson<{ items: unknown[] }>(ns, 'controllerrevisions', '-l', `app=${name}`)).items.length
     await kubectlOk(['-n', ns, 'apply', '--server-side', '--field-manager=deploy-service', '-f', '-'], yaml(`${REGISTRY}/${name}:1.0`))
     await until('the first revision is numbered', async () => (await numbered()) === 1)
-    const api = new KubeApi(loadKubeConfig({ kubeconfig: fs.readFileSync(kubeconfig, 'utf8'), fieldManager: 'deploy-service', forceConflicts: false }))
+    const api = new KubeApi(loadKubeConfig({ kubeconfig: fs.readFileSync(kubeconfig, 'utf8'), fieldManager: 'deploy-service', forceConflicts: false, helmValues: [], helmSet: {}, prune: false, waitForLoadBalancers: true }))
     // Our apply, as the platform makes it; its answer is what "ours" means.
     const object = parseYaml(yaml(`${REGISTRY}/${name}:2.0`)) as KubernetesObject
     object.metadata = { ...object.metadata, namespace: ns }

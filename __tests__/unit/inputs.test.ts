@@ -128,3 +128,54 @@ describe('parseVars', () => {
     expect(parseVars('URL=https://x/?a=b\n  # note\nEMPTY=')).toEqual({ URL: 'https://x/?a=b', EMPTY: '' })
   })
 })
+
+/** `fn` throws a UserError whose problems name exactly these inputs. */
+function expectProblems(fn: () => unknown, inputs: string[]): void {
+  let thrown: unknown
+  try {
+    fn()
+  } catch (error) {
+    thrown = error
+  }
+  expect(thrown).toBeInstanceOf(UserError)
+  expect((thrown as UserError).problems.map(problem => problem.input)).toEqual(inputs)
+}
+
+describe('inputs of the later phases (pre-deploy, verify, pauses, charts)', () => {
+  const base = { service: 'web', 'image-tag': '1.2.3' }
+
+  it('reads a pre-deploy command as argv from a list, or as sh -c text', () => {
+    expect(parseInputs(env({ ...base, 'pre-deploy-command': '["./migrate", "up"]' })).preDeploy).toEqual({ command: ['./migrate', 'up'], timeoutMs: 600_000 })
+    expect(parseInputs(env({ ...base, 'pre-deploy-command': '- rake\n- db:migrate', 'pre-deploy-timeout': '5m', 'pre-deploy-container': 'app' })).preDeploy).toEqual({
+      command: ['rake', 'db:migrate'],
+      container: 'app',
+      timeoutMs: 300_000
+    })
+    expect(parseInputs(env({ ...base, 'pre-deploy-command': 'rake db:migrate && echo done' })).preDeploy?.command).toEqual(['sh', '-c', 'rake db:migrate && echo done'])
+  })
+
+  it('refuses a list that is not strings, and pre-deploy settings without a command', () => {
+    expectProblems(() => parseInputs(env({ ...base, 'pre-deploy-command': '[1, 2]' })), ['pre-deploy-command'])
+    expectProblems(() => parseInputs(env({ ...base, 'pre-deploy-timeout': '5m' })), ['pre-deploy-timeout'])
+  })
+
+  it('reads verify statuses as ranges and refuses nonsense', () => {
+    expect(parseInputs(env({ ...base, 'verify-url': 'https://x.test/health' })).verify).toEqual({ url: 'https://x.test/health', statuses: [[200, 299]], timeoutMs: 120_000 })
+    expect(parseInputs(env({ ...base, 'verify-url': 'http://x', 'verify-status': '2xx, 301-308,404' })).verify?.statuses).toEqual([[200, 299], [301, 308], [404, 404]])
+    expectProblems(() => parseInputs(env({ ...base, 'verify-url': 'http://x', 'verify-status': '600' })), ['verify-status'])
+    expectProblems(() => parseInputs(env({ ...base, 'verify-url': 'ftp://x' })), ['verify-url'])
+    expectProblems(() => parseInputs(env({ ...base, 'verify-text': 'ok' })), ['verify-text'])
+  })
+
+  it('takes on-pause verify only with something to verify, and mode continue without an image', () => {
+    expectProblems(() => parseInputs(env({ ...base, 'on-pause': 'verify' })), ['on-pause'])
+    expect(parseInputs(env({ service: 'web', mode: 'continue' })).mode).toBe('continue')
+    expectProblems(() => parseInputs(env({ ...base, 'service-deployment-arn': 'arn:aws:ecs:us-east-1:123456789012:service-deployment/c/web/abc' })), ['service-deployment-arn'])
+  })
+
+  it('reads helm values files and --set lines', () => {
+    const request = parseInputs(env({ ...base, 'helm-values': 'values.yaml\nvalues-prod.yaml', 'helm-set': 'replicaCount=3\nimage.pullPolicy=Always', prune: 'true' }))
+    expect(request.kubernetes).toMatchObject({ helmValues: ['values.yaml', 'values-prod.yaml'], helmSet: { replicaCount: '3', 'image.pullPolicy': 'Always' }, prune: true, waitForLoadBalancers: true })
+    expectProblems(() => parseInputs(env({ ...base, 'helm-set': 'no-equals' })), ['helm-set'])
+  })
+})

@@ -11,6 +11,8 @@ import type { Platform } from '../rollout/platform.js'
  */
 export async function choosePlatform(request: DeployRequest): Promise<PlatformName> {
   if (request.platform) return request.platform
+  // Only ECS service deployments pause, and only they can be continued.
+  if (request.mode === 'continue') return 'ecs'
   if (request.template) {
     // A glob can only be a set of manifests.
     if (/[*?[]/.test(request.template)) return 'kubernetes'

@@ -148,6 +148,8 @@ export function createDeploymentRecorder(request: DeployRequest, platform: Platf
 
     async finished(result) {
       if (options.cancel?.aborted) return setStatus('error', `cancelled: ${result.message}`)
+      // Paused at a hook, not yet serving: the deployment stays in progress until a later step continues it.
+      if (result.status === 'paused') return setStatus('in_progress', result.message)
       if (result.ok) return setStatus('success', result.message)
       // GitHub documents `inactive` as the state of a deployment that a newer one to the same environment
       // replaced (auto_inactive): that is a superseded run, and unlike `failure` it pages nobody. For a

@@ -11,6 +11,12 @@ export function outputsOf(result: RunResult): Record<string, string> {
     'previous-image': join(result.images.map(i => i.previous)),
     'deployment-id': result.outputs['deployment-id'] ?? '',
     'task-definition-arn': result.outputs['task-definition-arn'] ?? '',
+    'service-deployment-arn': result.outputs['service-deployment-arn'] ?? '',
+    'hook-id': result.outputs['hook-id'] ?? '',
+    'lifecycle-stage': result.outputs['lifecycle-stage'] ?? '',
+    'codedeploy-deployment-id': result.outputs['codedeploy-deployment-id'] ?? '',
+    'pre-deploy-task': result.outputs['pre-deploy-task'] ?? '',
+    'pre-deploy-exit-code': result.outputs['pre-deploy-exit-code'] ?? '',
     'rendered-path': result.renderedPath ?? '',
     'duration-seconds': (result.progress.elapsedMs() / 1000).toFixed(1)
   }

@@ -9,6 +9,7 @@ const ICON: Record<RunResult['status'], string> = {
   failed: '❌',
   'rolled-back': '↩️',
   superseded: '⏭️',
+  paused: '⏸️',
   applied: '📤',
   rendered: '📄',
   'dry-run': '🔍'
@@ -45,6 +46,11 @@ export function summaryMarkdown(result: RunResult, request: DeployRequest, platf
     lines.push('', '### Why it failed', '')
     const reasons = result.reasons.map(reason => (reason.includes('\n') ? `- <pre>${html(clipLines(reason))}</pre>` : `- ${text(reason)}`))
     lines.push(...fitLines(reasons, BUDGET.reasons, count => `- … ${count} more left out here; ${elsewhere}`))
+  }
+  if (result.objects && result.objects.length > 0) {
+    lines.push('', '### Objects', '', '| object | state |', '|---|---|')
+    const rows = result.objects.map(object => `| ${codeSpan(object.ref)} | ${text(object.state)} |`)
+    lines.push(...fitLines(rows, BUDGET.reasons, count => `| … | ${count} more left out here; ${elsewhere} |`))
   }
   if (result.diff) {
     const diff = result.diff.trimEnd().split('\n').map(clip)

@@ -1,17 +1,19 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { errorMessage } from '../errors.js'
+import { UserError, errorMessage } from '../errors.js'
 import { Deadline, formatDuration } from './deadline.js'
 import type { Progress } from './progress.js'
-import type { Plan, Platform, Rollout, WaitContext, WaitOutcome } from './platform.js'
+import type { ObjectState, Plan, Platform, Rollout, WaitContext, WaitOutcome } from './platform.js'
 import type { ImageChange } from '../render/containers.js'
 import type { DeployRequest } from '../request.js'
+import { verifyRollout } from '../verify/index.js'
 
 /**
  * `superseded`: another change replaced ours while we waited (nothing rolled back); `applied`: the
- * change was made and not waited for (`wait: false`).
+ * change was made and not waited for (`wait: false`); `paused`: the deployment waits at a PAUSE
+ * lifecycle hook and `on-pause: exit` said to stop waiting (the step succeeds).
  */
-export type RunStatus = 'succeeded' | 'failed' | 'rolled-back' | 'superseded' | 'applied' | 'rendered' | 'dry-run'
+export type RunStatus = 'succeeded' | 'failed' | 'rolled-back' | 'superseded' | 'paused' | 'applied' | 'rendered' | 'dry-run'
 
 /** What a run did, for the outputs, the job summary and the GitHub Deployment. */
 export interface RunResult {
@@ -32,6 +34,8 @@ export interface RunResult {
   progress: Progress
   /** The revision put back after a failure, and whether it came up healthy. */
   rollback?: { revision: string; by: 'action' | 'platform'; healthy: boolean }
+  /** Every object the rollout waited on (and pruned), with its state, when the platform lists them. */
+  objects?: ObjectState[]
 }
 
 export interface EngineHooks {
@@ -61,8 +65,9 @@ export async function runDeployment(
   }
 
   progress.phase(request.dryRun ? 'Render and validate (dry run)' : 'Render and validate')
-  const plan = request.mode === 'rollback' ? await platform.prepareRollback() : await platform.prepareDeploy()
+  const plan = await prepare(request, platform)
   progress.step(plan.description)
+  if (plan.before) progress.step(`before the rollout: ${plan.before.description}`)
   const renderedPath = await writeRendered(request, plan.fileName, plan.text)
   const planned = { ...base, images: plan.images, previousRevision: plan.previousRevision, renderedPath }
 
@@ -75,26 +80,74 @@ export async function runDeployment(
   const cancelled = cancel ?? new AbortController().signal
   if (cancelled.aborted) throw cancelled.reason
   await hooks.beforeApply?.(plan)
+  let beforeOutputs: Record<string, string> = {}
+  if (plan.before) {
+    progress.phase(`Before the rollout: ${plan.before.description}`)
+    // What it runs may change things (a migration changes the database); the service it never touches.
+    progress.changing = true
+    const before = plan.before
+    const outcome = await withDeadline(request.preDeploy?.timeoutMs ?? request.timeoutMs, progress, cancelled, async context => {
+      try {
+        return await before.run(context)
+      } catch (error) {
+        const stopped = context.deadline.stoppedBy
+        return { state: stopped === 'cancelled' ? 'cancelled' : stopped === 'timeout' ? 'timed-out' : 'failed', reason: errorMessage(error), outputs: {} } as const
+      }
+    })
+    beforeOutputs = outcome.outputs
+    if (outcome.state !== 'succeeded') {
+      const reason = outcome.reason ?? outcome.state
+      progress.reason(`the pre-deploy step ${outcome.state === 'timed-out' ? 'timed out' : outcome.state}: ${reason}`, { headline: true })
+      return { ...planned, outputs: beforeOutputs, status: 'failed', ok: false, message: `the pre-deploy step ${outcome.state === 'timed-out' ? 'timed out' : outcome.state} (${reason}); the service was not changed` }
+    }
+    progress.step('the pre-deploy step succeeded')
+  }
   progress.phase('Apply')
   progress.changing = true
   const rollout = await plan.apply(progress, cancelled)
-  const applied = { ...planned, revision: rollout.revision, outputs: rollout.outputs }
+  // The rollout's outputs grow while it waits (a service deployment found late): read them live.
+  const applied = {
+    ...planned,
+    revision: rollout.revision,
+    get outputs() {
+      return { ...beforeOutputs, ...rollout.outputs }
+    }
+  }
   if (!request.wait) {
     await housekeeping(rollout, request, progress)
     return { ...applied, status: 'applied', ok: true, message: `applied ${rollout.label ?? rollout.revision}; not waiting for the rollout (wait: false)` }
   }
 
   progress.phase(`Wait for ${rollout.label ?? rollout.revision}`)
-  const outcome = await withDeadline(request, progress, cancelled, context => waitFor(rollout, context))
+  let verified = false
+  const verifyNow = async (deadline: WaitContext['deadline']): Promise<{ ok: true } | { ok: false; reason: string }> => {
+    verified = true
+    return verifyRollout(request.verify!, verifyEnvironment(request, rollout), { deadline, progress, cancel: cancelled })
+  }
+  let outcome = await withDeadline(request.timeoutMs, progress, cancelled, context =>
+    waitFor(rollout, request.verify && request.ecs.onPause === 'verify' ? { ...context, verifyAtPause: () => verifyNow(context.deadline) } : context)
+  )
   const name = rollout.label ?? rollout.revision
+  const objects = (): ObjectState[] | undefined => rollout.objects?.()
+  if (outcome.state === 'succeeded' && request.verify && !verified) {
+    // A check that fails is a failed rollout, rolled back like any other; it has its own deadline.
+    progress.phase(`Verify ${name}`)
+    const check = await withDeadline(request.verify.timeoutMs, progress, cancelled, context => verifyNow(context.deadline))
+    if (!check.ok) outcome = { state: cancelled.aborted ? 'cancelled' : 'failed', reason: `verification failed: ${check.reason}` }
+    else progress.step('verification passed')
+  }
   if (outcome.state === 'succeeded') {
     await housekeeping(rollout, request, progress)
     const verb = request.mode === 'rollback' ? 'rolled back to' : 'deployed'
     const note = outcome.note ? ` (${outcome.note})` : ''
-    return { ...applied, status: 'succeeded', ok: true, message: `${verb} ${name} in ${formatDuration(progress.elapsedMs())}${note}` }
+    return { ...applied, objects: objects(), status: 'succeeded', ok: true, message: `${verb} ${name} in ${formatDuration(progress.elapsedMs())}${note}` }
+  }
+  if (outcome.state === 'paused') {
+    progress.step(outcome.reason)
+    return { ...applied, objects: objects(), status: 'paused', ok: true, message: `${name} is paused: ${outcome.reason}` }
   }
   progress.reason(outcome.reason, { headline: true })
-  const failed = { ...applied, status: 'failed' as const, ok: false }
+  const failed = { ...applied, objects: objects(), status: 'failed' as const, ok: false }
   if (outcome.state === 'superseded') {
     // What runs now is someone else's change: never undo it, whatever rollback-on-failure says.
     return { ...failed, status: 'superseded', message: `${name} was superseded while rolling out: ${outcome.reason}; nothing was rolled back` }
@@ -108,7 +161,7 @@ export async function runDeployment(
   let by: 'action' | 'platform' = 'action'
   let undoError: unknown
   // The rollback has a deadline of its own (a fresh `timeout`), and the undo's calls honour it.
-  const restored = await withDeadline(request, progress, cancelled, async context => {
+  const restored = await withDeadline(request.timeoutMs, progress, cancelled, async context => {
     let restore: Rollout | undefined
     if (outcome.platformRollback) {
       restore = outcome.platformRollback
@@ -176,9 +229,30 @@ async function housekeeping(rollout: Rollout, request: DeployRequest, progress: 
   }
 }
 
-/** Runs `fn` under a deadline of `timeout` from now that the run's cancellation also ends. */
-async function withDeadline<T>(request: DeployRequest, progress: Progress, cancel: AbortSignal, fn: (context: WaitContext) => Promise<T>): Promise<T> {
-  const deadline = new Deadline(request.timeoutMs, cancel)
+/** The plan for the mode; `continue` only where the platform has pauses to continue. */
+async function prepare(request: DeployRequest, platform: Platform): Promise<Plan> {
+  if (request.mode === 'rollback') return platform.prepareRollback()
+  if (request.mode !== 'continue') return platform.prepareDeploy()
+  if (!platform.prepareContinue) {
+    throw new UserError({ input: 'mode', message: `mode 'continue' continues a paused ECS service deployment; ${platform.name} deployments do not pause: use mode 'deploy'` })
+  }
+  return platform.prepareContinue()
+}
+
+/** What a verification command sees of the deploy, beside the runner's own environment. */
+function verifyEnvironment(request: DeployRequest, rollout: Rollout): Record<string, string> {
+  return {
+    DEPLOY_SERVICE: request.service,
+    DEPLOY_REVISION: rollout.revision,
+    DEPLOY_IMAGE: request.image ?? '',
+    DEPLOY_ENVIRONMENT_URL: request.github.environmentUrl ?? '',
+    ...Object.fromEntries(Object.entries(rollout.outputs).map(([key, value]) => [`DEPLOY_${key.toUpperCase().replace(/-/g, '_')}`, value]))
+  }
+}
+
+/** Runs `fn` under a deadline of `timeoutMs` from now that the run's cancellation also ends. */
+async function withDeadline<T>(timeoutMs: number, progress: Progress, cancel: AbortSignal, fn: (context: WaitContext) => Promise<T>): Promise<T> {
+  const deadline = new Deadline(timeoutMs, cancel)
   try {
     return await fn({ deadline, progress, cancel })
   } finally {

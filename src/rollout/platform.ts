@@ -15,6 +15,19 @@ export interface Platform {
   prepareRollback(): Promise<Plan>
   /** Renders only, reading the live system only when there is no template. */
   render(): Promise<Rendered>
+  /**
+   * `mode: continue`: finds the paused deployment to continue (ECS service deployments); changes
+   * nothing. A platform without pauses leaves it out and the engine says the mode is not for it.
+   */
+  prepareContinue?(): Promise<Plan>
+}
+
+/** One object the run applied or pruned, with its state, for the summary's object table. */
+export interface ObjectState {
+  /** `Deployment/web`, `ConfigMap/web-config`, `service/web`. */
+  ref: string
+  /** `ready`, `not ready: waiting for ingress address`, `failed: ...`, `pruned`, `would be pruned`. */
+  state: string
 }
 
 export interface Rendered {
@@ -43,8 +56,29 @@ export interface Plan extends Rendered {
    * than checks against the live service (ECS has no dry run of RegisterTaskDefinition or UpdateService).
    */
   checkedBy: string
+  /**
+   * A step run before the change, from the new revision (an ECS one-off task, a Kubernetes Job): the
+   * `pre-deploy-command`, or a Job of the set marked as pre-deploy. It must succeed for `apply` to run;
+   * the service itself is untouched whatever it does. Absent when there is nothing to run.
+   */
+  before?: BeforeStep
   /** Makes the change. `signal` is the run's cancellation: it aborts calls in flight. */
   apply(progress: Progress, signal: AbortSignal): Promise<Rollout>
+}
+
+export interface BeforeStep {
+  /** One line for the log and dry run: what runs, from what, where. */
+  description: string
+  /** Runs it to the end under the context's deadline (`pre-deploy-timeout`); streams its log as it goes. */
+  run(context: WaitContext): Promise<BeforeOutcome>
+}
+
+export interface BeforeOutcome {
+  state: 'succeeded' | 'failed' | 'timed-out' | 'cancelled'
+  /** Why it did not succeed: the exit code and the log's last lines, or the stop reason when it never ran. */
+  reason?: string
+  /** `pre-deploy-task` (task ARN or Job name) and `pre-deploy-exit-code`, as known. */
+  outputs: Record<string, string>
 }
 
 /** A change that was applied and can be followed. */
@@ -54,8 +88,13 @@ export interface Rollout {
   /** A short name for messages (`web:7`); the revision when not set. */
   label?: string
   previousRevision?: string
-  /** Platform-specific outputs (deployment-id, task-definition-arn ...). */
+  /**
+   * Platform-specific outputs (deployment-id, task-definition-arn, service-deployment-arn ...). The
+   * rollout may add to it while it waits (a service deployment found late, a hook id at a pause).
+   */
   outputs: Record<string, string>
+  /** Every object the rollout waited on, with its last state (Kubernetes sets); read after the wait. */
+  objects?(): ObjectState[]
   wait(context: WaitContext): Promise<WaitOutcome>
   /**
    * Puts the previous revision back; the returned rollout is waited for like any other. The context's
@@ -75,6 +114,12 @@ export interface WaitContext {
    * that timed out) combine it with a short timeout of their own.
    */
   cancel: AbortSignal
+  /**
+   * Set with `on-pause: verify`: the engine's verification (`verify-url`, `verify-command`), run while
+   * the deployment waits at a PAUSE hook (against its test listener); the platform then continues the
+   * deployment when it passes, or rolls it back when it fails.
+   */
+  verifyAtPause?(): Promise<{ ok: true } | { ok: false; reason: string }>
 }
 
 export type WaitOutcome =
@@ -90,6 +135,15 @@ export type WaitOutcome =
        */
       state: 'superseded'
       /** One line: what runs now instead of our revision, and who deployed it where that is known. */
+      reason: string
+    }
+  | {
+      /**
+       * The deployment stopped at a PAUSE lifecycle hook and `on-pause: exit` says to stop waiting: the
+       * step succeeds with status `paused`; a later step tests, then continues or rolls back.
+       */
+      state: 'paused'
+      /** One line: where it paused (stage, hook) and how to continue it. */
       reason: string
     }
   | {

@@ -33,6 +33,7 @@ import { randomBytes, randomInt, randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { taskOperations } from './scripted-ecs-tasks.ts'
 
 export interface ScriptedEcsOptions {
   port?: number
@@ -66,7 +67,7 @@ export interface ScriptedEcs {
   close(): Promise<void>
 }
 
-type Obj = Record<string, any>
+export type Obj = Record<string, any>
 type Scenario = 'healthy' | 'crash' | 'pullfail' | 'unhealthy' | 'vanish' | 'never' | 'dies'
 type Tag = { key: string; value?: string }
 
@@ -94,7 +95,7 @@ const PREFIX = 'AmazonEC2ContainerServiceV20141113.'
 const ACCOUNT = '123456789012'
 const FAILED_TO_START = 'ECS deployment circuit breaker: tasks failed to start.'
 
-class EcsError extends Error {
+export class EcsError extends Error {
   code: string
   status: number
   constructor(code: string, message: string, status = 400) {
@@ -133,7 +134,7 @@ export function defaultSeed(): SeedService[] {
 }
 
 /** All state of one server: task definitions, clusters, services with their deployments and tasks. */
-class EcsState {
+export class EcsState {
   region: string; settleMs: number; failAfterMs: number; rollback: boolean; rolloutState: boolean; taskLifeMs: number
   clock = Date.now()
   clusters = new Set<string>()
@@ -677,7 +678,8 @@ function send(res: ServerResponse, status: number, body: unknown, type = 'applic
 
 export async function startScriptedEcs(options: ScriptedEcsOptions = {}): Promise<ScriptedEcs> {
   const state = new EcsState(options)
-  const ops = operations(state)
+  // One-off tasks (RunTask and what follows a task to STOPPED) live beside this file.
+  const ops = { ...operations(state), ...taskOperations(state) }
   const throttle = { operations: options.throttle?.operations, count: options.throttle?.count ?? 0 }
   const serverErrors = { operations: options.serverErrors?.operations, count: options.serverErrors?.count ?? 0 }
   let errorsServed = 0
