@@ -37,6 +37,14 @@ function named(documents: SourceDocument[], kind: string): SourceDocument {
   return found
 }
 
+/** A copy of the fixture chart with some files replaced, to break it in one way. */
+function copyOfChart(files: Record<string, string>): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chart-'))
+  fs.cpSync(CHART, dir, { recursive: true })
+  for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), text)
+  return dir
+}
+
 describe('what a template is', () => {
   it('tells a chart, a kustomization and manifests apart, by folder or by the file itself', async () => {
     expect(await kubernetesTemplate(CHART)).toEqual({ kind: 'chart', dir: CHART })
@@ -98,12 +106,26 @@ describe('Helm charts', () => {
   })
 
   it('places a syntax error of a template at its line', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chart-'))
-    fs.cpSync(CHART, dir, { recursive: true })
-    fs.writeFileSync(path.join(dir, 'templates', 'service.yaml'), 'apiVersion: v1\nkind: Service\nmetadata:\n  name: {{ .Release.Name }\n')
+    const dir = copyOfChart({ 'templates/service.yaml': 'apiVersion: v1\nkind: Service\nmetadata:\n  name: {{ .Release.Name }\n' })
     const error = await userError(loadKubernetesTemplate(request({ service: 'web', 'image-tag': '2.0', template: dir, 'helm-set': 'database.host=db' }), 'shop'))
     expect(error.problems[0].location).toMatchObject({ file: path.join(dir, 'templates', 'service.yaml'), line: 4 })
     expect(error.message).toMatch(/unexpected "}"/)
+  })
+
+  it('places a nil value a template reads at the line and column helm names', async () => {
+    const dir = copyOfChart({ 'templates/service.yaml': 'apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  labels:\n    tier: {{ .Values.missing.tier }}\n' })
+    const error = await userError(loadKubernetesTemplate(request({ service: 'web', 'image-tag': '2.0', template: dir, 'helm-set': 'database.host=db' }), 'shop'))
+    expect(error.problems[0].location).toEqual({ file: path.join(dir, 'templates', 'service.yaml'), line: 6, column: 20 })
+    expect(error.message).toMatch(/nil pointer evaluating interface \{\}\.tier/)
+  })
+
+  it('points a dependency that was never fetched at Chart.yaml, with the command that fetches it', async () => {
+    const dir = copyOfChart({})
+    fs.appendFileSync(path.join(dir, 'Chart.yaml'), 'dependencies:\n  - name: redis\n    version: 1.0.0\n    repository: https://charts.example.com\n')
+    const error = await userError(loadKubernetesTemplate(request({ service: 'web', 'image-tag': '2.0', template: dir, 'helm-set': 'database.host=db' }), 'shop'))
+    expect(error.problems[0].location).toEqual({ file: path.join(dir, 'Chart.yaml'), line: 1 })
+    expect(error.message).toContain(`(run \`helm dependency build ${dir}\` in a step before this one, or commit the charts/ folder)`)
+    expect(error.message).toMatch(/found in Chart\.yaml, but missing in charts\/ directory: redis/)
   })
 
   it('names a values file that is not there before running helm', async () => {

@@ -59,14 +59,20 @@ export async function findTool(tool: TemplateTool, template: string, env: NodeJS
 }
 
 async function onPath(name: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
-  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
+  // Windows runners name executables with .exe (and have no execute bit to check).
+  const names = process.platform === 'win32' ? [`${name}.exe`, name] : [name]
+  for (const dir of (env.PATH ?? env.Path ?? '').split(path.delimiter)) {
     if (!dir) continue
-    const candidate = path.join(dir, name)
-    const executable = await fs.access(candidate, fs.constants.X_OK).then(
-      () => true,
-      () => false
-    )
-    if (executable && (await fs.stat(candidate)).isFile()) return candidate
+    for (const file of names) {
+      const candidate = path.join(dir, file)
+      const stat = await fs.stat(candidate).catch(() => undefined)
+      if (!stat?.isFile()) continue
+      const executable = await fs.access(candidate, fs.constants.X_OK).then(
+        () => true,
+        () => false
+      )
+      if (executable) return candidate
+    }
   }
   return undefined
 }
