@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { UserError } from '../errors.js'
-import { kubernetesTemplate } from '../render/kubernetes-template.js'
+import { kubernetesTemplate } from '../render/template-kind.js'
 import { readTemplateFile } from '../render/template-file.js'
 import type { DeployRequest, PlatformName } from '../request.js'
 import type { Platform } from '../rollout/platform.js'

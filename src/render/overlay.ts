@@ -6,9 +6,6 @@ import type { RenderedTemplate } from './chart.js'
 import { parseRenderedOutput } from './rendered-output.js'
 import { KUSTOMIZE, commandLine, findTool, runTool } from './tools.js'
 
-/** The names kustomize looks for in a folder, in its own order. */
-export const KUSTOMIZATION_FILES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'] as const
-
 const ORIGIN = 'config.kubernetes.io/origin'
 
 /**
