@@ -4,13 +4,13 @@ import { UserError } from '../../errors.js'
 import {
   WORKLOAD_KINDS,
   annotateChangeCause,
-  loadManifestDocuments,
   manifestsText,
   objectName,
   renderManifests,
   setImages,
   type KubeObject
 } from '../../render/manifests.js'
+import { loadKubernetesTemplate } from '../../render/kubernetes-template.js'
 import type { DeployRequest } from '../../request.js'
 import type { Plan, Platform, Rendered } from '../../rollout/platform.js'
 import { KubeApi, loadKubeConfig, namespaceOf } from './client.js'
@@ -40,7 +40,9 @@ export function createKubernetesPlatform(request: DeployRequest, connection?: { 
   }
 
   async function renderTemplate(namespace: string) {
-    return renderManifests(await loadManifestDocuments(request, namespace), request, namespace)
+    // Manifests, or what helm / kustomize rendered from a chart or kustomization (renderedBy says which).
+    const { documents, renderedBy } = await loadKubernetesTemplate(request, namespace)
+    return { ...renderManifests(documents, request, namespace), renderedBy }
   }
 
   /** The live workload named by `service`, whichever of the three kinds it is. */
@@ -76,7 +78,7 @@ export function createKubernetesPlatform(request: DeployRequest, connection?: { 
         const rendered = await renderTemplate(namespace)
         const objects = rendered.manifests.map(m => m.object)
         // A render reads nothing live, so it cannot know what ran before: no previous images.
-        return { ...manifestTexts(objects), fileName: `${service}-manifests.yaml`, images: rendered.images.map(i => ({ ...i, previous: '' })) }
+        return { ...manifestTexts(objects, rendered.renderedBy), fileName: `${service}-manifests.yaml`, images: rendered.images.map(i => ({ ...i, previous: '' })) }
       }
       const { api, namespace } = connect()
       const { text, images } = imagePatch(await liveTarget(api, namespace))
@@ -97,11 +99,11 @@ export function createKubernetesPlatform(request: DeployRequest, connection?: { 
         const images = rendered.images.map(i => ({ ...i, previous: liveImages.get(i.container) ?? '' }))
         const notes = validated.notes.map(n => `\n  ${n}`).join('')
         return {
-          ...manifestTexts(objects),
+          ...manifestTexts(objects, rendered.renderedBy),
           fileName: `${service}-manifests.yaml`,
           images,
           previousRevision: target.previousRevision !== undefined ? String(target.previousRevision) : undefined,
-          description: `Kubernetes ${objectName(rendered.target.object)} in namespace ${namespace}: revision ${target.previousRevision ?? '(new)'} -> next, ${objects.length} object(s) checked by a server dry run; ${imagesLine(images)}${notes}`,
+          description: `Kubernetes ${objectName(rendered.target.object)} in namespace ${namespace}: revision ${target.previousRevision ?? '(new)'} -> next, ${objects.length} object(s)${rendered.renderedBy ? ` rendered by ${rendered.renderedBy},` : ''} checked by a server dry run; ${imagesLine(images)}${notes}`,
           dryRun: async () => manifestDiff(validated.pairs),
           checkedBy: SERVER_DRY_RUN,
           apply: async (progress, signal) => {
@@ -194,9 +196,13 @@ function imagesLine(images: Array<{ container: string; previous: string; next: s
   return images.map(i => `${i.container}: ${i.previous || '(none yet)'} -> ${i.next}`).join('; ')
 }
 
-/** The set as text for the rendered file, and with every Secret value masked for everything else. */
-function manifestTexts(objects: KubeObject[]): { text: string; redactedText: string } {
-  return { text: manifestsText(objects), redactedText: manifestsText(objects.map(redactSecret)) }
+/**
+ * The set as text for the rendered file, and with every Secret value masked for everything else; a set
+ * that helm or kustomize rendered says so (command and version) in a comment first.
+ */
+function manifestTexts(objects: KubeObject[], renderedBy?: string): { text: string; redactedText: string } {
+  const header = renderedBy ? `# rendered by ${renderedBy}\n` : ''
+  return { text: header + manifestsText(objects), redactedText: header + manifestsText(objects.map(redactSecret)) }
 }
 
 function containersOf(object: unknown): Array<{ name: string; image?: string }> {
