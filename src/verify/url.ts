@@ -1,6 +1,7 @@
 import * as core from '@actions/core'
 import { errorMessage } from '../errors.js'
 import { formatDuration } from '../rollout/deadline.js'
+import { sleep } from '../rollout/poll.js'
 import { errnoOf, retry } from '../rollout/retry.js'
 import type { WaitContext } from '../rollout/platform.js'
 import type { VerifySettings } from '../request.js'
@@ -171,8 +172,8 @@ export async function verifyUrl(settings: VerifySettings & { url: string }, cont
       },
       {
         attempts: Number.MAX_SAFE_INTEGER,
-        // No new try once it could not finish before the deadline.
-        withinMs: Math.max(0, deadline.remainingMs() - 250),
+        // Tries go on until the deadline; a pause that would reach past it is cut short for one last try.
+        sleep: (ms, signal) => sleep(deadline.remainingMs() > 600 ? Math.min(ms, deadline.remainingMs() - 300) : ms, signal),
         baseMs: 500,
         maxMs: 5000,
         signal: deadline.signal,
