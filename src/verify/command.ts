@@ -7,7 +7,7 @@ import { errorMessage } from '../errors.js'
 import { formatDuration } from '../rollout/deadline.js'
 import { sleep } from '../rollout/poll.js'
 import type { WaitContext } from '../rollout/platform.js'
-import type { VerifyResult } from './index.js'
+import type { VerifyResult } from './result.js'
 
 /** Lines of output kept for the verdict. */
 const TAIL_LINES = 20

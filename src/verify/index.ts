@@ -1,9 +1,10 @@
 import type { VerifySettings } from '../request.js'
 import type { WaitContext } from '../rollout/platform.js'
 import { verifyCommand } from './command.js'
+import type { VerifyResult } from './result.js'
 import { verifyUrl } from './url.js'
 
-export type VerifyResult = { ok: true } | { ok: false; reason: string }
+export type { VerifyResult } from './result.js'
 
 /**
  * Checks what was deployed: `verify-url` (GET until an expected status and text, retried with backoff

@@ -5,7 +5,7 @@ import { sleep } from '../rollout/poll.js'
 import { errnoOf, retry } from '../rollout/retry.js'
 import type { WaitContext } from '../rollout/platform.js'
 import type { VerifySettings } from '../request.js'
-import type { VerifyResult } from './index.js'
+import type { VerifyResult } from './result.js'
 
 /**
  * One request's limit: a server that accepts the connection and never answers must not use up the
