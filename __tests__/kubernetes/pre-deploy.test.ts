@@ -3,8 +3,14 @@
 // after it succeeded. The fake nodes' conventions (test/cluster/README.md): a Job's pod whose image
 // contains "job-succeeds" / "job-fails" ends with exit code 0 / deploy-service.test/exit-code after
 // deploy-service.test/runs-for; a container named "migrate" prints migration lines.
+import os from 'node:os'
 import { expect, it } from '@jest/globals'
-import { deploy, expectStatus, getJson, kubectl, templateDir, withCluster, inNamespace } from './cluster.js'
+import { parseInputs } from '../../src/inputs.js'
+import { loadPlatform } from '../../src/platforms/choose.js'
+import { Cancelled } from '../../src/rollout/deadline.js'
+import { runDeployment } from '../../src/rollout/engine.js'
+import { Progress } from '../../src/rollout/progress.js'
+import { deploy, expectStatus, getJson, kubeconfig, kubectl, templateDir, withCluster, inNamespace } from './cluster.js'
 
 const REGISTRY = 'registry.local/shop'
 
@@ -100,6 +106,31 @@ withCluster('the Kubernetes pre-deploy Job', () => {
     const left = await kubectl(['-n', ns, 'get', 'job', jobName, '-o', 'jsonpath={.metadata.deletionTimestamp}'])
     expect(left.code !== 0 || left.stdout !== '').toBe(true)
     expect(await imageOf('search')).toBe(`${REGISTRY}/search:1.0`)
+  }, 180_000)
+
+  it('deletes the Job when the run is cancelled while it runs', async () => {
+    const template = templateDir({ 'app.yaml': app('cancel-me', { 'deploy-service.test/runs-for': '10m' }) })
+    expectStatus(await deploy({ service: 'cancel-me', 'image-tag': '1.0', template, namespace: ns }), 'succeeded')
+    const inputs = { service: 'cancel-me', 'image-tag': '2.0-job-succeeds', template, namespace: ns, platform: 'kubernetes', kubeconfig: (await import('node:fs')).readFileSync(kubeconfig, 'utf8'), 'pre-deploy-command': '["./migrate"]' }
+    const request = parseInputs({ ...Object.fromEntries(Object.entries(inputs).map(([k, v]) => [`INPUT_${k.toUpperCase()}`, v])), RUNNER_TEMP: os.tmpdir(), GITHUB_RUN_ID: '77' })
+    const cancel = new AbortController()
+    const lines: string[] = []
+    const progress = new Progress({ info: l => lines.push(l), warning: l => lines.push(l) })
+    const platform = await loadPlatform('kubernetes', request, cancel.signal)
+    const running = runDeployment(request, platform, progress, cancel.signal)
+    // Cancelled once its pod runs (its log has started).
+    for (let i = 0; i < 100 && !lines.some(l => l.includes('migrate: started')); i++) await new Promise(resolve => setTimeout(resolve, 100))
+    expect(lines.some(l => l.includes('migrate: started'))).toBe(true)
+    cancel.abort(new Cancelled('SIGINT'))
+    const result = await running
+    expect(result.status).toBe('failed')
+    expect(result.message).toContain('the pre-deploy step cancelled')
+    const jobName = result.outputs['pre-deploy-task']
+    expect(result.reasons.join('\n')).toContain(`job/${jobName}: the run was cancelled`)
+    expect(lines.join('\n')).toContain(`deleted job/${jobName} and its pod (propagation Background)`)
+    const left = await kubectl(['-n', ns, 'get', 'job', jobName, '-o', 'jsonpath={.metadata.deletionTimestamp}'])
+    expect(left.code !== 0 || left.stdout !== '').toBe(true)
+    expect(await imageOf('cancel-me')).toBe(`${REGISTRY}/cancel-me:1.0`)
   }, 180_000)
 
   it('runs a Job of the set annotated as pre-deploy first and alone, and again on the next deploy', async () => {

@@ -78,8 +78,13 @@ class LogFollower {
     if (!this.done) return
     await Promise.race([this.done, sleep(drainMs)])
     this.controller?.abort()
-    await this.done
+    // A log request still waiting for its answer is not waited for long.
+    await Promise.race([this.done, sleep(1000)])
     this.flush()
+  }
+
+  progressEvent(message: string): void {
+    this.progress.event(`pre-deploy-log-note:${message}`, message)
   }
 
   add(text: string): void {
@@ -153,6 +158,8 @@ export async function runPreDeployJob(api: KubeApi, preDeploy: PreDeployJob, fie
       if (verdict) {
         await log.stop()
         if (verdict.state === 'succeeded') {
+          // The stream could not be followed (or gave nothing): the log is shown all the same.
+          if (log.lines === 0 && pod) await printLog(live, namespace, pod.metadata.name, container, log)
           progress.step(`${objectName(job)} completed${exit !== undefined ? ` (exit code ${exit})` : ''}`)
           return { state: 'succeeded', outputs }
         }
@@ -169,6 +176,12 @@ export async function runPreDeployJob(api: KubeApi, preDeploy: PreDeployJob, fie
       }
       await changes.next(1000, deadline.signal)
     }
+  } catch (error) {
+    if (deadline.signal.aborted) throw error
+    // Not knowing how it goes is no reason to let it go on unobserved.
+    await log.stop(0)
+    const deleted = await deleteJob(api, preDeploy, progress)
+    return { state: 'failed', reason: `could not follow ${objectName(job)}: ${errorMessage(error)}; ${deleted}`, outputs }
   } finally {
     stop.abort()
   }
@@ -182,6 +195,16 @@ export async function runPreDeployJob(api: KubeApi, preDeploy: PreDeployJob, fie
 
 function containerState(pod: Pod, container: string) {
   return pod.status?.containerStatuses?.find(c => c.name === container)?.state
+}
+
+/** The whole log of a pod that ended, printed line by line as the stream would have. */
+async function printLog(api: KubeApi, namespace: string, pod: string, container: string, log: LogFollower): Promise<void> {
+  try {
+    log.add(await api.podLog(namespace, pod, container, false, 1000))
+    log.flush()
+  } catch (error) {
+    log.progressEvent(`could not read the log of pod ${pod}: ${errorMessage(error)}`)
+  }
 }
 
 /** The log's last lines for the verdict: from the stream, else read once the pod ended. */
