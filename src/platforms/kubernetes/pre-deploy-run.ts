@@ -16,7 +16,7 @@ import { Changes, CollectionWatch } from './watch.js'
 
 const TAIL_LINES = 20
 /** After the container ended, how long the log stream may take to deliver its last lines. */
-const LOG_DRAIN_MS = 1500
+const LOG_DRAIN_MS = 1000
 /** Deleting the Job after a timeout or a cancellation: a request of its own, never the run's signal. */
 const CLEANUP_TIMEOUT_MS = 10_000
 
@@ -135,6 +135,7 @@ export async function runPreDeployJob(api: KubeApi, preDeploy: PreDeployJob, fie
   const log = new LogFollower(progress, name)
   const failing = new FailingSince()
   let followed: string | undefined
+  let draining: Promise<void> | undefined
   let status = 'waiting for the Job controller to create its pod'
   try {
     while (!deadline.signal.aborted) {
@@ -146,6 +147,9 @@ export async function runPreDeployJob(api: KubeApi, preDeploy: PreDeployJob, fie
       const pod = ours.sort((a, b) => String(b.metadata.creationTimestamp ?? '').localeCompare(String(a.metadata.creationTimestamp ?? '')))[0]
       const state = pod ? containerState(pod, container) : undefined
       if (pod && (state?.running || state?.terminated) && followed !== pod.metadata.name) {
+        // A retry's pod (backoffLimit above 0 in a Job of the set): the earlier pod's stream is ended first.
+        if (followed) await (draining ?? log.stop(0))
+        draining = undefined
         followed = pod.metadata.name
         log.start(watching, namespace, pod.metadata.name, container)
       }
@@ -155,8 +159,10 @@ export async function runPreDeployJob(api: KubeApi, preDeploy: PreDeployJob, fie
       const verdict = jobs.synced && current ? jobVerdict(current.status) : undefined
       const exit = state?.terminated?.exitCode
       if (exit !== undefined) outputs['pre-deploy-exit-code'] = String(exit)
+      // The container ended: its log stream is drained while the Job controller makes up its mind.
+      if (state?.terminated && log.started) draining ??= log.stop()
       if (verdict) {
-        await log.stop()
+        await (draining ?? log.stop())
         if (verdict.state === 'succeeded') {
           // The stream could not be followed (or gave nothing): the log is shown all the same.
           if (log.lines === 0 && pod) await printLog(live, namespace, pod.metadata.name, container, log)
