@@ -190,11 +190,14 @@ export async function runPreDeployJob(api: KubeApi, preDeploy: PreDeployJob, fie
     return { state: 'failed', reason: `could not follow ${objectName(job)}: ${errorMessage(error)}; ${deleted}`, outputs }
   } finally {
     stop.abort()
+    // Whatever ended the wait, the log stream ends with it (a no-op when it was stopped already).
+    if (deadline.signal.aborted) await log.stop(0)
   }
   // The deadline passed or the run was cancelled: the Job must not go on changing things unobserved.
-  await log.stop(0)
   const deleted = await deleteJob(api, preDeploy, progress)
-  const cause = deadline.stoppedBy === 'cancelled' ? 'the run was cancelled' : `it did not finish within pre-deploy-timeout`
+  // A Job of the set has no pre-deploy-timeout of its own (that input goes with pre-deploy-command).
+  const limit = preDeploy.origin === 'command' ? 'pre-deploy-timeout' : 'timeout'
+  const cause = deadline.stoppedBy === 'cancelled' ? 'the run was cancelled' : `it did not finish within ${limit}`
   const tail = log.tail.length ? `; its last log lines:\n${log.tail.join('\n')}` : ''
   return { state: deadline.stoppedBy === 'cancelled' ? 'cancelled' : 'timed-out', reason: `${objectName(job)}: ${cause} (${status}); ${deleted}${tail}`, outputs }
 }

@@ -3,8 +3,7 @@
 // it is in pre-deploy-run.ts.
 import { randomBytes } from 'node:crypto'
 import type { KubernetesObject } from '@kubernetes/client-node'
-import { ProblemList, UserError } from '../../errors.js'
-import { formatLocation } from '../../errors.js'
+import { ProblemList, UserError, formatLocation } from '../../errors.js'
 import { objectName, type KubeObject, type Manifest } from '../../render/manifests.js'
 import type { DeployRequest } from '../../request.js'
 import type { KubeApi } from './client.js'
