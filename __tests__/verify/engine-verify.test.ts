@@ -36,7 +36,7 @@ function platform() {
     text: '',
     redactedText: '',
     fileName: 'web.json',
-    images: [],
+    images: [{ container: 'web', previous: 'registry.example/web:1.0.0', next: 'registry.example/web:2.0.0' }],
     previousRevision: '1',
     description: 'web 1 -> 2',
     dryRun: async () => '',
@@ -69,11 +69,11 @@ describe('the engine with verification', () => {
 
   it('rolls back when verify-command fails, and gives it the deploy in its environment', async () => {
     const { platform: p, calls } = platform()
-    const result = await runDeployment(request({ 'verify-command': 'echo "revision $DEPLOY_REVISION of $DEPLOY_SERVICE, deployment $DEPLOY_DEPLOYMENT_ID"; exit 4' }), p, new Progress({ info: () => undefined, warning: () => undefined }))
+    const result = await runDeployment(request({ 'verify-command': 'echo "revision $DEPLOY_REVISION of $DEPLOY_SERVICE ($DEPLOY_IMAGE), deployment $DEPLOY_DEPLOYMENT_ID"; exit 4' }), p, new Progress({ info: () => undefined, warning: () => undefined }))
     expect(result.status).toBe('rolled-back')
     expect(calls).toEqual(['apply', 'wait 2', 'undo 2', 'wait 1'])
     expect(result.reasons[0]).toContain('verify-command exited with code 4')
-    expect(result.reasons[0]).toContain('revision 2 of web, deployment ecs-svc/2')
+    expect(result.reasons[0]).toContain('revision 2 of web (registry.example/web:2.0.0), deployment ecs-svc/2')
   })
 
   it('leaves a failed verification as it stands with rollback-on-failure off', async () => {
