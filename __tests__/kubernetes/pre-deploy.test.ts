@@ -108,6 +108,19 @@ withCluster('the Kubernetes pre-deploy Job', () => {
     expect(await imageOf('search')).toBe(`${REGISTRY}/search:1.0`)
   }, 180_000)
 
+  it('fails at once, without waiting for the timeout, when the Job\'s pod can never start', async () => {
+    const template = templateDir({ 'app.yaml': app('pull-me') })
+    expectStatus(await deploy({ service: 'pull-me', 'image-tag': '1.0', template, namespace: ns }), 'succeeded')
+    const started = Date.now()
+    const run = await deploy({ service: 'pull-me', 'image-tag': 'missing', template, namespace: ns, 'pre-deploy-command': '["./migrate"]', 'pre-deploy-timeout': '5m' })
+    expectStatus(run, 'failed')
+    expect(Date.now() - started).toBeLessThan(60_000)
+    const reasons = run.result!.reasons.join('\n')
+    expect(reasons).toMatch(/could not run: pod pull-me-pre-deploy-1001-[0-9a-f]{4}-\w+, container migrate: (ErrImagePull|ImagePullBackOff).*not found/)
+    expect(reasons).toContain('the Job was deleted')
+    expect(await imageOf('pull-me')).toBe(`${REGISTRY}/pull-me:1.0`)
+  }, 120_000)
+
   it('deletes the Job when the run is cancelled while it runs', async () => {
     const template = templateDir({ 'app.yaml': app('cancel-me', { 'deploy-service.test/runs-for': '10m' }) })
     expectStatus(await deploy({ service: 'cancel-me', 'image-tag': '1.0', template, namespace: ns }), 'succeeded')
