@@ -176,6 +176,28 @@ spec:
     expect(await imageOf('catalog')).toBe(`${REGISTRY}/catalog:1.0-job-succeeds`)
   }, 180_000)
 
+  it('takes the pod\'s word when a Job of the set is removed by its own TTL of 0 as it completes', async () => {
+    const job = `apiVersion: batch/v1
+kind: Job
+metadata:
+  name: brief-migrate
+  annotations: {deploy-service/phase: pre-deploy}
+spec:
+  backoffLimit: 0
+  ttlSecondsAfterFinished: 0
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: migrate
+        image: ${REGISTRY}/brief:\${IMAGE_TAG}
+`
+    const template = templateDir({ 'app.yaml': app('brief'), 'migrate.yaml': job })
+    const run = await deploy({ service: 'brief', 'image-tag': '1.0-job-succeeds', template, namespace: ns, timeout: '1m' })
+    expectStatus(run, 'succeeded')
+    expect(run.result!.outputs['pre-deploy-exit-code']).toBe('0')
+  }, 120_000)
+
   it('shows the Job in a dry run and a render, and runs nothing', async () => {
     const template = templateDir({ 'app.yaml': app('render-me') })
     const dry = await deploy({ service: 'render-me', 'image-tag': '1.0', template, namespace: ns, 'dry-run': 'true', 'pre-deploy-command': '["./migrate"]' })

@@ -136,6 +136,7 @@ export async function runPreDeployJob(api: KubeApi, preDeploy: PreDeployJob, fie
   const failing = new FailingSince()
   let followed: string | undefined
   let draining: Promise<void> | undefined
+  let seen = false
   let status = 'waiting for the Job controller to create its pod'
   try {
     while (!deadline.signal.aborted) {
@@ -156,8 +157,12 @@ export async function runPreDeployJob(api: KubeApi, preDeploy: PreDeployJob, fie
       if (pod) status = `pod ${pod.metadata.name}: ${pod.status?.phase ?? 'Pending'}${state?.waiting?.reason ? ` (${state.waiting.reason})` : ''}`
       progress.status(`pre-deploy ${objectName(job)}: ${status}`)
 
-      const verdict = jobs.synced && current ? jobVerdict(current.status) : undefined
+      seen ||= current !== undefined
       const exit = state?.terminated?.exitCode
+      // Gone before its verdict reached us (someone deleted it, or a ttlSecondsAfterFinished of 0): the
+      // pod's last known exit code says how it ended (the pod may be gone too by now).
+      const vanished = jobs.synced && seen && !current
+      const verdict = vanished ? { state: outputs['pre-deploy-exit-code'] === '0' ? 'succeeded' : 'failed', reason: `the Job was deleted before it finished (by someone else, or its ttlSecondsAfterFinished)` } as const : jobs.synced && current ? jobVerdict(current.status) : undefined
       if (exit !== undefined) outputs['pre-deploy-exit-code'] = String(exit)
       // The container ended: its log stream is drained while the Job controller makes up its mind.
       if (state?.terminated && log.started) draining ??= log.stop()
