@@ -13,6 +13,8 @@ import {
 } from '../../render/manifests.js'
 import type { DeployRequest } from '../../request.js'
 import type { Plan, Platform, Rendered } from '../../rollout/platform.js'
+import { AppliedSet } from './applied-set.js'
+import { ApplySet, pruneAfterSuccess, prunePreview } from './applyset.js'
 import { KubeApi, loadKubeConfig, namespaceOf } from './client.js'
 import { comparable, manifestDiff } from './diff.js'
 import { currentRevisionNumber, revisionsOf, undoPatch, undoTarget, type Workload } from './history.js'
@@ -88,6 +90,10 @@ export function createKubernetesPlatform(request: DeployRequest, connection?: { 
       const rendered = request.template ? await renderTemplate(request.kubernetes.namespace ?? safeNamespace(request)) : undefined
       const { api, namespace } = connect()
       if (rendered) {
+        // prune: every object carries the set's label, and the set's parent must be ours (ApplySet).
+        const applySet = request.kubernetes.prune ? new ApplySet(api, service, namespace, fieldManager) : undefined
+        applySet?.label(rendered.manifests)
+        await applySet?.readParent()
         const validated = await validateManifests(api, rendered.manifests, rendered.target, namespace, { fieldManager, force: forceConflicts, wait: request.wait })
         const target = validated.workloads[0]
         const objects = rendered.manifests.map(m => m.object)
@@ -102,11 +108,13 @@ export function createKubernetesPlatform(request: DeployRequest, connection?: { 
           images,
           previousRevision: target.previousRevision !== undefined ? String(target.previousRevision) : undefined,
           description: `Kubernetes ${objectName(rendered.target.object)} in namespace ${namespace}: revision ${target.previousRevision ?? '(new)'} -> next, ${objects.length} object(s) checked by a server dry run; ${imagesLine(images)}${notes}`,
-          dryRun: async () => manifestDiff(validated.pairs),
+          dryRun: async () => [manifestDiff(validated.pairs), applySet ? await prunePreview(applySet, objects) : ''].filter(Boolean).join('\n'),
           checkedBy: SERVER_DRY_RUN,
           apply: async (progress, signal) => {
             const cancellable = api.withSignal(signal)
             for (const note of validated.notes) progress.step(note)
+            // The parent lists the old and new kinds before anything is applied: an interrupted deploy leaks nothing.
+            await applySet?.beforeApply(objects)
             const answers = new Map<string, KubernetesObject>()
             for (const object of objects) {
               const force = forceConflicts || validated.forced.has(object)
@@ -115,7 +123,12 @@ export function createKubernetesPlatform(request: DeployRequest, connection?: { 
               progress.step(`applied ${objectName(object)} (server-side apply, field manager ${fieldManager}${reclaimed})`)
             }
             const made = validated.workloads.map(w => madeBy(w, answers.get(`${w.kind}/${w.name}`)))
-            return KubernetesRollout.settle(cancellable, made, fieldManager)
+            const rollout = await KubernetesRollout.settle(cancellable, made, fieldManager)
+            // Every object of the set is waited for by its kind's rules (readiness.ts), and listed in the summary.
+            const set = new AppliedSet(objects.map(o => ({ apiVersion: o.apiVersion, kind: o.kind, name: o.metadata.name, namespace: o.metadata.namespace })), { waitForLoadBalancers: request.kubernetes.waitForLoadBalancers })
+            rollout.follow(set, objects.length)
+            if (applySet) rollout.afterSuccess = pruneAfterSuccess(applySet, objects, rows => set.recordPruned(rows))
+            return rollout
           }
         }
       }
