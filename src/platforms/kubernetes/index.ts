@@ -149,7 +149,7 @@ export function createKubernetesPlatform(request: DeployRequest, connection?: { 
         fileName: `${service}-manifests.yaml`,
         images,
         previousRevision: previous !== undefined ? String(previous) : undefined,
-        description: `Kubernetes ${objectName(live)} in namespace ${namespace} (no template: image-only change of the live workload): revision ${previous ?? '?'} -> next; ${imagesLine(images)}`,
+        description: `Kubernetes ${objectName(live)} in namespace ${namespace} (no template: image-only change of the live workload): revision ${previous ?? '?'} -> next; ${imagesLine(images)}${request.kubernetes.prune ? '\n  prune: nothing is pruned without a template (an image-only change applies no set)' : ''}`,
         dryRun: async () => manifestDiff([{ kind: live.kind, name: service, live, after }]),
         checkedBy: SERVER_DRY_RUN,
         apply: async (progress, signal) => {
