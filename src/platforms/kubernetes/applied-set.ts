@@ -68,10 +68,8 @@ export class AppliedSet {
     const byPath = new Map<string, AppliedObject[]>()
     for (const object of this.followed()) {
       const resource = await api.resource(object.apiVersion, object.kind)
-      if (!resource) {
-        this.states.set(objectRef(object), { state: 'failed', message: `the server no longer knows kind ${object.kind} in ${object.apiVersion}` })
-        continue
-      }
+      // Known when it was applied: a CRD deleted since. Nothing can say it is ready.
+      if (!resource) throw new Error(`the server no longer knows kind ${object.kind} in ${object.apiVersion}, so ${objectRef(object)} cannot be followed`)
       const base = object.apiVersion.includes('/') ? `/apis/${object.apiVersion}` : `/api/${object.apiVersion}`
       const path = `${base}${resource.namespaced ? `/namespaces/${object.namespace}` : ''}/${resource.name}`
       byPath.set(path, [...(byPath.get(path) ?? []), object])
@@ -120,7 +118,8 @@ export class AppliedSet {
       const ref = objectRef(object)
       const live = watch.objects.get(object.name) as LiveObject | undefined
       if (!live) {
-        this.states.set(ref, { state: 'waiting', message: 'not found (deleted since it was applied?)' })
+        // A Job with ttlSecondsAfterFinished: 0 is deleted once complete: what was seen ready stays so.
+        if (this.states.get(ref)?.state !== 'ready') this.states.set(ref, { state: 'waiting', message: 'not found (deleted since it was applied?)' })
         continue
       }
       let state = readiness({ ...live, kind: object.kind }, object.apiVersion, this.options)
