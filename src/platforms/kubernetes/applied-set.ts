@@ -13,6 +13,8 @@ export interface AppliedObject {
   name: string
   /** Absent for cluster-scoped kinds (CustomResourceDefinition, ClusterRole). */
   namespace?: string
+  /** A Service's spec.type: only a LoadBalancer (whose address is waited for) needs a watch. */
+  serviceType?: string
 }
 
 interface Owned {
@@ -54,19 +56,31 @@ export class AppliedSet {
     this.objects = objects
     this.options = options
     for (const object of objects) {
-      if (readyAtOnce(object.apiVersion, object.kind)) this.states.set(objectRef(object), { state: 'ready', message: 'ready once applied' })
+      if (!this.needsWatch(object) && !isAppsWorkload(object)) this.states.set(objectRef(object), readiness({ kind: object.kind, metadata: { name: object.name }, spec: { type: object.serviceType } }, object.apiVersion, options))
     }
   }
 
-  /** The objects this set follows itself: neither workloads nor kinds ready once applied. */
+  private needsWatch(object: AppliedObject): boolean {
+    if (readyAtOnce(object.apiVersion, object.kind)) return false
+    // Only a LoadBalancer's address is waited for, and only with wait-for-load-balancers.
+    if (object.apiVersion === 'v1' && object.kind === 'Service') return object.serviceType === 'LoadBalancer' && this.options.waitForLoadBalancers
+    return true
+  }
+
+  /** The objects this set follows itself: not workloads, not ready once applied. */
   private followed(): AppliedObject[] {
-    return this.objects.filter(o => !isAppsWorkload(o) && !readyAtOnce(o.apiVersion, o.kind))
+    return this.objects.filter(o => !isAppsWorkload(o) && this.needsWatch(o))
+  }
+
+  /** Pods of the set are read from the rollout's own watch of the namespace's pods: no second watch. */
+  private static isPod(object: AppliedObject): boolean {
+    return object.apiVersion === 'v1' && object.kind === 'Pod'
   }
 
   /** Starts one list + watch per kind and namespace of the followed objects. */
   async start(api: KubeApi, changes: Changes, signal: AbortSignal): Promise<Array<CollectionWatch<never>>> {
     const byPath = new Map<string, AppliedObject[]>()
-    for (const object of this.followed()) {
+    for (const object of this.followed().filter(o => !AppliedSet.isPod(o))) {
       const resource = await api.resource(object.apiVersion, object.kind)
       // Known when it was applied: a CRD deleted since. Nothing can say it is ready.
       if (!resource) throw new Error(`the server no longer knows kind ${object.kind} in ${object.apiVersion}, so ${objectRef(object)} cannot be followed`)
@@ -99,8 +113,8 @@ export class AppliedSet {
   /** The uids of the followed objects and their pods, for picking out their Warning events. */
   uids(pods: Owned[]): Set<string> {
     const uids = new Set<string>()
-    for (const [object, watch] of this.collections) {
-      const live = watch.objects.get(object.name) as Owned | undefined
+    for (const object of this.followed()) {
+      const live = (AppliedSet.isPod(object) ? pods.find(p => p.metadata.name === object.name) : this.collections.get(object)?.objects.get(object.name)) as Owned | undefined
       if (!live?.metadata.uid) continue
       uids.add(live.metadata.uid)
       for (const pod of pods) if (pod.metadata.ownerReferences?.some(o => o.uid === live.metadata.uid)) uids.add(pod.metadata.uid ?? '')
@@ -114,9 +128,9 @@ export class AppliedSet {
    */
   async assess(api: KubeApi, pods: Array<PodState & Owned>, progress: Progress): Promise<string | undefined> {
     const failures: string[] = []
-    for (const [object, watch] of this.collections) {
+    for (const object of this.followed()) {
       const ref = objectRef(object)
-      const live = watch.objects.get(object.name) as LiveObject | undefined
+      const live = (AppliedSet.isPod(object) ? pods.find(p => p.metadata.name === object.name) : this.collections.get(object)?.objects.get(object.name)) as LiveObject | undefined
       if (!live) {
         // A Job with ttlSecondsAfterFinished: 0 is deleted once complete: what was seen ready stays so.
         if (this.states.get(ref)?.state !== 'ready') this.states.set(ref, { state: 'waiting', message: 'not found (deleted since it was applied?)' })

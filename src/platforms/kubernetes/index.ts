@@ -125,7 +125,10 @@ export function createKubernetesPlatform(request: DeployRequest, connection?: { 
             const made = validated.workloads.map(w => madeBy(w, answers.get(`${w.kind}/${w.name}`)))
             const rollout = await KubernetesRollout.settle(cancellable, made, fieldManager)
             // Every object of the set is waited for by its kind's rules (readiness.ts), and listed in the summary.
-            const set = new AppliedSet(objects.map(o => ({ apiVersion: o.apiVersion, kind: o.kind, name: o.metadata.name, namespace: o.metadata.namespace })), { waitForLoadBalancers: request.kubernetes.waitForLoadBalancers })
+            const set = new AppliedSet(
+              objects.map(o => ({ apiVersion: o.apiVersion, kind: o.kind, name: o.metadata.name, namespace: o.metadata.namespace, serviceType: (o.spec as { type?: string } | undefined)?.type })),
+              { waitForLoadBalancers: request.kubernetes.waitForLoadBalancers }
+            )
             rollout.follow(set, objects.length)
             if (applySet) rollout.afterSuccess = pruneAfterSuccess(applySet, objects, rows => set.recordPruned(rows))
             return rollout
