@@ -87,6 +87,16 @@ withCluster('kubernetes pruning with an ApplySet', () => {
     expect(run.result?.objects?.some(o => o.state.includes('pruned'))).toBe(false)
   }, 240_000)
 
+  it('with wait: false, prunes right after the apply (as kubectl apply --prune does)', async () => {
+    const web = deployment('nowait', `${REGISTRY}/web:1.0`, { replicas: 1 })
+    expectStatus(await deploy({ service: 'nowait', 'image-tag': '1.0', template: templateDir({ 'a.yaml': configMap('nowait-extra'), 'b.yaml': web }), namespace: ns, prune: 'true', wait: 'false' }), 'applied')
+    expect(await exists('configmap', 'nowait-extra')).toBe(true)
+    const run = await deploy({ service: 'nowait', 'image-tag': '1.1', template: templateDir({ 'b.yaml': web }), namespace: ns, prune: 'true', wait: 'false' })
+    expectStatus(run, 'applied')
+    expect(await exists('configmap', 'nowait-extra')).toBe(false)
+    expect(run.log).toMatch(/pruned \(no longer in the set, ApplySet Secret\/nowait-applyset\): ConfigMap\/nowait-extra/)
+  }, 120_000)
+
   it('refuses, before changing anything, a parent Secret that is not its own', async () => {
     await kubectlOk(['-n', ns, 'create', 'secret', 'generic', 'mine-applyset', '--from-literal=password=hunter22'])
     const template = templateDir({ 'a.yaml': configMap('mine-config'), 'b.yaml': deployment('mine', `${REGISTRY}/web:1.0`, { replicas: 1 }) })

@@ -96,6 +96,17 @@ spec:
     expect(stateOf(run, 'Job/bad-migrate')).toMatch(/^failed: failed: BackoffLimitExceeded/)
   }, 180_000)
 
+  it('waits for a Pod of the set to be Ready, and fails one whose image does not exist', async () => {
+    const pod = (name: string, image: string) => `apiVersion: v1\nkind: Pod\nmetadata: {name: ${name}}\nspec:\n  terminationGracePeriodSeconds: 0\n  containers: [{name: app, image: ${image}}]\n`
+    const good = await deploy({ service: 'podweb', 'image-tag': '1.0', template: templateDir({ 'a.yaml': pod('helper', `${REGISTRY}/helper:1.0`), 'b.yaml': deployment('podweb', `${REGISTRY}/web:1.0`, { replicas: 1 }) }), namespace: ns })
+    expectStatus(good, 'succeeded')
+    expect(stateOf(good, 'Pod/helper')).toBe('ready: Ready')
+    const bad = await deploy({ service: 'podweb2', 'image-tag': '1.0', template: templateDir({ 'a.yaml': pod('broken', `${REGISTRY}/helper:missing`), 'b.yaml': deployment('podweb2', `${REGISTRY}/web:1.0`, { replicas: 1 }) }), namespace: ns, timeout: '2m' })
+    expect(bad.result?.status).toBe('failed')
+    expect(bad.result!.reasons.join('\n')).toMatch(/Pod\/broken pod broken, container app: (ErrImagePull|ImagePullBackOff): .*not found.*\(this will not heal by itself\)/)
+    expect(bad.result!.progress.elapsedMs()).toBeLessThan(60_000)
+  }, 180_000)
+
   it('waits for a LoadBalancer Service to get an ingress address (the test acting as its controller)', async () => {
     const template = templateDir({
       'a-lb.yaml': 'apiVersion: v1\nkind: Service\nmetadata: {name: web-lb}\nspec:\n  type: LoadBalancer\n  selector: {app: lbweb}\n  ports: [{port: 80}]\n',
