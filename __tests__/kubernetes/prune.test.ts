@@ -59,6 +59,12 @@ withCluster('kubernetes pruning with an ApplySet', () => {
     expect(dryRun.result?.diff).toMatch(/Deployment\/worker \(would be pruned/)
     expect(dryRun.result?.diff).not.toMatch(/other-settings|hand-made/)
     expect(await exists('configmap', 'old-settings')).toBe(true)
+    expect(dryRun.result?.objects).toEqual([
+      { ref: 'ConfigMap/settings', state: 'unchanged' },
+      { ref: 'Deployment/web', state: 'would change' },
+      { ref: 'ConfigMap/old-settings', state: 'would be pruned' },
+      { ref: 'Deployment/worker', state: 'would be pruned' }
+    ])
 
     const run = await deploy({ service: 'web', 'image-tag': '1.1', template: second, namespace: ns, prune: 'true' })
     expectStatus(run, 'succeeded')

@@ -220,9 +220,13 @@ export function pruneAfterSuccess(applySet: ApplySet, objects: KubeObject[], rec
   }
 }
 
-/** The dry run's lines: what a successful deploy would prune. */
-export async function prunePreview(applySet: ApplySet, objects: KubeObject[]): Promise<string> {
+/** The dry run's lines: what a successful deploy would prune; `record` gets the object table's rows. */
+export async function prunePreview(applySet: ApplySet, objects: KubeObject[], record: (rows: ObjectState[]) => void = () => {}): Promise<string> {
   const { members, kept } = await applySet.candidates(objects)
+  record([
+    ...members.map(m => ({ ref: `${m.kind}/${m.metadata.name}`, state: 'would be pruned' })),
+    ...kept.map(line => ({ ref: line.slice(0, line.indexOf(':')), state: `would not be pruned: ${line.slice(line.indexOf(':') + 2)}` }))
+  ])
   const lines = members.map(m => `- ${m.kind}/${m.metadata.name} (would be pruned: no longer in the set; ApplySet ${applySet.parentRef})`)
   for (const line of kept) lines.push(`  ${line} (would not be pruned)`)
   return lines.length ? lines.join('\n') : `prune: nothing would be deleted (ApplySet ${applySet.parentRef})`

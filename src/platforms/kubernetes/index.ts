@@ -12,11 +12,11 @@ import {
   type KubeObject
 } from '../../render/manifests.js'
 import type { DeployRequest } from '../../request.js'
-import type { Plan, Platform, Rendered } from '../../rollout/platform.js'
+import type { ObjectState, Plan, Platform, Rendered } from '../../rollout/platform.js'
 import { AppliedSet } from './applied-set.js'
 import { ApplySet, pruneAfterSuccess, prunePreview } from './applyset.js'
 import { KubeApi, loadKubeConfig, namespaceOf } from './client.js'
-import { comparable, manifestDiff } from './diff.js'
+import { comparable, dryRunStates, manifestDiff } from './diff.js'
 import { currentRevisionNumber, revisionsOf, undoPatch, undoTarget, type Workload } from './history.js'
 import { KubernetesRollout, madeBy } from './rollout.js'
 import { redactSecret } from './secrets.js'
@@ -102,13 +102,15 @@ export function createKubernetesPlatform(request: DeployRequest, connection?: { 
         const liveImages = new Map(containersOf(live).map(c => [c.name, c.image ?? '']))
         const images = rendered.images.map(i => ({ ...i, previous: liveImages.get(i.container) ?? '' }))
         const notes = validated.notes.map(n => `\n  ${n}`).join('')
+        const wouldPrune: ObjectState[] = []
         return {
           ...manifestTexts(objects),
           fileName: `${service}-manifests.yaml`,
           images,
           previousRevision: target.previousRevision !== undefined ? String(target.previousRevision) : undefined,
           description: `Kubernetes ${objectName(rendered.target.object)} in namespace ${namespace}: revision ${target.previousRevision ?? '(new)'} -> next, ${objects.length} object(s) checked by a server dry run; ${imagesLine(images)}${notes}`,
-          dryRun: async () => [manifestDiff(validated.pairs), applySet ? await prunePreview(applySet, objects) : ''].filter(Boolean).join('\n'),
+          dryRun: async () => [manifestDiff(validated.pairs), applySet ? await prunePreview(applySet, objects, rows => wouldPrune.push(...rows)) : ''].filter(Boolean).join('\n'),
+          dryRunObjects: () => [...dryRunStates(validated.pairs), ...wouldPrune],
           checkedBy: SERVER_DRY_RUN,
           apply: async (progress, signal) => {
             const cancellable = api.withSignal(signal)
