@@ -103,6 +103,30 @@ withCluster('kubernetes pruning with an ApplySet', () => {
     expect(run.log).toMatch(/pruned \(no longer in the set, ApplySet Secret\/nowait-applyset\): ConfigMap\/nowait-extra/)
   }, 120_000)
 
+  it('never prunes a CustomResourceDefinition that left the set (that would delete every resource of its kind), and says so', async () => {
+    const group = `p${ns.slice(-6)}.deploy-service.test`
+    const crd = `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: gadgets.${group}}
+spec:
+  group: ${group}
+  scope: Namespaced
+  names: {plural: gadgets, singular: gadget, kind: Gadget}
+  versions: [{name: v1, served: true, storage: true, schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}}]
+`
+    const web = deployment('crdkeeper', `${REGISTRY}/web:1.0`, { replicas: 1 })
+    try {
+      expectStatus(await deploy({ service: 'crdkeeper', 'image-tag': '1.0', template: templateDir({ 'a.yaml': crd, 'b.yaml': web }), namespace: ns, prune: 'true' }), 'succeeded')
+      const run = await deploy({ service: 'crdkeeper', 'image-tag': '1.1', template: templateDir({ 'b.yaml': web }), namespace: ns, prune: 'true' })
+      expectStatus(run, 'succeeded')
+      expect((await kubectl(['get', 'crd', `gadgets.${group}`])).code).toBe(0)
+      expect(run.log).toMatch(new RegExp(`prune: kept CustomResourceDefinition/gadgets\\.${group.replace(/\./g, '\\.')}: a CustomResourceDefinition is never pruned`))
+      expect(run.result?.objects?.find(o => o.ref === `CustomResourceDefinition/gadgets.${group}`)?.state).toMatch(/^not pruned: /)
+    } finally {
+      await kubectl(['delete', 'crd', `gadgets.${group}`, '--wait=false'])
+    }
+  }, 120_000)
+
   it('refuses, before changing anything, a parent Secret that is not its own', async () => {
     await kubectlOk(['-n', ns, 'create', 'secret', 'generic', 'mine-applyset', '--from-literal=password=hunter22'])
     const template = templateDir({ 'a.yaml': configMap('mine-config'), 'b.yaml': deployment('mine', `${REGISTRY}/web:1.0`, { replicas: 1 }) })

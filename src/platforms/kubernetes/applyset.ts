@@ -176,12 +176,14 @@ export class ApplySet {
   /**
    * After a successful deploy: deletes the members the set no longer holds, then narrows the parent
    * to the kinds of the set. A member that could not be deleted keeps the parent wide, so the next
-   * deploy tries again. Returns each member's row for the object table.
+   * deploy tries again. What is kept on purpose (a CRD, a Namespace, a kind the server no longer
+   * serves, whose objects went with it) is said once, then left out of the set. Returns each member's
+   * row for the object table, what was kept, and the deletions that failed.
    */
-  async prune(objects: KubeObject[]): Promise<{ rows: ObjectState[]; problems: string[] }> {
+  async prune(objects: KubeObject[]): Promise<{ rows: ObjectState[]; kept: string[]; problems: string[] }> {
     const { members, kept } = await this.candidates(objects)
     const rows: ObjectState[] = []
-    const problems: string[] = [...kept]
+    const problems: string[] = []
     for (const member of members) {
       const ref = `${member.kind}/${member.metadata.name}`
       try {
@@ -194,7 +196,7 @@ export class ApplySet {
     }
     for (const line of kept) rows.push({ ref: line.slice(0, line.indexOf(':')), state: `not pruned: ${line.slice(line.indexOf(':') + 2)}` })
     if (problems.length === 0) await this.writeParent(objects.map(groupKindOf))
-    return { rows, problems }
+    return { rows, kept, problems }
   }
 
   /** The preferred version of an API group (`v1` for the core group), from discovery. */
@@ -212,8 +214,9 @@ export class ApplySet {
  */
 export function pruneAfterSuccess(applySet: ApplySet, objects: KubeObject[], record: (rows: ObjectState[]) => void): (progress: Progress) => Promise<void> {
   return async progress => {
-    const { rows, problems } = await applySet.prune(objects)
+    const { rows, kept, problems } = await applySet.prune(objects)
     record(rows)
+    for (const line of kept) progress.step(`prune: kept ${line}`)
     const pruned = rows.filter(r => r.state === 'pruned').map(r => r.ref)
     progress.step(pruned.length ? `pruned (no longer in the set, ApplySet ${applySet.parentRef}): ${pruned.join(', ')}` : `prune: nothing to delete (ApplySet ${applySet.parentRef})`)
     if (problems.length) throw new Error(`pruning left objects behind: ${problems.join('; ')}`)
