@@ -216,7 +216,7 @@ spec:
       await setStatus('unready', 2, [{ type: 'Ready', status: 'False', reason: 'WaitingForQuota', message: 'size 4 needs a larger quota' }])
       const run = await running
       expect(run.result?.status).toBe('failed')
-      expect(run.result!.reasons.join('\n')).toMatch(/did not finish within 20s; it stood at: .*Widget\/unready: Ready=False: WaitingForQuota: size 4 needs a larger quota/s)
+      expect(run.result!.reasons.join('\n')).toMatch(/did not finish within 20s; it stood at: 1\/2 objects ready; not ready: Widget\/unready: Ready=False: WaitingForQuota: size 4 needs a larger quota/s)
       expect(stateOf(run, 'Widget/unready')).toBe('not ready: Ready=False: WaitingForQuota: size 4 needs a larger quota')
     }, 180_000)
   }

@@ -151,7 +151,9 @@ export class KubernetesRollout implements Rollout {
         }
         await changes.next(1000, deadline.signal)
       }
-      return stoppedOutcome(context, status)
+      // A set that did not get ready in time: every object not ready, each with why.
+      const notReady = this.setHasOthers ? this.set.notReady() : []
+      return stoppedOutcome(context, notReady.length ? `${this.set.statusLine().split(';')[0]}; not ready: ${notReady.join('; ')}` : status)
     } finally {
       stop.abort()
     }
