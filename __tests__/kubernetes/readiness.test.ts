@@ -4,7 +4,8 @@
 // for, and a custom resource whose conditions the test sets (acting as its controller).
 import { afterAll, beforeAll, expect, it } from '@jest/globals'
 import { randomBytes } from 'node:crypto'
-import { deploy, deployment, expectStatus, getJson, kubectl, kubectlOk, templateDir, until, withCluster, inNamespace, type Run } from './cluster.js'
+import path from 'node:path'
+import { deploy, deployment, expectStatus, getJson, kubeconfig, kubectl, kubectlOk, templateDir, until, withCluster, inNamespace, type Run } from './cluster.js'
 
 const REGISTRY = 'registry.local/shop'
 
@@ -106,6 +107,30 @@ spec:
     expect(bad.result!.reasons.join('\n')).toMatch(/Pod\/broken pod broken, container app: (ErrImagePull|ImagePullBackOff): .*not found.*\(this will not heal by itself\)/)
     expect(bad.result!.progress.elapsedMs()).toBeLessThan(60_000)
   }, 180_000)
+
+  it('stops before applying anything when the user may not list a kind it would have to watch', async () => {
+    // The limited user may deploy a Deployment and create Jobs, but not list them.
+    await kubectlOk(['-n', ns, 'apply', '-f', '-'], `apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: deployer}
+rules:
+- {apiGroups: [apps], resources: [deployments, replicasets, controllerrevisions], verbs: [get, list, watch, create, patch]}
+- {apiGroups: [""], resources: [pods, events], verbs: [get, list, watch]}
+- {apiGroups: [batch], resources: [jobs], verbs: [get, create, patch]}
+- {apiGroups: [autoscaling], resources: [horizontalpodautoscalers], verbs: [list]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: deployer}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: deployer}
+subjects: [{kind: User, name: limited, apiGroup: rbac.authorization.k8s.io}]
+`)
+    const template = templateDir({ 'a-job.yaml': job('unlisted', `${REGISTRY}/migrate:1.0`), 'b-web.yaml': deployment('rbacweb', `${REGISTRY}/web:1.0`, { replicas: 1 }) })
+    const run = await deploy({ service: 'rbacweb', 'image-tag': '1.0', template, namespace: ns }, { KUBECONFIG: path.join(path.dirname(kubeconfig), 'kubeconfig-limited') })
+    expect(run.error?.message).toMatch(/a-job\.yaml:1:1: waiting for Job\/unlisted watches \/apis\/batch\/v1\/namespaces\/.*\/jobs, which the kubeconfig's user may not list: .*forbidden.*Grant list and watch on it, or deploy with wait: false/)
+    expect((await kubectl(['-n', ns, 'get', 'job', 'unlisted'])).code).not.toBe(0)
+    expect((await kubectl(['-n', ns, 'get', 'deployment', 'rbacweb'])).code).not.toBe(0)
+  }, 120_000)
 
   it('waits for a LoadBalancer Service to get an ingress address (the test acting as its controller)', async () => {
     const template = templateDir({

@@ -1,4 +1,5 @@
-import { errorMessage } from '../../errors.js'
+import { ProblemList, UserError, errorMessage } from '../../errors.js'
+import type { Manifest } from '../../render/manifests.js'
 import type { Progress } from '../../rollout/progress.js'
 import type { ObjectState } from '../../rollout/platform.js'
 import type { KubeApi } from './client.js'
@@ -77,8 +78,8 @@ export class AppliedSet {
     return object.apiVersion === 'v1' && object.kind === 'Pod'
   }
 
-  /** Starts one list + watch per kind and namespace of the followed objects. */
-  async start(api: KubeApi, changes: Changes, signal: AbortSignal): Promise<Array<CollectionWatch<never>>> {
+  /** The collection each followed object is watched in (pods excepted: the rollout watches those). */
+  private async collectionPaths(api: KubeApi): Promise<Map<string, AppliedObject[]>> {
     const byPath = new Map<string, AppliedObject[]>()
     for (const object of this.followed().filter(o => !AppliedSet.isPod(o))) {
       const resource = await api.resource(object.apiVersion, object.kind)
@@ -88,6 +89,35 @@ export class AppliedSet {
       const path = `${base}${resource.namespaced ? `/namespaces/${object.namespace}` : ''}/${resource.name}`
       byPath.set(path, [...(byPath.get(path) ?? []), object])
     }
+    return byPath
+  }
+
+  /**
+   * Before anything changes: one list of each collection the wait will watch, so that a kubeconfig
+   * that may not read one (a Role without `list` on jobs) stops the deploy here, at the object's file,
+   * instead of failing the wait after the apply.
+   */
+  async checkReadable(api: KubeApi, manifests: Manifest[]): Promise<void> {
+    const problems = new ProblemList()
+    for (const [path, objects] of await this.collectionPaths(api)) {
+      try {
+        await api.list(path, { fieldSelector: `metadata.name=${objects[0].name}`, limit: '1' })
+      } catch (error) {
+        if (!(error instanceof UserError)) throw error
+        const manifest = manifests.find(m => m.object.kind === objects[0].kind && m.object.metadata.name === objects[0].name)
+        problems.add({
+          input: 'template',
+          location: manifest?.source.locate([]),
+          message: `waiting for ${objectRef(objects[0])} watches ${path}, which the kubeconfig's user may not list: ${error.problems[0]?.message ?? error.message}. Grant list and watch on it, or deploy with wait: false`
+        })
+      }
+    }
+    problems.throwIfAny()
+  }
+
+  /** Starts one list + watch per kind and namespace of the followed objects. */
+  async start(api: KubeApi, changes: Changes, signal: AbortSignal): Promise<Array<CollectionWatch<never>>> {
+    const byPath = await this.collectionPaths(api)
     const watches: Array<CollectionWatch<never>> = []
     for (const [path, objects] of byPath) {
       // One object of its kind: list and watch just that one (a cluster's CRDs can weigh megabytes).

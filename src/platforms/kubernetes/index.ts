@@ -103,6 +103,12 @@ export function createKubernetesPlatform(request: DeployRequest, connection?: { 
         const images = rendered.images.map(i => ({ ...i, previous: liveImages.get(i.container) ?? '' }))
         const notes = validated.notes.map(n => `\n  ${n}`).join('')
         const wouldPrune: ObjectState[] = []
+        // Every object of the set is waited for by its kind's rules (readiness.ts), and listed in the summary.
+        const set = new AppliedSet(
+          objects.map(o => ({ apiVersion: o.apiVersion, kind: o.kind, name: o.metadata.name, namespace: o.metadata.namespace, serviceType: (o.spec as { type?: string } | undefined)?.type })),
+          { waitForLoadBalancers: request.kubernetes.waitForLoadBalancers }
+        )
+        if (request.wait) await set.checkReadable(api, rendered.manifests)
         return {
           ...manifestTexts(objects),
           fileName: `${service}-manifests.yaml`,
@@ -126,11 +132,6 @@ export function createKubernetesPlatform(request: DeployRequest, connection?: { 
             }
             const made = validated.workloads.map(w => madeBy(w, answers.get(`${w.kind}/${w.name}`)))
             const rollout = await KubernetesRollout.settle(cancellable, made, fieldManager)
-            // Every object of the set is waited for by its kind's rules (readiness.ts), and listed in the summary.
-            const set = new AppliedSet(
-              objects.map(o => ({ apiVersion: o.apiVersion, kind: o.kind, name: o.metadata.name, namespace: o.metadata.namespace, serviceType: (o.spec as { type?: string } | undefined)?.type })),
-              { waitForLoadBalancers: request.kubernetes.waitForLoadBalancers }
-            )
             rollout.follow(set, objects.length)
             if (applySet) rollout.afterSuccess = pruneAfterSuccess(applySet, objects, rows => set.recordPruned(rows))
             return rollout
