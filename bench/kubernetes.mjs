@@ -32,11 +32,11 @@ const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..')
 const src = file => import(path.join(root, 'src', file))
 const { parseInputs } = await src('inputs.ts')
 const { createKubernetesPlatform } = await src('platforms/kubernetes/index.ts')
-const { KubeApi, loadKubeConfig } = await src('platforms/kubernetes/client.ts')
 const { rolloutStatus } = await src('platforms/kubernetes/status.ts')
 const { runDeployment } = await src('rollout/engine.ts')
 const { Progress } = await src('rollout/progress.ts')
 const { KubeConfig, Watch } = await import('@kubernetes/client-node')
+const { startCountingProxy } = await import('./counting-proxy.mjs')
 
 let started = false
 let kubeconfig = process.env.TEST_KUBECONFIG || process.env.KUBECONFIG
@@ -50,6 +50,12 @@ const kubectl = (...args) => run('kubectl', ['--kubeconfig', kubeconfig, ...args
 const namespace = `bench-${process.pid}`
 await kubectl('create', 'namespace', namespace)
 for (let i = 0; i < 100 && (await kubectl('-n', namespace, 'get', 'sa', 'default').then(() => false, () => true)); i++) await sleep(250)
+// The action reaches the cluster through a proxy that counts its requests.
+const proxy = await startCountingProxy(kubeconfig)
+const proxyKubeconfig = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'bench-proxy-')), 'kubeconfig')
+fs.writeFileSync(proxyKubeconfig, proxy.kubeconfig, { mode: 0o600 })
+// The action reads the standard chain (KUBECONFIG); the bench's own kubectl and watches use the cluster's.
+process.env.KUBECONFIG = proxyKubeconfig
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-k8s-'))
 const template = path.join(dir, 'web.yaml')
@@ -79,10 +85,9 @@ async function deploy(inputs, onApplied = () => {}, onLine = () => {}) {
   const env = { RUNNER_TEMP: dir, GITHUB_SHA: 'bench' }
   for (const [key, value] of Object.entries({ platform: 'kubernetes', template, namespace, service: 'web', ...inputs })) env[`INPUT_${key.toUpperCase()}`] = value
   const request = parseInputs(env)
-  const api = new KubeApi(loadKubeConfig(request.kubernetes))
-  let atApply = { ...api.counts }
+  let atApply = { ...proxy.counts }
   const applied = () => {
-    atApply = { ...api.counts }
+    atApply = { ...proxy.counts }
     onApplied()
   }
   const progress = new Progress({
@@ -92,9 +97,9 @@ async function deploy(inputs, onApplied = () => {}, onLine = () => {}) {
     },
     warning: () => {}
   })
-  const result = await runDeployment(request, createKubernetesPlatform(request, { api, namespace }), progress)
+  const result = await runDeployment(request, createKubernetesPlatform(request), progress)
   // Requests made while waiting: from the apply to the end.
-  const counts = Object.fromEntries(Object.entries(api.counts).map(([key, value]) => [key, value - atApply[key]]))
+  const counts = Object.fromEntries(Object.entries(proxy.counts).map(([key, value]) => [key, value - atApply[key]]))
   return { result, counts, progress }
 }
 
@@ -234,6 +239,7 @@ for (let run = 1; run <= 3; run++) {
   setRequests.push({ ...counts, seconds: waitSeconds })
 }
 
+await proxy.close()
 await kubectl('delete', 'namespace', namespace, '--wait=false')
 if (started) await run('bash', [path.join(root, 'test/cluster/cluster.sh'), 'down'])
 

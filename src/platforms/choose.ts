@@ -50,5 +50,5 @@ async function sampleTemplate(template: string): Promise<string> {
  */
 export async function loadPlatform(name: PlatformName, request: DeployRequest, cancel?: AbortSignal): Promise<Platform> {
   if (name === 'ecs') return (await import('./ecs/index.js')).createEcsPlatform(request, undefined, cancel)
-  return (await import('./kubernetes/index.js')).createKubernetesPlatform(request, undefined, cancel)
+  return (await import('./kubernetes/index.js')).createKubernetesPlatform(request, cancel)
 }

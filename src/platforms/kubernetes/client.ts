@@ -71,12 +71,6 @@ export function namespaceOf(config: KubeConfig, settings: KubernetesSettings): s
   return settings.namespace ?? config.getContextObject(config.getCurrentContext())?.namespace ?? 'default'
 }
 
-export interface RequestCounts {
-  lists: number
-  watches: number
-  other: number
-}
-
 /** One request's limit: a server that accepts the connection and never answers. */
 const REQUEST_TIMEOUT_MS = 15_000
 /**
@@ -131,11 +125,10 @@ export class NotTheApi extends Error {
   }
 }
 
-/** What all views of one connection share: the client, the discovery cache, the request counts. */
+/** What all views of one connection share: the client and the discovery cache. */
 interface Connection {
   raw: RawObjectApi
   watcher: Watch
-  counts: RequestCounts
   discovery: Map<string, Promise<ApiResource[] | undefined>>
 }
 
@@ -147,7 +140,6 @@ interface Connection {
 export class KubeApi {
   readonly config: KubeConfig
   readonly server: string
-  readonly counts: RequestCounts
   /** Ends every request of this view (the wait's deadline, the run's cancellation). */
   readonly signal?: AbortSignal
   private readonly connection: Connection
@@ -156,8 +148,7 @@ export class KubeApi {
     this.config = config
     this.server = config.getCurrentCluster()!.server
     this.signal = signal
-    this.connection = connection ?? { raw: config.makeApiClient(RawObjectApi), watcher: new Watch(config), counts: { lists: 0, watches: 0, other: 0 }, discovery: new Map() }
-    this.counts = this.connection.counts
+    this.connection = connection ?? { raw: config.makeApiClient(RawObjectApi), watcher: new Watch(config), discovery: new Map() }
   }
 
   /** The same connection, its requests also ended by `signal`. */
@@ -221,7 +212,6 @@ export class KubeApi {
   }
 
   async list<T>(path: string, query: Record<string, string | undefined> = {}): Promise<{ items: T[]; metadata?: { resourceVersion?: string } }> {
-    this.counts.lists++
     return this.call(`list ${path}`, signal => this.connection.raw.send(HttpMethod.GET, path, { query, signal }))
   }
 
@@ -249,7 +239,6 @@ export class KubeApi {
 
   /** Starts one watch request; `done` is called once when it ends, with the error if any. */
   watch(path: string, query: Record<string, string | number | boolean | undefined>, onEvent: (type: string, object: unknown) => void, done: (error?: unknown) => void): Promise<AbortController> {
-    this.counts.watches++
     return this.connection.watcher.watch(path, query, (type, object) => onEvent(type, object), error => done(error ?? undefined))
   }
 
@@ -268,7 +257,6 @@ export class KubeApi {
     const started = Date.now()
     let tries = 0
     const once = async (): Promise<T> => {
-      this.counts.other++
       tries++
       try {
         return await send(signal)

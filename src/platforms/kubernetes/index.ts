@@ -26,14 +26,12 @@ import { unfollowable, validateManifests } from './validate.js'
 
 const SERVER_DRY_RUN = 'the API server accepted every object in a server-side dry run'
 
-/**
- * `connection` is for benchmarks that count requests; the action reads the kubeconfig itself. `cancel`,
- * the run's cancellation, ends every request the platform makes, from prepare on.
- */
-export function createKubernetesPlatform(request: DeployRequest, connection?: { api: KubeApi; namespace: string }, cancel?: AbortSignal): Platform {
+/** `cancel`, the run's cancellation, ends every request the platform makes, from prepare on. */
+export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortSignal): Platform {
   const { service } = request
   const { fieldManager, forceConflicts } = request.kubernetes
   // The kubeconfig is read once, when first needed: `mode: render` with a template needs none.
+  let connection: { api: KubeApi; namespace: string } | undefined
   const connect = (): { api: KubeApi; namespace: string } => {
     if (!connection) {
       const config = loadKubeConfig(request.kubernetes)
