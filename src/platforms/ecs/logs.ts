@@ -148,7 +148,7 @@ export class LogFollower {
     while (!signal.aborted && this.now() < until && !this.unavailable) {
       const lines = await this.read(signal)
       quiet = lines > 0 ? 0 : quiet + 1
-      if (quiet >= 2 && this.found) return
+      if (quiet >= 2) return
       await sleep(500, signal)
     }
   }

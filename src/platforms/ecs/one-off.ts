@@ -111,7 +111,7 @@ async function runOneOff(options: OneOffOptions, prepared: Prepared, context: Wa
     const mine = now.containers?.find(c => c.name === prepared.container)
     if (follower && mine?.runtimeId) follower.locate(id, mine.runtimeId)
     const exitCode = typeof mine?.exitCode === 'number' ? `, ${prepared.container} exited with ${mine.exitCode}` : ''
-    const line = `task ${id}: ${now.lastStatus}${now.desiredStatus && now.desiredStatus !== now.lastStatus ? ` (desired ${now.desiredStatus})` : ''}${exitCode}`
+    const line = `task ${id}: ${now.lastStatus}${now.desiredStatus === 'STOPPED' && now.lastStatus !== 'STOPPED' ? ' (stopping)' : ''}${exitCode}`
     const changed = line !== lastLine
     lastLine = line
     progress.status(line)
