@@ -145,12 +145,13 @@ export class LogFollower {
     if (this.unavailable || !this.stream) return
     const until = this.now() + withinMs
     let quiet = 0
-    while (!signal.aborted && this.now() < until && !this.unavailable) {
+    while (!signal.aborted && this.now() < until && !this.unavailable && quiet < 2) {
       const lines = await this.read(signal)
       quiet = lines > 0 ? 0 : quiet + 1
-      if (quiet >= 2) return
-      await sleep(500, signal)
+      if (quiet < 2) await sleep(500, signal)
     }
+    // A stream that never appeared: the container never started, or it logs elsewhere than its definition says.
+    if (!this.found && !this.unavailable) this.progress.step(`its log: ${this.problem}`)
   }
 
   /** One read of every new page; returns how many lines it printed. */
