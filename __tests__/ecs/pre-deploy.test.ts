@@ -12,7 +12,7 @@ import { createEcsPlatform } from '../../src/platforms/ecs/index.js'
 import { runDeployment } from '../../src/rollout/engine.js'
 import { Progress, workflowLog } from '../../src/rollout/progress.js'
 import { startMoto, type MotoServer } from '../../test/support/moto.js'
-import { defaultSeed, startScriptedEcs, type ScriptedEcs, type SeedService } from '../../test/support/scripted-ecs.js'
+import { defaultSeed, startScriptedEcs, type ScriptedEcs, type ScriptedEcsOptions, type SeedService } from '../../test/support/scripted-ecs.js'
 import { CREDENTIALS, ecsClient, GITHUB_ENV, inputEnv, REGION, type EcsRun } from '../helpers/run.js'
 import { commandsRun } from '../helpers/workflow-commands.js'
 
@@ -45,8 +45,8 @@ interface Run extends EcsRun {
 }
 
 /** The whole pipeline in-process against a scripted endpoint; the logs client points at moto. */
-async function deploy(inputs: Record<string, string>, options: { seed?: SeedService[]; during?: (ecs: ScriptedEcs, cancel: AbortController) => void } = {}): Promise<Run> {
-  const ecs = await startScriptedEcs({ settleMs: 800, services: options.seed ?? seedWithLogs() })
+async function deploy(inputs: Record<string, string>, options: { seed?: SeedService[]; during?: (ecs: ScriptedEcs, cancel: AbortController) => void; options?: ScriptedEcsOptions } = {}): Promise<Run> {
+  const ecs = await startScriptedEcs({ settleMs: 800, services: options.seed ?? seedWithLogs(), ...options.options })
   const log: string[] = []
   let stdout = ''
   const commands = { info: (line: string) => ((stdout += `${line}\n`), log.push(line)), warning: (line: string) => log.push(`warning: ${line}`), startGroup: () => undefined, endGroup: () => undefined }
@@ -188,6 +188,23 @@ describe('ECS pre-deploy task on the scripted endpoint', () => {
     expect(calls(run, 'UpdateService')).toHaveLength(0)
   })
 
+  it('stops the rest of the task when a non-essential container ran the command and exited', async () => {
+    const [seed] = seedWithLogs()
+    const definition = seed.taskDefinition as { containerDefinitions: Array<Record<string, unknown>> }
+    const [web, router] = definition.containerDefinitions
+    const run = await deploy({ 'pre-deploy-command': 'echo done; exit 0' }, { seed: [{ ...seed, taskDefinition: { ...definition, containerDefinitions: [{ ...web, essential: false }, router] } }] })
+    expect(run.result).toMatchObject({ status: 'succeeded', outputs: { 'pre-deploy-exit-code': '0' } })
+    expect(input(run, 'StopTask')).toMatchObject({ reason: 'deploy-service: web (the pre-deploy command) exited; stopping the rest of the task' })
+  })
+
+  it('starts one task when RunTask answers 5xx and is tried again (clientToken)', async () => {
+    const run = await deploy({ 'pre-deploy-command': 'exit 0' }, { options: { serverErrors: { operations: ['RunTask'], count: 1 } } })
+    expect(run.result?.status).toBe('succeeded')
+    const tries = run.ecs.calls.filter(c => c.operation === 'RunTask')
+    expect(tries.map(c => c.status)).toEqual([500, 200])
+    expect(new Set(tries.map(c => (c.input as { clientToken: string }).clientToken)).size).toBe(1)
+  })
+
   it('shows in a dry run what would run, and runs nothing', async () => {
     const run = await deploy({ 'dry-run': 'true', 'pre-deploy-command': '["bin/migrate", "--to", "latest"]' })
     expect(run.result).toMatchObject({ status: 'dry-run', ok: true })
@@ -241,6 +258,12 @@ describe('scripted one-off task lifecycle', () => {
       const stopped = (await client.send(new DescribeTasksCommand({ tasks: [arn] }))).tasks![0]
       expect(stopped).toMatchObject({ stopCode: 'EssentialContainerExited', stoppedReason: 'Essential container in task exited', desiredStatus: 'STOPPED', startedBy: 'test' })
       expect(stopped.containers!.map(c => [c.name, c.exitCode])).toEqual([['web', 4], ['log-router', 0]])
+      // The same clientToken: the same task, not a second one; with another request: a conflict.
+      const request = { taskDefinition: 'web:1', launchType: 'FARGATE' as const, networkConfiguration: { awsvpcConfiguration: { subnets: ['subnet-1'] } }, clientToken: 'token-1' }
+      const once = await client.send(new RunTaskCommand(request))
+      const again = await client.send(new RunTaskCommand(request))
+      expect(again.tasks![0].taskArn).toBe(once.tasks![0].taskArn)
+      await expect(client.send(new RunTaskCommand({ ...request, startedBy: 'other' }))).rejects.toThrow(/client token is already in use/)
       // awsvpc without a network configuration is refused, as ECS refuses it.
       await expect(client.send(new RunTaskCommand({ taskDefinition: 'web:1', launchType: 'FARGATE' }))).rejects.toThrow(/Network Configuration must be provided/)
     } finally {

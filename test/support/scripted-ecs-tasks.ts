@@ -13,6 +13,9 @@
 // Lifecycle (ECS task lifecycle): PROVISIONING -> PENDING -> RUNNING -> DEPROVISIONING -> STOPPED,
 // desiredStatus STOPPED from the moment the essential container exits or StopTask is called; stopCode
 // EssentialContainerExited, TaskFailedToStart or UserInitiated (with StopTask's reason as stoppedReason).
+// A non-essential container that exits stops alone (its exitCode shown); the task runs on while an
+// essential one does (here: for ever, until StopTask). RunTask's clientToken is idempotent: the same
+// request again returns the same tasks; another request with it is a ConflictException.
 // Logs: a container whose logConfiguration is awslogs with an `awslogs-endpoint` option (the Docker
 // driver's own option for a custom endpoint) has its lines written there (a moto_server) as it prints
 // them, to the stream `prefix/container/taskId`, in real time: the log can be read while the task runs.
@@ -33,7 +36,9 @@ const last = (s: string, sep: string) => s.slice(s.lastIndexOf(sep) + 1)
 interface Line { at: number; text: string }
 interface OneOff {
   id: string; arn: string; cluster: string; taskDef: Obj; input: Obj; container: string
-  createdAt: number; pendingAt: number; runningAt?: number; exitAt: number; stoppedAt: number
+  createdAt: number; pendingAt: number; runningAt?: number; stoppedAt: number
+  /** When the command's container exits; the task ends with it (exitAt) only if that container is essential. */
+  doneAt: number; exitAt: number
   exitCode?: number; stopCode: string; stoppedReason: string; containerReason?: string
   lines: Line[]; logs?: Promise<unknown>
 }
@@ -99,8 +104,10 @@ export function taskOperations(state: EcsState, base: Record<string, (input: Obj
           lastStatus: exited ? 'STOPPED' : running ? 'RUNNING' : 'PENDING', networkInterfaces: [], cpu: String(c.cpu ?? 0)
         }
         if (running) container.runtimeId = `${t.id}-${i}`
-        if (exited && t.runningAt !== undefined) container.exitCode = c.name === t.container ? t.exitCode : 0
-        if (exited && c.name === t.container && t.containerReason) container.reason = t.containerReason
+        const done = c.name === t.container ? now >= Math.min(t.doneAt, t.exitAt) : exited
+        if (done) container.lastStatus = 'STOPPED'
+        if (done && t.runningAt !== undefined) container.exitCode = c.name === t.container ? t.exitCode : 0
+        if (done && c.name === t.container && t.containerReason) container.reason = t.containerReason
         return container
       })
     }
@@ -128,7 +135,7 @@ export function taskOperations(state: EcsState, base: Record<string, (input: Obj
       for (const line of t.lines) {
         await wait(line.at)
         // A task stopped early (StopTask) prints nothing after its stop.
-        if (line.at > t.exitAt) return
+        if (line.at > Math.min(t.doneAt, t.exitAt)) return
         await call('PutLogEvents', { ...where, logEvents: [{ timestamp: line.at, message: line.text }] })
       }
     })().catch(() => undefined)
@@ -186,16 +193,20 @@ export function taskOperations(state: EcsState, base: Record<string, (input: Obj
         const badImage = defs.find((c) => imageTag(c.image).includes('pullfail'))
         const t: OneOff = {
           id, arn: arn('task', `${cluster}/${id}`), cluster, taskDef: td.body, input, container, createdAt: now,
-          pendingAt: now + PROVISION_MS, exitAt: Infinity, stoppedAt: Infinity, stopCode: '', stoppedReason: '', lines: []
+          pendingAt: now + PROVISION_MS, doneAt: Infinity, exitAt: Infinity, stoppedAt: Infinity, stopCode: '', stoppedReason: '', lines: []
         }
         if (badImage) {
           const reason = `CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref ${badImage.image}: not found`
-          Object.assign(t, { exitAt: t.pendingAt + 2 * PULL_MS, stopCode: 'TaskFailedToStart', stoppedReason: reason })
+          Object.assign(t, { doneAt: t.pendingAt + 2 * PULL_MS, exitAt: t.pendingAt + 2 * PULL_MS, stopCode: 'TaskFailedToStart', stoppedReason: reason })
           if (badImage.name === container) t.containerReason = reason
         } else {
           t.runningAt = t.pendingAt + PULL_MS
           t.lines = run.lines.map((l) => ({ at: t.runningAt! + l.at, text: l.text }))
-          t.exitAt = t.runningAt + run.durationMs
+          t.doneAt = t.runningAt + run.durationMs
+          // A non-essential container that exits leaves the task running while an essential one runs on.
+          const essential = (c: Obj | undefined) => c?.essential !== false
+          const others = defs.filter((c) => c.name !== container)
+          t.exitAt = essential(defs.find((c) => c.name === container)) || !others.some(essential) ? t.doneAt : Infinity
           t.exitCode = run.exitCode
           Object.assign(t, { stopCode: 'EssentialContainerExited', stoppedReason: 'Essential container in task exited' })
         }
@@ -224,8 +235,11 @@ export function taskOperations(state: EcsState, base: Record<string, (input: Obj
         t.stoppedAt = now + DEPROVISION_MS
         t.stopCode = 'UserInitiated'
         t.stoppedReason = typeof input.reason === 'string' && input.reason ? input.reason : 'Task stopped by user'
-        if (t.runningAt !== undefined && now >= t.runningAt) t.exitCode = 143
-        else delete t.runningAt
+        if (now < t.doneAt) {
+          t.doneAt = now
+          if (t.runningAt !== undefined && now >= t.runningAt) t.exitCode = 143
+          else delete t.runningAt
+        }
       }
       return { task: render(t) }
     },
