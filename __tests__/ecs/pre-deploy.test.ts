@@ -57,7 +57,8 @@ async function deploy(inputs: Record<string, string>, options: { seed?: SeedServ
     const request = parseInputs({ ...GITHUB_ENV, ...inputEnv({ platform: 'ecs', service: 'web', 'image-tag': '2.0.0', timeout: '30s', ...inputs }) })
     const api = new EcsApi(request.ecs.cluster, ecsClient(ecs.endpoint))
     api.logsClientConfig = { endpoint: moto.endpoint, credentials: CREDENTIALS }
-    const result = await runDeployment(request, createEcsPlatform(request, api), progress, cancel.signal)
+    // As main.ts does: the run's cancellation ends every ECS call the platform makes (StopTask aside).
+    const result = await runDeployment(request, createEcsPlatform(request, api, cancel.signal), progress, cancel.signal)
     return { result, log, ecs, stdout }
   } catch (error) {
     return { error: error as Error, log, ecs, stdout }
@@ -163,8 +164,7 @@ describe('ECS pre-deploy task on the scripted endpoint', () => {
     const run = await deploy({ 'pre-deploy-command': 'echo waiting for a lock; sleep 600', 'pre-deploy-timeout': '3s' })
     expect(run.result).toMatchObject({ status: 'failed', ok: false })
     const reason = run.result!.reasons[0]
-    expect(reason).toMatch(/^the pre-deploy step timed out: task [0-9a-f]+ did not stop within 3s \(pre-deploy-timeout\); task [0-9a-f]+ was stopped \(StopTask/)
-    expect(reason).toMatch(/waiting for a lock$/)
+    expect(reason).toMatch(/^the pre-deploy step timed out: task [0-9a-f]+ did not stop within 3s \(pre-deploy-timeout\); it was stopped \(StopTask: ECS sends SIGTERM, then SIGKILL 30 s later\); it was last seen RUNNING; the last line of its log:\nwaiting for a lock$/)
     const stop = input(run, 'StopTask')
     expect(stop.task).toBe(run.result!.outputs['pre-deploy-task'])
     expect(stop.reason).toBe('deploy-service: pre-deploy-timeout passed')
@@ -183,7 +183,7 @@ describe('ECS pre-deploy task on the scripted endpoint', () => {
       }
     })
     expect(run.result).toMatchObject({ status: 'failed', ok: false })
-    expect(run.result!.reasons[0]).toMatch(/^the pre-deploy step cancelled: the run was cancelled; task [0-9a-f]+ was stopped \(StopTask/)
+    expect(run.result!.reasons[0]).toMatch(/^the pre-deploy step cancelled: the run was cancelled while task [0-9a-f]+ ran; it was stopped \(StopTask.*\); it was last seen (PROVISIONING|PENDING|RUNNING)$/)
     expect(input(run, 'StopTask')).toMatchObject({ task: run.result!.outputs['pre-deploy-task'], reason: 'deploy-service: the run was cancelled' })
     expect(calls(run, 'UpdateService')).toHaveLength(0)
   })

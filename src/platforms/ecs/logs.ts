@@ -151,7 +151,7 @@ export class LogFollower {
       if (quiet < 2) await sleep(500, signal)
     }
     // A stream that never appeared: the container never started, or it logs elsewhere than its definition says.
-    if (!this.found && !this.unavailable) this.progress.step(`its log: ${this.problem}`)
+    if (!this.found && !this.unavailable && !signal.aborted) this.progress.step(`its log: ${this.problem}`)
   }
 
   /** One read of every new page; returns how many lines it printed. */

@@ -137,11 +137,11 @@ async function runOneOff(options: OneOffOptions, prepared: Prepared, context: Wa
     // Left alone, the task would go on by itself (a migration half done): stop it, within a bound.
     try {
       await api.stopTask(arn, `deploy-service: ${deadline.stoppedBy === 'cancelled' ? 'the run was cancelled' : 'pre-deploy-timeout passed'}`, AbortSignal.timeout(STOP_WITHIN_MS))
-      stopped = `task ${id} was stopped (StopTask: ECS sends SIGTERM, then SIGKILL 30 s later)`
+      stopped = `it was stopped (StopTask: ECS sends SIGTERM, then SIGKILL 30 s later)`
     } catch (error) {
-      stopped = `task ${id} could NOT be stopped (${errorMessage(error)}): stop it by hand: aws ecs stop-task --cluster ${api.cluster} --task ${arn}`
+      stopped = `it could NOT be stopped (${errorMessage(error)}): stop it by hand: aws ecs stop-task --cluster ${api.cluster} --task ${arn}`
     }
-    progress.step(stopped)
+    progress.step(`task ${id}: ${stopped}`)
   }
   // The last lines: read until they stop coming, briefly after a timeout, not at all after a cancellation.
   if (follower) await follower.finish(deadline.signal.aborted ? AbortSignal.timeout(context.cancel.aborted ? 1 : 2000) : deadline.signal)
@@ -155,8 +155,9 @@ async function runOneOff(options: OneOffOptions, prepared: Prepared, context: Wa
     return { state: 'failed', reason: `${verdict.reason}${logNote}${tail}`, outputs }
   }
   if (outcome.state === 'timed-out' || outcome.state === 'cancelled') {
-    const why = outcome.state === 'cancelled' ? 'the run was cancelled' : `task ${id} did not stop within ${formatDuration(options.request.preDeploy!.timeoutMs)} (pre-deploy-timeout)`
-    return { state: outcome.state, reason: `${why}; ${stopped}; it stood at: ${lastLine || 'not yet visible'}${tail}`, outputs }
+    const why = outcome.state === 'cancelled' ? `the run was cancelled while task ${id} ran` : `task ${id} did not stop within ${formatDuration(options.request.preDeploy!.timeoutMs)} (pre-deploy-timeout)`
+    const stood = (last as Task | undefined)?.lastStatus ?? 'not yet visible to DescribeTasks'
+    return { state: outcome.state, reason: `${why}; ${stopped}; it was last seen ${stood}${tail}`, outputs }
   }
   return { state: 'failed', reason: `${'reason' in outcome ? outcome.reason : outcome.state}${tail}`, outputs }
 }
@@ -250,7 +251,7 @@ function networkText(network: NonNullable<Placement['networkConfiguration']>): s
 }
 
 function tailText(lines: string[]): string {
-  return lines.length ? `; the last ${lines.length} line${lines.length === 1 ? '' : 's'} of its log:\n${lines.join('\n')}` : ''
+  return lines.length ? `; the last ${lines.length === 1 ? 'line' : `${lines.length} lines`} of its log:\n${lines.join('\n')}` : ''
 }
 
 function regionOf(arn?: string): string {
