@@ -11,7 +11,7 @@ import { EcsApi } from '../../src/platforms/ecs/client.js'
 import { createEcsPlatform } from '../../src/platforms/ecs/index.js'
 import { runDeployment } from '../../src/rollout/engine.js'
 import { Progress, workflowLog } from '../../src/rollout/progress.js'
-import { startMoto, type MotoServer } from '../../test/support/moto.js'
+import { freePort, startMoto, type MotoServer } from '../../test/support/moto.js'
 import { defaultSeed, startScriptedEcs, type ScriptedEcs, type ScriptedEcsOptions, type SeedService } from '../../test/support/scripted-ecs.js'
 import { CREDENTIALS, ecsClient, GITHUB_ENV, inputEnv, REGION, type EcsRun } from '../helpers/run.js'
 import { commandsRun } from '../helpers/workflow-commands.js'
@@ -45,7 +45,7 @@ interface Run extends EcsRun {
 }
 
 /** The whole pipeline in-process against a scripted endpoint; the logs client points at moto. */
-async function deploy(inputs: Record<string, string>, options: { seed?: SeedService[]; during?: (ecs: ScriptedEcs, cancel: AbortController) => void; options?: ScriptedEcsOptions } = {}): Promise<Run> {
+async function deploy(inputs: Record<string, string>, options: { seed?: SeedService[]; during?: (ecs: ScriptedEcs, cancel: AbortController) => void; options?: ScriptedEcsOptions; logsEndpoint?: string } = {}): Promise<Run> {
   const ecs = await startScriptedEcs({ settleMs: 800, services: options.seed ?? seedWithLogs(), ...options.options })
   const log: string[] = []
   let stdout = ''
@@ -56,7 +56,7 @@ async function deploy(inputs: Record<string, string>, options: { seed?: SeedServ
   try {
     const request = parseInputs({ ...GITHUB_ENV, ...inputEnv({ platform: 'ecs', service: 'web', 'image-tag': '2.0.0', timeout: '30s', ...inputs }) })
     const api = new EcsApi(request.ecs.cluster, ecsClient(ecs.endpoint))
-    api.logsClientConfig = { endpoint: moto.endpoint, credentials: CREDENTIALS }
+    api.logsClientConfig = { endpoint: options.logsEndpoint ?? moto.endpoint, credentials: CREDENTIALS }
     // As main.ts does: the run's cancellation ends every ECS call the platform makes (StopTask aside).
     const result = await runDeployment(request, createEcsPlatform(request, api, cancel.signal), progress, cancel.signal)
     return { result, log, ecs, stdout }
@@ -224,6 +224,13 @@ describe('ECS pre-deploy task on the scripted endpoint', () => {
     expect(run.result?.status).toBe('succeeded')
     expect(run.log.some(line => /its log is not shown here: container 'web' has no logConfiguration/.test(line))).toBe(true)
     expect(run.log.some(line => /hidden/.test(line) && !/runs/.test(line))).toBe(false)
+  })
+
+  it('says why the log could not be read when CloudWatch Logs does not answer, and still judges by the exit code', async () => {
+    const closed = await freePort()
+    const run = await deploy({ 'pre-deploy-command': 'echo unseen; exit 0' }, { logsEndpoint: `http://127.0.0.1:${closed}` })
+    expect(run.result?.status).toBe('succeeded')
+    expect(run.log.some(line => /its log: could not read CloudWatch Logs group \/ecs\/web, stream ecs\/web\/[0-9a-f]+ \(us-east-1\): .*ECONNREFUSED/.test(line))).toBe(true)
   })
 
   it('prints log lines that look like workflow commands as data, never as commands', async () => {

@@ -75,13 +75,15 @@ export const TAIL_LINES = 20
 export class LogFollower {
   /** Lines printed so far, in all. */
   delivered = 0
-  /** When each line was printed (ms since epoch), for the benchmark's live-vs-at-the-end figure. */
-  readonly deliveredAt: number[] = []
   private readonly lastLines: string[] = []
   private token?: string
   private stream?: string
   private unavailable?: string
   private found = false
+  /** The last read's transient error (throttling, 5xx, no connection), cleared by a read that works. */
+  private lastError?: string
+  /** What CloudWatch Logs said while the stream was missing ("The specified log group does not exist."). */
+  private notFound?: string
   private readonly stop = new AbortController()
   private following?: Promise<void>
 
@@ -89,14 +91,12 @@ export class LogFollower {
   private readonly config: AwsLogsConfig
   private readonly container: string
   private readonly progress: Progress
-  private readonly now: () => number
 
-  constructor(reader: LogReader, config: AwsLogsConfig, container: string, progress: Progress, now: () => number = Date.now) {
+  constructor(reader: LogReader, config: AwsLogsConfig, container: string, progress: Progress) {
     this.reader = reader
     this.config = config
     this.container = container
     this.progress = progress
-    this.now = now
   }
 
   /** The stream, once known (the prefix form is known at once; the other needs the container's runtimeId). */
@@ -111,7 +111,8 @@ export class LogFollower {
   /** Why no line could be read, if that is so. */
   get problem(): string | undefined {
     if (this.unavailable) return this.unavailable
-    if (!this.found) return this.stream ? `no log stream ${this.stream} appeared in group ${this.config.group} (${this.config.region})` : 'the log stream was never known'
+    if (!this.found && this.lastError) return `could not read ${this.where}: ${this.lastError}`
+    if (!this.found) return this.stream ? `no log stream ${this.stream} appeared in group ${this.config.group} (${this.config.region})${this.notFound ? `: ${this.notFound}` : ''}` : 'the log stream was never known'
     return undefined
   }
 
@@ -143,12 +144,13 @@ export class LogFollower {
     this.stop.abort()
     await this.following
     if (this.unavailable || !this.stream) return
-    const until = this.now() + withinMs
+    // Each read is bounded too: a log endpoint that does not answer must not hold up the verdict.
+    const bounded = AbortSignal.any([signal, AbortSignal.timeout(withinMs)])
     let quiet = 0
-    while (!signal.aborted && this.now() < until && !this.unavailable && quiet < 2) {
-      const lines = await this.read(signal)
+    while (!bounded.aborted && !this.unavailable && quiet < 2) {
+      const lines = await this.read(bounded)
       quiet = lines > 0 ? 0 : quiet + 1
-      if (quiet < 2) await sleep(500, signal)
+      if (quiet < 2) await sleep(500, bounded)
     }
     // A stream that never appeared: the container never started, or it logs elsewhere than its definition says.
     if (!this.found && !this.unavailable && !signal.aborted) this.progress.step(`its log: ${this.problem}`)
@@ -162,6 +164,7 @@ export class LogFollower {
       for (let page = 0; page < 50; page++) {
         const output = await this.reader.getLogEvents({ logGroupName: this.config.group, logStreamName: this.stream, nextToken: this.token }, signal)
         this.found = true
+        this.lastError = undefined
         for (const line of output.events) this.print(line)
         printed += output.events.length
         const same = output.nextForwardToken === undefined || output.nextForwardToken === this.token
@@ -169,11 +172,22 @@ export class LogFollower {
         if (same || output.events.length === 0) break
       }
     } catch (error) {
-      if (signal.aborted) return printed
+      if (signal.aborted) {
+        // A read still in flight when the step moved on: the endpoint was slow, not the stream missing.
+        if (!this.found) this.lastError = 'CloudWatch Logs did not answer in time'
+        return printed
+      }
       const name = (error as { name?: string })?.name
       // The driver creates the stream when the container starts: until then it does not exist.
-      if (name === 'ResourceNotFoundException') return printed
-      if (isThrottling(error) || isRetryable(error)) return printed
+      if (name === 'ResourceNotFoundException') {
+        this.lastError = undefined
+        this.notFound = errorMessage(error)
+        return printed
+      }
+      if (isThrottling(error) || isRetryable(error)) {
+        this.lastError = errorMessage(error)
+        return printed
+      }
       this.unavailable = `could not read ${this.where}: ${errorMessage(error)}${/AccessDenied/.test(name ?? '') ? ' (the role needs logs:GetLogEvents on that group)' : ''}`
       this.progress.step(`the task's log is not available: ${this.unavailable}`)
     }
@@ -183,7 +197,6 @@ export class LogFollower {
   private print(message: string): void {
     const line = message.replace(/\r?\n$/, '')
     this.delivered++
-    this.deliveredAt.push(this.now())
     this.lastLines.push(line)
     if (this.lastLines.length > TAIL_LINES) this.lastLines.shift()
     this.progress.event(`log:${this.stream}:${this.delivered}`, `${this.container} | ${line}`)
