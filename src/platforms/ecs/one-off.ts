@@ -11,7 +11,7 @@ import { PollSchedule } from '../../rollout/poll.js'
 import { pollRollout, stoppedOutcome, type Observation } from '../../rollout/poll-loop.js'
 import { shortArn } from './assess.js'
 import type { EcsApi } from './client.js'
-import { LogFollower, awsLogsConfig, createLogReader, type AwsLogsConfig, type LogReader } from './logs.js'
+import { LogFollower, awsLogsConfig, createLogReader, type AwsLogsConfig } from './logs.js'
 
 /** ECS allows this many characters of overrides (JSON included) in one RunTask. */
 const OVERRIDES_LIMIT = 8192
@@ -30,8 +30,6 @@ export interface OneOffOptions {
   images: ImageChange[]
   /** The deploy's one registration: the task runs from the revision that apply then deploys. */
   register(signal: AbortSignal): Promise<TaskDefinition>
-  /** How the CloudWatch Logs client is made (tests point it at a local server); the standard chain by default. */
-  logs?: (region: string) => Promise<LogReader>
 }
 
 /**
@@ -91,75 +89,88 @@ async function runOneOff(options: OneOffOptions, prepared: Prepared, context: Wa
   let follower: LogFollower | undefined
   if ('unavailable' in prepared.logs) progress.step(`its log is not shown here: ${prepared.logs.unavailable}`)
   else {
-    const reader = await (options.logs ?? (region => createLogReader(region, logsConfigOf(api))))(prepared.logs.region)
+    const reader = await createLogReader(prepared.logs.region, logsConfigOf(api))
     follower = new LogFollower(reader, prepared.logs, prepared.container, progress)
     follower.locate(id)
     follower.start(deadline.signal)
   }
 
-  const firstSeenBy = Date.now() + UNKNOWN_FOR_MS
+  const followed = await followToStopped(api, arn, prepared.container, registered, follower, context)
+  const { outcome, last } = followed
+  let stopped = ''
+  if (outcome.state === 'timed-out' || outcome.state === 'cancelled') {
+    // Left alone, the task would go on by itself (a migration half done): stop it, within a bound.
+    stopped = await stopLeftRunning(api, arn, deadline.stoppedBy === 'cancelled' ? 'the run was cancelled' : 'pre-deploy-timeout passed')
+    progress.step(`task ${id}: ${stopped}`)
+  }
+  // The last lines: read until they stop coming, briefly after a timeout, not at all after a cancellation.
+  if (follower) await follower.finish(deadline.signal.aborted ? AbortSignal.timeout(context.cancel.aborted ? 1 : 2000) : deadline.signal)
+  const tail = tailText(follower?.tail() ?? [])
+
+  if (outcome.state === 'succeeded' && last) {
+    const verdict = verdictOf(last, prepared.container)
+    if (verdict.exitCode !== undefined) outputs['pre-deploy-exit-code'] = String(verdict.exitCode)
+    if (verdict.exitCode === 0) return { state: 'succeeded', outputs }
+    return { state: 'failed', reason: `${verdict.reason}${follower?.problem ? `; its log: ${follower.problem}` : ''}${tail}`, outputs }
+  }
+  if (outcome.state === 'timed-out' || outcome.state === 'cancelled') {
+    const why = outcome.state === 'cancelled' ? `the run was cancelled while task ${id} ran` : `task ${id} did not stop within ${formatDuration(options.request.preDeploy!.timeoutMs)} (pre-deploy-timeout)`
+    return { state: outcome.state, reason: `${why}; ${stopped}; it was last seen ${last?.lastStatus ?? 'not yet visible to DescribeTasks'}${tail}`, outputs }
+  }
+  return { state: 'failed', reason: `${'reason' in outcome ? outcome.reason : outcome.state}${tail}`, outputs }
+}
+
+/**
+ * Follows the task with DescribeTasks (the engine's poll loop: fast while it changes or ends, slower
+ * while it runs, patient with throttling) until it is STOPPED, the deadline passes or the run is
+ * cancelled. `last` is the task as last seen.
+ */
+async function followToStopped(api: EcsApi, arn: string, container: string, registered: TaskDefinition, follower: LogFollower | undefined, context: WaitContext): Promise<{ outcome: WaitOutcome; last?: Task }> {
+  const { deadline, progress } = context
+  const id = arn.split('/').pop()!
+  const unknownAfter = Date.now() + UNKNOWN_FOR_MS
   let last: Task | undefined
   let lastLine = ''
-  let stoppedSideCars = false
+  let stoppedTheRest = false
   const observe = async (): Promise<Observation> => {
     const [now] = await api.describeTasks([arn], deadline.signal)
     if (!now) {
-      if (Date.now() > firstSeenBy) throw new Error(`ECS does not know task ${arn} ${UNKNOWN_FOR_MS / 1000}s after starting it`)
+      if (Date.now() > unknownAfter) throw new Error(`ECS does not know task ${arn} ${UNKNOWN_FOR_MS / 1000}s after starting it`)
       return { changed: false, nearlyDone: false, status: `task ${id}: not visible yet` }
     }
     last = now
-    const mine = now.containers?.find(c => c.name === prepared.container)
+    const mine = now.containers?.find(c => c.name === container)
     if (follower && mine?.runtimeId) follower.locate(id, mine.runtimeId)
-    const exitCode = typeof mine?.exitCode === 'number' ? `, ${prepared.container} exited with ${mine.exitCode}` : ''
+    const exitCode = typeof mine?.exitCode === 'number' ? `, ${container} exited with ${mine.exitCode}` : ''
     const line = `task ${id}: ${now.lastStatus}${now.desiredStatus === 'STOPPED' && now.lastStatus !== 'STOPPED' ? ' (stopping)' : ''}${exitCode}`
     const changed = line !== lastLine
     lastLine = line
     progress.status(line)
     if (now.lastStatus === 'STOPPED') return { changed, nearlyDone: true, status: line, outcome: { state: 'succeeded' } }
     const exited = mine?.lastStatus === 'STOPPED'
-    if (exited && !stoppedSideCars && now.desiredStatus !== 'STOPPED' && !isEssential(registered, prepared.container)) {
+    if (exited && !stoppedTheRest && now.desiredStatus !== 'STOPPED' && !isEssential(registered, container)) {
       // A non-essential container that exited does not end its task: the essential ones would run on.
-      stoppedSideCars = true
-      await api.stopTask(arn, `deploy-service: ${prepared.container} (the pre-deploy command) exited; stopping the rest of the task`, AbortSignal.timeout(STOP_WITHIN_MS))
+      stoppedTheRest = true
+      await api.stopTask(arn, `deploy-service: ${container} (the pre-deploy command) exited; stopping the rest of the task`, AbortSignal.timeout(STOP_WITHIN_MS))
     }
     return { changed, nearlyDone: exited || now.desiredStatus === 'STOPPED', status: line }
   }
-  let outcome: WaitOutcome
   try {
-    outcome = await pollRollout(observe, context, new PollSchedule({ maxMs: 5000 }))
+    return { outcome: await pollRollout(observe, context, new PollSchedule({ maxMs: 5000 })), last }
   } catch (error) {
-    if (deadline.signal.aborted) outcome = stoppedOutcome(context, lastLine)
-    else outcome = { state: 'failed', reason: `could not follow task ${id}: ${errorMessage(error)}; it may still be running (${consoleUrl(arn)})` }
+    if (deadline.signal.aborted) return { outcome: stoppedOutcome(context, lastLine), last }
+    return { outcome: { state: 'failed', reason: `could not follow task ${id}: ${errorMessage(error)}; it may still be running (${consoleUrl(arn)})` }, last }
   }
+}
 
-  let stopped: string | undefined
-  if (outcome.state === 'timed-out' || outcome.state === 'cancelled') {
-    // Left alone, the task would go on by itself (a migration half done): stop it, within a bound.
-    try {
-      await api.stopTask(arn, `deploy-service: ${deadline.stoppedBy === 'cancelled' ? 'the run was cancelled' : 'pre-deploy-timeout passed'}`, AbortSignal.timeout(STOP_WITHIN_MS))
-      stopped = `it was stopped (StopTask: ECS sends SIGTERM, then SIGKILL 30 s later)`
-    } catch (error) {
-      stopped = `it could NOT be stopped (${errorMessage(error)}): stop it by hand: aws ecs stop-task --cluster ${api.cluster} --task ${arn}`
-    }
-    progress.step(`task ${id}: ${stopped}`)
+/** StopTask within a bound of its own (the run is ending); says what happened, or how to stop it by hand. */
+async function stopLeftRunning(api: EcsApi, arn: string, why: string): Promise<string> {
+  try {
+    await api.stopTask(arn, `deploy-service: ${why}`, AbortSignal.timeout(STOP_WITHIN_MS))
+    return 'it was stopped (StopTask: ECS sends SIGTERM, then SIGKILL 30 s later)'
+  } catch (error) {
+    return `it could NOT be stopped (${errorMessage(error)}): stop it by hand: aws ecs stop-task --cluster ${api.cluster} --task ${arn}`
   }
-  // The last lines: read until they stop coming, briefly after a timeout, not at all after a cancellation.
-  if (follower) await follower.finish(deadline.signal.aborted ? AbortSignal.timeout(context.cancel.aborted ? 1 : 2000) : deadline.signal)
-  const tail = tailText(follower?.tail() ?? [])
-  const logNote = follower?.problem ? `; its log: ${follower.problem}` : ''
-
-  if (outcome.state === 'succeeded' && last) {
-    const verdict = verdictOf(last, prepared.container)
-    if (verdict.exitCode !== undefined) outputs['pre-deploy-exit-code'] = String(verdict.exitCode)
-    if (verdict.exitCode === 0) return { state: 'succeeded', outputs }
-    return { state: 'failed', reason: `${verdict.reason}${logNote}${tail}`, outputs }
-  }
-  if (outcome.state === 'timed-out' || outcome.state === 'cancelled') {
-    const why = outcome.state === 'cancelled' ? `the run was cancelled while task ${id} ran` : `task ${id} did not stop within ${formatDuration(options.request.preDeploy!.timeoutMs)} (pre-deploy-timeout)`
-    const stood = (last as Task | undefined)?.lastStatus ?? 'not yet visible to DescribeTasks'
-    return { state: outcome.state, reason: `${why}; ${stopped}; it was last seen ${stood}${tail}`, outputs }
-  }
-  return { state: 'failed', reason: `${'reason' in outcome ? outcome.reason : outcome.state}${tail}`, outputs }
 }
 
 /** The container's exit code, or why it never ran: stop code, stop reason, the container's reason. */
