@@ -137,8 +137,9 @@ export class LogFollower {
   }
 
   /**
-   * After the task stopped: the driver flushes at exit and CloudWatch takes a moment to show the
-   * last events, so read until two reads in a row bring nothing new (at most `withinMs`).
+   * After the task stopped: the awslogs driver flushed when the container exited, before the task
+   * was deprovisioned, so reading until a read brings nothing new gets the last lines (at most
+   * `withinMs`; a stream not there yet is given one more look half a second later).
    */
   async finish(signal: AbortSignal, withinMs = 5000): Promise<void> {
     this.stop.abort()
@@ -146,11 +147,10 @@ export class LogFollower {
     if (this.unavailable || !this.stream) return
     // Each read is bounded too: a log endpoint that does not answer must not hold up the verdict.
     const bounded = AbortSignal.any([signal, AbortSignal.timeout(withinMs)])
-    let quiet = 0
-    while (!bounded.aborted && !this.unavailable && quiet < 2) {
+    for (let look = 1; !bounded.aborted && !this.unavailable; look++) {
       const lines = await this.read(bounded)
-      quiet = lines > 0 ? 0 : quiet + 1
-      if (quiet < 2) await sleep(500, bounded)
+      if (lines === 0 && (this.found || look >= 2)) break
+      if (lines === 0) await sleep(500, bounded)
     }
     // A stream that never appeared: the container never started, or it logs elsewhere than its definition says.
     if (!this.found && !this.unavailable && !signal.aborted) this.progress.step(`its log: ${this.problem}`)

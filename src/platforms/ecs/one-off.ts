@@ -132,6 +132,7 @@ async function followToStopped(api: EcsApi, arn: string, container: string, regi
   let last: Task | undefined
   let lastLine = ''
   let stoppedTheRest = false
+  let linesSeen = 0
   const observe = async (): Promise<Observation> => {
     const [now] = await api.describeTasks([arn], deadline.signal)
     if (!now) {
@@ -143,7 +144,9 @@ async function followToStopped(api: EcsApi, arn: string, container: string, regi
     if (follower && mine?.runtimeId) follower.locate(id, mine.runtimeId)
     const exitCode = typeof mine?.exitCode === 'number' ? `, ${container} exited with ${mine.exitCode}` : ''
     const line = `task ${id}: ${now.lastStatus}${now.desiredStatus === 'STOPPED' && now.lastStatus !== 'STOPPED' ? ' (stopping)' : ''}${exitCode}`
-    const changed = line !== lastLine
+    // New log lines count as movement too: a task that prints is looked at often, a silent one less.
+    const changed = line !== lastLine || (follower?.delivered ?? 0) !== linesSeen
+    linesSeen = follower?.delivered ?? 0
     lastLine = line
     progress.status(line)
     if (now.lastStatus === 'STOPPED') return { changed, nearlyDone: true, status: line, outcome: { state: 'succeeded' } }
