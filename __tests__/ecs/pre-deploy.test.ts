@@ -127,6 +127,21 @@ describe('ECS pre-deploy task on the scripted endpoint', () => {
     expect(calls(run, 'UpdateService')).toHaveLength(0)
   })
 
+  it('puts only the last 20 lines in the reason, each cut at 500 characters', async () => {
+    const lines = Array.from({ length: 24 }, (_, i) => `echo line ${i + 1}`)
+    const run = await deploy({ 'pre-deploy-command': [...lines, `echo ${'x'.repeat(600)}`, 'exit 2'].join('; ') })
+    expect(run.result?.status).toBe('failed')
+    const reason = run.result!.reasons[0]
+    const tail = reason.slice(reason.indexOf('the last 20 lines of its log:\n') + 'the last 20 lines of its log:\n'.length).split('\n')
+    expect(tail).toHaveLength(20)
+    expect(tail[0]).toBe('line 6')
+    expect(tail[18]).toBe('line 24')
+    expect(tail[19]).toBe(`${'x'.repeat(500)}…`)
+    // The step's log shows every line whole.
+    expect(run.log.filter(line => / web \| line \d+$/.test(line))).toHaveLength(24)
+    expect(run.log.some(line => line.endsWith(`web | ${'x'.repeat(600)}`))).toBe(true)
+  })
+
   it('leaves the service as it was after a failure', async () => {
     const ecs = await startScriptedEcs({ settleMs: 800, services: seedWithLogs() })
     try {

@@ -264,8 +264,10 @@ function networkText(network: NonNullable<Placement['networkConfiguration']>): s
   return `subnets ${(vpc?.subnets ?? []).join(',')}${vpc?.securityGroups?.length ? `, security groups ${vpc.securityGroups.join(',')}` : ''}`
 }
 
+/** The log's last lines for a reason, each cut at 500 characters (an event may be 256 KB). */
 function tailText(lines: string[]): string {
-  return lines.length ? `; the last ${lines.length === 1 ? 'line' : `${lines.length} lines`} of its log:\n${lines.join('\n')}` : ''
+  const clipped = lines.map(line => (line.length > 500 ? `${line.slice(0, 500)}…` : line))
+  return lines.length ? `; the last ${lines.length === 1 ? 'line' : `${lines.length} lines`} of its log:\n${clipped.join('\n')}` : ''
 }
 
 function regionOf(arn?: string): string {
