@@ -3,6 +3,7 @@
 //      on the same rollout (median of 5; target <= 0.3 s)
 //   2. time to notice an unpullable image (target <= 30 s; the progress deadline others wait for is 600 s)
 //   3. API requests made while waiting (watch) against a 1 s poller of the same three things
+//   4. the pre-deploy Job: Complete -> verdict, and its log printed live (before its pod ended)
 // Prints one row per measure. Uses the cluster at KUBECONFIG / TEST_KUBECONFIG, else starts one and stops it.
 import { execFile, spawn } from 'node:child_process'
 import fs from 'node:fs'
@@ -69,8 +70,8 @@ function sleep(ms) {
 }
 const median = values => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
 
-/** Runs one deploy in-process; `onApplied` fires when the manifests are applied. */
-async function deploy(inputs, onApplied = () => {}) {
+/** Runs one deploy in-process; `onApplied` fires when the manifests are applied, `onLine` at each log line. */
+async function deploy(inputs, onApplied = () => {}, onLine = () => {}) {
   const env = { RUNNER_TEMP: dir, GITHUB_SHA: 'bench' }
   for (const [key, value] of Object.entries({ platform: 'kubernetes', template, namespace, service: 'web', ...inputs })) env[`INPUT_${key.toUpperCase()}`] = value
   const request = parseInputs(env)
@@ -80,7 +81,13 @@ async function deploy(inputs, onApplied = () => {}) {
     atApply = { ...api.counts }
     onApplied()
   }
-  const progress = new Progress({ info: line => line.includes('applied deployment/web') && applied(), warning: () => {} })
+  const progress = new Progress({
+    info: line => {
+      onLine(line)
+      if (line.includes('applied deployment/web')) applied()
+    },
+    warning: () => {}
+  })
   const result = await runDeployment(request, createKubernetesPlatform(request, { api, namespace }), progress)
   // Requests made while waiting: from the apply to the end.
   const counts = Object.fromEntries(Object.entries(api.counts).map(([key, value]) => [key, value - atApply[key]]))
@@ -138,6 +145,44 @@ for (let i = 0; i < 3; i++) {
   await deploy({ 'image-tag': 'ok' })
 }
 
+// The pre-deploy Job (fake nodes: its pod, with the template's ready-after 2s and an image with
+// "job-succeeds", runs about 3 s, printing its lines at once): from the Job's Complete condition (as
+// a watcher sees it) to the action's verdict, beside the job controller's own delay from the pod's end
+// to Complete; and whether its log lines were printed while it ran (live) or only at the end.
+const jobVerdicts = []
+const logLead = []
+for (let i = 0; i < 3; i++) {
+  const config = new KubeConfig()
+  config.loadFromFile(kubeconfig)
+  const endedAt = new Map()
+  const watcher = await new Watch(config).watch(`/api/v1/namespaces/${namespace}/pods`, { labelSelector: 'deploy-service/phase=pre-deploy' }, (type, pod) => {
+    const job = pod.metadata.labels?.['job-name']
+    if (pod.status?.phase === 'Succeeded' && !endedAt.has(job)) endedAt.set(job, performance.now())
+  }, () => {})
+  const completeAt = new Map()
+  const jobWatcher = await new Watch(config).watch(`/apis/batch/v1/namespaces/${namespace}/jobs`, {}, (type, job) => {
+    const complete = job.status?.conditions?.some(c => c.type === 'Complete' && c.status === 'True')
+    if (complete && !completeAt.has(job.metadata.name)) completeAt.set(job.metadata.name, performance.now())
+  }, () => {})
+  let firstLogAt = 0
+  let verdictAt = 0
+  const { result } = await deploy(
+    { 'image-tag': `job-succeeds-${i}`, 'pre-deploy-command': '["./migrate"]', vars: '' },
+    () => {},
+    line => {
+      if (!firstLogAt && /: \[test-cluster\]/.test(line)) firstLogAt = performance.now()
+      if (!verdictAt && / completed \(exit code 0\)/.test(line)) verdictAt = performance.now()
+    }
+  ).then(r => r, error => ({ result: { status: 'error', message: String(error) } }))
+  watcher.abort()
+  jobWatcher.abort()
+  const ended = endedAt.get(result.outputs?.['pre-deploy-task'])
+  const complete = completeAt.get(result.outputs?.['pre-deploy-task'])
+  if (result.status !== 'succeeded' || !ended || !complete || !verdictAt) throw new Error(`bench pre-deploy ${i} ended ${result.status}: ${result.message}`)
+  jobVerdicts.push({ verdict: verdictAt - complete, controller: complete - ended })
+  logLead.push(ended - firstLogAt)
+}
+
 await kubectl('delete', 'namespace', namespace, '--wait=false')
 if (started) await run('bash', [path.join(root, 'test/cluster/cluster.sh'), 'down'])
 
@@ -146,4 +191,6 @@ console.log('| kubernetes measure | deploy-service | reference | target |')
 console.log('|---|---|---|---|')
 console.log(`| rollout complete -> exit (median of 5) | ${ms(median(ours))} | kubectl rollout status: ${ms(median(theirs))} | <= 0.3 s |`)
 console.log(`| unpullable image noticed after apply (median of 3) | ${ms(median(noticed))} | progress deadline: 600 s | <= 30 s |`)
+console.log(`| pre-deploy Job: Complete -> verdict (median of 3) | ${ms(median(jobVerdicts.map(j => j.verdict)))} | its pod's end -> Complete (the job controller): ${ms(median(jobVerdicts.map(j => j.controller)))} | <= 0.3 s |`)
+console.log(`| pre-deploy Job: first log line printed before its pod ended (median of 3) | ${ms(median(logLead))} earlier (live) | at the end: 0 s | > 0 (live) |`)
 console.log(`| API requests while waiting (median of 5) | ${median(requests.map(r => r.watch))} (list + watch) | ${median(requests.map(r => r.poll))} (1 s poll of workload, pods, events) | fewer |`)

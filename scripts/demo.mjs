@@ -5,6 +5,7 @@
 //        3. the scripted ECS endpoint: a crashing image, the circuit breaker, the stopped tasks' reasons
 //   Kubernetes (the local control plane, unless --no-kubernetes)
 //        4. a rollout of a Deployment      5. an unpullable image, failing fast and rolled back
+//        6. a Helm chart rendered by helm template (helm and kustomize from scripts/tools.sh, cached)
 import { CreateClusterCommand, CreateServiceCommand, ECSClient, RegisterTaskDefinitionCommand } from '@aws-sdk/client-ecs'
 import { execFileSync, spawn } from 'node:child_process'
 import fs from 'node:fs'
@@ -76,6 +77,11 @@ try {
       { service: 'web', namespace: 'demo', template, 'image-tag': '1.1.0', vars: 'GREETING=hello' }, kube)
     await action('5. Kubernetes: an image that cannot be pulled fails fast, is explained and rolled back',
       { service: 'web', namespace: 'demo', template, 'image-tag': 'missing', vars: 'GREETING=hello', timeout: '5m' }, kube)
+    const tools = execFileSync('bash', [path.join(root, 'scripts/tools.sh'), 'build'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').pop()
+    const chart = path.join(root, 'test/fixtures/chart')
+    await action('6. Kubernetes: a Helm chart, rendered by helm template with a values file and --set, then applied and watched',
+      { service: 'catalog', namespace: 'demo', template: chart, 'helm-values': path.join(chart, 'values-prod.yaml'), 'helm-set': 'service.port=8080', 'image-tag': '2.0' },
+      { ...kube, PATH: `${tools}${path.delimiter}${process.env.PATH}` })
   }
 } finally {
   for (const stop of stops.reverse()) await Promise.resolve(stop()).catch(error => console.error(`cleanup: ${error.message}`))

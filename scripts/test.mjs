@@ -4,7 +4,7 @@
 // jest's global setup starts moto. Suites that restart kube-apiserver run last, one at a time, so
 // they never pull the server from under another suite. Ends with the plain line CI reads:
 // "tests: N passed, N failed, N skipped".
-import { execFileSync, spawnSync } from 'node:child_process'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -31,6 +31,10 @@ function jest(extra) {
   } else if (status !== 0) totals.failed++
   ok &&= status === 0
 }
+
+// helm and kustomize take minutes to build the first time on a machine: start now, while tsc and eslint run;
+// jest's global setup waits for this build (scripts/tools.sh holds a lock) and puts them on PATH.
+spawn('bash', [path.join(root, 'scripts/tools.sh'), 'build'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] }).on('error', () => {})
 
 if (spawnSync(bin('tsc'), ['--noEmit', '-p', 'tsconfig.test.json'], { cwd: root, stdio: 'inherit' }).status !== 0) {
   console.log('\ntests: 0 passed, 1 failed (type check)')

@@ -211,7 +211,8 @@ export function parseInputs(env: Env = process.env): DeployRequest {
   if (request.ecs.onPause === 'verify' && !verify) {
     problems.add({ input: 'on-pause', message: "'verify' runs verify-url or verify-command at the pause: set one of them" })
   }
-  if (mode === 'render' || mode === 'rollback' || mode === 'continue') {
+  // `mode: render` shows the pre-deploy Job (Kubernetes) with the rest; it runs nothing.
+  if (mode === 'rollback' || mode === 'continue') {
     if (preDeploy) problems.add({ input: 'pre-deploy-command', message: `runs before a deploy; mode '${mode}' never runs it` })
   }
   problems.throwIfAny()

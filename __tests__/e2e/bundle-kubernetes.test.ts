@@ -1,6 +1,7 @@
 // The committed bundle deploying to the local Kubernetes control plane as a runner would: the
 // kubeconfig given as content in the `kubeconfig` input (masked), a manifest template, a rollout,
-// then an unpullable image that fails fast, is explained and rolled back.
+// then an unpullable image that fails fast, is explained and rolled back; and a Helm chart deploy with
+// the helm that jest's global setup put on PATH.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import fs from 'node:fs'
 import path from 'node:path'
@@ -44,5 +45,18 @@ describe('the bundle on Kubernetes', () => {
     expect(run.summary).toMatch(/### Why it failed/)
     const deployment = await getJson<{ spec: { template: { spec: { containers: Array<{ image: string }> } } } }>(namespace, 'deployment', 'web')
     expect(deployment.spec.template.spec.containers[0].image).toBe('registry.example/web:1.1.0')
+  })
+
+  it('deploys a Helm chart rendered by the helm on PATH', async () => {
+    const chart = path.resolve('test/fixtures/chart')
+    const run = await runBundle({ ...inputs(), vars: '', service: 'chart-web', template: chart, 'helm-values': path.join(chart, 'values-prod.yaml'), 'image-tag': '2.0' }, {})
+    expect(run.stdout).not.toMatch(/::error/)
+    expect(run.code).toBe(0)
+    expect(run.outputs).toMatchObject({ status: 'succeeded', revision: '1', image: 'registry.local/web:2.0' })
+    expect(run.stdout).toMatch(/rendered by helm template chart-web \S+ --namespace \S+ --include-crds --skip-tests -f \S+values-prod\.yaml \(helm v3\.22\.0\)/)
+    const deployment = await getJson<{ spec: { replicas: number; template: { spec: { containers: Array<{ image: string }> } } } }>(namespace, 'deployment', 'chart-web')
+    expect(deployment.spec.replicas).toBe(2)
+    expect(deployment.spec.template.spec.containers[0].image).toBe('registry.local/web:2.0')
+    expect((await getJson<{ data: Record<string, string> }>(namespace, 'configmap', 'chart-web-config')).data.DATABASE_HOST).toBe('db.prod.internal')
   })
 })

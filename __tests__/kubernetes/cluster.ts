@@ -1,7 +1,5 @@
 // Helpers for the Kubernetes integration tests: run the action in-process against the local control
 // plane (TEST_KUBECONFIG, set by jest's global setup), and look at the cluster with kubectl.
-import { execFile } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -10,47 +8,29 @@ import { parseInputs } from '../../src/inputs.js'
 import { loadPlatform } from '../../src/platforms/choose.js'
 import { runDeployment, type RunResult } from '../../src/rollout/engine.js'
 import { Progress } from '../../src/rollout/progress.js'
+import * as kube from '../cluster/kube.js'
 
-export const kubeconfig = process.env.TEST_KUBECONFIG ?? ''
+// One kubectl runner and one kubeconfig resolver for every cluster suite: the ones in ../cluster/kube.ts
+// (which also ride out an apiserver restart). These wrappers keep the short signatures these suites use.
+export const kubeconfig = kube.kubeconfigPath()
 /**
  * Integration suites need the local cluster (npm test starts it). Without it they fail rather than
  * skip, so a CI run whose cluster did not start can never look green.
  */
 export const withCluster = describe
-if (!kubeconfig || !fs.existsSync(kubeconfig)) console.warn('TEST_KUBECONFIG is not set or missing: the Kubernetes integration tests will fail')
+if (!fs.existsSync(kubeconfig)) console.warn(`no test cluster kubeconfig at ${kubeconfig}: the Kubernetes integration tests will fail`)
 
 export function kubectl(args: string[], input?: string, config = kubeconfig): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise(resolve => {
-    const child = execFile('kubectl', ['--kubeconfig', config, ...args], { timeout: 120_000, maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout: String(stdout), stderr: String(stderr) })
-    })
-    child.stdin?.end(input ?? '')
-  })
+  return kube.kubectl(args, { input, kubeconfig: config, timeoutMs: 120_000 })
 }
 
 export async function kubectlOk(args: string[], input?: string): Promise<string> {
-  const result = await kubectl(args, input)
-  if (result.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${result.stderr}`)
-  return result.stdout
+  return kube.kubectlOk(args, { input, timeoutMs: 120_000 })
 }
 
-export async function getJson<T = Record<string, any>>(namespace: string, ...what: string[]): Promise<T> {
-  return JSON.parse(await kubectlOk(['-n', namespace, 'get', ...what, '-o', 'json'])) as T
-}
-
-export async function createNamespace(prefix: string): Promise<string> {
-  const name = `${prefix}-${randomBytes(3).toString('hex')}`
-  await kubectlOk(['create', 'namespace', name])
-  for (let i = 0; i < 120; i++) {
-    if ((await kubectl(['-n', name, 'get', 'serviceaccount', 'default'])).code === 0) return name
-    await new Promise(resolve => setTimeout(resolve, 250))
-  }
-  throw new Error(`service account default never appeared in ${name}`)
-}
-
-export async function deleteNamespace(name: string): Promise<void> {
-  await kubectl(['delete', 'namespace', name, '--wait=false', '--ignore-not-found'])
-}
+export const getJson = <T = Record<string, any>>(namespace: string, ...what: string[]): Promise<T> => kube.getJson<T>(namespace, ...what)
+export const createNamespace = kube.createNamespace
+export const deleteNamespace = kube.deleteNamespace
 
 /** A folder with the given files, for the `template` input. */
 export function templateDir(files: Record<string, string>): string {
@@ -134,11 +114,7 @@ ${replicas}${service}${strategy}  selector:
 
 /** Polls `check` until it holds; throws, naming `what`, after `timeoutMs`. */
 export async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const end = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 200))
-  }
+  await kube.waitFor(what, timeoutMs, check)
 }
 
 /**

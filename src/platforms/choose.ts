@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { UserError } from '../errors.js'
+import { kubernetesTemplate } from '../render/template-kind.js'
 import { readTemplateFile } from '../render/template-file.js'
 import type { DeployRequest, PlatformName } from '../request.js'
 import type { Platform } from '../rollout/platform.js'
@@ -16,6 +17,8 @@ export async function choosePlatform(request: DeployRequest): Promise<PlatformNa
   if (request.template) {
     // A glob can only be a set of manifests.
     if (/[*?[]/.test(request.template)) return 'kubernetes'
+    // A Helm chart or a kustomization folder: rendered by helm or kustomize, for Kubernetes only.
+    if ((await kubernetesTemplate(request.template)).kind !== 'manifests') return 'kubernetes'
     const sample = await sampleTemplate(request.template)
     if (/["']?containerDefinitions["']?\s*:/.test(sample)) return 'ecs'
     if (/^\s*["']?(apiVersion|kind)["']?\s*:/m.test(sample)) return 'kubernetes'
@@ -26,7 +29,7 @@ export async function choosePlatform(request: DeployRequest): Promise<PlatformNa
   }
   throw new UserError({
     input: 'platform',
-    message: "cannot tell the platform: set 'platform' to ecs or kubernetes (or give a template with containerDefinitions, or apiVersion and kind)"
+    message: "cannot tell the platform: set 'platform' to ecs or kubernetes (or give a template with containerDefinitions, or apiVersion and kind, or a Helm chart or kustomization folder)"
   })
 }
 

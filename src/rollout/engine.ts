@@ -122,7 +122,7 @@ export async function runDeployment(
   let verified = false
   const verifyNow = async (deadline: WaitContext['deadline']): Promise<{ ok: true } | { ok: false; reason: string }> => {
     verified = true
-    return verifyRollout(request.verify!, verifyEnvironment(request, rollout), { deadline, progress, cancel: cancelled })
+    return verifyRollout(request.verify!, verifyEnvironment(request, rollout, plan.images), { deadline, progress, cancel: cancelled })
   }
   let outcome = await withDeadline(request.timeoutMs, progress, cancelled, context =>
     waitFor(rollout, request.verify && request.ecs.onPause === 'verify' ? { ...context, verifyAtPause: () => verifyNow(context.deadline) } : context)
@@ -240,11 +240,12 @@ async function prepare(request: DeployRequest, platform: Platform): Promise<Plan
 }
 
 /** What a verification command sees of the deploy, beside the runner's own environment. */
-function verifyEnvironment(request: DeployRequest, rollout: Rollout): Record<string, string> {
+function verifyEnvironment(request: DeployRequest, rollout: Rollout, images: ImageChange[]): Record<string, string> {
   return {
     DEPLOY_SERVICE: request.service,
     DEPLOY_REVISION: rollout.revision,
-    DEPLOY_IMAGE: request.image ?? '',
+    // With `image-tag` the image is known only once rendered: the new image of each changed container.
+    DEPLOY_IMAGE: request.image ?? [...new Set(images.map(i => i.next))].join(','),
     DEPLOY_ENVIRONMENT_URL: request.github.environmentUrl ?? '',
     ...Object.fromEntries(Object.entries(rollout.outputs).map(([key, value]) => [`DEPLOY_${key.toUpperCase().replace(/-/g, '_')}`, value]))
   }

@@ -10,6 +10,8 @@
 #   cluster.sh env                 print `export KUBECONFIG=...`
 #   cluster.sh restart-apiserver   kill kube-apiserver and start it again with the same flags, then
 #                                  restart the controllers (not with --apiserver-only); waits for both
+#   cluster.sh restart-kwok        stop kwok and start it again with the same flags, reading this
+#                                  checkout's stages/pods.yaml and log lines (copied into the run folder)
 #
 # Environment:
 #   DEPLOY_SERVICE_CACHE         cache root (default ~/.cache/deploy-service); the binaries go to
@@ -330,6 +332,14 @@ $ts stdout F [test-cluster] container started (simulated by kwok: no process run
 $ts stderr F [test-cluster] panic: simulated crash: the image name contains "crashloop"
 $ts stderr F [test-cluster] exit status 1
 EOF
+	# Containers named "migrate" (a pre-deploy Job's, say) print lines of their own: kwok chooses a
+	# log by pod name, namespace and container name only, never by image or annotation.
+	cat >"$d/migrate.log" <<EOF
+$ts stdout F [test-cluster] migrate: started (simulated by kwok: no process runs in this cluster)
+$ts stdout F [test-cluster] migrate: applying 0001_create_orders
+$ts stdout F [test-cluster] migrate: applying 0002_add_orders_index
+$ts stderr F [test-cluster] migrate: finished; the image decides the exit code (job-succeeds: 0, job-fails: deploy-service.test/exit-code)
+EOF
 	cat >"$d/logs.yaml" <<EOF
 apiVersion: kwok.x-k8s.io/v1alpha1
 kind: ClusterLogs
@@ -340,7 +350,19 @@ spec:
   - logsFile: $d/current.log
     previousLogsFile: $d/previous.log
     follow: false
+  - containers: [migrate]
+    logsFile: $d/migrate.log
+    previousLogsFile: $d/migrate.log
+    follow: false
 EOF
+}
+
+# The pod stages of this checkout, copied into the run folder: the running kwok (and a restart of
+# it) never depends on a checkout that may move or go away.
+write_stages() {
+	mkdir -p "$RUN_DIR/kwok"
+	cp "$SRC_DIR/stages/pods.yaml" "$RUN_DIR/kwok/stages.yaml.tmp"
+	mv "$RUN_DIR/kwok/stages.yaml.tmp" "$RUN_DIR/kwok/stages.yaml"
 }
 
 create_nodes() {
@@ -420,6 +442,7 @@ EOF
 	write_kubeconfig "$RUN_DIR/scheduler.kubeconfig" scheduler
 	write_kubeconfig "$RUN_DIR/kwok.kubeconfig" kwok
 	write_logs_config
+	write_stages
 	local p="$RUN_DIR/pki"
 
 	start_component etcd \
@@ -500,7 +523,7 @@ EOF
 		--tls-cert-file="$p/kwok-serving.crt" \
 		--tls-private-key-file="$p/kwok-serving.key" \
 		--cidr=10.244.0.0/16 \
-		--config="$SRC_DIR/stages/pods.yaml" \
+		--config="$RUN_DIR/kwok/stages.yaml" \
 		--config="$RUN_DIR/kwok/logs.yaml"
 
 	create_nodes
@@ -581,6 +604,33 @@ cmd_restart_apiserver() {
 	fi
 }
 
+# restart-kwok: stop kwok only and start it again with the same flags, after
+# copying this checkout's stages/pods.yaml and logs config into the run folder,
+# so that changed pod stages or log lines take effect. Pods keep their state;
+# their next stage runs once kwok is back (a few seconds). Returns when kwok's
+# kubelet API answers and the nodes are Ready.
+cmd_restart_kwok() {
+	[[ -d "$RUN_DIR/pids" ]] || die "not running"
+	local start=$SECONDS arg
+	local -a args=() fixed=()
+	write_stages
+	write_logs_config
+	# A cluster started before the stages were copied reads them from its checkout: point it at the copy.
+	mapfile -d '' args <"$RUN_DIR/args/kwok"
+	for arg in "${args[@]}"; do
+		if [[ "$arg" == --config=*stages/pods.yaml ]]; then fixed+=("--config=$RUN_DIR/kwok/stages.yaml"); else fixed+=("$arg"); fi
+	done
+	printf '%s\0' "${fixed[@]}" >"$RUN_DIR/args/kwok"
+	log "restarting kwok"
+	stop_components kwok
+	launch kwok
+	# shellcheck disable=SC1091
+	source "$RUN_DIR/ports.env"
+	wait_for "kwok's kubelet API on port $KWOK_PORT" "$TIMEOUT" port_open "$KWOK_PORT"
+	wait_for "$NODES kwok nodes Ready" "$TIMEOUT" nodes_ready
+	log "kwok restarted ($((SECONDS - start))s)"
+}
+
 # controllers_work: a new namespace gets its service account from the
 # controller manager.
 controllers_work() {
@@ -611,6 +661,7 @@ main() {
 	status) cmd_status ;;
 	env) cmd_env ;;
 	restart-apiserver) with_run_lock cmd_restart_apiserver "${2:-}" ;;
+	restart-kwok) with_run_lock cmd_restart_kwok ;;
 	*)
 		sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | grep '^#' | sed 's/^# \{0,1\}//' >&2
 		exit 2

@@ -4,19 +4,21 @@ import { UserError } from '../../errors.js'
 import {
   WORKLOAD_KINDS,
   annotateChangeCause,
-  loadManifestDocuments,
   manifestsText,
   objectName,
   renderManifests,
   setImages,
   type KubeObject
 } from '../../render/manifests.js'
+import { loadKubernetesTemplate } from '../../render/kubernetes-template.js'
 import type { DeployRequest } from '../../request.js'
 import type { Plan, Platform, Rendered } from '../../rollout/platform.js'
 import { KubeApi, loadKubeConfig, namespaceOf } from './client.js'
 import { comparable, manifestDiff } from './diff.js'
 import { currentRevisionNumber, revisionsOf, undoPatch, undoTarget, type Workload } from './history.js'
 import { KubernetesRollout, madeBy } from './rollout.js'
+import { isPreDeployJob, jobFromWorkload, jobsFromManifests, validateJobs, type PreDeployJob } from './pre-deploy.js'
+import { jobsText, preDeployStep } from './pre-deploy-run.js'
 import { redactSecret } from './secrets.js'
 import { unfollowable, validateManifests } from './validate.js'
 
@@ -40,7 +42,9 @@ export function createKubernetesPlatform(request: DeployRequest, connection?: { 
   }
 
   async function renderTemplate(namespace: string) {
-    return renderManifests(await loadManifestDocuments(request, namespace), request, namespace)
+    // Manifests, or what helm / kustomize rendered from a chart or kustomization (renderedBy says which).
+    const { documents, renderedBy } = await loadKubernetesTemplate(request, namespace)
+    return { ...renderManifests(documents, request, namespace), renderedBy }
   }
 
   /** The live workload named by `service`, whichever of the three kinds it is. */
@@ -63,7 +67,12 @@ export function createKubernetesPlatform(request: DeployRequest, connection?: { 
     const templateSpec: Record<string, unknown> = { containers: changed('containers') }
     if (changed('initContainers').length) templateSpec.initContainers = changed('initContainers')
     const patch = { metadata: { annotations: copy.metadata.annotations }, spec: { template: { spec: templateSpec } } }
-    return { patch, images, text: stringify(comparable(copy), { lineWidth: 0 }) }
+    return { patch, images, object: copy, text: stringify(comparable(copy), { lineWidth: 0 }) }
+  }
+
+  /** The Job `pre-deploy-command` runs in, from the workload as this deploy renders it; none without the input. */
+  function preDeployJobs(workload: KubeObject, images: Array<{ container: string }>, namespace: string): PreDeployJob[] {
+    return request.preDeploy ? [jobFromWorkload(workload, request, images.map(i => i.container), namespace)] : []
   }
 
   return {
@@ -75,12 +84,15 @@ export function createKubernetesPlatform(request: DeployRequest, connection?: { 
         const namespace = request.kubernetes.namespace ?? safeNamespace(request)
         const rendered = await renderTemplate(namespace)
         const objects = rendered.manifests.map(m => m.object)
+        // The pre-deploy Job made from the command is shown with the set (an annotated one is in it already).
+        const made = preDeployJobs(rendered.target.object, rendered.images, namespace).map(j => j.job)
         // A render reads nothing live, so it cannot know what ran before: no previous images.
-        return { ...manifestTexts(objects), fileName: `${service}-manifests.yaml`, images: rendered.images.map(i => ({ ...i, previous: '' })) }
+        return { ...manifestTexts([...made, ...objects], rendered.renderedBy), fileName: `${service}-manifests.yaml`, images: rendered.images.map(i => ({ ...i, previous: '' })) }
       }
       const { api, namespace } = connect()
-      const { text, images } = imagePatch(await liveTarget(api, namespace))
-      return { text, redactedText: text, fileName: `${service}-manifests.yaml`, images }
+      const { text, images, object } = imagePatch(await liveTarget(api, namespace))
+      const withJobs = withJobsText(text, preDeployJobs(object, images, namespace))
+      return { text: withJobs, redactedText: withJobs, fileName: `${service}-manifests.yaml`, images }
     },
 
     async prepareDeploy(): Promise<Plan> {
@@ -88,22 +100,29 @@ export function createKubernetesPlatform(request: DeployRequest, connection?: { 
       const rendered = request.template ? await renderTemplate(request.kubernetes.namespace ?? safeNamespace(request)) : undefined
       const { api, namespace } = connect()
       if (rendered) {
-        const validated = await validateManifests(api, rendered.manifests, rendered.target, namespace, { fieldManager, force: forceConflicts, wait: request.wait })
+        // A Job of the set annotated as pre-deploy runs first, on its own: it is not applied with the rest.
+        const setJobs = jobsFromManifests(rendered.manifests, request)
+        for (const { job } of setJobs) job.metadata.namespace = namespace
+        const manifests = rendered.manifests.filter(m => !isPreDeployJob(m.object))
+        const validated = await validateManifests(api, manifests, rendered.target, namespace, { fieldManager, force: forceConflicts, wait: request.wait })
+        const jobs = [...setJobs, ...preDeployJobs(rendered.target.object, rendered.images, namespace)]
+        await validateJobs(api, jobs, fieldManager)
         const target = validated.workloads[0]
-        const objects = rendered.manifests.map(m => m.object)
+        const objects = manifests.map(m => m.object)
         // previous-image is what the live workload ran, not what the template said; none on a first deploy.
         const live = validated.pairs.find(p => p.kind === rendered.target.object.kind && p.name === rendered.target.object.metadata.name)?.live
         const liveImages = new Map(containersOf(live).map(c => [c.name, c.image ?? '']))
         const images = rendered.images.map(i => ({ ...i, previous: liveImages.get(i.container) ?? '' }))
         const notes = validated.notes.map(n => `\n  ${n}`).join('')
         return {
-          ...manifestTexts(objects),
+          ...manifestTexts([...jobs.map(j => j.job), ...objects], rendered.renderedBy),
           fileName: `${service}-manifests.yaml`,
           images,
           previousRevision: target.previousRevision !== undefined ? String(target.previousRevision) : undefined,
-          description: `Kubernetes ${objectName(rendered.target.object)} in namespace ${namespace}: revision ${target.previousRevision ?? '(new)'} -> next, ${objects.length} object(s) checked by a server dry run; ${imagesLine(images)}${notes}`,
-          dryRun: async () => manifestDiff(validated.pairs),
+          description: `Kubernetes ${objectName(rendered.target.object)} in namespace ${namespace}: revision ${target.previousRevision ?? '(new)'} -> next, ${objects.length + jobs.length} object(s)${rendered.renderedBy ? ` rendered by ${rendered.renderedBy},` : ''} checked by a server dry run; ${imagesLine(images)}${notes}`,
+          dryRun: async () => withJobsText(manifestDiff(validated.pairs), jobs),
           checkedBy: SERVER_DRY_RUN,
+          before: preDeployStep(api, jobs, fieldManager),
           apply: async (progress, signal) => {
             const cancellable = api.withSignal(signal)
             for (const note of validated.notes) progress.step(note)
@@ -125,20 +144,23 @@ export function createKubernetesPlatform(request: DeployRequest, connection?: { 
         const refused = unfollowable(live)
         if (refused.length) throw new UserError(refused)
       }
-      const { patch, images, text } = imagePatch(live)
+      const { patch, images, text, object } = imagePatch(live)
       const previous = currentRevisionNumber(live, await revisionsOf(api, live))
       const smp = 'application/strategic-merge-patch+json'
       const after = await api.patch(live as KubernetesObject, patch, smp, { fieldManager, dryRun: true })
+      const jobs = preDeployJobs(object, images, namespace)
+      await validateJobs(api, jobs, fieldManager)
       const tracked = [{ kind: live.kind, name: service, namespace, previousRevision: previous }]
       return {
-        text,
-        redactedText: text,
+        text: withJobsText(text, jobs),
+        redactedText: withJobsText(text, jobs),
         fileName: `${service}-manifests.yaml`,
         images,
         previousRevision: previous !== undefined ? String(previous) : undefined,
         description: `Kubernetes ${objectName(live)} in namespace ${namespace} (no template: image-only change of the live workload): revision ${previous ?? '?'} -> next; ${imagesLine(images)}`,
-        dryRun: async () => manifestDiff([{ kind: live.kind, name: service, live, after }]),
+        dryRun: async () => withJobsText(manifestDiff([{ kind: live.kind, name: service, live, after }]), jobs),
         checkedBy: SERVER_DRY_RUN,
+        before: preDeployStep(api, jobs, fieldManager),
         apply: async (progress, signal) => {
           const cancellable = api.withSignal(signal)
           const answer = await cancellable.patch(live as KubernetesObject, patch, smp, { fieldManager })
@@ -190,13 +212,22 @@ export function createKubernetesPlatform(request: DeployRequest, connection?: { 
   }
 }
 
+/** Text with the pre-deploy Jobs before it, for the rendered file and the dry run. */
+function withJobsText(text: string, jobs: PreDeployJob[]): string {
+  return jobs.length ? `${jobsText(jobs)}---\n${text}` : text
+}
+
 function imagesLine(images: Array<{ container: string; previous: string; next: string }>): string {
   return images.map(i => `${i.container}: ${i.previous || '(none yet)'} -> ${i.next}`).join('; ')
 }
 
-/** The set as text for the rendered file, and with every Secret value masked for everything else. */
-function manifestTexts(objects: KubeObject[]): { text: string; redactedText: string } {
-  return { text: manifestsText(objects), redactedText: manifestsText(objects.map(redactSecret)) }
+/**
+ * The set as text for the rendered file, and with every Secret value masked for everything else; a set
+ * that helm or kustomize rendered says so (command and version) in a comment first.
+ */
+function manifestTexts(objects: KubeObject[], renderedBy?: string): { text: string; redactedText: string } {
+  const header = renderedBy ? `# rendered by ${renderedBy}\n` : ''
+  return { text: header + manifestsText(objects), redactedText: header + manifestsText(objects.map(redactSecret)) }
 }
 
 function containersOf(object: unknown): Array<{ name: string; image?: string }> {

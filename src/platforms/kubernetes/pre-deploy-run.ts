@@ -1,0 +1,290 @@
+// Runs the pre-deploy Job to the end: applies it, watches it and its pod (never polls), streams the
+// pod's log into the step log as it comes, and deletes the Job when the deadline passes or the run is
+// cancelled. The verdict is the Job controller's (Complete / Failed), with the container's exit code.
+import { Writable } from 'node:stream'
+import { Log, type KubernetesObject } from '@kubernetes/client-node'
+import { stringify } from 'yaml'
+import { errorMessage } from '../../errors.js'
+import { objectName } from '../../render/manifests.js'
+import { sleep } from '../../rollout/poll.js'
+import type { BeforeOutcome, BeforeStep, WaitContext } from '../../rollout/platform.js'
+import type { Progress } from '../../rollout/progress.js'
+import { KubeApi } from './client.js'
+import { DEFAULT_DOOM_RULES, FailingSince, describeProblem, diagnosePods, type PodState } from './pods.js'
+import { PHASE_ANNOTATION, PRE_DEPLOY_PHASE, describeJob, jobVerdict, type JobStatus, type PreDeployJob } from './pre-deploy.js'
+import { Changes, CollectionWatch } from './watch.js'
+
+const TAIL_LINES = 20
+/** After the container ended, how long the log stream may take to deliver its last lines. */
+const LOG_DRAIN_MS = 1000
+/** Deleting the Job after a timeout or a cancellation: a request of its own, never the run's signal. */
+const CLEANUP_TIMEOUT_MS = 10_000
+
+interface JobObject {
+  metadata: { name: string; uid?: string; resourceVersion?: string }
+  status?: JobStatus
+}
+
+type Pod = PodState & { metadata: PodState['metadata'] & { creationTimestamp?: string; resourceVersion?: string } }
+
+/** The lines of one container's log, printed as they come (as data) and kept for the verdict. */
+class LogFollower {
+  readonly tail: string[] = []
+  lines = 0
+  private partial = ''
+  private controller?: AbortController
+  private done?: Promise<void>
+
+  private readonly progress: Progress
+  private readonly label: string
+
+  constructor(progress: Progress, label: string) {
+    this.progress = progress
+    this.label = label
+  }
+
+  get started(): boolean {
+    return this.done !== undefined
+  }
+
+  /** Follows the log of `pod` until `stop()`; a stream that fails is left, the tail is read at the end. */
+  start(api: KubeApi, namespace: string, pod: string, container: string): void {
+    const sink = new Writable({
+      write: (chunk: Buffer, _encoding, callback) => {
+        this.add(chunk.toString('utf8'))
+        callback()
+      }
+    })
+    // The client pipes the response into `sink` and leaves the response's errors unhandled: ending the
+    // stream (abort) would otherwise crash the process.
+    sink.on('pipe', source => source.on('error', () => undefined))
+    this.done = new Log(api.config)
+      .log(namespace, pod, container, sink, { follow: true })
+      .then(controller => {
+        this.controller = controller
+        return new Promise<void>(resolve => {
+          sink.on('finish', () => resolve())
+          sink.on('close', () => resolve())
+          controller.signal.addEventListener('abort', () => resolve(), { once: true })
+        })
+      })
+      .catch(error => {
+        this.progress.event(`pre-deploy-log-error:${pod}`, `could not follow the log of pod ${pod}: ${errorMessage(error)}; its last lines are read when it ends`)
+      })
+  }
+
+  /** Lets the stream deliver what is left (a kubelet ends it when the container exits), then ends it. */
+  async stop(drainMs = LOG_DRAIN_MS): Promise<void> {
+    if (!this.done) return
+    await Promise.race([this.done, sleep(drainMs)])
+    this.controller?.abort()
+    // A log request still waiting for its answer is not waited for long.
+    await Promise.race([this.done, sleep(1000)])
+    this.flush()
+  }
+
+  progressEvent(message: string): void {
+    this.progress.event(`pre-deploy-log-note:${message}`, message)
+  }
+
+  add(text: string): void {
+    const parts = (this.partial + text).split(/\r?\n/)
+    this.partial = parts.pop() ?? ''
+    for (const line of parts) this.line(line)
+  }
+
+  flush(): void {
+    if (this.partial) this.line(this.partial)
+    this.partial = ''
+  }
+
+  private line(line: string): void {
+    this.lines++
+    this.tail.push(line)
+    if (this.tail.length > TAIL_LINES) this.tail.shift()
+    // Through Progress, one event per line: text from the pod is shown, never run as a workflow command.
+    this.progress.event(`pre-deploy-log:${this.label}:${this.lines}`, `${this.label}: ${line}`)
+  }
+}
+
+/**
+ * Applies the Job (replacing a finished one of the same name) and follows it to Complete or Failed
+ * within the context's deadline. A pod that will never start (image not found, bad config) fails it
+ * at once; a timeout or a cancellation deletes the Job (propagation Background) and says so.
+ */
+export async function runPreDeployJob(api: KubeApi, preDeploy: PreDeployJob, fieldManager: string, context: WaitContext): Promise<BeforeOutcome> {
+  const { deadline, progress } = context
+  const { job, container } = preDeploy
+  const namespace = job.metadata.namespace ?? 'default'
+  const name = job.metadata.name
+  const outputs: Record<string, string> = { 'pre-deploy-task': name }
+  const live = api.withSignal(deadline.signal)
+  await replaceFinished(live, preDeploy, progress)
+  const applied = await live.apply(job as KubernetesObject, { fieldManager, force: true, dryRun: false })
+  const uid = applied.metadata?.uid
+  progress.step(`created ${objectName(job)} in namespace ${namespace}; following it and its pod's log`)
+
+  const stop = new AbortController()
+  const signal = AbortSignal.any([stop.signal, deadline.signal])
+  const watching = live.withSignal(signal)
+  const changes = new Changes()
+  const jobs = new CollectionWatch<JobObject>(watching, `/apis/batch/v1/namespaces/${namespace}/jobs`, { fieldSelector: `metadata.name=${name}` }, changes, signal)
+  const pods = new CollectionWatch<Pod>(watching, `/api/v1/namespaces/${namespace}/pods`, { labelSelector: `job-name=${name}` }, changes, signal)
+  void jobs.run()
+  void pods.run()
+  const log = new LogFollower(progress, name)
+  const failing = new FailingSince()
+  let followed: string | undefined
+  let draining: Promise<void> | undefined
+  let seen = false
+  let status = 'waiting for the Job controller to create its pod'
+  try {
+    while (!deadline.signal.aborted) {
+      const fatal = jobs.fatal ?? pods.fatal
+      if (fatal) throw fatal
+      if (jobs.trouble ?? pods.trouble) progress.event(`pre-deploy-trouble:${jobs.trouble ?? pods.trouble}`, `the API server is unreachable for now (${jobs.trouble ?? pods.trouble}); watching again as soon as it is back`)
+      const current = [...jobs.objects.values()].find(j => !uid || j.metadata.uid === uid)
+      const ours = [...pods.objects.values()].filter(p => !uid || p.metadata.labels?.['controller-uid'] === uid || p.metadata.labels?.['batch.kubernetes.io/controller-uid'] === uid)
+      const pod = ours.sort((a, b) => String(b.metadata.creationTimestamp ?? '').localeCompare(String(a.metadata.creationTimestamp ?? '')))[0]
+      const state = pod ? containerState(pod, container) : undefined
+      if (pod && (state?.running || state?.terminated) && followed !== pod.metadata.name) {
+        // A retry's pod (backoffLimit above 0 in a Job of the set): the earlier pod's stream is ended first.
+        if (followed) await (draining ?? log.stop(0))
+        draining = undefined
+        followed = pod.metadata.name
+        log.start(watching, namespace, pod.metadata.name, container)
+      }
+      if (pod) status = `pod ${pod.metadata.name}: ${pod.status?.phase ?? 'Pending'}${state?.waiting?.reason ? ` (${state.waiting.reason})` : ''}`
+      progress.status(`pre-deploy ${objectName(job)}: ${status}`)
+
+      seen ||= current !== undefined
+      const exit = state?.terminated?.exitCode
+      // Gone before its verdict reached us (someone deleted it, or a ttlSecondsAfterFinished of 0): the
+      // pod's last known exit code says how it ended (the pod may be gone too by now).
+      const vanished = jobs.synced && seen && !current
+      const verdict = vanished ? { state: outputs['pre-deploy-exit-code'] === '0' ? 'succeeded' : 'failed', reason: `the Job was deleted before it finished (by someone else, or its ttlSecondsAfterFinished)` } as const : jobs.synced && current ? jobVerdict(current.status) : undefined
+      if (exit !== undefined) outputs['pre-deploy-exit-code'] = String(exit)
+      // The container ended: its log stream is drained while the Job controller makes up its mind.
+      if (state?.terminated && log.started) draining ??= log.stop()
+      if (verdict) {
+        await (draining ?? log.stop())
+        if (verdict.state === 'succeeded') {
+          // The stream could not be followed (or gave nothing): the log is shown all the same.
+          if (log.lines === 0 && pod) await printLog(live, namespace, pod.metadata.name, container, log)
+          progress.step(`${objectName(job)} completed${exit !== undefined ? ` (exit code ${exit})` : ''}`)
+          return { state: 'succeeded', outputs }
+        }
+        const tail = await logTail(live, namespace, pod, container, log)
+        const code = exit !== undefined ? `exit code ${exit}` : 'no exit code'
+        return { state: 'failed', reason: `${objectName(job)} failed (${code}; ${verdict.reason})${tail}`, outputs }
+      }
+      // A pod that will never start (image not found, a missing Secret) never ends the Job by itself.
+      const doomed = pod ? diagnosePods([pod], failing, Date.now(), DEFAULT_DOOM_RULES).find(p => p.doomed && p.container === container) : undefined
+      if (doomed) {
+        await log.stop(0)
+        await deleteJob(api, preDeploy, progress)
+        return { state: 'failed', reason: `${objectName(job)} could not run: ${describeProblem(doomed)} (this will not heal by itself); the Job was deleted`, outputs }
+      }
+      await changes.next(1000, deadline.signal)
+    }
+  } catch (error) {
+    if (deadline.signal.aborted) throw error
+    // Not knowing how it goes is no reason to let it go on unobserved.
+    await log.stop(0)
+    const deleted = await deleteJob(api, preDeploy, progress)
+    return { state: 'failed', reason: `could not follow ${objectName(job)}: ${errorMessage(error)}; ${deleted}`, outputs }
+  } finally {
+    stop.abort()
+    // Whatever ended the wait, the log stream ends with it (a no-op when it was stopped already).
+    if (deadline.signal.aborted) await log.stop(0)
+  }
+  // The deadline passed or the run was cancelled: the Job must not go on changing things unobserved.
+  const deleted = await deleteJob(api, preDeploy, progress)
+  // A Job of the set has no pre-deploy-timeout of its own (that input goes with pre-deploy-command).
+  const limit = preDeploy.origin === 'command' ? 'pre-deploy-timeout' : 'timeout'
+  const cause = deadline.stoppedBy === 'cancelled' ? 'the run was cancelled' : `it did not finish within ${limit}`
+  const tail = log.tail.length ? `; its last log lines:\n${log.tail.join('\n')}` : ''
+  return { state: deadline.stoppedBy === 'cancelled' ? 'cancelled' : 'timed-out', reason: `${objectName(job)}: ${cause} (${status}); ${deleted}${tail}`, outputs }
+}
+
+function containerState(pod: Pod, container: string) {
+  return pod.status?.containerStatuses?.find(c => c.name === container)?.state
+}
+
+/** The whole log of a pod that ended, printed line by line as the stream would have. */
+async function printLog(api: KubeApi, namespace: string, pod: string, container: string, log: LogFollower): Promise<void> {
+  try {
+    log.add(await api.podLog(namespace, pod, container, false, 1000))
+    log.flush()
+  } catch (error) {
+    log.progressEvent(`could not read the log of pod ${pod}: ${errorMessage(error)}`)
+  }
+}
+
+/** The log's last lines for the verdict: from the stream, else read once the pod ended. */
+async function logTail(api: KubeApi, namespace: string, pod: Pod | undefined, container: string, log: LogFollower): Promise<string> {
+  let lines = log.tail
+  if (lines.length === 0 && pod) {
+    try {
+      lines = (await api.podLog(namespace, pod.metadata.name, container, false, TAIL_LINES)).trimEnd().split('\n').filter(Boolean)
+    } catch (error) {
+      return `; its log could not be read: ${errorMessage(error)}`
+    }
+  }
+  return lines.length ? `; the last ${lines.length === 1 ? 'line' : `${lines.length} lines`} of its log:\n${lines.join('\n')}` : '; it logged nothing'
+}
+
+/**
+ * Deletes the Job and its pods (propagation Background), with a connection of its own: the run's
+ * signal may be the reason we are here. Says what happened, for the reason.
+ */
+async function deleteJob(api: KubeApi, preDeploy: PreDeployJob, progress: Progress): Promise<string> {
+  const cleanup = new KubeApi(api.config, AbortSignal.timeout(CLEANUP_TIMEOUT_MS))
+  try {
+    await cleanup.remove(preDeploy.job as KubernetesObject, 'Background')
+    progress.step(`deleted ${objectName(preDeploy.job)} and its pod (propagation Background)`)
+    return 'the Job was deleted'
+  } catch (error) {
+    const message = `could not delete ${objectName(preDeploy.job)}: ${errorMessage(error)}; delete it yourself (kubectl delete job ${preDeploy.job.metadata.name} -n ${preDeploy.job.metadata.namespace})`
+    progress.reason(message)
+    return message
+  }
+}
+
+/** An annotated Job of an earlier deploy has the same name: a Job's template cannot change, so it is replaced. */
+async function replaceFinished(api: KubeApi, preDeploy: PreDeployJob, progress: Progress): Promise<void> {
+  if (preDeploy.origin !== 'manifest') return
+  const live = await api.read<KubernetesObject & { status?: JobStatus }>(preDeploy.job as KubernetesObject)
+  if (!live) return
+  if (!jobVerdict(live.status)) throw new Error(`${objectName(preDeploy.job)} is still running (another deploy's?): wait for it to finish, or delete it`)
+  await api.remove(preDeploy.job as KubernetesObject, 'Background')
+  for (let i = 0; i < 100 && (await api.read(preDeploy.job as KubernetesObject)); i++) await sleep(100, api.signal)
+  progress.step(`deleted the finished ${objectName(preDeploy.job)} of an earlier deploy, to run it again`)
+}
+
+/**
+ * The plan's `before` step for these Jobs (one after the other; the first that does not succeed ends
+ * it), or undefined when there are none.
+ */
+export function preDeployStep(api: KubeApi, jobs: PreDeployJob[], fieldManager: string): BeforeStep | undefined {
+  if (jobs.length === 0) return undefined
+  return {
+    description: jobs.map(describeJob).join('; then '),
+    run: async context => {
+      const outputs: Record<string, string> = {}
+      const names: string[] = []
+      for (const job of jobs) {
+        const outcome = await runPreDeployJob(api, job, fieldManager, context)
+        names.push(job.job.metadata.name)
+        Object.assign(outputs, outcome.outputs, { 'pre-deploy-task': names.join(',') })
+        if (outcome.state !== 'succeeded') return { ...outcome, outputs }
+      }
+      return { state: 'succeeded', outputs }
+    }
+  }
+}
+
+/** The Jobs as YAML documents, for the rendered file and the dry run. */
+export function jobsText(jobs: PreDeployJob[]): string {
+  return jobs.map(({ job }) => `# before the rollout (${PHASE_ANNOTATION}: ${PRE_DEPLOY_PHASE}): run to completion first\n${stringify(job, { lineWidth: 0 })}`).join('---\n')
+}
