@@ -73,7 +73,7 @@ export async function runDeployment(
 
   if (request.dryRun) {
     const diff = await plan.dryRun()
-    return { ...planned, status: 'dry-run', ok: true, diff, message: `dry run: ${plan.checkedBy}; nothing was changed` }
+    return { ...planned, status: 'dry-run', ok: true, diff, objects: plan.dryRunObjects?.(), message: `dry run: ${plan.checkedBy}; nothing was changed` }
   }
 
   // A cancellation that came while validating stops here, before anything changes.

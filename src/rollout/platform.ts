@@ -52,6 +52,11 @@ export interface Plan extends Rendered {
   /** What would change, as a readable diff, checked by the server without changing anything. */
   dryRun(): Promise<string>
   /**
+   * After `dryRun`: each object with what the change would do to it (`would be created`, `would change`,
+   * `unchanged`, `would be pruned`), for the summary's object table. Absent where there is no set.
+   */
+  dryRunObjects?(): ObjectState[]
+  /**
    * What the dry run's verdict rests on, for its final line: a server-side dry run is a stronger word
    * than checks against the live service (ECS has no dry run of RegisterTaskDefinition or UpdateService).
    */

@@ -200,6 +200,26 @@ export class KubeApi {
     return this.call(`read ${describe(object)}`, signal => this.connection.raw.send<T>(HttpMethod.GET, path, { signal }).catch(notFound))
   }
 
+  /**
+   * Deletes one object, only if it is still the one with `uid` (a precondition: an object made anew
+   * under the same name is never deleted by mistake); false when it was already gone.
+   */
+  async delete(object: KubernetesObject, options: { uid?: string; dryRun?: boolean } = {}): Promise<boolean> {
+    const path = await this.objectPath(object)
+    const body = { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background', preconditions: options.uid ? { uid: options.uid } : undefined }
+    return this.call(`delete ${describe(object)}`, signal =>
+      this.connection.raw.send(HttpMethod.DELETE, path, { query: { dryRun: options.dryRun ? 'All' : undefined }, body, signal }).then(
+        () => true,
+        error => notFound(error) ?? false
+      )
+    )
+  }
+
+  /** One GET of any path that answers JSON (an API group's discovery document). */
+  async get<T>(path: string): Promise<T | undefined> {
+    return this.call(`read ${path}`, signal => this.connection.raw.send<T>(HttpMethod.GET, path, { signal }).catch(notFound))
+  }
+
   async list<T>(path: string, query: Record<string, string | undefined> = {}): Promise<{ items: T[]; metadata?: { resourceVersion?: string } }> {
     this.counts.lists++
     return this.call(`list ${path}`, signal => this.connection.raw.send(HttpMethod.GET, path, { query, signal }))

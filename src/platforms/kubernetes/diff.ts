@@ -29,6 +29,15 @@ export interface DiffPair {
   after: unknown
 }
 
+/** What applying would do to each object: for the dry run's object table. */
+export function dryRunStates(pairs: DiffPair[]): Array<{ ref: string; state: string }> {
+  return pairs.map(pair => {
+    const ref = `${pair.kind}/${pair.name}`
+    if (!pair.live) return { ref, state: 'would be created' }
+    return { ref, state: objectDiff(comparable(pair.live), comparable(pair.after), 'live', 'after') ? 'would change' : 'unchanged' }
+  })
+}
+
 /** The diff of every object, live against the server's dry-run result; a line for unchanged ones. */
 export function manifestDiff(pairs: DiffPair[]): string {
   const parts: string[] = []

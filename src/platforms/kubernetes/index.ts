@@ -12,9 +12,11 @@ import {
 } from '../../render/manifests.js'
 import { loadKubernetesTemplate } from '../../render/kubernetes-template.js'
 import type { DeployRequest } from '../../request.js'
-import type { Plan, Platform, Rendered } from '../../rollout/platform.js'
+import type { ObjectState, Plan, Platform, Rendered } from '../../rollout/platform.js'
+import { AppliedSet } from './applied-set.js'
+import { ApplySet, pruneAfterSuccess, prunePreview } from './applyset.js'
 import { KubeApi, loadKubeConfig, namespaceOf } from './client.js'
-import { comparable, manifestDiff } from './diff.js'
+import { comparable, dryRunStates, manifestDiff } from './diff.js'
 import { currentRevisionNumber, revisionsOf, undoPatch, undoTarget, type Workload } from './history.js'
 import { KubernetesRollout, madeBy } from './rollout.js'
 import { isPreDeployJob, jobFromWorkload, jobsFromManifests, validateJobs, type PreDeployJob } from './pre-deploy.js'
@@ -104,6 +106,10 @@ export function createKubernetesPlatform(request: DeployRequest, connection?: { 
         const setJobs = jobsFromManifests(rendered.manifests, request)
         for (const { job } of setJobs) job.metadata.namespace = namespace
         const manifests = rendered.manifests.filter(m => !isPreDeployJob(m.object))
+        // prune: every object carries the set's label, and the set's parent must be ours (ApplySet).
+        const applySet = request.kubernetes.prune ? new ApplySet(api, service, namespace, fieldManager) : undefined
+        applySet?.label(manifests)
+        await applySet?.readParent()
         const validated = await validateManifests(api, manifests, rendered.target, namespace, { fieldManager, force: forceConflicts, wait: request.wait })
         const jobs = [...setJobs, ...preDeployJobs(rendered.target.object, rendered.images, namespace)]
         await validateJobs(api, jobs, fieldManager)
@@ -114,18 +120,28 @@ export function createKubernetesPlatform(request: DeployRequest, connection?: { 
         const liveImages = new Map(containersOf(live).map(c => [c.name, c.image ?? '']))
         const images = rendered.images.map(i => ({ ...i, previous: liveImages.get(i.container) ?? '' }))
         const notes = validated.notes.map(n => `\n  ${n}`).join('')
+        const wouldPrune: ObjectState[] = []
+        // Every object of the set is waited for by its kind's rules (readiness.ts), and listed in the summary.
+        const set = new AppliedSet(
+          objects.map(o => ({ apiVersion: o.apiVersion, kind: o.kind, name: o.metadata.name, namespace: o.metadata.namespace, serviceType: (o.spec as { type?: string } | undefined)?.type })),
+          { waitForLoadBalancers: request.kubernetes.waitForLoadBalancers }
+        )
+        if (request.wait) await set.checkReadable(api, manifests)
         return {
           ...manifestTexts([...jobs.map(j => j.job), ...objects], rendered.renderedBy),
           fileName: `${service}-manifests.yaml`,
           images,
           previousRevision: target.previousRevision !== undefined ? String(target.previousRevision) : undefined,
           description: `Kubernetes ${objectName(rendered.target.object)} in namespace ${namespace}: revision ${target.previousRevision ?? '(new)'} -> next, ${objects.length + jobs.length} object(s)${rendered.renderedBy ? ` rendered by ${rendered.renderedBy},` : ''} checked by a server dry run; ${imagesLine(images)}${notes}`,
-          dryRun: async () => withJobsText(manifestDiff(validated.pairs), jobs),
+          dryRun: async () => withJobsText([manifestDiff(validated.pairs), applySet ? await prunePreview(applySet, objects, rows => wouldPrune.push(...rows)) : ''].filter(Boolean).join('\n'), jobs),
+          dryRunObjects: () => [...dryRunStates(validated.pairs), ...wouldPrune],
           checkedBy: SERVER_DRY_RUN,
           before: preDeployStep(api, jobs, fieldManager),
           apply: async (progress, signal) => {
             const cancellable = api.withSignal(signal)
             for (const note of validated.notes) progress.step(note)
+            // The parent lists the old and new kinds before anything is applied: an interrupted deploy leaks nothing.
+            await applySet?.beforeApply(objects)
             const answers = new Map<string, KubernetesObject>()
             for (const object of objects) {
               const force = forceConflicts || validated.forced.has(object)
@@ -134,7 +150,10 @@ export function createKubernetesPlatform(request: DeployRequest, connection?: { 
               progress.step(`applied ${objectName(object)} (server-side apply, field manager ${fieldManager}${reclaimed})`)
             }
             const made = validated.workloads.map(w => madeBy(w, answers.get(`${w.kind}/${w.name}`)))
-            return KubernetesRollout.settle(cancellable, made, fieldManager)
+            const rollout = await KubernetesRollout.settle(cancellable, made, fieldManager)
+            rollout.follow(set, objects.length)
+            if (applySet) rollout.afterSuccess = pruneAfterSuccess(applySet, objects, rows => set.recordPruned(rows))
+            return rollout
           }
         }
       }
@@ -157,7 +176,7 @@ export function createKubernetesPlatform(request: DeployRequest, connection?: { 
         fileName: `${service}-manifests.yaml`,
         images,
         previousRevision: previous !== undefined ? String(previous) : undefined,
-        description: `Kubernetes ${objectName(live)} in namespace ${namespace} (no template: image-only change of the live workload): revision ${previous ?? '?'} -> next; ${imagesLine(images)}`,
+        description: `Kubernetes ${objectName(live)} in namespace ${namespace} (no template: image-only change of the live workload): revision ${previous ?? '?'} -> next; ${imagesLine(images)}${request.kubernetes.prune ? '\n  prune: nothing is pruned without a template (an image-only change applies no set)' : ''}`,
         dryRun: async () => withJobsText(manifestDiff([{ kind: live.kind, name: service, live, after }]), jobs),
         checkedBy: SERVER_DRY_RUN,
         before: preDeployStep(api, jobs, fieldManager),

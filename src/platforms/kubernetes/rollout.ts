@@ -3,7 +3,8 @@ import { objectName } from '../../render/manifests.js'
 import { stoppedOutcome } from '../../rollout/poll-loop.js'
 import { sleep } from '../../rollout/poll.js'
 import type { Progress } from '../../rollout/progress.js'
-import type { Rollout, WaitContext, WaitOutcome } from '../../rollout/platform.js'
+import type { ObjectState, Rollout, WaitContext, WaitOutcome } from '../../rollout/platform.js'
+import { AppliedSet } from './applied-set.js'
 import type { KubeApi } from './client.js'
 import { currentRevisionNumber, revisionsOf, templateOf, undoPatch, undoTarget, type Revision, type UndoPatch, type Workload } from './history.js'
 import { newRevisionObjects, type Owned, type WatchedWorkload } from './new-pods.js'
@@ -59,6 +60,12 @@ export class KubernetesRollout implements Rollout {
   private readonly foreignSince: Record<string, number> = {}
   /** Said with a success that came about unusually (a `kubectl rollout restart` of our template). */
   private readonly notes: string[] = []
+  /** Every object of the applied set and its state; the workloads alone when no set was applied. */
+  private set: AppliedSet
+  /** The set holds more than the workloads: the progress line counts objects. */
+  private setHasOthers = false
+  /** Housekeeping after success (pruning), set by the platform. */
+  afterSuccess?: (progress: Progress) => Promise<void>
 
   constructor(api: KubeApi, workloads: TrackedWorkload[], fieldManager: string, rules: DoomRules = DEFAULT_DOOM_RULES) {
     this.api = api
@@ -70,6 +77,22 @@ export class KubernetesRollout implements Rollout {
     this.previousRevision = target.previousRevision !== undefined ? String(target.previousRevision) : undefined
     const restored = target.restored !== undefined && target.restored !== target.revision ? `revision ${target.restored}, now ` : ''
     this.label = `${target.kind.toLowerCase()}/${target.name} ${restored}revision ${this.revision}`
+    this.set = new AppliedSet(
+      workloads.map(w => ({ apiVersion: 'apps/v1', kind: w.kind, name: w.name, namespace: w.namespace })),
+      { waitForLoadBalancers: true }
+    )
+  }
+
+  /** Waits for every object of the applied set too (workloads are among them), each by its kind's rules. */
+  follow(set: AppliedSet, objectCount: number): this {
+    this.set = set
+    this.setHasOthers = objectCount > this.workloads.length
+    return this
+  }
+
+  /** Every object waited on, with its last state, and what was pruned. */
+  objects(): ObjectState[] {
+    return this.set.table()
   }
 
   /**
@@ -110,6 +133,7 @@ export class KubernetesRollout implements Rollout {
     const api = this.api.withSignal(signal)
     const changes = new Changes()
     const watches = this.startWatches(api, changes, signal)
+    watches.others = await this.set.start(api, changes, signal)
     const failing = new FailingSince()
     const logsRead = new Set<string>()
     let status = 'waiting for the first list of the workloads'
@@ -127,7 +151,9 @@ export class KubernetesRollout implements Rollout {
         }
         await changes.next(1000, deadline.signal)
       }
-      return stoppedOutcome(context, status)
+      // A set that did not get ready in time: every object not ready, each with why.
+      const notReady = this.setHasOthers ? this.set.notReady() : []
+      return stoppedOutcome(context, notReady.length ? `${this.set.statusLine().split(';')[0]}; not ready: ${notReady.join('; ')}` : status)
     } finally {
       stop.abort()
     }
@@ -167,11 +193,13 @@ export class KubernetesRollout implements Rollout {
     const pending: string[] = []
     const doomed: PodProblem[] = []
     const errors: string[] = []
+    const uids: Array<string | undefined> = []
     for (const tracked of this.workloads) {
       // Listed items carry no kind: the collection they come from says it.
       const live = values<WatchedWorkload & WorkloadState>(watches[tracked.kind]).find(w => w.metadata.name === tracked.name)
       if (!live) {
         pending.push(`${tracked.kind.toLowerCase()}/${tracked.name} not found`)
+        this.set.record(tracked.kind, tracked.name, { state: 'waiting', message: 'not found' })
         continue
       }
       const workload = { ...live, kind: tracked.kind }
@@ -179,11 +207,13 @@ export class KubernetesRollout implements Rollout {
       if (owner.superseded) return { status: owner.superseded, outcome: { state: 'superseded', reason: owner.superseded } }
       if (owner.waiting) {
         pending.push(owner.waiting)
+        this.set.record(tracked.kind, tracked.name, { state: 'waiting', message: owner.waiting })
         continue
       }
       const state = rolloutStatus(workload)
       if (state.error) errors.push(state.error)
       else if (!state.done) pending.push(state.message)
+      this.set.record(tracked.kind, tracked.name, { state: state.error ? 'failed' : state.done ? 'ready' : 'waiting', message: state.error ?? state.message })
       const { pods, owners } = newRevisionObjects(workload, collections)
       const problems = diagnosePods(pods, failing, Date.now(), this.rules)
       for (const problem of problems) progress.event(problem.key, describeProblem(problem))
@@ -192,18 +222,24 @@ export class KubernetesRollout implements Rollout {
         await this.printLogTail(api, tracked.namespace, problem, progress, false)
       }
       doomed.push(...problems.filter(p => p.doomed))
-      const uids = new Set([live.metadata.uid, ...owners.map(o => o.metadata.uid), ...pods.map(p => p.metadata.uid)])
-      for (const event of events.filter(e => uids.has(e.involvedObject?.uid))) {
-        const count = event.series?.count ?? event.count ?? 1
-        // Once per object, reason and message: the kubelet repeats an event by raising its count.
-        const times = count > 1 ? ` (${count} times so far)` : ''
-        progress.event(`event:${event.involvedObject?.uid}:${event.reason}:${event.message}`, `event: ${event.involvedObject?.kind?.toLowerCase()}/${event.involvedObject?.name}: ${event.reason}: ${event.message}${times}`)
-      }
+      uids.push(live.metadata.uid, ...owners.map(o => o.metadata.uid), ...pods.map(p => p.metadata.uid))
     }
-    const status = pending.length ? pending.join('; ') : 'all workloads rolled out'
+    // The other objects of the set, each by its kind's rules (readiness.ts).
+    const setFailure = await this.set.assess(api, collections.pods, progress)
+    for (const uid of this.set.uids(collections.pods)) uids.push(uid)
+    const watched = new Set(uids)
+    for (const event of events.filter(e => watched.has(e.involvedObject?.uid))) {
+      const count = event.series?.count ?? event.count ?? 1
+      // Once per object, reason and message: the kubelet repeats an event by raising its count.
+      const times = count > 1 ? ` (${count} times so far)` : ''
+      progress.event(`event:${event.involvedObject?.uid}:${event.reason}:${event.message}`, `event: ${event.involvedObject?.kind?.toLowerCase()}/${event.involvedObject?.name}: ${event.reason}: ${event.message}${times}`)
+    }
+    const status = this.setHasOthers ? this.set.statusLine() : pending.length ? pending.join('; ') : 'all workloads rolled out'
+    if (setFailure) errors.push(setFailure)
     if (errors.length) return { status, outcome: { state: 'failed', reason: errors.join('; ') } }
     if (doomed.length) return { status, outcome: await this.failFast(api, doomed, progress) }
-    if (pending.length === 0) {
+    if (pending.length === 0 && this.set.allReady()) {
+      if (this.setHasOthers) progress.step(this.set.statusLine())
       progress.step(`rolled out: ${this.workloads.map(w => `${w.kind.toLowerCase()}/${w.name}${w.revision !== undefined ? ` revision ${w.revision}` : ''}`).join(', ')}`)
       return { status, outcome: this.notes.length ? { state: 'succeeded', note: this.notes.join('; ') } : { state: 'succeeded' } }
     }

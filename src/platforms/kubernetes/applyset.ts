@@ -1,0 +1,236 @@
+// Pruning with an ApplySet, recorded as `kubectl apply --prune --applyset` records it (KEP-3659;
+// kubectl's pkg/cmd/apply/applyset.go): a parent object (here a Secret named `<service>-applyset` in
+// the deploy's namespace) carries the set's id label, the tooling annotation and the group-kinds its
+// members may have; every member carries `applyset.kubernetes.io/part-of: <id>`. Before the apply the
+// parent is widened to the old and new kinds together (an interrupted deploy leaks nothing); after a
+// successful one, members the set no longer holds are deleted and the parent narrowed to the new
+// kinds. Objects without our id (other sets, unlabelled objects) are never listed, so never touched.
+
+import { createHash } from 'node:crypto'
+import type { KubernetesObject } from '@kubernetes/client-node'
+import { ProblemList, UserError, errorMessage } from '../../errors.js'
+import type { KubeObject, Manifest } from '../../render/manifests.js'
+import type { ObjectState } from '../../rollout/platform.js'
+import type { Progress } from '../../rollout/progress.js'
+import type { KubeApi } from './client.js'
+
+export const PART_OF = 'applyset.kubernetes.io/part-of'
+export const PARENT_ID = 'applyset.kubernetes.io/id'
+export const TOOLING = 'applyset.kubernetes.io/tooling'
+export const GROUP_KINDS = 'applyset.kubernetes.io/contains-group-kinds'
+export const ADDITIONAL_NAMESPACES = 'applyset.kubernetes.io/additional-namespaces'
+/** `<toolname>/<version>`: kubectl refuses to change a set whose tooling name is not its own, as we do. */
+const TOOL_NAME = 'deploy-service'
+const TOOL_VALUE = `${TOOL_NAME}/v1`
+
+/**
+ * Kinds never pruned, whatever the set says: deleting a CustomResourceDefinition deletes every custom
+ * resource of its kind in the cluster, deleting a Namespace everything in it.
+ */
+const NEVER_PRUNED = new Set(['CustomResourceDefinition.apiextensions.k8s.io', 'Namespace'])
+
+/** The ApplySet id of a parent, as kubectl computes it: base64url(sha256(<name>.<namespace>.<kind>.<group>)). */
+export function applySetId(parent: { name: string; namespace: string; kind: string; group: string }): string {
+  const hash = createHash('sha256').update([parent.name, parent.namespace, parent.kind, parent.group].join('.')).digest('base64url')
+  return `applyset-${hash}-v1`
+}
+
+/** `Deployment.apps`, `ConfigMap` (core group): a group-kind as the annotation writes it. */
+export function groupKindOf(object: { apiVersion: string; kind: string }): string {
+  const group = object.apiVersion.includes('/') ? object.apiVersion.slice(0, object.apiVersion.indexOf('/')) : ''
+  return group ? `${object.kind}.${group}` : object.kind
+}
+
+interface Parent {
+  metadata: { labels?: Record<string, string>; annotations?: Record<string, string> }
+}
+
+interface Member {
+  apiVersion: string
+  kind: string
+  metadata: { name: string; namespace?: string; uid?: string }
+}
+
+/** What pruning would delete, and what it leaves (with why). */
+export interface PruneCandidates {
+  members: Member[]
+  /** Members of kinds never pruned, and kinds that can no longer be listed. */
+  kept: string[]
+}
+
+export class ApplySet {
+  readonly id: string
+  readonly parentName: string
+  private readonly api: KubeApi
+  private readonly namespace: string
+  private readonly fieldManager: string
+  /** The kinds the live parent lists (its members from earlier deploys may be any of them). */
+  private previousKinds: string[] = []
+
+  constructor(api: KubeApi, service: string, namespace: string, fieldManager: string) {
+    this.api = api
+    this.namespace = namespace
+    this.fieldManager = `${fieldManager}-applyset`
+    this.parentName = `${service}-applyset`
+    this.id = applySetId({ name: this.parentName, namespace, kind: 'Secret', group: '' })
+  }
+
+  /** `Secret/web-applyset`, for messages. */
+  get parentRef(): string {
+    return `Secret/${this.parentName}`
+  }
+
+  /**
+   * Puts our part-of label on every object of the set (before the server dry run, so the diff shows
+   * it). An object that already names another set is an error at its file: it would change sets.
+   */
+  label(manifests: Manifest[]): void {
+    const problems = new ProblemList()
+    for (const { object, source } of manifests) {
+      const labels = (object.metadata.labels ??= {})
+      const given = labels[PART_OF]
+      if (given !== undefined && given !== this.id) {
+        problems.add({ input: 'template', location: source.locate(['metadata', 'labels', PART_OF]), message: `sets label ${PART_OF}: ${given}; with prune the set labels its objects itself (${this.id}): remove the label` })
+        continue
+      }
+      labels[PART_OF] = this.id
+    }
+    problems.throwIfAny()
+  }
+
+  /**
+   * Reads the live parent: none yet (a first deploy with prune), or one of ours. A Secret of that name
+   * that is not our ApplySet's parent stops the deploy before anything changes.
+   */
+  async readParent(): Promise<void> {
+    const parent = await this.api.read<KubernetesObject & Parent>({ apiVersion: 'v1', kind: 'Secret', metadata: { name: this.parentName, namespace: this.namespace } })
+    if (!parent) return
+    const where = `${this.parentRef} in namespace ${this.namespace}`
+    const tooling = parent.metadata.annotations?.[TOOLING]
+    if (tooling === undefined) {
+      throw new UserError({ input: 'prune', message: `${where} exists but is not an ApplySet parent (no ${TOOLING} annotation); deploy-service keeps its prune records there: rename that Secret, or set prune: false` })
+    }
+    const tool = tooling.includes('/') ? tooling.slice(0, tooling.lastIndexOf('/')) : tooling
+    if (tool !== TOOL_NAME) throw new UserError({ input: 'prune', message: `${where} is the parent of an ApplySet managed by ${tool}, not deploy-service: never changed here; set prune: false or rename the service` })
+    if (parent.metadata.labels?.[PARENT_ID] !== this.id) {
+      throw new UserError({ input: 'prune', message: `${where} has ${PARENT_ID}: ${parent.metadata.labels?.[PARENT_ID] ?? '(none)'}, not ${this.id}: it was not written by deploy-service for this namespace; delete it or set prune: false` })
+    }
+    const kinds = parent.metadata.annotations?.[GROUP_KINDS] ?? ''
+    this.previousKinds = kinds.split(',').filter(Boolean)
+  }
+
+  /** Writes the parent (server-side apply under its own field manager) listing `kinds`. */
+  private async writeParent(kinds: string[]): Promise<void> {
+    const parent = {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: {
+        name: this.parentName,
+        namespace: this.namespace,
+        labels: { [PARENT_ID]: this.id },
+        annotations: { [TOOLING]: TOOL_VALUE, [GROUP_KINDS]: [...new Set(kinds)].sort().join(','), [ADDITIONAL_NAMESPACES]: '' }
+      }
+    }
+    try {
+      await this.api.apply(parent, { fieldManager: this.fieldManager, force: false, dryRun: false })
+    } catch (error) {
+      // Only our own fields are in it: take them back as kubectl does (its parent update forces on conflict).
+      if ((error as { code?: number }).code !== 409 && !/conflict/i.test(errorMessage(error))) throw error
+      await this.api.apply(parent, { fieldManager: this.fieldManager, force: true, dryRun: false })
+    }
+  }
+
+  /** Before applying: the parent lists the old and new kinds together, so nothing can leak. */
+  async beforeApply(objects: KubeObject[]): Promise<void> {
+    await this.writeParent([...this.previousKinds, ...objects.map(groupKindOf)])
+  }
+
+  /** Members of the set, live, that `objects` (the set now) no longer holds. */
+  async candidates(objects: KubeObject[]): Promise<PruneCandidates> {
+    const keep = new Set(objects.map(o => `${groupKindOf(o)}/${o.metadata.namespace ?? ''}/${o.metadata.name}`))
+    const members: Member[] = []
+    const kept: string[] = []
+    const kinds = [...new Set([...this.previousKinds, ...objects.map(groupKindOf)])].sort()
+    for (const groupKind of kinds) {
+      const [kind, ...rest] = groupKind.split('.')
+      const group = rest.join('.')
+      const apiVersion = await this.preferredVersion(group)
+      const resource = apiVersion ? await this.api.resource(apiVersion, kind) : undefined
+      if (!apiVersion || !resource) {
+        kept.push(`${groupKind}: the server no longer serves this kind, so its members cannot be listed`)
+        continue
+      }
+      const base = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`
+      const path = `${base}${resource.namespaced ? `/namespaces/${this.namespace}` : ''}/${resource.name}`
+      const listed = await this.api.list<Member>(path, { labelSelector: `${PART_OF}=${this.id}` })
+      for (const item of listed.items) {
+        const member = { ...item, apiVersion, kind }
+        if (keep.has(`${groupKind}/${resource.namespaced ? this.namespace : ''}/${item.metadata.name}`)) continue
+        if (NEVER_PRUNED.has(groupKind)) kept.push(`${kind}/${item.metadata.name}: a ${kind} is never pruned (deleting it deletes what it holds); delete it yourself if it should go`)
+        else members.push(member)
+      }
+    }
+    return { members, kept }
+  }
+
+  /**
+   * After a successful deploy: deletes the members the set no longer holds, then narrows the parent
+   * to the kinds of the set. A member that could not be deleted keeps the parent wide, so the next
+   * deploy tries again. What is kept on purpose (a CRD, a Namespace, a kind the server no longer
+   * serves, whose objects went with it) is said once, then left out of the set. Returns each member's
+   * row for the object table, what was kept, and the deletions that failed.
+   */
+  async prune(objects: KubeObject[]): Promise<{ rows: ObjectState[]; kept: string[]; problems: string[] }> {
+    const { members, kept } = await this.candidates(objects)
+    const rows: ObjectState[] = []
+    const problems: string[] = []
+    for (const member of members) {
+      const ref = `${member.kind}/${member.metadata.name}`
+      try {
+        await this.api.delete(member as KubernetesObject, { uid: member.metadata.uid })
+        rows.push({ ref, state: 'pruned' })
+      } catch (error) {
+        rows.push({ ref, state: `not pruned: ${errorMessage(error)}` })
+        problems.push(`could not prune ${ref}: ${errorMessage(error)}`)
+      }
+    }
+    for (const line of kept) rows.push({ ref: line.slice(0, line.indexOf(':')), state: `not pruned: ${line.slice(line.indexOf(':') + 2)}` })
+    if (problems.length === 0) await this.writeParent(objects.map(groupKindOf))
+    return { rows, kept, problems }
+  }
+
+  /** The preferred version of an API group (`v1` for the core group), from discovery. */
+  private async preferredVersion(group: string): Promise<string | undefined> {
+    if (group === '') return 'v1'
+    const answer = await this.api.get<{ preferredVersion?: { groupVersion?: string } }>(`/apis/${group}`)
+    return answer?.preferredVersion?.groupVersion
+  }
+}
+
+/**
+ * The housekeeping step that prunes after a successful deploy: each deletion is logged and put in the
+ * object table (`record`); problems throw once all were tried, so the engine reports them as warnings
+ * (the deploy itself succeeded: the new set is healthy, and what is left over is named).
+ */
+export function pruneAfterSuccess(applySet: ApplySet, objects: KubeObject[], record: (rows: ObjectState[]) => void): (progress: Progress) => Promise<void> {
+  return async progress => {
+    const { rows, kept, problems } = await applySet.prune(objects)
+    record(rows)
+    for (const line of kept) progress.step(`prune: kept ${line}`)
+    const pruned = rows.filter(r => r.state === 'pruned').map(r => r.ref)
+    progress.step(pruned.length ? `pruned (no longer in the set, ApplySet ${applySet.parentRef}): ${pruned.join(', ')}` : `prune: nothing to delete (ApplySet ${applySet.parentRef})`)
+    if (problems.length) throw new Error(`pruning left objects behind: ${problems.join('; ')}`)
+  }
+}
+
+/** The dry run's lines: what a successful deploy would prune; `record` gets the object table's rows. */
+export async function prunePreview(applySet: ApplySet, objects: KubeObject[], record: (rows: ObjectState[]) => void = () => {}): Promise<string> {
+  const { members, kept } = await applySet.candidates(objects)
+  record([
+    ...members.map(m => ({ ref: `${m.kind}/${m.metadata.name}`, state: 'would be pruned' })),
+    ...kept.map(line => ({ ref: line.slice(0, line.indexOf(':')), state: `would not be pruned: ${line.slice(line.indexOf(':') + 2)}` }))
+  ])
+  const lines = members.map(m => `- ${m.kind}/${m.metadata.name} (would be pruned: no longer in the set; ApplySet ${applySet.parentRef})`)
+  for (const line of kept) lines.push(`  ${line} (would not be pruned)`)
+  return lines.length ? lines.join('\n') : `prune: nothing would be deleted (ApplySet ${applySet.parentRef})`
+}
