@@ -1,13 +1,15 @@
 // ECS benchmark on the scripted endpoint, the committed bundle run as the runner runs it, side by side
 // with the wait that aws-actions/amazon-ecs-deploy-task-definition uses (the SDK's
 // waitUntilServicesStable with its 15 s delay) on the same rollouts. Prints one row per measure.
-import { DescribeServicesCommand, ECSClient, RegisterTaskDefinitionCommand, UpdateServiceCommand, waitUntilServicesStable } from '@aws-sdk/client-ecs'
+import { CloudWatchLogsClient, CreateLogGroupCommand } from '@aws-sdk/client-cloudwatch-logs'
+import { DescribeServicesCommand, DescribeTasksCommand, ECSClient, RegisterTaskDefinitionCommand, RunTaskCommand, UpdateServiceCommand, waitUntilServicesStable, waitUntilTasksStopped } from '@aws-sdk/client-ecs'
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
-import { startScriptedEcs } from '../test/support/scripted-ecs.ts'
+import { startMoto } from '../test/support/moto.ts'
+import { defaultSeed, startScriptedEcs } from '../test/support/scripted-ecs.ts'
 
 const root = path.resolve(import.meta.dirname, '..')
 const RUNS = Number(process.env.BENCH_RUNS ?? 5)
@@ -31,7 +33,8 @@ function runBundle(endpoint, inputs, extraEnv = {}, watchFor) {
   for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.toUpperCase()}`] = value
   fs.writeFileSync(env.GITHUB_STEP_SUMMARY, '')
   const spawnedAt = Date.now()
-  const child = spawn(process.execPath, [...(extraEnv.TRACE_LOADS_FILE ? ['--import', path.join(root, 'bench/trace-loads.mjs')] : []), path.join(root, 'dist/index.js')], { env })
+  // BENCH_BUNDLE: another build of the action (a branch's, before dist/ is rebuilt); dist/index.js by default.
+  const child = spawn(process.execPath, [...(extraEnv.TRACE_LOADS_FILE ? ['--import', path.join(root, 'bench/trace-loads.mjs')] : []), process.env.BENCH_BUNDLE ?? path.join(root, 'dist/index.js')], { env })
   let log = ''
   let seenAt
   child.stdout.on('data', d => {
@@ -43,7 +46,7 @@ function runBundle(endpoint, inputs, extraEnv = {}, watchFor) {
     child.on('close', code => {
       const output = fs.readFileSync(outputFile, 'utf8')
       const id = /deployment-id<<(\S+)\n(.*)\n/.exec(output)?.[2]
-      resolve({ code, exitedAt: Date.now(), spawnedAt, seenAt, log, deploymentId: id })
+      resolve({ code, exitedAt: Date.now(), spawnedAt, seenAt, log, output, deploymentId: id })
     })
   )
 }
@@ -115,7 +118,7 @@ row(`exit after settle, median of ${RUNS} (s)`, median(ours).toFixed(2), `${medi
   const trace = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'trace-')), 'loads')
   await runBundle(ecs.endpoint, { 'image-tag': '4.0.0' }, { TRACE_LOADS_FILE: trace })
   await ecs.close()
-  const files = fs.readFileSync(trace, 'utf8').split('\n').filter(f => f.startsWith(path.join(root, 'dist')) && f.endsWith('.js'))
+  const files = fs.readFileSync(trace, 'utf8').split('\n').filter(f => f.startsWith(path.dirname(process.env.BENCH_BUNDLE ?? path.join(root, 'dist/index.js'))) && f.endsWith('.js'))
   const bytes = files.reduce((sum, f) => sum + fs.statSync(f).size, 0)
   const kubernetes = files.some(f => fs.readFileSync(f, 'utf8').includes('KubeConfig'))
   row('JS an ECS deploy loads', `${(bytes / 1024 / 1024).toFixed(2)} MB in ${files.length} files${kubernetes ? ' (Kubernetes client LOADED)' : ''}`, '-', '<= 1.5 MB')
@@ -151,4 +154,68 @@ async function clearError(endpoint) {
   const outcome = await clearError(`http://127.0.0.1:${port}`)
   row('time to a clear error, refused connection', `${outcome.seconds.toFixed(1)} s (exit ${outcome.code})`, '-', '< 60 s')
   console.log(`    error: ${outcome.error}`)
+}
+
+/**
+ * The pre-deploy task (a migration): a command that prints a line a second for 6 s, its log written to
+ * a moto_server's CloudWatch Logs as it prints. Measures the time from the task stopping (ECS's
+ * stoppedAt) to the step's verdict, and how many log lines the step showed before the task stopped
+ * (live) rather than after. Baseline: what a workflow does by hand, RunTask then the SDK's
+ * tasksStopped waiter (`aws ecs wait tasks-stopped`, a look every 6 s), the log read only afterwards.
+ */
+async function preDeployTask(runs) {
+  const moto = await startMoto()
+  const logs = new CloudWatchLogsClient({ endpoint: moto.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'b', secretAccessKey: 'b' } })
+  await logs.send(new CreateLogGroupCommand({ logGroupName: '/ecs/web' }))
+  const [seed] = defaultSeed()
+  const [web, router] = seed.taskDefinition.containerDefinitions
+  const logConfiguration = { logDriver: 'awslogs', options: { 'awslogs-group': '/ecs/web', 'awslogs-region': 'us-east-1', 'awslogs-stream-prefix': 'ecs', 'awslogs-endpoint': moto.endpoint } }
+  const services = [{ ...seed, taskDefinition: { ...seed.taskDefinition, containerDefinitions: [{ ...web, logConfiguration }, router] } }]
+  const script = Array.from({ length: 6 }, (_, i) => `echo migration step ${i + 1}; sleep 1`).join('; ') + '; exit 0'
+  const verdicts = []
+  const live = []
+  try {
+    for (let i = 0; i < runs; i++) {
+      const ecs = await startScriptedEcs({ settleMs: 500, services })
+      try {
+        const result = await runBundle(ecs.endpoint, { 'image-tag': `6.${i}.0`, 'pre-deploy-command': script }, { AWS_ENDPOINT_URL_CLOUDWATCH_LOGS: moto.endpoint }, /the pre-deploy step (succeeded|failed|timed out)/)
+        const arn = /pre-deploy-task<<(\S+)\n(.*)\n/.exec(result.output)?.[2]
+        if (result.code !== 0 || !arn) throw new Error(`the pre-deploy run failed (exit ${result.code}):\n${result.log}`)
+        const client = new ECSClient({ endpoint: ecs.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'b', secretAccessKey: 'b' } })
+        const [task] = (await client.send(new DescribeTasksCommand({ tasks: [arn] }))).tasks
+        const stoppedAt = task.stoppedAt.getTime()
+        verdicts.push((result.seenAt - stoppedAt) / 1000)
+        // Each line's stamp is its time since the step started (about when the process did).
+        const stamps = [...result.log.matchAll(/\[\+([\d.]+)s\] web \| migration step/g)].map(m => result.spawnedAt + Number(m[1]) * 1000)
+        live.push(`${stamps.filter(at => at < stoppedAt).length}/${stamps.length}`)
+      } finally {
+        await ecs.close()
+      }
+    }
+    // The baseline on the same task: RunTask, then the tasksStopped waiter.
+    const ecs = await startScriptedEcs({ settleMs: 500, services })
+    let baseline
+    try {
+      const client = new ECSClient({ endpoint: ecs.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'b', secretAccessKey: 'b' } })
+      const started = await client.send(new RunTaskCommand({
+        taskDefinition: 'web:1', launchType: 'FARGATE', networkConfiguration: { awsvpcConfiguration: { subnets: ['subnet-1'] } },
+        overrides: { containerOverrides: [{ name: 'web', command: ['sh', '-c', script] }] }
+      }))
+      const arn = started.tasks[0].taskArn
+      await waitUntilTasksStopped({ client, maxWaitTime: 600 }, { tasks: [arn] })
+      const [task] = (await client.send(new DescribeTasksCommand({ tasks: [arn] }))).tasks
+      baseline = (Date.now() - task.stoppedAt.getTime()) / 1000
+    } finally {
+      await ecs.close()
+    }
+    return { verdicts, live, baseline }
+  } finally {
+    await moto.stop()
+  }
+}
+
+{
+  const { verdicts, live, baseline } = await preDeployTask(Math.min(RUNS, 3))
+  row(`pre-deploy: task stopped -> verdict, median of ${verdicts.length} (s)`, median(verdicts).toFixed(2), `${baseline.toFixed(2)} (tasksStopped waiter, 6 s)`, '<= 2 s')
+  row('pre-deploy: log lines shown before the task stopped', live.join(', '), '0 (log read after the wait)', 'all but the last second\'s')
 }

@@ -679,7 +679,8 @@ function send(res: ServerResponse, status: number, body: unknown, type = 'applic
 export async function startScriptedEcs(options: ScriptedEcsOptions = {}): Promise<ScriptedEcs> {
   const state = new EcsState(options)
   // One-off tasks (RunTask and what follows a task to STOPPED) live beside this file.
-  const ops = { ...operations(state), ...taskOperations(state) }
+  const rollouts = operations(state)
+  const ops = { ...rollouts, ...taskOperations(state, rollouts) }
   const throttle = { operations: options.throttle?.operations, count: options.throttle?.count ?? 0 }
   const serverErrors = { operations: options.serverErrors?.operations, count: options.serverErrors?.count ?? 0 }
   let errorsServed = 0

@@ -8,15 +8,20 @@ import {
   ListTaskDefinitionsCommand,
   ListTasksCommand,
   RegisterTaskDefinitionCommand,
+  RunTaskCommand,
+  StopTaskCommand,
   UpdateServiceCommand,
   DeregisterTaskDefinitionCommand,
   type ECSClientConfig,
   type RegisterTaskDefinitionCommandInput,
+  type RunTaskCommandInput,
+  type RunTaskCommandOutput,
   type Service,
   type Tag,
   type Task,
   type TaskDefinition
 } from '@aws-sdk/client-ecs'
+import type { CloudWatchLogsClientConfig } from '@aws-sdk/client-cloudwatch-logs'
 import { randomUUID } from 'node:crypto'
 import { UserError, errorMessage } from '../../errors.js'
 import { errnoOf, isThrottling, retry, wasNotExecuted, type RetryOptions } from '../../rollout/retry.js'
@@ -263,6 +268,34 @@ export class EcsApi {
       nextToken = output.nextToken
     } while (nextToken)
     return arns
+  }
+
+  /**
+   * Starts a one-off task. `clientToken` (unique to this run of it) makes the retry of an ambiguous
+   * failure return the task the first try started instead of starting a second one.
+   */
+  /**
+   * How the CloudWatch Logs client that reads a one-off task's log is made, beside the credentials
+   * it shares with this client: the standard chain (AWS_ENDPOINT_URL_CLOUDWATCH_LOGS ...) by default.
+   */
+  logsClientConfig: Partial<CloudWatchLogsClientConfig> = {}
+
+  async runTask(input: Omit<RunTaskCommandInput, 'cluster'> & { clientToken: string }, signal?: AbortSignal): Promise<RunTaskCommandOutput> {
+    const abortSignal = this.signalFor(signal)
+    return this.call(`run a task of '${input.taskDefinition}'`, () =>
+      this.client.send(new RunTaskCommand({ cluster: this.cluster, ...input }), { abortSignal })
+    , 'pre-deploy-command', abortSignal)
+  }
+
+  /**
+   * Stops a task. Used after a timeout or a cancellation, so on purpose NOT ended by the run's
+   * cancellation: only by `signal`, which the caller bounds (a task left running would go on alone).
+   */
+  async stopTask(task: string, reason: string, signal: AbortSignal): Promise<Task | undefined> {
+    const output = await this.call(`stop task '${task}'`, () =>
+      this.client.send(new StopTaskCommand({ cluster: this.cluster, task, reason }), { abortSignal: signal })
+    , undefined, signal)
+    return output.task
   }
 }
 

@@ -12,6 +12,7 @@ import { shortArn } from './assess.js'
 import { EcsApi } from './client.js'
 import { redactEnvironment, taskDefinitionDiff } from './diff.js'
 import { resolveRollbackTarget, PREVIOUS_TAG } from './revisions.js'
+import { preDeployTask } from './one-off.js'
 import { EcsRollout } from './rollout.js'
 
 // ECS has no dry run of RegisterTaskDefinition or UpdateService: say what was checked, and no more.
@@ -78,6 +79,10 @@ export function createEcsPlatform(request: DeployRequest, client = new EcsApi(re
       })
       const images = changes.map(i => `${i.container}: ${i.previous || '(new container)'} -> ${i.next}`).join('; ')
       const nothingRuns = warnIfNothingRuns(current)
+      // One registration per deploy: the pre-deploy task runs from the revision that apply deploys.
+      let registration: Promise<TaskDefinition> | undefined
+      const register = (signal: AbortSignal): Promise<TaskDefinition> => (registration ??= api.registerTaskDefinition(definition as never, signal))
+      const before = request.preDeploy ? preDeployTask({ api, request, service: current, definition, images: changes, register }) : undefined
       return {
         ...rendered,
         images: changes,
@@ -85,9 +90,11 @@ export function createEcsPlatform(request: DeployRequest, client = new EcsApi(re
         description: `ECS service ${service} (cluster ${request.ecs.cluster}): ${shortArn(previous)} -> a new revision of ${definition.family}; ${images}${nothingRuns}`,
         dryRun: async () => taskDefinitionDiff(live, definition),
         checkedBy: ECS_CHECKS,
+        before,
         apply: async (progress, signal) => {
-          const registered = await api.registerTaskDefinition(definition as never, signal)
-          progress.step(`registered task definition ${shortArn(registered.taskDefinitionArn)}`)
+          const registeredBefore = Boolean(registration)
+          const registered = await register(signal)
+          progress.step(`${registeredBefore ? 'deploying' : 'registered'} task definition ${shortArn(registered.taskDefinitionArn)}`)
           const rollout = await EcsRollout.start(
             api,
             service,

@@ -1,0 +1,287 @@
+import type { CloudWatchLogsClientConfig } from '@aws-sdk/client-cloudwatch-logs'
+import type { Container, ContainerDefinition, Failure, RunTaskCommandInput, Service, Task, TaskDefinition } from '@aws-sdk/client-ecs'
+import { randomUUID } from 'node:crypto'
+import { UserError, errorMessage } from '../../errors.js'
+import type { ImageChange } from '../../render/containers.js'
+import type { TaskDefinitionInput } from '../../render/task-definition.js'
+import type { DeployRequest, PreDeployCommand } from '../../request.js'
+import { formatDuration } from '../../rollout/deadline.js'
+import type { BeforeOutcome, BeforeStep, WaitContext, WaitOutcome } from '../../rollout/platform.js'
+import { PollSchedule } from '../../rollout/poll.js'
+import { pollRollout, stoppedOutcome, type Observation } from '../../rollout/poll-loop.js'
+import { shortArn } from './assess.js'
+import type { EcsApi } from './client.js'
+import { LogFollower, awsLogsConfig, createLogReader, type AwsLogsConfig } from './logs.js'
+
+/** ECS allows this many characters of overrides (JSON included) in one RunTask. */
+const OVERRIDES_LIMIT = 8192
+/** A task RunTask started may be unknown to DescribeTasks for a moment (eventual consistency); not for longer. */
+const UNKNOWN_FOR_MS = 30_000
+/** StopTask after a timeout or a cancellation: bounded, since the run is ending. */
+const STOP_WITHIN_MS = 5_000
+
+export interface OneOffOptions {
+  api: EcsApi
+  request: DeployRequest
+  /** The live service: its network configuration, launch type or capacity providers, platform version. */
+  service: Service
+  /** The rendered task definition the deploy registers (the task runs from it). */
+  definition: TaskDefinitionInput
+  images: ImageChange[]
+  /** The deploy's one registration: the task runs from the revision that apply then deploys. */
+  register(signal: AbortSignal): Promise<TaskDefinition>
+}
+
+/**
+ * The `pre-deploy-command` as an ECS one-off task: checked now (the container, the network, the size
+ * of the override), run by the engine before UpdateService. Throws a UserError naming the input when
+ * it cannot run.
+ */
+export function preDeployTask(options: OneOffOptions): BeforeStep {
+  const { request, service, definition } = options
+  const preDeploy = request.preDeploy as PreDeployCommand
+  const container = chooseContainer(preDeploy, definition, options.images, request)
+  const overrides = { containerOverrides: [{ name: container.name!, command: preDeploy.command }] }
+  if (JSON.stringify(overrides).length > OVERRIDES_LIMIT) {
+    throw new UserError({ input: 'pre-deploy-command', message: `is too long: ECS takes at most ${OVERRIDES_LIMIT} characters of overrides in RunTask; run a script from the image instead` })
+  }
+  const placement = placementOf(service, definition)
+  const startedBy = startedByOf(request)
+  const logs = awsLogsConfig(container, regionOf(service.serviceArn))
+  const where = [placement.launchType ?? placement.capacityProviderStrategy?.map(s => s.capacityProvider).join('+') ?? 'the cluster default capacity', placement.platformVersion && `platform ${placement.platformVersion}`, placement.networkConfiguration && networkText(placement.networkConfiguration)]
+  const description = `one-off task of the new revision of ${definition.family} in cluster ${request.ecs.cluster}: container ${container.name} runs ${JSON.stringify(preDeploy.command)} (${where.filter(Boolean).join(', ')}; startedBy ${startedBy}; timeout ${formatDuration(preDeploy.timeoutMs)}); ${'unavailable' in logs ? `its log is not shown: ${logs.unavailable}` : `its log is read from CloudWatch Logs group ${logs.group} (${logs.region})`}`
+  return {
+    description,
+    run: context => runOneOff(options, { container: container.name!, overrides, placement, startedBy, logs }, context)
+  }
+}
+
+interface Prepared {
+  container: string
+  overrides: NonNullable<RunTaskCommandInput['overrides']>
+  placement: Placement
+  startedBy: string
+  logs: AwsLogsConfig | { unavailable: string }
+}
+
+async function runOneOff(options: OneOffOptions, prepared: Prepared, context: WaitContext): Promise<BeforeOutcome> {
+  const { api } = options
+  const { deadline, progress } = context
+  const registered = await options.register(deadline.signal)
+  progress.step(`registered task definition ${shortArn(registered.taskDefinitionArn)}; the service still runs the old one`)
+  const started = await api.runTask({
+    taskDefinition: registered.taskDefinitionArn!,
+    count: 1,
+    startedBy: prepared.startedBy,
+    overrides: prepared.overrides,
+    clientToken: randomUUID(),
+    ...prepared.placement
+  }, deadline.signal)
+  const task = started.tasks?.[0]
+  if (!task?.taskArn) {
+    return { state: 'failed', reason: `ECS started no task: ${failuresText(started.failures ?? [])}`, outputs: {} }
+  }
+  const arn = task.taskArn
+  const id = arn.split('/').pop()!
+  const outputs: Record<string, string> = { 'pre-deploy-task': arn }
+  progress.step(`started task ${id} (${task.lastStatus ?? 'PROVISIONING'}): ${consoleUrl(arn)}`)
+
+  let follower: LogFollower | undefined
+  if ('unavailable' in prepared.logs) progress.step(`its log is not shown here: ${prepared.logs.unavailable}`)
+  else {
+    const reader = await createLogReader(prepared.logs.region, logsConfigOf(api))
+    follower = new LogFollower(reader, prepared.logs, prepared.container, progress)
+    follower.locate(id)
+    follower.start(deadline.signal)
+  }
+
+  const followed = await followToStopped(api, arn, prepared.container, registered, follower, context)
+  const { outcome, last } = followed
+  let stopped = ''
+  if (outcome.state === 'timed-out' || outcome.state === 'cancelled') {
+    // Left alone, the task would go on by itself (a migration half done): stop it, within a bound.
+    stopped = await stopLeftRunning(api, arn, deadline.stoppedBy === 'cancelled' ? 'the run was cancelled' : 'pre-deploy-timeout passed')
+    progress.step(`task ${id}: ${stopped}`)
+  }
+  // The last lines: read until they stop coming, briefly after a timeout, not at all after a cancellation.
+  if (follower) await follower.finish(deadline.signal.aborted ? AbortSignal.timeout(context.cancel.aborted ? 1 : 2000) : deadline.signal)
+  const tail = tailText(follower?.tail() ?? [])
+
+  if (outcome.state === 'succeeded' && last) {
+    const verdict = verdictOf(last, prepared.container)
+    if (verdict.exitCode !== undefined) outputs['pre-deploy-exit-code'] = String(verdict.exitCode)
+    if (verdict.exitCode === 0) return { state: 'succeeded', outputs }
+    return { state: 'failed', reason: `${verdict.reason}${follower?.problem ? `; its log: ${follower.problem}` : ''}${tail}`, outputs }
+  }
+  if (outcome.state === 'timed-out' || outcome.state === 'cancelled') {
+    const why = outcome.state === 'cancelled' ? `the run was cancelled while task ${id} ran` : `task ${id} did not stop within ${formatDuration(options.request.preDeploy!.timeoutMs)} (pre-deploy-timeout)`
+    return { state: outcome.state, reason: `${why}; ${stopped}; it was last seen ${last?.lastStatus ?? 'not yet visible to DescribeTasks'}${tail}`, outputs }
+  }
+  return { state: 'failed', reason: `${'reason' in outcome ? outcome.reason : outcome.state}${tail}`, outputs }
+}
+
+/**
+ * Follows the task with DescribeTasks (the engine's poll loop: fast while it changes or ends, slower
+ * while it runs, patient with throttling) until it is STOPPED, the deadline passes or the run is
+ * cancelled. `last` is the task as last seen.
+ */
+async function followToStopped(api: EcsApi, arn: string, container: string, registered: TaskDefinition, follower: LogFollower | undefined, context: WaitContext): Promise<{ outcome: WaitOutcome; last?: Task }> {
+  const { deadline, progress } = context
+  const id = arn.split('/').pop()!
+  const unknownAfter = Date.now() + UNKNOWN_FOR_MS
+  let last: Task | undefined
+  let lastLine = ''
+  let stoppedTheRest = false
+  let linesSeen = 0
+  const observe = async (): Promise<Observation> => {
+    const [now] = await api.describeTasks([arn], deadline.signal)
+    if (!now) {
+      if (Date.now() > unknownAfter) throw new Error(`ECS does not know task ${arn} ${UNKNOWN_FOR_MS / 1000}s after starting it`)
+      return { changed: false, nearlyDone: false, status: `task ${id}: not visible yet` }
+    }
+    last = now
+    const mine = now.containers?.find(c => c.name === container)
+    if (follower && mine?.runtimeId) follower.locate(id, mine.runtimeId)
+    const exitCode = typeof mine?.exitCode === 'number' ? `, ${container} exited with ${mine.exitCode}` : ''
+    const line = `task ${id}: ${now.lastStatus}${now.desiredStatus === 'STOPPED' && now.lastStatus !== 'STOPPED' ? ' (stopping)' : ''}${exitCode}`
+    // New log lines count as movement too: a task that prints is looked at often, a silent one less.
+    const changed = line !== lastLine || (follower?.delivered ?? 0) !== linesSeen
+    linesSeen = follower?.delivered ?? 0
+    lastLine = line
+    progress.status(line)
+    if (now.lastStatus === 'STOPPED') return { changed, nearlyDone: true, status: line, outcome: { state: 'succeeded' } }
+    const exited = mine?.lastStatus === 'STOPPED'
+    if (exited && !stoppedTheRest && now.desiredStatus !== 'STOPPED' && !isEssential(registered, container)) {
+      // A non-essential container that exited does not end its task: the essential ones would run on.
+      stoppedTheRest = true
+      await api.stopTask(arn, `deploy-service: ${container} (the pre-deploy command) exited; stopping the rest of the task`, AbortSignal.timeout(STOP_WITHIN_MS))
+    }
+    return { changed, nearlyDone: exited || now.desiredStatus === 'STOPPED', status: line }
+  }
+  try {
+    return { outcome: await pollRollout(observe, context, new PollSchedule({ maxMs: 5000 })), last }
+  } catch (error) {
+    if (deadline.signal.aborted) return { outcome: stoppedOutcome(context, lastLine), last }
+    return { outcome: { state: 'failed', reason: `could not follow task ${id}: ${errorMessage(error)}; it may still be running (${consoleUrl(arn)})` }, last }
+  }
+}
+
+/** StopTask within a bound of its own (the run is ending); says what happened, or how to stop it by hand. */
+async function stopLeftRunning(api: EcsApi, arn: string, why: string): Promise<string> {
+  try {
+    await api.stopTask(arn, `deploy-service: ${why}`, AbortSignal.timeout(STOP_WITHIN_MS))
+    return 'it was stopped (StopTask: ECS sends SIGTERM, then SIGKILL 30 s later)'
+  } catch (error) {
+    return `it could NOT be stopped (${errorMessage(error)}): stop it by hand: aws ecs stop-task --cluster ${api.cluster} --task ${arn}`
+  }
+}
+
+/** The container's exit code, or why it never ran: stop code, stop reason, the container's reason. */
+export function verdictOf(task: Task, name: string): { exitCode?: number; reason: string } {
+  const container: Container | undefined = task.containers?.find(c => c.name === name)
+  const exitCode = typeof container?.exitCode === 'number' ? container.exitCode : undefined
+  const stop = [task.stopCode, task.stoppedReason].filter(Boolean).join(': ')
+  if (exitCode !== undefined) {
+    if (exitCode === 0) return { exitCode, reason: 'exit code 0' }
+    const extra = [container?.reason && container.reason !== task.stoppedReason ? container.reason : '', stop].filter(Boolean).join('; ')
+    return { exitCode, reason: `${name} exited with code ${exitCode}${exitCode === 137 ? ' (killed: out of memory or stopped)' : ''}${extra ? ` (${extra})` : ''}` }
+  }
+  const parts = [stop, container?.reason && container.reason !== task.stoppedReason ? `${name}: ${container.reason}` : '']
+  const said = parts.filter(Boolean).join('; ')
+  return { reason: `the task stopped before ${name} ran to an exit code: ${said || `ECS gave no reason (stopCode ${task.stopCode ?? 'none'})`}` }
+}
+
+/** RunTask's `failures[]`, each with its ARN, reason and detail, and what the reason means. */
+export function failuresText(failures: Failure[]): string {
+  if (failures.length === 0) return 'RunTask returned neither a task nor a failure'
+  return failures.map(f => {
+    const hint = failureHint(f.reason ?? '')
+    return `${f.arn ?? '(no ARN)'}: ${f.reason ?? '(no reason)'}${f.detail ? ` (${f.detail})` : ''}${hint ? ` - ${hint}` : ''}`
+  }).join('; ')
+}
+
+function failureHint(reason: string): string {
+  if (reason === 'RESOURCE:ENI') return 'no container instance has a free network interface for an awsvpc task: use larger instances or ENI trunking, or add instances'
+  if (reason.startsWith('RESOURCE:')) return `no container instance has enough ${reason.slice(9).toLowerCase()} free for the task: add capacity or make the task smaller`
+  if (reason === 'AGENT') return "the container instance's ECS agent is disconnected"
+  if (reason === 'ATTRIBUTE') return 'no container instance has the attributes the placement constraints ask for'
+  if (/Capacity is unavailable/i.test(reason)) return 'Fargate had no capacity: deploy again later, or give the service subnets in more availability zones'
+  return ''
+}
+
+type Placement = Pick<RunTaskCommandInput, 'launchType' | 'capacityProviderStrategy' | 'platformVersion' | 'networkConfiguration' | 'placementConstraints' | 'placementStrategy'>
+
+/** Where the service's own tasks run, so the one-off task can reach what they reach. */
+export function placementOf(service: Service, definition: Record<string, unknown>): Placement {
+  const placement: Placement = {}
+  if (service.capacityProviderStrategy?.length) placement.capacityProviderStrategy = service.capacityProviderStrategy
+  else if (service.launchType) placement.launchType = service.launchType
+  if (service.platformVersion) placement.platformVersion = service.platformVersion
+  if (definition.networkMode === 'awsvpc') {
+    if (!service.networkConfiguration?.awsvpcConfiguration) {
+      throw new UserError({ input: 'pre-deploy-command', message: `the task definition uses the awsvpc network mode, but service '${service.serviceName}' has no network configuration to run the task with` })
+    }
+    placement.networkConfiguration = service.networkConfiguration
+  }
+  if (service.placementConstraints?.length) placement.placementConstraints = service.placementConstraints
+  if (service.placementStrategy?.length && placement.launchType !== 'FARGATE') placement.placementStrategy = service.placementStrategy
+  return placement
+}
+
+/**
+ * `pre-deploy-container`, else the container that gets the new image (the one named like the service
+ * when several do); an unknown name is an error that lists the candidates.
+ */
+function chooseContainer(preDeploy: PreDeployCommand, definition: TaskDefinitionInput, images: ImageChange[], request: DeployRequest): ContainerDefinition {
+  const containers = (definition.containerDefinitions ?? []) as ContainerDefinition[]
+  const names = containers.map(c => c.name ?? '')
+  const byName = (name: string): ContainerDefinition | undefined => containers.find(c => c.name === name)
+  if (preDeploy.container) {
+    const found = byName(preDeploy.container)
+    if (!found) throw new UserError({ input: 'pre-deploy-container', message: `'${preDeploy.container}' is not a container of task definition ${definition.family}; its containers: ${names.join(', ')}` })
+    return found
+  }
+  const targets = images.map(i => i.container).filter(name => byName(name))
+  const name = targets.length === 1 ? targets[0] : targets.includes(request.service) ? request.service : targets.length === 0 && names.length === 1 ? names[0] : undefined
+  if (!name) {
+    throw new UserError({ input: 'pre-deploy-container', message: `cannot tell which container runs pre-deploy-command (${targets.length ? `the new image goes to ${targets.join(', ')}` : 'no container gets a new image'}): set 'pre-deploy-container' to one of ${names.join(', ')}` })
+  }
+  return byName(name)!
+}
+
+/** `deploy-service/<service>/<run id>`: up to 128 letters, digits, '-', '/' and '_', as ECS allows. */
+export function startedByOf(request: Pick<DeployRequest, 'service' | 'github'>): string {
+  const clean = (text: string): string => text.replace(/[^A-Za-z0-9_-]/g, '-')
+  return `deploy-service/${clean(request.service)}/${clean(request.github.runId || 'local')}`.slice(0, 128)
+}
+
+function isEssential(definition: TaskDefinition, name: string): boolean {
+  return definition.containerDefinitions?.find(c => c.name === name)?.essential !== false
+}
+
+function networkText(network: NonNullable<Placement['networkConfiguration']>): string {
+  const vpc = network.awsvpcConfiguration
+  return `subnets ${(vpc?.subnets ?? []).join(',')}${vpc?.securityGroups?.length ? `, security groups ${vpc.securityGroups.join(',')}` : ''}`
+}
+
+/** The log's last lines for a reason, each cut at 500 characters (an event may be 256 KB). */
+function tailText(lines: string[]): string {
+  const clipped = lines.map(line => (line.length > 500 ? `${line.slice(0, 500)}…` : line))
+  return lines.length ? `; the last ${lines.length === 1 ? 'line' : `${lines.length} lines`} of its log:\n${clipped.join('\n')}` : ''
+}
+
+function regionOf(arn?: string): string {
+  return arn?.split(':')[3] || process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || 'us-east-1'
+}
+
+function consoleUrl(taskArn: string): string {
+  const [, , , region, , rest] = taskArn.split(':')
+  const parts = (rest ?? '').split('/')
+  const cluster = parts.length === 3 ? parts[1] : 'default'
+  return `https://${region}.console.aws.amazon.com/ecs/v2/clusters/${cluster}/tasks/${parts.at(-1)}?region=${region}`
+}
+
+/** The logs client shares the ECS client's credentials; its endpoint comes from the standard chain, or the test's. */
+function logsConfigOf(api: EcsApi): Partial<CloudWatchLogsClientConfig> {
+  return { credentials: api.client.config.credentials, ...api.logsClientConfig }
+}
