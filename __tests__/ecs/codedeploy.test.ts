@@ -1,0 +1,215 @@
+// CODE_DEPLOY services, end to end in-process: the ECS side on moto_server (which creates a service
+// under the CODE_DEPLOY controller with its load balancer), the CodeDeploy side on the scripted
+// CodeDeploy endpoint (statuses, lifecycle events, traffic, failing hooks, StopDeployment rollback).
+import { CreateClusterCommand, CreateServiceCommand, DescribeServicesCommand, RegisterTaskDefinitionCommand, type ECSClient } from '@aws-sdk/client-ecs'
+import { StopDeploymentCommand } from '@aws-sdk/client-codedeploy'
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { parseInputs } from '../../src/inputs.js'
+import { CodeDeployApi, createCodeDeployClient } from '../../src/platforms/ecs/codedeploy/index.js'
+import { createEcsPlatform } from '../../src/platforms/ecs/index.js'
+import { EcsApi } from '../../src/platforms/ecs/client.js'
+import { outputsOf } from '../../src/report/outputs.js'
+import { runDeployment } from '../../src/rollout/engine.js'
+import { Progress } from '../../src/rollout/progress.js'
+import { startMoto, type MotoServer } from '../../test/support/moto.js'
+import { startScriptedCodeDeploy, type ScriptedCodeDeploy } from '../../test/support/scripted-codedeploy.js'
+import { ecsState } from '../helpers/ecs-state.js'
+import { CREDENTIALS, ecsClient, GITHUB_ENV, inputEnv, REGION, templateWriter, type EcsRun } from '../helpers/run.js'
+
+let moto: MotoServer
+let codedeploy: ScriptedCodeDeploy
+let client: ECSClient
+const file = templateWriter('ecs-codedeploy-')
+
+/** A CODE_DEPLOY service on moto: task definition `name` (app container + sidecar) behind a target group. */
+async function codeDeployService(name: string, options: { loadBalancer?: boolean } = {}): Promise<string> {
+  const registered = await client.send(new RegisterTaskDefinitionCommand({
+    family: name,
+    containerDefinitions: [
+      { name, image: `registry.example/${name}:1.0.0`, memory: 256, essential: true, portMappings: [{ containerPort: 8080 }] },
+      { name: 'log-router', image: 'registry.example/fluent-bit:2.1', memory: 64, essential: false }
+    ]
+  }))
+  const loadBalancers = options.loadBalancer === false ? [] : [{ targetGroupArn: `arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/${name}-blue/0123456789abcdef`, containerName: name, containerPort: 8080 }]
+  await client.send(new CreateServiceCommand({ cluster: 'shop', serviceName: name, taskDefinition: registered.taskDefinition!.taskDefinitionArn, desiredCount: 2, deploymentController: { type: 'CODE_DEPLOY' }, loadBalancers }))
+  return registered.taskDefinition!.taskDefinitionArn!
+}
+
+beforeAll(async () => {
+  moto = await startMoto()
+  client = ecsClient(moto.endpoint)
+  await client.send(new CreateClusterCommand({ clusterName: 'shop' }))
+  for (const name of ['web', 'api', 'slow', 'gated', 'orphan', 'twice']) await codeDeployService(name)
+  await codeDeployService('nolb', { loadBalancer: false })
+  codedeploy = await startScriptedCodeDeploy({
+    stepMs: 250,
+    extraApplications: ['billing'],
+    groups: [
+      { application: 'shop', name: 'web-bg', cluster: 'shop', service: 'web', autoRollbackOnFailure: true },
+      { application: 'shop', name: 'api-bg', cluster: 'shop', service: 'api' },
+      { application: 'shop', name: 'slow-bg', cluster: 'shop', service: 'slow' },
+      { application: 'shop', name: 'gated-bg', cluster: 'shop', service: 'gated', waitForContinue: true },
+      { application: 'shop', name: 'twice-a', cluster: 'shop', service: 'twice' },
+      { application: 'billing', name: 'twice-b', cluster: 'shop', service: 'twice' },
+      { application: 'shop', name: 'nolb-bg', cluster: 'shop', service: 'nolb' }
+    ]
+  })
+})
+
+afterAll(async () => {
+  await codedeploy?.close()
+  await moto?.stop()
+})
+
+/** The whole pipeline in-process, with the CodeDeploy client pointed at the scripted endpoint. */
+async function runCodeDeploy(inputs: Record<string, string>): Promise<EcsRun> {
+  const log: string[] = []
+  const progress = new Progress({ info: line => log.push(line), warning: line => log.push(`warning: ${line}`) })
+  try {
+    const request = parseInputs({ ...GITHUB_ENV, ...inputEnv({ platform: 'ecs', cluster: 'shop', ...inputs }) })
+    const codeDeploy = new CodeDeployApi(createCodeDeployClient({ endpoint: codedeploy.endpoint, region: REGION, credentials: CREDENTIALS }))
+    const platform = createEcsPlatform(request, new EcsApi(request.ecs.cluster, ecsClient(moto.endpoint)), undefined, codeDeploy)
+    return { result: await runDeployment(request, platform, progress), log }
+  } catch (error) {
+    return { error: error as Error, log }
+  }
+}
+
+const callsOf = (operation: string, since = 0) => codedeploy.calls.filter(c => c.operation === operation && c.at >= since)
+const appSpecOf = (call: { input: Record<string, any> }) => JSON.parse(call.input.revision.appSpecContent.content)
+
+describe('CodeDeploy-controlled services', () => {
+  it('registers the task definition, creates a deployment with the AppSpec built from the service and the file\'s hooks, and follows it to Succeeded', async () => {
+    const appspec = file('appspec.yaml', ['version: 0.0', 'Hooks:', '  - AfterAllowTestTraffic: smoke-tests', '  - BeforeAllowTraffic: arn:aws:lambda:us-east-1:123456789012:function:gate', ''].join('\n'))
+    const since = Date.now()
+    const run = await runCodeDeploy({ service: 'web', 'image-tag': '1.1.0', 'codedeploy-appspec': appspec })
+    expect(run.error).toBeUndefined()
+    const result = run.result!
+    expect(result.status).toBe('succeeded')
+    expect(result.revision).toMatch(/task-definition\/web:2$/)
+    const [create] = callsOf('CreateDeployment', since)
+    expect(create.input).toMatchObject({ applicationName: 'shop', deploymentGroupName: 'web-bg', revision: { revisionType: 'AppSpecContent' } })
+    expect(appSpecOf(create)).toEqual({
+      version: '0.0',
+      Resources: [{ TargetService: { Type: 'AWS::ECS::Service', Properties: { TaskDefinition: result.revision, LoadBalancerInfo: { ContainerName: 'web', ContainerPort: 8080 } } } }],
+      Hooks: [{ AfterAllowTestTraffic: 'smoke-tests' }, { BeforeAllowTraffic: 'arn:aws:lambda:us-east-1:123456789012:function:gate' }]
+    })
+    const outputs = outputsOf(result)
+    expect(outputs['codedeploy-deployment-id']).toMatch(/^d-[A-Z0-9]{9}$/)
+    expect(codedeploy.deployment(outputs['codedeploy-deployment-id'])!.status).toBe('Succeeded')
+    const log = run.log.join('\n')
+    expect(log).toContain('through CodeDeploy application shop, deployment group web-bg')
+    expect(log).toContain('lifecycle event AfterAllowTestTraffic: Succeeded')
+    expect(log).toMatch(/CodeDeploy deployment d-\w+: InProgress: \w+/)
+    expect(log).toMatch(/traffic: green 100%/)
+    expect(log).toContain(`CodeDeploy deployment ${outputs['codedeploy-deployment-id']} succeeded`)
+    // CodeDeploy, not UpdateService, changes the service: moto's service still runs revision 1.
+    const service = (await client.send(new DescribeServicesCommand({ cluster: 'shop', services: ['web'] }))).services![0]
+    expect(service.taskDefinition).toMatch(/task-definition\/web:1$/)
+  })
+
+  it('reports the failing hook\'s message and follows CodeDeploy\'s own rollback when the group rolls back on failure', async () => {
+    codedeploy.scripts.push({ kind: 'fail', event: 'AfterAllowTestTraffic', message: 'smoke test GET /health answered 503' })
+    const since = Date.now()
+    const run = await runCodeDeploy({ service: 'web', 'image-tag': '1.2.0' })
+    expect(run.error).toBeUndefined()
+    const result = run.result!
+    expect(result.status).toBe('rolled-back')
+    expect(result.rollback).toMatchObject({ by: 'platform', healthy: true })
+    expect(result.reasons.join('\n')).toContain('lifecycle event AfterAllowTestTraffic failed (ScriptFailed): smoke test GET /health answered 503')
+    expect(result.message).toContain('HOOK_EXECUTION_FAILURE')
+    // CodeDeploy rolled back by itself: no StopDeployment, no second deployment of ours.
+    expect(callsOf('StopDeployment', since)).toHaveLength(0)
+    expect(callsOf('CreateDeployment', since)).toHaveLength(1)
+    expect(run.log.join('\n')).toMatch(/CodeDeploy is rolling back: deployment d-[A-Z0-9]{9}/)
+  })
+
+  it('without automatic rollback, puts the previous task definition back through a new CodeDeploy deployment', async () => {
+    codedeploy.scripts.push({ kind: 'fail', event: 'BeforeInstall', message: 'BeforeInstall hook: schema check failed' })
+    const since = Date.now()
+    const run = await runCodeDeploy({ service: 'api', 'image-tag': '2.0.0' })
+    expect(run.result?.status).toBe('rolled-back')
+    const creates = callsOf('CreateDeployment', since)
+    expect(creates).toHaveLength(2)
+    expect(appSpecOf(creates[1]).Resources[0].TargetService.Properties.TaskDefinition).toMatch(/task-definition\/api:1$/)
+    expect(run.result!.reasons.join('\n')).toContain('BeforeInstall hook: schema check failed')
+  })
+
+  it('at the timeout, stops the deployment with CodeDeploy\'s rollback and follows the rollback to the end', async () => {
+    codedeploy.scripts.push({ kind: 'hang', event: 'AfterAllowTestTraffic' })
+    const since = Date.now()
+    const run = await runCodeDeploy({ service: 'slow', 'image-tag': '3.0.0', timeout: '3s' })
+    expect(run.error).toBeUndefined()
+    const result = run.result!
+    expect(result.status).toBe('rolled-back')
+    expect(result.rollback).toMatchObject({ by: 'action', healthy: true })
+    const [stop] = callsOf('StopDeployment', since)
+    expect(stop.input).toEqual({ deploymentId: outputsOf(result)['codedeploy-deployment-id'], autoRollbackEnabled: true })
+    const stopped = codedeploy.deployment(stop.input.deploymentId as string)!
+    expect(stopped.status).toBe('Stopped')
+    expect(codedeploy.deployment(stopped.rollbackInfo.rollbackDeploymentId)!.status).toBe('Succeeded')
+    expect(result.message).toContain('did not finish within 3s')
+    expect(result.message).toContain('AfterAllowTestTraffic')
+  })
+
+  it('a dry run shows the AppSpec and the deployment group, and registers and deploys nothing', async () => {
+    const before = await ecsState(client)
+    const since = Date.now()
+    const run = await runCodeDeploy({ service: 'web', 'image-tag': '9.9.9', 'dry-run': 'true' })
+    expect(run.error).toBeUndefined()
+    expect(run.result!.status).toBe('dry-run')
+    const diff = run.result!.diff!
+    expect(diff).toContain('~ web: image registry.example/web:1.0.0 -> registry.example/web:9.9.9')
+    expect(diff).toContain('CodeDeploy: application shop, deployment group web-bg, CodeDeployDefault.ECSAllAtOnce, automatic rollback on DEPLOYMENT_FAILURE')
+    expect(diff).toContain('"ContainerName": "web"')
+    expect(diff).toContain('"TaskDefinition": "(the new revision of web)"')
+    expect(await ecsState(client)).toEqual(before)
+    expect(callsOf('CreateDeployment', since)).toHaveLength(0)
+  })
+
+  it('on-pause exit stops waiting at Ready; on-pause continue reroutes traffic and succeeds', async () => {
+    const paused = await runCodeDeploy({ service: 'gated', 'image-tag': '4.0.0', 'on-pause': 'exit' })
+    expect(paused.result?.status).toBe('paused')
+    expect(paused.result!.message).toContain('continue-deployment --deployment-id d-')
+    const id = outputsOf(paused.result!)['codedeploy-deployment-id']
+    expect(codedeploy.deployment(id)!.status).toBe('Ready')
+    // One active deployment per group: stop it as a person would before the next test.
+    await createCodeDeployClient({ endpoint: codedeploy.endpoint, region: REGION, credentials: CREDENTIALS }).send(new StopDeploymentCommand({ deploymentId: id, autoRollbackEnabled: false }))
+
+    const since = Date.now()
+    const continued = await runCodeDeploy({ service: 'gated', 'image-tag': '4.0.1', 'on-pause': 'continue' })
+    expect(continued.result?.status).toBe('succeeded')
+    expect(callsOf('ContinueDeployment', since)).toHaveLength(1)
+  })
+})
+
+describe('refused before anything is registered', () => {
+  it.each([
+    ['an unknown hook', ['Hooks:', '  - AfterInstall: warm-cache', '  - AfterTraffic: smoke', ''], ':3:', /unknown ECS lifecycle hook 'AfterTraffic': use one of BeforeInstall, AfterInstall/],
+    ['a hook without a function', ['version: 0.0', 'Hooks:', '  - BeforeAllowTraffic: ""', ''], ':3:', /hook BeforeAllowTraffic must name a Lambda function/],
+    ['a load balancer that is not the service\'s', ['Resources:', '  - TargetService:', '      Type: AWS::ECS::Service', '      Properties:', '        LoadBalancerInfo:', '          ContainerName: web', '          ContainerPort: 80', ''], ':6:', /LoadBalancerInfo says web:80, but service 'web' routes its load balancer to web:8080/],
+    ['a YAML syntax error', ['Hooks:', '  - BeforeInstall: [unclosed', ''], ':', /.+/]
+  ])('a codedeploy-appspec file with %s: an error at file:line, nothing registered or deployed', async (_case, lines, line, pattern) => {
+    const appspec = file(`bad-${Math.random().toString(36).slice(2)}.yaml`, lines.join('\n'))
+    const before = await ecsState(client)
+    const since = Date.now()
+    const run = await runCodeDeploy({ service: 'web', 'image-tag': '5.0.0', 'codedeploy-appspec': appspec })
+    expect(run.result).toBeUndefined()
+    expect(run.error?.message).toContain(`${appspec}${line}`)
+    expect(run.error?.message).toMatch(pattern)
+    expect(await ecsState(client)).toEqual(before)
+    expect(callsOf('CreateDeployment', since)).toHaveLength(0)
+  })
+
+  it.each([
+    ['orphan', /no CodeDeploy deployment group deploys it \(searched 2 applications in this region\): create an ECS deployment group for it/],
+    ['twice', /is deployed by 2 CodeDeploy deployment groups \(billing\/twice-b, shop\/twice-a\)/],
+    ['nolb', /has no load balancer with a container name and port/]
+  ])('service %s: a clear error naming what to fix', async (service, pattern) => {
+    const before = await ecsState(client)
+    const run = await runCodeDeploy({ service, 'image-tag': '6.0.0' })
+    expect(run.error?.message).toMatch(pattern)
+    expect(run.error?.message).toContain('nothing was registered')
+    expect(await ecsState(client)).toEqual(before)
+  })
+})
