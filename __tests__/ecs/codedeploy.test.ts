@@ -96,6 +96,10 @@ describe('CodeDeploy-controlled services', () => {
     })
     const outputs = outputsOf(result)
     expect(outputs['codedeploy-deployment-id']).toMatch(/^d-[A-Z0-9]{9}$/)
+    // The ECS target is listed once, then read on each look with GetDeployment.
+    expect(callsOf('ListDeploymentTargets', since)).toHaveLength(1)
+    expect(callsOf('BatchGetDeploymentTargets', since).length).toBeGreaterThanOrEqual(1)
+    expect(callsOf('BatchGetDeploymentTargets', since).length).toBeLessThanOrEqual(callsOf('GetDeployment', since).length)
     expect(codedeploy.deployment(outputs['codedeploy-deployment-id'])!.status).toBe('Succeeded')
     const log = run.log.join('\n')
     expect(log).toContain('through CodeDeploy application shop, deployment group web-bg')
@@ -138,7 +142,7 @@ describe('CodeDeploy-controlled services', () => {
   it('at the timeout, stops the deployment with CodeDeploy\'s rollback and follows the rollback to the end', async () => {
     codedeploy.scripts.push({ kind: 'hang', event: 'AfterAllowTestTraffic' })
     const since = Date.now()
-    const run = await runCodeDeploy({ service: 'slow', 'image-tag': '3.0.0', timeout: '3s' })
+    const run = await runCodeDeploy({ service: 'slow', 'image-tag': '3.0.0', timeout: '6s' })
     expect(run.error).toBeUndefined()
     const result = run.result!
     expect(result.status).toBe('rolled-back')
@@ -148,7 +152,7 @@ describe('CodeDeploy-controlled services', () => {
     const stopped = codedeploy.deployment(stop.input.deploymentId as string)!
     expect(stopped.status).toBe('Stopped')
     expect(codedeploy.deployment(stopped.rollbackInfo.rollbackDeploymentId)!.status).toBe('Succeeded')
-    expect(result.message).toContain('did not finish within 3s')
+    expect(result.message).toContain('did not finish within 6s')
     expect(result.message).toContain('AfterAllowTestTraffic')
   })
 

@@ -49,6 +49,7 @@ export function nameOf(nameOrArn: string): string {
 export class CodeDeployApi {
   readonly client: CodeDeployClient
   private readonly cancel?: AbortSignal
+  private readonly targetIds = new Map<string, string[]>()
 
   constructor(client: CodeDeployClient = createCodeDeployClient(), cancel?: AbortSignal) {
     this.client = client
@@ -121,9 +122,11 @@ export class CodeDeployApi {
   async ecsTarget(deploymentId: string, signal?: AbortSignal): Promise<ECSTarget | undefined> {
     const abortSignal = this.signalFor(signal)
     try {
-      const ids = await this.pages(`list targets of CodeDeploy deployment '${deploymentId}'`,
+      // A deployment's targets never change once it started: listed once, then only read.
+      const ids = this.targetIds.get(deploymentId) ?? await this.pages(`list targets of CodeDeploy deployment '${deploymentId}'`,
         token => this.client.send(new ListDeploymentTargetsCommand({ deploymentId, nextToken: token }), { abortSignal }), o => o.targetIds, abortSignal)
       if (ids.length === 0) return undefined
+      this.targetIds.set(deploymentId, ids)
       const output = await this.call(`get targets of CodeDeploy deployment '${deploymentId}'`, () =>
         this.client.send(new BatchGetDeploymentTargetsCommand({ deploymentId, targetIds: ids.slice(0, 25) }), { abortSignal }), abortSignal)
       return output.deploymentTargets?.find(t => t.ecsTarget)?.ecsTarget
