@@ -1,9 +1,9 @@
 // CODE_DEPLOY services, end to end in-process: the ECS side on moto_server (which creates a service
 // under the CODE_DEPLOY controller with its load balancer), the CodeDeploy side on the scripted
 // CodeDeploy endpoint (statuses, lifecycle events, traffic, failing hooks, StopDeployment rollback).
-import { CreateClusterCommand, CreateServiceCommand, DescribeServicesCommand, RegisterTaskDefinitionCommand, type ECSClient } from '@aws-sdk/client-ecs'
+import { CreateClusterCommand, CreateServiceCommand, DescribeServicesCommand, ListTaskDefinitionsCommand, RegisterTaskDefinitionCommand, type ECSClient } from '@aws-sdk/client-ecs'
 import { StopDeploymentCommand } from '@aws-sdk/client-codedeploy'
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals'
 import { parseInputs } from '../../src/inputs.js'
 import { CodeDeployApi, createCodeDeployClient } from '../../src/platforms/ecs/codedeploy/index.js'
 import { createEcsPlatform } from '../../src/platforms/ecs/index.js'
@@ -39,7 +39,7 @@ beforeAll(async () => {
   moto = await startMoto()
   client = ecsClient(moto.endpoint)
   await client.send(new CreateClusterCommand({ clusterName: 'shop' }))
-  for (const name of ['web', 'api', 'slow', 'gated', 'orphan', 'twice']) await codeDeployService(name)
+  for (const name of ['web', 'api', 'slow', 'gated', 'orphan', 'twice', 'kept']) await codeDeployService(name)
   await codeDeployService('nolb', { loadBalancer: false })
   codedeploy = await startScriptedCodeDeploy({
     stepMs: 250,
@@ -51,7 +51,8 @@ beforeAll(async () => {
       { application: 'shop', name: 'gated-bg', cluster: 'shop', service: 'gated', waitForContinue: true },
       { application: 'shop', name: 'twice-a', cluster: 'shop', service: 'twice' },
       { application: 'billing', name: 'twice-b', cluster: 'shop', service: 'twice' },
-      { application: 'shop', name: 'nolb-bg', cluster: 'shop', service: 'nolb' }
+      { application: 'shop', name: 'nolb-bg', cluster: 'shop', service: 'nolb' },
+      { application: 'shop', name: 'kept-bg', cluster: 'shop', service: 'kept' }
     ]
   })
 })
@@ -61,13 +62,27 @@ afterAll(async () => {
   await moto?.stop()
 })
 
+/** Everything written to stdout (the runner's ::warning:: commands) while `fn` ran. */
+async function stdoutOf<T>(fn: () => Promise<T>): Promise<{ value: T; stdout: string }> {
+  let stdout = ''
+  const spy = jest.spyOn(process.stdout, 'write').mockImplementation(chunk => {
+    stdout += String(chunk)
+    return true
+  })
+  try {
+    return { value: await fn(), stdout }
+  } finally {
+    spy.mockRestore()
+  }
+}
+
 /** The whole pipeline in-process, with the CodeDeploy client pointed at the scripted endpoint. */
-async function runCodeDeploy(inputs: Record<string, string>): Promise<EcsRun> {
+async function runCodeDeploy(inputs: Record<string, string>, endpoint = codedeploy.endpoint): Promise<EcsRun> {
   const log: string[] = []
   const progress = new Progress({ info: line => log.push(line), warning: line => log.push(`warning: ${line}`) })
   try {
     const request = parseInputs({ ...GITHUB_ENV, ...inputEnv({ platform: 'ecs', cluster: 'shop', ...inputs }) })
-    const codeDeploy = new CodeDeployApi(createCodeDeployClient({ endpoint: codedeploy.endpoint, region: REGION, credentials: CREDENTIALS }))
+    const codeDeploy = new CodeDeployApi(createCodeDeployClient({ endpoint, region: REGION, credentials: CREDENTIALS }))
     const platform = createEcsPlatform(request, new EcsApi(request.ecs.cluster, ecsClient(moto.endpoint)), undefined, codeDeploy)
     return { result: await runDeployment(request, platform, progress), log }
   } catch (error) {
@@ -184,6 +199,29 @@ describe('CodeDeploy-controlled services', () => {
     const continued = await runCodeDeploy({ service: 'gated', 'image-tag': '4.0.1', 'on-pause': 'continue' })
     expect(continued.result?.status).toBe('succeeded')
     expect(callsOf('ContinueDeployment', since)).toHaveLength(1)
+  })
+})
+
+describe('around the deployment', () => {
+  it('keep-revisions prunes the family after success, keeping the rollback target; desired-count is not used, with a warning', async () => {
+    const { value: run, stdout } = await stdoutOf(() => runCodeDeploy({ service: 'kept', 'image-tag': '7.0.0', 'keep-revisions': '1', 'desired-count': '3' }))
+    expect(run.result?.status).toBe('succeeded')
+    expect(stdout).toMatch(/^::warning::desired-count is not used for ECS service 'kept': CodeDeploy deploys it/m)
+    expect(run.log.join('\n')).toContain('keep-revisions 1: nothing to deregister')
+    const active = (await client.send(new ListTaskDefinitionsCommand({ familyPrefix: 'kept', status: 'ACTIVE' }))).taskDefinitionArns!
+    expect(active.map(arn => arn.split('/').pop()).sort()).toEqual(['kept:1', 'kept:2'])
+  })
+
+  it('throttled CodeDeploy calls are retried by the one retry policy and the deploy goes on', async () => {
+    const throttled = await startScriptedCodeDeploy({ stepMs: 100, throttle: { operations: ['ListApplications', 'CreateDeployment', 'GetDeployment'], count: 4 }, groups: [{ application: 'shop', name: 'web-bg', cluster: 'shop', service: 'web' }] })
+    try {
+      const run = await runCodeDeploy({ service: 'web', 'image-tag': '8.0.0' }, throttled.endpoint)
+      expect(run.result?.status).toBe('succeeded')
+      expect(throttled.calls.filter(c => c.status === 400).map(c => c.operation)).toEqual(['ListApplications', 'ListApplications', 'ListApplications', 'ListApplications'])
+      expect(throttled.calls.filter(c => c.operation === 'CreateDeployment' && c.status === 200)).toHaveLength(1)
+    } finally {
+      await throttled.close()
+    }
   })
 })
 

@@ -82,7 +82,7 @@ export function createEcsPlatform(request: DeployRequest, client = new EcsApi(re
       if (isCodeDeploy(current)) {
         // Loaded only for CODE_DEPLOY services: a rolling deploy never parses the CodeDeploy client.
         return (await import('./codedeploy/index.js')).planCodeDeploy({
-          request, service: current, codeDeploy, cancel, rendered: { ...rendered, images: changes }, previousRevision: previous, checkedBy: ECS_CHECKS,
+          request, ecs: api, service: current, codeDeploy, cancel, rendered: { ...rendered, images: changes }, previousRevision: previous, checkedBy: ECS_CHECKS,
           description: `ECS service ${service} (cluster ${request.ecs.cluster}): ${shortArn(previous)} -> a new revision of ${definition.family}; ${images}${nothingRuns}`,
           diff: async () => taskDefinitionDiff(live, definition),
           revisionPreview: `(the new revision of ${definition.family})`,
@@ -128,7 +128,7 @@ export function createEcsPlatform(request: DeployRequest, client = new EcsApi(re
       })
       if (isCodeDeploy(current)) {
         return (await import('./codedeploy/index.js')).planCodeDeploy({
-          request, service: current, codeDeploy, cancel, previousRevision: previous, checkedBy: ECS_CHECKS, revisionPreview: target,
+          request, ecs: api, service: current, codeDeploy, cancel, previousRevision: previous, checkedBy: ECS_CHECKS, revisionPreview: target,
           rendered: { ...texts(taskDefinition), fileName: `${taskDefinition.family}-task-definition.json`, images: images.filter(i => i.previous !== i.next) },
           description: `ECS service ${service} (cluster ${request.ecs.cluster}): roll back ${shortArn(previous)} -> ${shortArn(target)}`,
           diff: async () => taskDefinitionDiff(live, taskDefinition as TaskDefinitionInput),

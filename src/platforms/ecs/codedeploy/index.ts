@@ -1,9 +1,13 @@
 // Deploys of ECS services under the CODE_DEPLOY deployment controller, loaded by dynamic import from
 // the ECS platform only for such services: a rolling deploy never loads the CodeDeploy client.
+import * as core from '@actions/core'
 import type { Service } from '@aws-sdk/client-ecs'
 import type { DeployRequest } from '../../../request.js'
 import type { Plan, Rendered } from '../../../rollout/platform.js'
 import type { Progress } from '../../../rollout/progress.js'
+import { shortArn } from '../assess.js'
+import type { EcsApi } from '../client.js'
+import { pruneRevisions } from '../revisions.js'
 import { readAppSpecFile, buildAppSpec, type AppSpecAdditions } from './appspec.js'
 import { CodeDeployApi, createCodeDeployClient, nameOf } from './client.js'
 import { CodeDeployRollout, type CodeDeployTarget } from './rollout.js'
@@ -13,6 +17,8 @@ export { CodeDeployApi, createCodeDeployClient } from './client.js'
 /** What the ECS platform has prepared: the rendered change, and how to get the revision to deploy. */
 export interface CodeDeployPlanInput {
   request: DeployRequest
+  /** For keep-revisions after a successful deploy. */
+  ecs: EcsApi
   /** The live service (controller CODE_DEPLOY, its load balancer). */
   service: Service
   rendered: Rendered
@@ -54,6 +60,9 @@ export async function planCodeDeploy(input: CodeDeployPlanInput): Promise<Plan> 
     appSpecFor: taskDefinition => JSON.stringify(buildAppSpec(service, taskDefinition, additions)),
     onPause: request.ecs.onPause
   }
+  // CodeDeploy keeps the service's desired count and always starts a new task set.
+  const ignored = [request.ecs.desiredCount !== undefined && 'desired-count', request.ecs.forceNewDeployment && 'force-new-deployment'].filter(Boolean)
+  if (ignored.length) core.warning(`${ignored.join(' and ')} ${ignored.length > 1 ? 'are' : 'is'} not used for ECS service '${request.service}': CodeDeploy deploys it (a new task set with the service's desired count each time)`)
   const rollbackSetting = group.autoRollbackConfiguration?.enabled ? `automatic rollback on ${(group.autoRollbackConfiguration.events ?? []).join(', ') || 'no events'}` : 'no automatic rollback'
   const route = `through CodeDeploy application ${application}, deployment group ${groupName} (${config}; ${rollbackSetting})`
   return {
@@ -70,6 +79,15 @@ export async function planCodeDeploy(input: CodeDeployPlanInput): Promise<Plan> 
       const revision = await input.revision(progress, signal)
       const why = `deploy-service: ${request.service} -> ${revision.split('/').pop()} (${request.github.sha.slice(0, 12)})`
       const rollout = await CodeDeployRollout.start(target, revision, input.previousRevision, progress, signal, why)
+      const keep = request.mode === 'deploy' ? request.ecs.keepRevisions : undefined
+      if (keep !== undefined) {
+        rollout.afterSuccess = async after => {
+          const family = shortArn(revision).replace(/:\d+$/, '')
+          // The revision a rollback of this deploy returns to is kept whatever its age.
+          const pruned = await pruneRevisions(input.ecs, family, keep, [input.previousRevision])
+          after.step(pruned.length ? `keep-revisions ${keep}: deregistered ${pruned.map(shortArn).join(', ')}` : `keep-revisions ${keep}: nothing to deregister`)
+        }
+      }
       progress.step(`following CodeDeploy deployment ${rollout.outputs['codedeploy-deployment-id']} of ECS service ${request.service} (cluster ${nameOf(request.ecs.cluster)})`)
       return rollout
     }

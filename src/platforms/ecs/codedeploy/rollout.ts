@@ -40,6 +40,8 @@ export class CodeDeployRollout implements Rollout {
   /** Looks at a failed deployment while waiting for CodeDeploy to name its own rollback. */
   private looksAtFailure = 0
   private continued = false
+  /** keep-revisions, set by the plan for a deploy. */
+  afterSuccess?: (progress: Progress) => Promise<void>
 
   constructor(target: CodeDeployTarget, deployment: { id?: string; rollbackOf?: string }, revision: string, previousRevision?: string) {
     this.target = target
