@@ -64,8 +64,11 @@ describe('CodeDeploy on moto', () => {
     await expect(api.getDeployment(id)).rejects.toThrow(/could not get CodeDeploy deployment '.+': Expected real number/)
   })
 
-  it('lists the applications and deployment groups that discovery reads', async () => {
+  it('lists the applications (with their compute platform) and deployment groups that discovery reads', async () => {
     expect((await client.send(new ListApplicationsCommand({}))).applications).toEqual(['shop'])
+    // createTime again comes as an ISO string (the API has epoch seconds): read the answer as JSON.
+    const described = await rawCall('BatchGetApplications', { applicationNames: ['shop'] })
+    expect(described.applicationsInfo.map((a: { applicationName: string; computePlatform: string }) => [a.applicationName, a.computePlatform])).toEqual([['shop', 'ECS']])
     expect((await client.send(new ListDeploymentGroupsCommand({ applicationName: 'shop' }))).deploymentGroups).toEqual(['web-bg'])
   })
 

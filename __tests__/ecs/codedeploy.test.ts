@@ -44,6 +44,7 @@ beforeAll(async () => {
   codedeploy = await startScriptedCodeDeploy({
     stepMs: 250,
     extraApplications: ['billing'],
+    serverApplications: ['legacy-ec2'],
     groups: [
       { application: 'shop', name: 'web-bg', cluster: 'shop', service: 'web', autoRollbackOnFailure: true },
       { application: 'shop', name: 'api-bg', cluster: 'shop', service: 'api' },
@@ -111,6 +112,8 @@ describe('CodeDeploy-controlled services', () => {
     })
     const outputs = outputsOf(result)
     expect(outputs['codedeploy-deployment-id']).toMatch(/^d-[A-Z0-9]{9}$/)
+    // Applications of other compute platforms are never searched for deployment groups.
+    expect(callsOf('ListDeploymentGroups', since).map(c => c.input.applicationName).sort()).toEqual(['billing', 'shop'])
     // The ECS target is listed once, then read on each look with GetDeployment.
     expect(callsOf('ListDeploymentTargets', since)).toHaveLength(1)
     expect(callsOf('BatchGetDeploymentTargets', since).length).toBeGreaterThanOrEqual(1)
@@ -225,6 +228,22 @@ describe('around the deployment', () => {
   })
 })
 
+describe('an answer that was lost', () => {
+  it('CreateDeployment that ran but answered 500: the retry is refused, the deployment it made is found by its AppSpec and followed', async () => {
+    const lossy = await startScriptedCodeDeploy({ stepMs: 100, lostAnswers: { operations: ['CreateDeployment'], count: 1 }, groups: [{ application: 'shop', name: 'web-bg', cluster: 'shop', service: 'web' }] })
+    try {
+      const run = await runCodeDeploy({ service: 'web', 'image-tag': '8.1.0' }, lossy.endpoint)
+      expect(run.result?.status).toBe('succeeded')
+      expect(lossy.calls.filter(c => c.operation === 'CreateDeployment').map(c => c.status)).toEqual([500, 400])
+      expect(lossy.calls.filter(c => c.operation === 'ListDeployments')).toHaveLength(1)
+      const id = outputsOf(run.result!)['codedeploy-deployment-id']
+      expect(lossy.deployment(id)!.status).toBe('Succeeded')
+    } finally {
+      await lossy.close()
+    }
+  })
+})
+
 describe('refused before anything is registered', () => {
   it.each([
     ['an unknown hook', ['Hooks:', '  - AfterInstall: warm-cache', '  - AfterTraffic: smoke', ''], ':3:', /unknown ECS lifecycle hook 'AfterTraffic': use one of BeforeInstall, AfterInstall/],
@@ -244,7 +263,7 @@ describe('refused before anything is registered', () => {
   })
 
   it.each([
-    ['orphan', /no CodeDeploy deployment group deploys it \(searched 2 applications in this region\): create an ECS deployment group for it/],
+    ['orphan', /no CodeDeploy deployment group deploys it \(searched the 2 ECS applications of 3 in this region\): create an ECS deployment group for it/],
     ['twice', /is deployed by 2 CodeDeploy deployment groups \(billing\/twice-b, shop\/twice-a\)/],
     ['nolb', /has no load balancer with a container name and port/]
   ])('service %s: a clear error naming what to fix', async (service, pattern) => {

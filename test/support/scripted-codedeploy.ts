@@ -53,9 +53,13 @@ export interface ScriptedCodeDeployOptions {
   stepMs?: number
   /** Baking: the original task set's termination wait after traffic moved. */
   bakeMs?: number
-  /** Applications with no groups, to make discovery search more than one. */
+  /** ECS applications with no groups, to make discovery search more than one. */
   extraApplications?: string[]
+  /** Applications of the Server (EC2/on-premises) compute platform: never hold an ECS deployment group. */
+  serverApplications?: string[]
   throttle?: { operations?: string[]; count: number }
+  /** The first `count` requests of these operations run, then are answered 500 (the answer was lost). */
+  lostAnswers?: { operations: string[]; count: number }
 }
 
 export interface RecordedCall { at: number; operation: string; input: Obj; status: number }
@@ -101,8 +105,10 @@ export async function startScriptedCodeDeploy(options: ScriptedCodeDeployOptions
   const calls: RecordedCall[] = []
   const scripts: Script[] = []
   let throttled = 0
+  let lost = 0
 
-  const applications = [...new Set([...(options.extraApplications ?? []), ...groups.map(g => g.application)])]
+  const ecsApplications = [...new Set([...(options.extraApplications ?? []), ...groups.map(g => g.application)])]
+  const applications = [...(options.serverApplications ?? []), ...ecsApplications]
 
   function advance(now: number): void {
     for (const d of deployments.values()) {
@@ -270,7 +276,18 @@ export async function startScriptedCodeDeploy(options: ScriptedCodeDeployOptions
   }
 
   const operations: Record<string, (input: Obj) => Obj> = {
-    ListApplications: () => ({ applications: applications }),
+    ListApplications: () => ({ applications }),
+    BatchGetApplications: input => {
+      const names: string[] = input.applicationNames ?? []
+      if (names.length > 100) throw new CodeDeployError('BatchLimitExceededException', 'The maximum number of names or IDs allowed for this request (100) was exceeded.')
+      for (const name of names) if (!applications.includes(name)) throw new CodeDeployError('ApplicationDoesNotExistException', `No application found for name: ${name}`)
+      return { applicationsInfo: names.map(name => ({ applicationId: `id-${name}`, applicationName: name, createTime: 1700000000, linkedToGitHub: false, computePlatform: ecsApplications.includes(name) ? 'ECS' : 'Server' })) }
+    },
+    ListDeployments: input => {
+      const group = findGroup(input.applicationName, input.deploymentGroupName)
+      const statuses: string[] | undefined = input.includeOnlyStatuses
+      return { deployments: [...deployments.values()].filter(d => d.group === group && (!statuses || statuses.includes(d.info.status))).map(d => d.info.deploymentId) }
+    },
     ListDeploymentGroups: input => {
       if (!applications.includes(input.applicationName)) throw new CodeDeployError('ApplicationDoesNotExistException', `No application found for name: ${input.applicationName}`)
       return { applicationName: input.applicationName, deploymentGroups: groups.filter(g => g.application === input.applicationName).map(g => g.name) }
@@ -338,7 +355,13 @@ export async function startScriptedCodeDeploy(options: ScriptedCodeDeployOptions
           throw new CodeDeployError('ThrottlingException', 'Rate exceeded')
         }
         advance(Date.now())
-        answer(200, handler(input))
+        const output = handler(input)
+        const lose = options.lostAnswers
+        if (lose && lost < lose.count && lose.operations.includes(operation)) {
+          lost++
+          throw new CodeDeployError('InternalFailure', 'We encountered an internal error. Please try again.', 500)
+        }
+        answer(200, output)
       } catch (error) {
         const e = error instanceof CodeDeployError ? error : new CodeDeployError('InternalFailure', String(error), 500)
         answer(e.status, { __type: e.code, message: e.message })

@@ -1,4 +1,5 @@
 import {
+  BatchGetApplicationsCommand,
   BatchGetDeploymentGroupsCommand,
   BatchGetDeploymentTargetsCommand,
   CodeDeployClient,
@@ -8,6 +9,7 @@ import {
   ListApplicationsCommand,
   ListDeploymentGroupsCommand,
   ListDeploymentTargetsCommand,
+  ListDeploymentsCommand,
   StopDeploymentCommand,
   type CodeDeployClientConfig,
   type DeploymentGroupInfo,
@@ -15,7 +17,7 @@ import {
   type ECSTarget
 } from '@aws-sdk/client-codedeploy'
 import { UserError, errorMessage } from '../../../errors.js'
-import { errnoOf, isThrottling, retry } from '../../../rollout/retry.js'
+import { errnoOf, isThrottling, retry, wasNotExecuted } from '../../../rollout/retry.js'
 import { CONNECT_TIMEOUT_MS, ECS_RETRY, REQUEST_TIMEOUT_MS } from '../client.js'
 
 /**
@@ -64,7 +66,8 @@ export class CodeDeployApi {
     const abortSignal = this.signalFor(signal)
     const applications = await this.pages('list CodeDeploy applications', token => this.client.send(new ListApplicationsCommand({ nextToken: token }), { abortSignal }), o => o.applications, abortSignal)
     const found: DeploymentGroupRef[] = []
-    for (const application of applications) {
+    const ecsApplications = await this.ecsApplications(applications, abortSignal)
+    for (const application of ecsApplications) {
       const names = await this.pages(`list deployment groups of CodeDeploy application '${application}'`,
         token => this.client.send(new ListDeploymentGroupsCommand({ applicationName: application, nextToken: token }), { abortSignal }), o => o.deploymentGroups, abortSignal)
       // BatchGetDeploymentGroups takes at most 100 names.
@@ -81,7 +84,7 @@ export class CodeDeployApi {
     if (found.length === 0) {
       throw new UserError({
         input: 'service',
-        message: `${where} uses the CODE_DEPLOY deployment controller, but no CodeDeploy deployment group deploys it (searched ${applications.length} application${applications.length === 1 ? '' : 's'} in this region): create an ECS deployment group for it (ecsServices: cluster '${nameOf(cluster)}', service '${service}'), or check the region; nothing was registered`
+        message: `${where} uses the CODE_DEPLOY deployment controller, but no CodeDeploy deployment group deploys it (searched the ${ecsApplications.length} ECS application${ecsApplications.length === 1 ? '' : 's'} of ${applications.length} in this region): create an ECS deployment group for it (ecsServices: cluster '${nameOf(cluster)}', service '${service}'), or check the region; nothing was registered`
       })
     }
     if (found.length > 1) {
@@ -93,19 +96,57 @@ export class CodeDeployApi {
     return found[0]
   }
 
+  /** Only applications of the ECS compute platform can deploy a service (BatchGetApplications: 100 names a call). */
+  private async ecsApplications(names: string[], abortSignal?: AbortSignal): Promise<string[]> {
+    const ecs: string[] = []
+    for (let i = 0; i < names.length; i += 100) {
+      const output = await this.call('describe CodeDeploy applications', () =>
+        this.client.send(new BatchGetApplicationsCommand({ applicationNames: names.slice(i, i + 100) }), { abortSignal }), abortSignal)
+      ecs.push(...(output.applicationsInfo ?? []).filter(a => a.computePlatform === 'ECS').map(a => a.applicationName!))
+    }
+    return ecs
+  }
+
+  /**
+   * Creates one deployment, even when a try fails ambiguously (a 5xx, a reset, a timeout after
+   * sending: it may have been created). CodeDeploy allows one active deployment per group, so the next
+   * try is refused (DeploymentLimitExceeded); the active deployment whose AppSpec is ours (it names the
+   * task definition this run registered) is then the one the lost answer named.
+   */
   async createDeployment(input: { application: string; group: string; appSpec: string; description: string }, signal?: AbortSignal): Promise<string> {
     const abortSignal = this.signalFor(signal)
-    // Not retried after an ambiguous failure would be safer, but CodeDeploy allows one active deployment
-    // per group: a second try after one that did start is refused (DeploymentLimitExceeded), never doubled.
-    const output = await this.call(`create a CodeDeploy deployment in ${input.application}/${input.group}`, () =>
-      this.client.send(new CreateDeploymentCommand({
-        applicationName: input.application,
-        deploymentGroupName: input.group,
-        description: input.description,
-        revision: { revisionType: 'AppSpecContent', appSpecContent: { content: input.appSpec } }
-      }), { abortSignal }), abortSignal)
+    let mayHaveCreated = false
+    const output = await this.call(`create a CodeDeploy deployment in ${input.application}/${input.group}`, async () => {
+      try {
+        return await this.client.send(new CreateDeploymentCommand({
+          applicationName: input.application,
+          deploymentGroupName: input.group,
+          description: input.description,
+          revision: { revisionType: 'AppSpecContent', appSpecContent: { content: input.appSpec } }
+        }), { abortSignal })
+      } catch (error) {
+        if (mayHaveCreated && (error as { name?: string }).name === 'DeploymentLimitExceededException') {
+          const ours = await this.activeDeploymentWith(input, abortSignal)
+          if (ours) return { deploymentId: ours }
+        }
+        mayHaveCreated ||= !wasNotExecuted(error)
+        throw error
+      }
+    }, abortSignal)
     if (!output.deploymentId) throw new Error('CreateDeployment returned no deployment id')
     return output.deploymentId
+  }
+
+  /** The group's active deployment whose AppSpec is exactly `appSpec`, if any. */
+  private async activeDeploymentWith(input: { application: string; group: string; appSpec: string }, abortSignal?: AbortSignal): Promise<string | undefined> {
+    const active = await this.pages(`list active deployments of ${input.application}/${input.group}`, token => this.client.send(new ListDeploymentsCommand({
+      applicationName: input.application, deploymentGroupName: input.group, includeOnlyStatuses: ['Created', 'Queued', 'InProgress', 'Ready', 'Baking'], nextToken: token
+    }), { abortSignal }), o => o.deployments, abortSignal)
+    for (const id of active) {
+      const info = await this.getDeployment(id, abortSignal)
+      if (info.revision?.appSpecContent?.content === input.appSpec) return id
+    }
+    return undefined
   }
 
   async getDeployment(deploymentId: string, signal?: AbortSignal): Promise<DeploymentInfo> {
