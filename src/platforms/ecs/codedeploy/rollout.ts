@@ -4,7 +4,7 @@ import type { Rollout, WaitContext, WaitOutcome } from '../../../rollout/platfor
 import { pollRollout, type Observation } from '../../../rollout/poll-loop.js'
 import type { Progress } from '../../../rollout/progress.js'
 import { shortArn } from '../assess.js'
-import { ENDED, clip, describeDeployment, failedEvent, failureReason, hookFailure, rollsBackOnFailure } from './assess.js'
+import { ENDED, clip, describeDeployment, failedEvent, failureReason, hookFailure, rollsBackOnFailure, trafficLine } from './assess.js'
 import type { CodeDeployApi } from './client.js'
 
 /** A failed deployment whose group rolls back by itself: how many looks to wait for the rollback to be named. */
@@ -151,6 +151,17 @@ export class CodeDeployRollout implements Rollout {
     }
     if (ENDED.has(info.status ?? '') && rollback?.rollbackMessage) {
       return { outcome: { state: 'failed', reason: `CodeDeploy could not roll back deployment ${stopped}: ${clip(rollback.rollbackMessage)}` }, changed: true, nearlyDone: false, status: info.status ?? '' }
+    }
+    if (ENDED.has(info.status ?? '') && this.looksAtFailure++ >= ROLLBACK_APPEARS_LOOKS) {
+      // Stopped and no rollback named: what counts is where production traffic goes now.
+      const target = await this.target.api.ecsTarget(stopped, context.deadline.signal)
+      const blue = target?.taskSetsInfo?.find(t => t.taskSetLabel === 'Blue')
+      const traffic = trafficLine(target) ?? 'no task sets reported'
+      if (blue?.trafficWeight === 100) {
+        context.progress.step(`CodeDeploy deployment ${stopped} is ${info.status} with no rollback deployment; the original task set takes all traffic (${traffic})`)
+        return { outcome: { state: 'succeeded', note: 'the original task set kept all traffic' }, changed: true, nearlyDone: true, status: traffic }
+      }
+      return { outcome: { state: 'failed', reason: `CodeDeploy deployment ${stopped} is ${info.status} and CodeDeploy named no rollback; ${traffic}` }, changed: true, nearlyDone: false, status: traffic }
     }
     return { changed: false, nearlyDone: true, status: `CodeDeploy deployment ${stopped}: ${info.status}, waiting for CodeDeploy to start its rollback` }
   }
