@@ -228,6 +228,24 @@ describe('around the deployment', () => {
   })
 })
 
+describe('a long bake', () => {
+  it('shows Baking and reads only GetDeployment while the original task set waits to be terminated', async () => {
+    const baking = await startScriptedCodeDeploy({ stepMs: 100, bakeMs: 5000, groups: [{ application: 'shop', name: 'web-bg', cluster: 'shop', service: 'web' }] })
+    try {
+      const run = await runCodeDeploy({ service: 'web', 'image-tag': '8.2.0' }, baking.endpoint)
+      expect(run.result?.status).toBe('succeeded')
+      expect(run.log.join('\n')).toMatch(/CodeDeploy deployment d-\w+: Baking; traffic: green 100%, blue 0%/)
+      const looks = baking.calls.filter(c => c.operation === 'GetDeployment').length
+      const targetReads = baking.calls.filter(c => c.operation === 'BatchGetDeploymentTargets').length
+      // Several looks during the 5 s bake, none of them reading the target again.
+      expect(looks).toBeGreaterThanOrEqual(4)
+      expect(targetReads).toBeLessThanOrEqual(looks - 3)
+    } finally {
+      await baking.close()
+    }
+  })
+})
+
 describe('an answer that was lost', () => {
   it('CreateDeployment that ran but answered 500: the retry is refused, the deployment it made is found by its AppSpec and followed', async () => {
     const lossy = await startScriptedCodeDeploy({ stepMs: 100, lostAnswers: { operations: ['CreateDeployment'], count: 1 }, groups: [{ application: 'shop', name: 'web-bg', cluster: 'shop', service: 'web' }] })

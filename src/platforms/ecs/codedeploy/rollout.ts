@@ -40,6 +40,7 @@ export class CodeDeployRollout implements Rollout {
   /** Looks at a failed deployment while waiting for CodeDeploy to name its own rollback. */
   private looksAtFailure = 0
   private continued = false
+  private lastTarget?: ECSTarget
   /** keep-revisions, set by the plan for a deploy. */
   afterSuccess?: (progress: Progress) => Promise<void>
 
@@ -69,7 +70,12 @@ export class CodeDeployRollout implements Rollout {
     if (!this.following) return this.findRollback(context)
     const id = this.following
     const info = await this.target.api.getDeployment(id, deadline.signal)
-    const target = info.status === 'Created' || info.status === 'Queued' ? undefined : await this.target.api.ecsTarget(id, deadline.signal)
+    // Baking (traffic has moved, the original task set waits to be terminated) changes nothing in the
+    // target: a long bake costs one call a look.
+    const target = info.status === 'Created' || info.status === 'Queued' ? undefined
+      : info.status === 'Baking' && this.lastTarget ? this.lastTarget
+      : await this.target.api.ecsTarget(id, deadline.signal)
+    this.lastTarget = target
     const changed = this.report(info, target, progress)
     const status = `CodeDeploy deployment ${id}: ${describeDeployment(info, target)}`
     switch (info.status) {
