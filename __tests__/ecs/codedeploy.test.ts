@@ -11,7 +11,7 @@ import { EcsApi } from '../../src/platforms/ecs/client.js'
 import { outputsOf } from '../../src/report/outputs.js'
 import { runDeployment } from '../../src/rollout/engine.js'
 import { Progress } from '../../src/rollout/progress.js'
-import { startMoto, type MotoServer } from '../../test/support/moto.js'
+import { freePort, startMoto, type MotoServer } from '../../test/support/moto.js'
 import { startScriptedCodeDeploy, type ScriptedCodeDeploy } from '../../test/support/scripted-codedeploy.js'
 import { ecsState } from '../helpers/ecs-state.js'
 import { CREDENTIALS, ecsClient, GITHUB_ENV, inputEnv, REGION, templateWriter, type EcsRun } from '../helpers/run.js'
@@ -174,6 +174,18 @@ describe('CodeDeploy-controlled services', () => {
     expect(result.message).toContain('AfterAllowTestTraffic')
   })
 
+  it('mode rollback deploys the chosen revision through CodeDeploy, registering nothing', async () => {
+    const before = await ecsState(client)
+    const since = Date.now()
+    const run = await runCodeDeploy({ service: 'api', mode: 'rollback', 'to-revision': '2', 'image-tag': '' })
+    expect(run.error).toBeUndefined()
+    expect(run.result!.status).toBe('succeeded')
+    expect(run.result!.message).toMatch(/^rolled back to api:2/)
+    const [create] = callsOf('CreateDeployment', since)
+    expect(appSpecOf(create).Resources[0].TargetService.Properties.TaskDefinition).toMatch(/task-definition\/api:2$/)
+    expect(await ecsState(client)).toEqual(before)
+  })
+
   it('a dry run shows the AppSpec and the deployment group, and registers and deploys nothing', async () => {
     const before = await ecsState(client)
     const since = Date.now()
@@ -278,6 +290,13 @@ describe('refused before anything is registered', () => {
     expect(run.error?.message).toMatch(pattern)
     expect(await ecsState(client)).toEqual(before)
     expect(callsOf('CreateDeployment', since)).toHaveLength(0)
+  })
+
+  it('a CodeDeploy endpoint that refuses connections: tried a few times, then an error that says so', async () => {
+    const before = await ecsState(client)
+    const run = await runCodeDeploy({ service: 'web', 'image-tag': '6.1.0' }, `http://127.0.0.1:${await freePort()}`)
+    expect(run.error?.message).toMatch(/^could not list CodeDeploy applications: the CodeDeploy endpoint refused the connection \(nothing listens there\) \(4 tries in \d+s\): check the network path to CodeDeploy/)
+    expect(await ecsState(client)).toEqual(before)
   })
 
   it.each([

@@ -214,19 +214,24 @@ export class CodeDeployApi {
   }
 
   private async call<T>(what: string, send: () => Promise<T>, abortSignal?: AbortSignal): Promise<T> {
+    const startedAt = Date.now()
+    let tries = 0
     try {
-      return await retry(send, { ...ECS_RETRY, signal: abortSignal })
+      return await retry(() => {
+        tries++
+        return send()
+      }, { ...ECS_RETRY, signal: abortSignal })
     } catch (error) {
       if (abortSignal?.aborted) {
         throw Object.assign(new Error(`could not ${what}: ${errorMessage(abortSignal.reason)}`, { cause: abortSignal.reason }), { name: 'AbortError' })
       }
-      throw explain(error, what)
+      throw explain(error, what, `${tries} ${tries === 1 ? 'try' : 'tries'} in ${Math.round((Date.now() - startedAt) / 1000)}s`)
     }
   }
 }
 
 /** An SDK error the user can act on; other errors keep what the retry predicates and callers read. */
-function explain(error: unknown, what: string): Error {
+function explain(error: unknown, what: string, tried: string): Error {
   const name = (error as { name?: string })?.name ?? ''
   const message = errorMessage(error)
   const fix = (text: string, input?: string): UserError => new UserError({ input, message: `could not ${what}: ${text}` })
@@ -252,7 +257,17 @@ function explain(error: unknown, what: string): Error {
   }
   if (/Region is missing/i.test(message)) return fix('no AWS region: set AWS_REGION (aws-actions/configure-aws-credentials does)')
   const status = (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode
-  const transient = isThrottling(error) || (status ?? 0) >= 500 || errnoOf(error) !== ''
-  const wrapped = new Error(`could not ${what}: ${message}${transient ? ' (the CodeDeploy endpoint kept failing; check the network path, the region and AWS_ENDPOINT_URL_CODEDEPLOY if set)' : ''}`, { cause: error })
+  const code = errnoOf(error)
+  const network =
+    code === 'ECONNREFUSED' ? 'the CodeDeploy endpoint refused the connection (nothing listens there)'
+    : code === 'ENOTFOUND' || code === 'EAI_AGAIN' ? 'the CodeDeploy endpoint could not be resolved (DNS)'
+    : name === 'TimeoutError' && /did not establish a connection/.test(message) ? `could not connect to the CodeDeploy endpoint within ${CONNECT_TIMEOUT_MS / 1000}s`
+    : name === 'TimeoutError' ? `the CodeDeploy endpoint did not answer within ${REQUEST_TIMEOUT_MS / 1000}s`
+    : code === 'ECONNRESET' || code === 'EPIPE' ? 'the CodeDeploy endpoint dropped the connection'
+    : undefined
+  const text = network
+    ? `${network} (${tried}): check the network path to CodeDeploy, the region, and AWS_ENDPOINT_URL_CODEDEPLOY or a proxy if one is set`
+    : `${message}${isThrottling(error) || (status ?? 0) >= 500 ? ` (${tried})` : ''}`
+  const wrapped = new Error(`could not ${what}: ${text}`, { cause: error })
   return Object.assign(wrapped, { name: name || wrapped.name, $metadata: (error as { $metadata?: unknown })?.$metadata, code: errnoOf(error) || (error as { code?: unknown })?.code })
 }

@@ -58,7 +58,8 @@ export async function planCodeDeploy(input: CodeDeployPlanInput): Promise<Plan> 
     group: groupName,
     service: request.service,
     appSpecFor: taskDefinition => JSON.stringify(buildAppSpec(service, taskDefinition, additions)),
-    onPause: request.ecs.onPause
+    onPause: request.ecs.onPause,
+    bakeMs: terminationWaitMs(group.blueGreenDeploymentConfiguration?.terminateBlueInstancesOnDeploymentSuccess?.terminationWaitTimeInMinutes)
   }
   // CodeDeploy keeps the service's desired count and always starts a new task set.
   const ignored = [request.ecs.desiredCount !== undefined && 'desired-count', request.ecs.forceNewDeployment && 'force-new-deployment'].filter(Boolean)
@@ -92,4 +93,8 @@ export async function planCodeDeploy(input: CodeDeployPlanInput): Promise<Plan> 
       return rollout
     }
   }
+}
+
+function terminationWaitMs(minutes: number | undefined): number | undefined {
+  return minutes === undefined ? undefined : minutes * 60_000
 }

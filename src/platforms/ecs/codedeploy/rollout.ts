@@ -10,6 +10,9 @@ import type { CodeDeployApi } from './client.js'
 /** A failed deployment whose group rolls back by itself: how many looks to wait for the rollback to be named. */
 const ROLLBACK_APPEARS_LOOKS = 5
 
+/** How long before the termination wait should end the polling turns quick. */
+const BAKE_END_MARGIN_MS = 15_000
+
 /** What a CodeDeploy rollout needs to start another deployment (a rollback of a deployment that already ended). */
 export interface CodeDeployTarget {
   api: CodeDeployApi
@@ -19,6 +22,8 @@ export interface CodeDeployTarget {
   /** The AppSpec (JSON) for a task definition of this service. */
   appSpecFor(taskDefinition: string): string
   onPause: OnPause
+  /** The deployment group's termination wait for the original task set (Baking), when it has one. */
+  bakeMs?: number
 }
 
 /**
@@ -40,7 +45,9 @@ export class CodeDeployRollout implements Rollout {
   /** Looks at a failed deployment while waiting for CodeDeploy to name its own rollback. */
   private looksAtFailure = 0
   private continued = false
-  private lastTarget?: ECSTarget
+  private bakingTarget?: ECSTarget
+  /** When this rollout first saw its deployment Baking. */
+  private bakingSince?: number
   /** keep-revisions, set by the plan for a deploy. */
   afterSuccess?: (progress: Progress) => Promise<void>
 
@@ -71,11 +78,12 @@ export class CodeDeployRollout implements Rollout {
     const id = this.following
     const info = await this.target.api.getDeployment(id, deadline.signal)
     // Baking (traffic has moved, the original task set waits to be terminated) changes nothing in the
-    // target: a long bake costs one call a look.
+    // target: read once when it starts, then a long bake costs one call a look.
+    const baking = info.status === 'Baking'
     const target = info.status === 'Created' || info.status === 'Queued' ? undefined
-      : info.status === 'Baking' && this.lastTarget ? this.lastTarget
+      : baking && this.bakingTarget ? this.bakingTarget
       : await this.target.api.ecsTarget(id, deadline.signal)
-    this.lastTarget = target
+    if (baking) this.bakingTarget = target
     const changed = this.report(info, target, progress)
     const status = `CodeDeploy deployment ${id}: ${describeDeployment(info, target)}`
     switch (info.status) {
@@ -88,7 +96,16 @@ export class CodeDeployRollout implements Rollout {
       case 'Ready':
         return this.ready(id, status, context)
     }
-    return { changed, nearlyDone: false, status }
+    return { changed, nearlyDone: baking && this.bakeEndsSoon(), status }
+  }
+
+  /**
+   * Within the last seconds of the deployment group's termination wait: poll quickly so that the end
+   * of a long bake is noticed at once, while the rest of the bake is polled slowly.
+   */
+  private bakeEndsSoon(): boolean {
+    this.bakingSince ??= Date.now()
+    return this.target.bakeMs !== undefined && Date.now() >= this.bakingSince + this.target.bakeMs - BAKE_END_MARGIN_MS
   }
 
   /** Prints what changed since the last look: the status line, each lifecycle event's new state, a failing hook. */
