@@ -110,10 +110,18 @@ export async function startScriptedCodeDeploy(options: ScriptedCodeDeployOptions
   const ecsApplications = [...new Set([...(options.extraApplications ?? []), ...groups.map(g => g.application)])]
   const applications = [...(options.serverApplications ?? []), ...ecsApplications]
 
+  /** The moment the action being applied was due: what its timestamps say, however late it is applied. */
+  let clock = Date.now()
+
   function advance(now: number): void {
     for (const d of deployments.values()) {
-      while (d.actions.length && d.actions[0].at <= now) d.actions.shift()!.run()
+      while (d.actions.length && d.actions[0].at <= now) {
+        const action = d.actions.shift()!
+        clock = action.at
+        action.run()
+      }
     }
+    clock = now
   }
 
   function active(group: SeedGroup): Deployment | undefined {
@@ -166,25 +174,25 @@ export async function startScriptedCodeDeploy(options: ScriptedCodeDeployOptions
       t = stepMs
       at(t, () => {
         d.info.status = 'InProgress'
-        d.info.startTime = secs(Date.now())
+        d.info.startTime = secs(clock)
         d.target.status = 'InProgress'
         d.info.deploymentOverview = { Pending: 0, InProgress: 1, Succeeded: 0, Failed: 0, Skipped: 0, Ready: 0 }
       })
     }
     for (const [index, name] of ECS_EVENTS.entries()) {
       if (index < fromIndex) continue
-      at(t, () => Object.assign(event(d, name), { status: 'InProgress', startTime: secs(Date.now()) }))
+      at(t, () => Object.assign(event(d, name), { status: 'InProgress', startTime: secs(clock) }))
       if (script.kind !== 'succeed' && script.event === name) {
         if (script.kind === 'hang') return
         at(t + stepMs, () => {
-          Object.assign(event(d, name), { status: 'Failed', endTime: secs(Date.now()), diagnostics: { errorCode: 'ScriptFailed', scriptName: '', message: script.message, logTail: '' } })
+          Object.assign(event(d, name), { status: 'Failed', endTime: secs(clock), diagnostics: { errorCode: 'ScriptFailed', scriptName: '', message: script.message, logTail: '' } })
           fail(d, 'HOOK_EXECUTION_FAILURE', `The deployment failed because a specified lifecycle event hook (${name}) failed.`)
         })
         return
       }
       t += stepMs
       at(t, () => {
-        Object.assign(event(d, name), { status: 'Succeeded', endTime: secs(Date.now()), diagnostics: { errorCode: 'Success', message: 'Succeeded' } })
+        Object.assign(event(d, name), { status: 'Succeeded', endTime: secs(clock), diagnostics: { errorCode: 'Success', message: 'Succeeded' } })
         if (name === 'Install') d.target.taskSetsInfo.push({ identifer: `ecs-svc/${Date.now()}`, desiredCount: 2, pendingCount: 0, runningCount: 2, status: 'ACTIVE', trafficWeight: 0, targetGroup: { name: 'tg-green' }, taskSetLabel: 'Green' })
         if (name === 'AllowTraffic') {
           Object.assign(set('Green'), { trafficWeight: 100, status: 'PRIMARY' })
@@ -209,7 +217,7 @@ export async function startScriptedCodeDeploy(options: ScriptedCodeDeployOptions
     if (bakeMs > 0) at(t, () => { d.info.status = 'Baking' })
     at(t + bakeMs, () => {
       d.info.status = 'Succeeded'
-      d.info.completeTime = secs(Date.now())
+      d.info.completeTime = secs(clock)
       d.target.status = 'Succeeded'
       d.info.deploymentOverview = { Pending: 0, InProgress: 0, Succeeded: 1, Failed: 0, Skipped: 0, Ready: 0 }
       d.target.taskSetsInfo = d.target.taskSetsInfo.filter((s: Obj) => s.taskSetLabel === 'Green')
@@ -219,7 +227,7 @@ export async function startScriptedCodeDeploy(options: ScriptedCodeDeployOptions
   function fail(d: Deployment, code: string, message: string, status = 'Failed'): void {
     d.actions = []
     d.info.status = status
-    d.info.completeTime = secs(Date.now())
+    d.info.completeTime = secs(clock)
     d.info.errorInformation = { code, message }
     d.target.status = status === 'Failed' ? 'Failed' : 'Unknown'
     d.info.deploymentOverview = { Pending: 0, InProgress: 0, Succeeded: 0, Failed: 1, Skipped: 0, Ready: 0 }

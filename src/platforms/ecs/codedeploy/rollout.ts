@@ -10,8 +10,11 @@ import type { CodeDeployApi } from './client.js'
 /** A failed deployment whose group rolls back by itself: how many looks to wait for the rollback to be named. */
 const ROLLBACK_APPEARS_LOOKS = 5
 
-/** How long before the termination wait should end the polling turns quick. */
-const BAKE_END_MARGIN_MS = 15_000
+/**
+ * How long before the termination wait should end the polling turns quick: the slowest interval
+ * (10 s), so that the last slow look cannot sleep past the end.
+ */
+const BAKE_END_MARGIN_MS = 10_000
 
 /** What a CodeDeploy rollout needs to start another deployment (a rollback of a deployment that already ended). */
 export interface CodeDeployTarget {
@@ -104,7 +107,9 @@ export class CodeDeployRollout implements Rollout {
    * of a long bake is noticed at once, while the rest of the bake is polled slowly.
    */
   private bakeEndsSoon(): boolean {
-    this.bakingSince ??= Date.now()
+    // The bake starts when the last lifecycle event ends (traffic has moved); else when we first saw it.
+    const ends = (this.bakingTarget?.lifecycleEvents ?? []).map(e => e.endTime?.getTime() ?? 0)
+    this.bakingSince ??= Math.min(Date.now(), Math.max(0, ...ends) || Date.now())
     return this.target.bakeMs !== undefined && Date.now() >= this.bakingSince + this.target.bakeMs - BAKE_END_MARGIN_MS
   }
 
