@@ -10,6 +10,7 @@ import { createEcsPlatform } from '../../src/platforms/ecs/index.js'
 import { EcsApi } from '../../src/platforms/ecs/client.js'
 import { outputsOf } from '../../src/report/outputs.js'
 import { runDeployment } from '../../src/rollout/engine.js'
+import { Deadline } from '../../src/rollout/deadline.js'
 import { Progress } from '../../src/rollout/progress.js'
 import { freePort, startMoto, type MotoServer } from '../../test/support/moto.js'
 import { startScriptedCodeDeploy, type ScriptedCodeDeploy } from '../../test/support/scripted-codedeploy.js'
@@ -271,6 +272,58 @@ describe('an answer that was lost', () => {
     } finally {
       await lossy.close()
     }
+  })
+})
+
+describe('on-pause verify at Ready', () => {
+  /**
+   * Applies a deploy of `gated` and waits with the engine's verification at the pause played by
+   * `check` (src/verify runs verify-url / verify-command there; this is the platform's side).
+   */
+  async function deployWithCheck(tag: string, check: () => Promise<{ ok: true } | { ok: false; reason: string }>) {
+    const log: string[] = []
+    const progress = new Progress({ info: line => log.push(line), warning: line => log.push(`warning: ${line}`) })
+    const request = parseInputs({ ...GITHUB_ENV, ...inputEnv({ platform: 'ecs', cluster: 'shop', service: 'gated', 'image-tag': tag, 'on-pause': 'verify', 'verify-command': 'true' }) })
+    const codeDeploy = new CodeDeployApi(createCodeDeployClient({ endpoint: codedeploy.endpoint, region: REGION, credentials: CREDENTIALS }))
+    const plan = await createEcsPlatform(request, new EcsApi('shop', ecsClient(moto.endpoint)), undefined, codeDeploy).prepareDeploy()
+    const cancel = new AbortController().signal
+    const rollout = await plan.apply(progress, cancel)
+    const deadline = new Deadline(60_000)
+    try {
+      let checks = 0
+      const outcome = await rollout.wait({ deadline, progress, cancel, verifyAtPause: () => (checks++, check()) })
+      return { rollout, outcome, checks, log, context: { deadline, progress, cancel } }
+    } finally {
+      deadline.dispose()
+    }
+  }
+
+  it('a check that fails at Ready fails the rollout before production traffic moves; the undo stops it with CodeDeploy\'s rollback', async () => {
+    const since = Date.now()
+    const { rollout, outcome, checks, context } = await deployWithCheck('4.1.0', async () => ({ ok: false, reason: 'smoke: 2 failures' }))
+    expect(outcome).toEqual({ state: 'failed', reason: 'verification at Ready failed: smoke: 2 failures' })
+    expect(checks).toBe(1)
+    expect(callsOf('ContinueDeployment', since)).toHaveLength(0)
+    const id = rollout.outputs['codedeploy-deployment-id']
+    expect(codedeploy.deployment(id)!.status).toBe('Ready')
+    const deadline = new Deadline(60_000)
+    try {
+      const restore = await rollout.undo({ ...context, deadline })
+      expect(await restore.wait({ ...context, deadline })).toEqual({ state: 'succeeded' })
+    } finally {
+      deadline.dispose()
+    }
+    expect(callsOf('StopDeployment', since).map(c => c.input)).toEqual([{ deploymentId: id, autoRollbackEnabled: true }])
+    expect(codedeploy.deployment(id)!.status).toBe('Stopped')
+  })
+
+  it('a check that passes at Ready reroutes traffic, and the deployment succeeds', async () => {
+    const since = Date.now()
+    const { outcome, checks, log } = await deployWithCheck('4.2.0', async () => ({ ok: true }))
+    expect(outcome).toEqual({ state: 'succeeded' })
+    expect(checks).toBe(1)
+    expect(callsOf('ContinueDeployment', since)).toHaveLength(1)
+    expect(log.join('\n')).toContain('verifying the replacement task set before rerouting traffic (on-pause: verify)')
   })
 })
 

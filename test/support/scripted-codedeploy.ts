@@ -5,7 +5,7 @@
 //
 // What it plays follows the CodeDeploy API reference (botocore codedeploy 2014-10-06 service model):
 // - DeploymentStatus Created -> InProgress -> (Ready when the group's deploymentReadyOption is
-//   STOP_DEPLOYMENT, until ContinueDeployment) -> Baking (the original task set's termination wait,
+//   STOP_DEPLOYMENT, until ContinueDeployment; not a rollback deployment) -> Baking (the original task set's termination wait,
 //   when bakeMs > 0) -> Succeeded; or Failed / Stopped. Deployment ids are `d-` and 9 characters.
 // - An ECS deployment has one target, id `<cluster>:<service>`, of type ECSTarget, with the ECS
 //   lifecycle events BeforeInstall, Install, AfterInstall, AllowTestTraffic, AfterAllowTestTraffic,
@@ -199,7 +199,8 @@ export async function startScriptedCodeDeploy(options: ScriptedCodeDeployOptions
           Object.assign(set('Blue'), { trafficWeight: 0, status: 'ACTIVE' })
         }
       })
-      if (name === 'AllowTestTraffic' && d.group.waitForContinue) {
+      // A rollback puts the original back at once: only a user's deployment waits to be rerouted.
+      if (name === 'AllowTestTraffic' && d.group.waitForContinue && d.info.creator === 'user') {
         at(t, () => {
           d.info.status = 'Ready'
           d.target.status = 'Ready'

@@ -156,10 +156,16 @@ export class CodeDeployRollout implements Rollout {
     if (onPause === 'exit') {
       return { outcome: { state: 'paused', reason: `CodeDeploy deployment ${id} is Ready: the replacement task set is up and waits for traffic to be rerouted; ${how}` }, changed: true, nearlyDone: false, status }
     }
-    if (onPause === 'continue' && !this.continued) {
+    if (onPause === 'verify' && context.verifyAtPause && !this.continued) {
+      // The test listener serves the replacement task set now: check it before production traffic moves.
+      context.progress.step(`CodeDeploy deployment ${id} is Ready: verifying the replacement task set before rerouting traffic (on-pause: verify)`)
+      const check = await context.verifyAtPause()
+      if (!check.ok) return { outcome: { state: 'failed', reason: `verification at Ready failed: ${check.reason}` }, changed: true, nearlyDone: false, status }
+    }
+    if ((onPause === 'continue' || onPause === 'verify') && !this.continued) {
       await this.target.api.continueDeployment(id, context.deadline.signal)
       this.continued = true
-      context.progress.step(`CodeDeploy deployment ${id} was Ready: rerouting traffic (on-pause: continue)`)
+      context.progress.step(`CodeDeploy deployment ${id} was Ready: rerouting traffic (on-pause: ${onPause})`)
       return { changed: true, nearlyDone: false, status }
     }
     context.progress.event(`codedeploy:${id}:ready`, `CodeDeploy deployment ${id} is Ready and waits for traffic to be rerouted; ${how}`)
