@@ -20,6 +20,10 @@
 //   is Stopped (errorInformation MANUAL_STOP) and, with autoRollbackEnabled, rolled back as above.
 // - One active deployment per deployment group: CreateDeployment otherwise answers
 //   DeploymentLimitExceededException.
+// - Discovery: ListApplications, BatchGetApplications (computePlatform ECS or Server, at most 100
+//   names), ListDeploymentGroups, BatchGetDeploymentGroups (ecsServices, autoRollbackConfiguration,
+//   blueGreenDeploymentConfiguration); ListDeployments by group and status.
+// - Faults: ThrottlingException, and answers lost after the request ran (500 InternalFailure).
 //
 // Time is lazy: each deployment's changes are actions due at moments after it was created; every
 // request first applies what is due. Node builtins and erasable TypeScript only.
