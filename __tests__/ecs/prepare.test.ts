@@ -49,7 +49,6 @@ async function stdoutOf<T>(fn: () => Promise<T>): Promise<{ value: T; stdout: st
 
 describe('deployment controllers', () => {
   it.each([
-    ['CODE_DEPLOY', 'by-code-deploy', /uses the CODE_DEPLOY deployment controller: its deployments go through CodeDeploy, which this action does not support yet; deploy it through CodeDeploy/],
     ['EXTERNAL', 'by-external', /uses the EXTERNAL deployment controller: .*this action cannot deploy task sets/]
   ])('refuses a service under the %s controller before registering anything, in a deploy, a dry run and a rollback', async (_type, service, pattern) => {
     const before = await ecsState(client)

@@ -14,12 +14,13 @@ import { redactEnvironment, taskDefinitionDiff } from './diff.js'
 import { resolveRollbackTarget, PREVIOUS_TAG } from './revisions.js'
 import { preDeployTask } from './one-off.js'
 import { EcsRollout } from './rollout.js'
+import type { CodeDeployApi } from './codedeploy/client.js'
 
 // ECS has no dry run of RegisterTaskDefinition or UpdateService: say what was checked, and no more.
 const ECS_CHECKS = 'the template, the service, its deployment controller and the task definitions were checked against ECS (ECS itself has no dry run of a deployment)'
 
 /** `cancel`, the run's cancellation, ends every ECS call the platform makes, from prepare on. */
-export function createEcsPlatform(request: DeployRequest, client = new EcsApi(request.ecs.cluster), cancel?: AbortSignal): Platform {
+export function createEcsPlatform(request: DeployRequest, client = new EcsApi(request.ecs.cluster), cancel?: AbortSignal, codeDeploy?: CodeDeployApi): Platform {
   const { service } = request
   const api = cancel ? client.cancelOn(cancel) : client
 
@@ -83,6 +84,22 @@ export function createEcsPlatform(request: DeployRequest, client = new EcsApi(re
       let registration: Promise<TaskDefinition> | undefined
       const register = (signal: AbortSignal): Promise<TaskDefinition> => (registration ??= api.registerTaskDefinition(definition as never, signal))
       const before = request.preDeploy ? preDeployTask({ api, request, service: current, definition, images: changes, register }) : undefined
+      if (isCodeDeploy(current)) {
+        // Loaded only for CODE_DEPLOY services: a rolling deploy never parses the CodeDeploy client.
+        const plan = await (await import('./codedeploy/index.js')).planCodeDeploy({
+          request, ecs: api, service: current, codeDeploy, cancel, rendered: { ...rendered, images: changes }, previousRevision: previous, checkedBy: ECS_CHECKS,
+          description: `ECS service ${service} (cluster ${request.ecs.cluster}): ${shortArn(previous)} -> a new revision of ${definition.family}; ${images}${nothingRuns}`,
+          diff: async () => taskDefinitionDiff(live, definition),
+          revisionPreview: `(the new revision of ${definition.family})`,
+          revision: async (progress, signal) => {
+            const registered = await register(signal)
+            progress.step(`registered task definition ${shortArn(registered.taskDefinitionArn)}`)
+            return registered.taskDefinitionArn!
+          }
+        })
+        // The pre-deploy task runs from the same registration the CodeDeploy deployment deploys.
+        return before ? { ...plan, before } : plan
+      }
       return {
         ...rendered,
         images: changes,
@@ -110,7 +127,7 @@ export function createEcsPlatform(request: DeployRequest, client = new EcsApi(re
     },
 
     async prepareRollback(): Promise<Plan> {
-      const { live } = await liveService({ deployable: true })
+      const { current, live } = await liveService({ deployable: true })
       const previous = live.taskDefinitionArn!
       const target = await resolveRollbackTarget(api, live, request.toRevision)
       const { taskDefinition } = await api.describeTaskDefinition(target, 'to-revision')
@@ -118,6 +135,15 @@ export function createEcsPlatform(request: DeployRequest, client = new EcsApi(re
         const before = live.containerDefinitions?.find(l => l.name === c.name)?.image ?? ''
         return { container: c.name ?? '', previous: before, next: c.image ?? '' }
       })
+      if (isCodeDeploy(current)) {
+        return (await import('./codedeploy/index.js')).planCodeDeploy({
+          request, ecs: api, service: current, codeDeploy, cancel, previousRevision: previous, checkedBy: ECS_CHECKS, revisionPreview: target,
+          rendered: { ...texts(taskDefinition), fileName: `${taskDefinition.family}-task-definition.json`, images: images.filter(i => i.previous !== i.next) },
+          description: `ECS service ${service} (cluster ${request.ecs.cluster}): roll back ${shortArn(previous)} -> ${shortArn(target)}`,
+          diff: async () => taskDefinitionDiff(live, taskDefinition as TaskDefinitionInput),
+          revision: async () => target
+        })
+      }
       return {
         ...texts(taskDefinition),
         fileName: `${taskDefinition.family}-task-definition.json`,
@@ -138,23 +164,22 @@ function texts(taskDefinition: object): { text: string; redactedText: string } {
 }
 
 /**
- * Only the ECS deployment controller takes a new task definition through UpdateService: refused in
- * prepare (the dry run too), before anything is registered.
+ * Only the ECS deployment controller takes a new task definition through UpdateService; CODE_DEPLOY
+ * services go through CodeDeploy (./codedeploy); EXTERNAL ones are refused in prepare (the dry run
+ * too), before anything is registered.
  */
 function refuseOtherControllers(service: string, current: Service): void {
   const controller = current.deploymentController?.type ?? 'ECS'
-  if (controller === 'CODE_DEPLOY') {
-    throw new UserError({
-      input: 'service',
-      message: `ECS service '${service}' uses the CODE_DEPLOY deployment controller: its deployments go through CodeDeploy, which this action does not support yet; deploy it through CodeDeploy (e.g. aws-actions/amazon-ecs-deploy-task-definition with codedeploy-appspec) or move the service to the ECS controller; nothing was registered`
-    })
-  }
   if (controller === 'EXTERNAL') {
     throw new UserError({
       input: 'service',
       message: `ECS service '${service}' uses the EXTERNAL deployment controller: its tasks run in task sets that another tool manages, and this action cannot deploy task sets; deploy it with that tool (CreateTaskSet / UpdateServicePrimaryTaskSet); nothing was registered`
     })
   }
+}
+
+function isCodeDeploy(service: Service): boolean {
+  return service.deploymentController?.type === 'CODE_DEPLOY'
 }
 
 async function templateDocument(request: DeployRequest): Promise<SourceDocument> {
