@@ -10,6 +10,12 @@ import {
   RegisterTaskDefinitionCommand,
   UpdateServiceCommand,
   DeregisterTaskDefinitionCommand,
+  ContinueServiceDeploymentCommand,
+  DescribeServiceDeploymentsCommand,
+  ListServiceDeploymentsCommand,
+  StopServiceDeploymentCommand,
+  type ServiceDeployment,
+  type ServiceDeploymentBrief,
   type ECSClientConfig,
   type RegisterTaskDefinitionCommandInput,
   type Service,
@@ -229,14 +235,14 @@ export class EcsApi {
     return tasks
   }
 
-  private async call<T>(what: string, send: () => Promise<T>, input?: string, abortSignal?: AbortSignal): Promise<T> {
+  private async call<T>(what: string, send: () => Promise<T>, input?: string, abortSignal?: AbortSignal, policy: Omit<RetryOptions, 'signal'> = ECS_RETRY): Promise<T> {
     const startedAt = Date.now()
     let tries = 0
     try {
       return await retry(() => {
         tries++
         return send()
-      }, { ...ECS_RETRY, signal: abortSignal })
+      }, { ...policy, signal: abortSignal })
     } catch (error) {
       if (abortSignal?.aborted) {
         // Cancelled or past the deadline: say so, not "socket hang up" or "aborted".
@@ -244,6 +250,44 @@ export class EcsApi {
       }
       throw explain(error, what, this.cluster, input, { endpoint: this.endpoint, tries, ms: Date.now() - startedAt })
     }
+  }
+
+  /**
+   * The service deployments of a service created at or after `after`, newest first (one page: a
+   * deploy looks for the one it just started). Throws ServiceDeploymentsUnavailable when the
+   * call is denied or not there (an IAM policy without it, an endpoint that does not know it).
+   */
+  async listServiceDeployments(service: string, after: Date, signal?: AbortSignal): Promise<ServiceDeploymentBrief[]> {
+    const abortSignal = this.signalFor(signal)
+    const output = await this.call(`list service deployments of '${service}'`, () =>
+      unavailableAs('ecs:ListServiceDeployments', this.client.send(new ListServiceDeploymentsCommand({ cluster: this.cluster, service, createdAt: { after }, maxResults: 20 }), { abortSignal }))
+    , undefined, abortSignal, SERVICE_DEPLOYMENT_RETRY)
+    return output.serviceDeployments ?? []
+  }
+
+  /** One service deployment; undefined when ECS does not know it (yet). Throws ServiceDeploymentsUnavailable like the list. */
+  async describeServiceDeployment(arn: string, signal?: AbortSignal): Promise<ServiceDeployment | undefined> {
+    const abortSignal = this.signalFor(signal)
+    const output = await this.call(`describe service deployment '${arn}'`, () =>
+      unavailableAs('ecs:DescribeServiceDeployments', this.client.send(new DescribeServiceDeploymentsCommand({ serviceDeploymentArns: [arn] }), { abortSignal }))
+    , undefined, abortSignal, SERVICE_DEPLOYMENT_RETRY)
+    return output.serviceDeployments?.find(d => d.serviceDeploymentArn === arn)
+  }
+
+  /** ECS's own rollback (ROLLBACK) of a service deployment in flight, or its end where it stands (ABORT). */
+  async stopServiceDeployment(arn: string, stopType: 'ROLLBACK' | 'ABORT', signal?: AbortSignal): Promise<void> {
+    const abortSignal = this.signalFor(signal)
+    await this.call(`stop service deployment '${arn}' (${stopType})`, () =>
+      this.client.send(new StopServiceDeploymentCommand({ serviceDeploymentArn: arn, stopType }), { abortSignal })
+    , 'service-deployment-arn', abortSignal)
+  }
+
+  /** Continues (or rolls back) a service deployment paused at PAUSE hook `hookId`. */
+  async continueServiceDeployment(arn: string, hookId: string, action: 'CONTINUE' | 'ROLLBACK', signal?: AbortSignal): Promise<void> {
+    const abortSignal = this.signalFor(signal)
+    await this.call(`continue service deployment '${arn}' at hook ${hookId} (${action})`, () =>
+      this.client.send(new ContinueServiceDeploymentCommand({ serviceDeploymentArn: arn, hookId, action }), { abortSignal })
+    , 'service-deployment-arn', abortSignal)
   }
 
   /**
@@ -266,6 +310,37 @@ export class EcsApi {
   }
 }
 
+/**
+ * Service-deployment reads try twice on server errors, not four times: an endpoint that does not
+ * implement them (an emulator answering 500) must not hold the deploy up before the fallback.
+ */
+const SERVICE_DEPLOYMENT_RETRY: Omit<RetryOptions, 'signal'> = { ...ECS_RETRY, failures: { attempts: 2, withinMs: 3_000 } }
+
+/** The service-deployment calls are denied (IAM) or not there: follow the rollout by DescribeServices alone. */
+export class ServiceDeploymentsUnavailable extends Error {
+  /** The IAM action that is missing, e.g. `ecs:DescribeServiceDeployments`. */
+  readonly permission: string
+
+  constructor(permission: string, message: string) {
+    super(message)
+    this.name = 'ServiceDeploymentsUnavailable'
+    this.permission = permission
+  }
+}
+
+/** Rethrows a denial or an unknown operation as ServiceDeploymentsUnavailable (never retried). */
+async function unavailableAs<T>(permission: string, sent: Promise<T>): Promise<T> {
+  try {
+    return await sent
+  } catch (error) {
+    const name = (error as { name?: string })?.name ?? ''
+    if (['AccessDeniedException', 'AccessDenied', 'UnauthorizedOperation', 'UnknownOperationException', 'UnsupportedFeatureException'].includes(name)) {
+      throw new ServiceDeploymentsUnavailable(permission, `${name}: ${errorMessage(error)}`)
+    }
+    throw error
+  }
+}
+
 /** How the failed call went: where it was sent, how many tries, for how long. */
 interface CallTrace {
   endpoint: string
@@ -275,6 +350,7 @@ interface CallTrace {
 
 /** Turns an SDK error into one the user can act on; transient errors keep their name for retry logic. */
 function explain(error: unknown, what: string, cluster: string, input: string | undefined, trace: CallTrace): Error {
+  if (error instanceof ServiceDeploymentsUnavailable) return error
   let name = (error as { name?: string })?.name ?? ''
   let message = errorMessage(error)
   const response = (error as { $response?: { body?: unknown; headers?: Record<string, string> } })?.$response
