@@ -15,7 +15,14 @@ export interface StrategyInfo {
   pauseStages: string[]
 }
 
-const MINUTE = 60_000
+/**
+ * One minute of ECS's bake and step times, in ms. DEPLOY_SERVICE_ECS_MINUTE_MS shortens it for the
+ * scripted endpoint's scaled time (tests and benchmarks only; never set it in a workflow).
+ */
+export function minuteMs(): number {
+  const scaled = Number(process.env.DEPLOY_SERVICE_ECS_MINUTE_MS)
+  return Number.isFinite(scaled) && scaled > 0 ? scaled : 60_000
+}
 
 /** Reads the controller and deployment configuration as ECS returns them in DescribeServices (pure). */
 export function describeStrategy(service: Service): StrategyInfo {
@@ -33,17 +40,17 @@ export function describeStrategy(service: Service): StrategyInfo {
       const step = config.linearConfiguration?.stepPercent ?? 10
       const bake = config.linearConfiguration?.stepBakeTimeInMinutes ?? 6
       const steps = Math.ceil(100 / step)
-      minimumMs += (steps - 1) * bake * MINUTE
+      minimumMs += (steps - 1) * bake * minuteMs()
       parts.push(`${steps} steps of ${step}% of production traffic, ${bake}m apart`)
     }
     if (strategy === 'CANARY') {
       const percent = config.canaryConfiguration?.canaryPercent ?? 5
       const bake = config.canaryConfiguration?.canaryBakeTimeInMinutes ?? 10
-      minimumMs += bake * MINUTE
+      minimumMs += bake * minuteMs()
       parts.push(`canary ${percent}% for ${bake}m, then the rest`)
     }
     const bake = config.bakeTimeInMinutes ?? 0
-    minimumMs += bake * MINUTE
+    minimumMs += bake * minuteMs()
     parts.push(`bake ${bake}m after the production shift`)
   }
   const hooks = config.lifecycleHooks ?? []
@@ -139,10 +146,10 @@ export function shortId(sd: ServiceDeployment | string): string {
 export function bakeOf(sd: ServiceDeployment, config: DeploymentConfiguration | undefined): number | undefined {
   const c = sd.deploymentConfiguration ?? config ?? {}
   const weight = sd.targetServiceRevision?.requestedProductionTrafficWeight
-  if (sd.lifecycleStage === 'BAKE_TIME') return (c.bakeTimeInMinutes ?? 0) * MINUTE
+  if (sd.lifecycleStage === 'BAKE_TIME') return (c.bakeTimeInMinutes ?? 0) * minuteMs()
   if (sd.lifecycleStage !== 'PRODUCTION_TRAFFIC_SHIFT' || weight === undefined || weight >= 100) return undefined
-  if (c.strategy === 'LINEAR') return (c.linearConfiguration?.stepBakeTimeInMinutes ?? 6) * MINUTE
-  if (c.strategy === 'CANARY') return (c.canaryConfiguration?.canaryBakeTimeInMinutes ?? 10) * MINUTE
+  if (c.strategy === 'LINEAR') return (c.linearConfiguration?.stepBakeTimeInMinutes ?? 6) * minuteMs()
+  if (c.strategy === 'CANARY') return (c.canaryConfiguration?.canaryBakeTimeInMinutes ?? 10) * minuteMs()
   return undefined
 }
 
