@@ -3,28 +3,9 @@
 // fallback to deployments[], a service deployment that appears late, and our own rollback of one in
 // flight by StopServiceDeployment ROLLBACK. Time is scaled: a "minute" of bake lasts `minuteMs`.
 import { describe, expect, it } from '@jest/globals'
-import { defaultSeed, startScriptedEcs, type ScriptedEcs, type ScriptedEcsOptions, type SeedService } from '../../test/support/scripted-ecs.js'
-import { runEcs, type EcsRun } from '../helpers/run.js'
+import type { EcsRun } from '../helpers/run.js'
+import { callsOf, deployOn, seedWith } from '../helpers/ecs-strategies.js'
 
-/** The default `web` service with more deploymentConfiguration (strategy, bake, alarms, hooks). */
-export function seedWith(deploymentConfiguration: Record<string, unknown>, seed: Partial<SeedService> = {}): SeedService[] {
-  return defaultSeed().map(s => ({ ...s, deploymentConfiguration, ...seed }))
-}
-
-// The action reads bake and step minutes as the endpoint plays them (DEPLOY_SERVICE_ECS_MINUTE_MS).
-const MINUTE_MS = 1000
-process.env.DEPLOY_SERVICE_ECS_MINUTE_MS = String(MINUTE_MS)
-
-export async function deployOn(options: ScriptedEcsOptions, inputs: Record<string, string>): Promise<EcsRun & { ecs: ScriptedEcs }> {
-  const ecs = await startScriptedEcs({ settleMs: 1200, failAfterMs: 900, ...options, serviceDeployments: { minuteMs: MINUTE_MS, stageMs: 100, ...options.serviceDeployments } })
-  try {
-    return { ...(await runEcs(ecs.endpoint, { service: 'web', timeout: '30s', ...inputs })), ecs }
-  } finally {
-    await ecs.close()
-  }
-}
-
-export const callsOf = (ecs: ScriptedEcs, operation: string) => ecs.calls.filter(c => c.operation === operation && c.status === 200)
 const steps = (run: EcsRun) => run.result!.progress.timeline.map(entry => entry.message)
 const warnings = (run: EcsRun) => run.log.filter(line => line.startsWith('warning: '))
 

@@ -186,7 +186,7 @@ export class ServiceDeploymentFollow {
         rollout.outputs['hook-id'] = verdict.hookId
         const outcome = await this.atPause(rollout, context, sd, verdict)
         if (outcome) return { outcome, changed: true, nearlyDone: false, status: verdict.line }
-        return { changed: true, nearlyDone: false, status: verdict.line, waitMs: this.handledHooks.has(verdict.hookId) && rollout.onPause !== 'wait' ? 1000 : jitter(10_000) }
+        return { changed: true, nearlyDone: false, status: verdict.line, waitMs: this.handledHooks.has(verdict.hookId) && rollout.onPause !== 'wait' ? 1000 : jitter(5000) }
       }
     }
     // Progressing: the old rules still see failing tasks (stop reasons) and a rollout without a breaker.
