@@ -88,11 +88,14 @@ export class ServiceDeploymentFollow {
   /** Gives up on service deployments: one warning naming the permission, then the deployments[] rules. */
   giveUp(error: unknown, progress: Progress): void {
     this.state = 'unavailable'
-    const permission = error instanceof ServiceDeploymentsUnavailable ? error.permission : 'ecs:ListServiceDeployments / ecs:DescribeServiceDeployments'
-    progress.reason(
-      `the service deployment could not be read (${errorMessage(error)}): following the rollout by DescribeServices alone (deployments[] rolloutState), ` +
-      `which cannot see lifecycle stages, bake time, alarms or pauses; give the role ${permission} (with ecs:ListServiceDeployments, ecs:DescribeServiceDeployments, ecs:StopServiceDeployment, ecs:ContinueServiceDeployment) to follow ECS's own verdict`
-    )
+    const fallback = 'following the rollout by DescribeServices alone (deployments[] rolloutState), which cannot see lifecycle stages, bake time, alarms or pauses'
+    const all = ['ecs:ListServiceDeployments', 'ecs:DescribeServiceDeployments', 'ecs:StopServiceDeployment', 'ecs:ContinueServiceDeployment']
+    if (error instanceof ServiceDeploymentsUnavailable) {
+      const others = all.filter(permission => permission !== error.permission).join(', ')
+      progress.reason(`the service deployment could not be read: ${error.permission} was refused (${error.message}); ${fallback}; give the role ${error.permission} (and ${others}) to follow ECS's own verdict`)
+    } else {
+      progress.reason(`the service deployment could not be read (${errorMessage(error)}); ${fallback}; on AWS, check that the role may call ${all.join(', ')}`)
+    }
   }
 
   /** Looks for our service deployment: the service's current one when it is new, else the newest listed since our update. */
