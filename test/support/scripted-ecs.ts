@@ -52,6 +52,11 @@ export interface ScriptedEcsOptions {
   rolloutState?: boolean
   /** `dies`: how long each task runs before its essential container exits. */
   taskLifeMs?: number
+  /**
+   * A healthy rolling update completes this long after its last new task started: the old tasks
+   * draining behind a load balancer (its deregistration delay, 300 s by default). Default 0.
+   */
+  drainMs?: number
   services?: SeedService[]
   /** Service deployments and strategies (scripted-ecs-deployments.ts): time scale, late appearance, IAM denial. */
   serviceDeployments?: ServiceDeploymentOptions
@@ -143,7 +148,7 @@ export function defaultSeed(): SeedService[] {
 
 /** All state of one server: task definitions, clusters, services with their deployments and tasks. */
 export class EcsState {
-  region: string; settleMs: number; failAfterMs: number; rollback: boolean; rolloutState: boolean; taskLifeMs: number
+  region: string; settleMs: number; failAfterMs: number; rollback: boolean; rolloutState: boolean; taskLifeMs: number; drainMs: number
   clock = Date.now()
   clusters = new Set<string>()
   families = new Map<string, TaskDef[]>()
@@ -162,6 +167,7 @@ export class EcsState {
     this.rolloutState = o.rolloutState ?? true
     this.rollback = o.circuitBreakerRollback ?? true
     this.taskLifeMs = o.taskLifeMs ?? 1000
+    this.drainMs = o.drainMs ?? 0
     this.sd = new ServiceDeployments(this, o.serviceDeployments)
     for (const seed of o.services ?? defaultSeed()) this.seed(seed)
   }
@@ -333,7 +339,7 @@ export class EcsState {
           if (old) this.stopTasks(svc, [old], d)
         })
       }
-      this.at(t0 + S, () => live() && this.complete(svc, d))
+      this.at(t0 + S + this.drainMs, () => live() && this.complete(svc, d))
     } else if (d.scenario === 'never') {
       const message = `(service ${svc.name}) was unable to place a task because no container instance met all of its requirements.`
       this.at(t0 + F, () => live() && this.event(svc, message))

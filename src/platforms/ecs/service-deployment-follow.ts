@@ -229,12 +229,12 @@ export class ServiceDeploymentFollow {
    */
   private serviceEveryMs(sd: ServiceDeployment, waitingAtPause: boolean, now: number): number {
     if (waitingAtPause) return SERVICE_EVERY_SLOW_MS
-    if (this.bakeEndsAt - now > 45_000 && bakeOf(sd, undefined) !== undefined) return SERVICE_EVERY_SLOW_MS
+    if (this.bakeEndsAt - now > 10_000 && bakeOf(sd, undefined) !== undefined) return SERVICE_EVERY_SLOW_MS
     return this.quietSince !== undefined && now - this.quietSince >= 10_000 ? SERVICE_EVERY_DRAIN_MS : SERVICE_EVERY_MS
   }
 
   /**
-   * The poll rhythm: 1 s while stages move; in a bake (known length), every 30 s until 15 s before its
+   * The poll rhythm: 1 s while stages move; in a bake (known length), every 30 s until 5 s before its
    * end, then every second; with every new task up and the old ones draining, every second for 10 s
    * (most rollouts end there), every 5 s until just before the ELB's default 300 s deregistration delay
    * ends, every second around it, then every 3 s; otherwise backing off from 1 s to 5 s.
@@ -251,7 +251,8 @@ export class ServiceDeploymentFollow {
       this.bakeEndsAt = 0
     }
     const remaining = this.bakeEndsAt - now
-    if (remaining > 45_000) return jitter(Math.min(30_000, remaining - 15_000))
+    // Wake 5 s before the end (never jittered past it), then look every second.
+    if (remaining > 10_000) return Math.min(jitter(30_000), remaining - 5_000)
     if (remaining > 0) return jitter(1000)
     if (allTargetTasksUp(sd) && sd.status === 'IN_PROGRESS') {
       this.quietSince ??= now
