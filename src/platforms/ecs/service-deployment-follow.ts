@@ -34,7 +34,7 @@ const DRAIN_DEFAULT_MS = 300_000
 /** The service (events, whose rollout) is read at least this often while stages move, and in slow phases. */
 const SERVICE_EVERY_MS = 10_000
 const SERVICE_EVERY_SLOW_MS = 60_000
-const SERVICE_EVERY_DRAIN_MS = 15_000
+const SERVICE_EVERY_DRAIN_MS = 20_000
 
 /**
  * Follows the service deployment a deploy started (DescribeServiceDeployments): success only at
@@ -186,7 +186,6 @@ export class ServiceDeploymentFollow {
         return { outcome: { state: 'failed', reason: legacy }, changed: true, nearlyDone: false, status: verdict.reason }
       }
       case 'paused': {
-        rollout.outputs['hook-id'] = verdict.hookId
         const outcome = await this.atPause(rollout, context, sd, verdict)
         if (outcome) return { outcome, changed: true, nearlyDone: false, status: verdict.line }
         return { changed: true, nearlyDone: false, status: verdict.line, waitMs: this.handledHooks.has(verdict.hookId) && rollout.onPause !== 'wait' ? 1000 : jitter(5000) }
@@ -224,7 +223,7 @@ export class ServiceDeploymentFollow {
 
   /**
    * How often the service (events, stopped tasks) is read besides the service deployment: every 10 s
-   * while stages move, every 60 s in a long bake or a pause we wait at, every 15 s in a drain (new
+   * while stages move, every 60 s in a long bake or a pause we wait at, every 20 s in a drain (new
    * tasks that die and are replaced show only in its events).
    */
   private serviceEveryMs(sd: ServiceDeployment, waitingAtPause: boolean, now: number): number {
@@ -236,8 +235,10 @@ export class ServiceDeploymentFollow {
   /**
    * The poll rhythm: 1 s while stages move; in a bake (known length), every 30 s until 5 s before its
    * end, then every second; with every new task up and the old ones draining, every second for 10 s
-   * (most rollouts end there), every 5 s until just before the ELB's default 300 s deregistration delay
-   * ends, every second around it, then every 3 s; otherwise backing off from 1 s to 5 s.
+   * (most rollouts end there), every 2 s until 30 s, every 6 s until just before the ELB's default
+   * 300 s deregistration delay ends, every second around it, then every 3 s; otherwise backing off
+   * from 1 s to 3 s. A drain of unknown length cannot have both: at most 20 calls a minute and its
+   * end seen within a second; the default delay's end is.
    */
   private nextLookMs(sd: ServiceDeployment, changed: boolean, now: number): number {
     const bake = bakeOf(sd, undefined)
@@ -258,12 +259,13 @@ export class ServiceDeploymentFollow {
       this.quietSince ??= now
       const quiet = now - this.quietSince
       if (quiet < 10_000) return jitter(1000)
-      if (quiet < DRAIN_DEFAULT_MS - 15_000) return jitter(5000)
-      if (quiet < DRAIN_DEFAULT_MS + 30_000) return jitter(1000)
+      if (quiet < 30_000) return jitter(2000)
+      if (quiet < DRAIN_DEFAULT_MS - 15_000) return Math.min(jitter(6000), DRAIN_DEFAULT_MS - 15_000 - quiet + 1)
+      if (quiet < DRAIN_DEFAULT_MS + 15_000) return jitter(1000)
       return jitter(3000)
     }
     this.quietSince = undefined
-    this.idleMs = changed ? 1000 : Math.min(this.idleMs * 1.5, 5000)
+    this.idleMs = changed ? 1000 : Math.min(this.idleMs * 1.5, 3000)
     return jitter(this.idleMs)
   }
 
@@ -277,6 +279,8 @@ export class ServiceDeploymentFollow {
     this.handledHooks.add(verdict.hookId)
     switch (rollout.onPause) {
       case 'exit':
+        // The output a later step continues (or rolls back) with: set only when the run ends at the pause.
+        rollout.outputs['hook-id'] = verdict.hookId
         return { state: 'paused', reason: `${where}${expires}; continue it with mode 'continue' (or roll it back with mode 'rollback'), service-deployment-arn ${this.arn}` }
       case 'continue':
         progress.step(`${where}: continuing it (on-pause: continue)`)
