@@ -3,7 +3,8 @@
 // fallback to deployments[], a service deployment that appears late, and our own rollback of one in
 // flight by StopServiceDeployment ROLLBACK. Time is scaled: a "minute" of bake lasts `minuteMs`.
 import { describe, expect, it } from '@jest/globals'
-import type { EcsRun } from '../helpers/run.js'
+import { startScriptedEcs } from '../../test/support/scripted-ecs.js'
+import { runEcs, type EcsRun } from '../helpers/run.js'
 import { callsOf, deployOn, seedWith } from '../helpers/ecs-strategies.js'
 
 const steps = (run: EcsRun) => run.result!.progress.timeline.map(entry => entry.message)
@@ -96,5 +97,20 @@ describe('ECS strategies followed through the service deployment', () => {
     expect(callsOf(run.ecs, 'UpdateService')).toHaveLength(1)
     // The timeout was shorter than the bake: said before anything changed.
     expect(run.log[0]).toMatch(/warning: 'timeout' \(3s\) is shorter than the BLUE_GREEN strategy of this service takes by itself \(at least 1m of bake/)
+  })
+
+  it('mode rollback while a deployment is in flight has ECS roll that one back (StopServiceDeployment ROLLBACK)', async () => {
+    const ecs = await startScriptedEcs({ settleMs: 1200, services: seedWith({ strategy: 'BLUE_GREEN', bakeTimeInMinutes: 60 }), serviceDeployments: { minuteMs: 1000, stageMs: 100 } })
+    try {
+      const applied = await runEcs(ecs.endpoint, { service: 'web', 'image-tag': '2.0.0', wait: 'false' })
+      expect(applied.result).toMatchObject({ status: 'applied' })
+      const back = await runEcs(ecs.endpoint, { service: 'web', mode: 'rollback', timeout: '30s' })
+      expect(back.result).toMatchObject({ status: 'succeeded', ok: true })
+      expect(back.log[0]).toMatch(/roll back service deployment \w+ in flight \(web:2\) by ECS's own rollback \(StopServiceDeployment ROLLBACK\) to web:1/)
+      expect(callsOf(ecs, 'StopServiceDeployment').map(c => c.input)).toEqual([{ serviceDeploymentArn: expect.stringMatching(/:service-deployment\//), stopType: 'ROLLBACK' }])
+      expect(callsOf(ecs, 'UpdateService')).toHaveLength(1)
+    } finally {
+      await ecs.close()
+    }
   })
 })
