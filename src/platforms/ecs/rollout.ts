@@ -180,7 +180,7 @@ export class EcsRollout implements Rollout, FollowedRollout {
   private async observeDeployments(context: WaitContext): Promise<Observation> {
     const { progress, deadline } = context
     const followed = this.following!
-    const { service, assessment, taskFailure } = await this.readService(context)
+    const { assessment, taskFailure } = await this.readService(context)
     const newEvents = this.lastNews
     switch (assessment.kind) {
       case 'completed': {
@@ -207,7 +207,6 @@ export class EcsRollout implements Rollout, FollowedRollout {
       }
     }
     if (taskFailure) return { outcome: taskFailure, changed: true, nearlyDone: false, status: assessment.status }
-    void service
     const stopped = this.watch.failures > this.failuresSeen
     this.failuresSeen = this.watch.failures
     const moved = progress.status(`deployment ${followed}: ${assessment.status}`)
