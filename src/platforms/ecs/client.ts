@@ -27,6 +27,9 @@ import { randomUUID } from 'node:crypto'
 import { UserError, errorMessage } from '../../errors.js'
 import { errnoOf, isThrottling, retry, wasNotExecuted, type RetryOptions } from '../../rollout/retry.js'
 import { revisionNumber } from './assess.js'
+import { ServiceDeploymentsUnavailable, unavailableAs } from './service-deployment-errors.js'
+
+export { ServiceDeploymentsUnavailable } from './service-deployment-errors.js'
 
 /** How long one try may take: connecting, then the whole request and answer. */
 export const CONNECT_TIMEOUT_MS = 3_000
@@ -315,31 +318,6 @@ export class EcsApi {
  * implement them (an emulator answering 500) must not hold the deploy up before the fallback.
  */
 const SERVICE_DEPLOYMENT_RETRY: Omit<RetryOptions, 'signal'> = { ...ECS_RETRY, failures: { attempts: 2, withinMs: 3_000 } }
-
-/** The service-deployment calls are denied (IAM) or not there: follow the rollout by DescribeServices alone. */
-export class ServiceDeploymentsUnavailable extends Error {
-  /** The IAM action that is missing, e.g. `ecs:DescribeServiceDeployments`. */
-  readonly permission: string
-
-  constructor(permission: string, message: string) {
-    super(message)
-    this.name = 'ServiceDeploymentsUnavailable'
-    this.permission = permission
-  }
-}
-
-/** Rethrows a denial or an unknown operation as ServiceDeploymentsUnavailable (never retried). */
-async function unavailableAs<T>(permission: string, sent: Promise<T>): Promise<T> {
-  try {
-    return await sent
-  } catch (error) {
-    const name = (error as { name?: string })?.name ?? ''
-    if (['AccessDeniedException', 'AccessDenied', 'UnauthorizedOperation', 'UnknownOperationException', 'UnsupportedFeatureException'].includes(name)) {
-      throw new ServiceDeploymentsUnavailable(permission, `${name}: ${errorMessage(error)}`)
-    }
-    throw error
-  }
-}
 
 /** How the failed call went: where it was sent, how many tries, for how long. */
 interface CallTrace {
