@@ -12,6 +12,8 @@ import { startMoto } from '../test/support/moto.ts'
 import { defaultSeed, startScriptedEcs } from '../test/support/scripted-ecs.ts'
 
 const root = path.resolve(import.meta.dirname, '..')
+// BENCH_BUNDLE: another build of the action to measure (a bundle of the working tree); default dist/.
+const bundle = process.env.BENCH_BUNDLE ?? path.join(root, 'dist/index.js')
 const RUNS = Number(process.env.BENCH_RUNS ?? 5)
 const median = values => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
 const rows = []
@@ -33,8 +35,7 @@ function runBundle(endpoint, inputs, extraEnv = {}, watchFor) {
   for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.toUpperCase()}`] = value
   fs.writeFileSync(env.GITHUB_STEP_SUMMARY, '')
   const spawnedAt = Date.now()
-  // BENCH_BUNDLE: another build of the action (a branch's, before dist/ is rebuilt); dist/index.js by default.
-  const child = spawn(process.execPath, [...(extraEnv.TRACE_LOADS_FILE ? ['--import', path.join(root, 'bench/trace-loads.mjs')] : []), process.env.BENCH_BUNDLE ?? path.join(root, 'dist/index.js')], { env })
+  const child = spawn(process.execPath, [...(extraEnv.TRACE_LOADS_FILE ? ['--import', path.join(root, 'bench/trace-loads.mjs')] : []), bundle], { env })
   let log = ''
   let seenAt
   child.stdout.on('data', d => {
@@ -118,7 +119,7 @@ row(`exit after settle, median of ${RUNS} (s)`, median(ours).toFixed(2), `${medi
   const trace = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'trace-')), 'loads')
   await runBundle(ecs.endpoint, { 'image-tag': '4.0.0' }, { TRACE_LOADS_FILE: trace })
   await ecs.close()
-  const files = fs.readFileSync(trace, 'utf8').split('\n').filter(f => f.startsWith(path.dirname(process.env.BENCH_BUNDLE ?? path.join(root, 'dist/index.js'))) && f.endsWith('.js'))
+  const files = fs.readFileSync(trace, 'utf8').split('\n').filter(f => f.startsWith(path.dirname(bundle)) && f.endsWith('.js'))
   const bytes = files.reduce((sum, f) => sum + fs.statSync(f).size, 0)
   const kubernetes = files.some(f => fs.readFileSync(f, 'utf8').includes('KubeConfig'))
   row('JS an ECS deploy loads', `${(bytes / 1024 / 1024).toFixed(2)} MB in ${files.length} files${kubernetes ? ' (Kubernetes client LOADED)' : ''}`, '-', '<= 1.5 MB')
@@ -218,4 +219,82 @@ async function preDeployTask(runs) {
   const { verdicts, live, baseline } = await preDeployTask(Math.min(RUNS, 3))
   row(`pre-deploy: task stopped -> verdict, median of ${verdicts.length} (s)`, median(verdicts).toFixed(2), `${baseline.toFixed(2)} (tasksStopped waiter, 6 s)`, '<= 2 s')
   row('pre-deploy: log lines shown before the task stopped', live.join(', '), '0 (log read after the wait)', 'all but the last second\'s')
+}
+
+// ---- ECS strategies: service deployments (blue/green bake, drain, alarm rollback) ----
+// The endpoint plays bake minutes scaled (minuteMs) and the action reads them the same way
+// (DEPLOY_SERVICE_ECS_MINUTE_MS): the poll intervals themselves stay real.
+const percentile = (values, p) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.ceil(p * values.length) - 1)]
+const seedWith = deploymentConfiguration => defaultSeed().map(s => ({ ...s, deploymentConfiguration }))
+const STAGE_MS = 200
+
+/** Runs the bundle `runs` times on fresh endpoints; seconds from the deployment's end (SUCCESSFUL) to the exit. */
+async function exitAfterSuccessful(options, inputs, env, runs) {
+  const delays = []
+  for (let i = 0; i < runs; i++) {
+    const ecs = await startScriptedEcs(options)
+    try {
+      const result = await runBundle(ecs.endpoint, { 'image-tag': `7.${i}.0`, ...inputs }, env)
+      const settled = ecs.settledAt(result.deploymentId)
+      if (result.code !== 0 || settled === undefined) throw new Error(`run ${i} exited ${result.code}:\n${result.log}`)
+      delays.push((result.exitedAt - settled) / 1000)
+    } finally {
+      await ecs.close()
+    }
+  }
+  return delays
+}
+
+/** ECS calls per minute while the endpoint's clock is in [from, to] (ms since epoch). */
+const callsPerMinute = (ecs, from, to) => ecs.calls.filter(c => c.at >= from && c.at <= to).length / ((to - from) / 60_000)
+
+{
+  const scaled = { DEPLOY_SERVICE_ECS_MINUTE_MS: '1000' }
+  const blueGreen = await exitAfterSuccessful(
+    { settleMs: 2000, services: seedWith({ strategy: 'BLUE_GREEN', bakeTimeInMinutes: 3 }), serviceDeployments: { minuteMs: 1000, stageMs: STAGE_MS } },
+    {}, scaled, RUNS
+  )
+  row(`blue/green + bake: SUCCESSFUL -> exit p50/p90 (s)`, `${percentile(blueGreen, 0.5).toFixed(2)} / ${percentile(blueGreen, 0.9).toFixed(2)}`, '-', 'p50 <= 1 s, p90 <= 2 s')
+  const quiet = await exitAfterSuccessful({ settleMs: 2000, drainMs: 20_000 }, {}, scaled, RUNS)
+  row(`rolling, 20 s quiet drain: SUCCESSFUL -> exit p50/p90`, `${percentile(quiet, 0.5).toFixed(2)} / ${percentile(quiet, 0.9).toFixed(2)}`, '-', 'p50 <= 1 s, p90 <= 2 s')
+}
+
+{
+  const alarms = { enable: true, rollback: true, alarmNames: ['web-5xx'] }
+  const ecs = await startScriptedEcs({ settleMs: 2000, services: seedWith({ strategy: 'BLUE_GREEN', bakeTimeInMinutes: 4, alarms }), serviceDeployments: { minuteMs: 1000, stageMs: STAGE_MS } })
+  const result = await runBundle(ecs.endpoint, { 'image-tag': 'alarm-1' }, { DEPLOY_SERVICE_ECS_MINUTE_MS: '1000' }, /alarm web-5xx went into ALARM/)
+  // The endpoint marks the deployment settled when ECS starts rolling it back.
+  const noticed = (result.seenAt - ecs.settledAt(result.deploymentId)) / 1000
+  await ecs.close()
+  row('alarm rollback: ECS rolls back -> action says so (s)', `${noticed.toFixed(2)} (exit ${result.code})`, 'waiter: never (ECS reaches steady state)', '<= 2 s')
+}
+
+{
+  // A 30-minute bake and a 300 s drain, side by side: the bake's minutes scaled to 10 s (5 real
+  // minutes of bake); the drain is real (300 s). Calls per real minute are what the account's ECS
+  // read quota counts.
+  const BAKE_MIN = 30, MINUTE = 10_000, DRAIN = 300_000
+  const bakeEcs = await startScriptedEcs({ settleMs: 2000, services: seedWith({ strategy: 'BLUE_GREEN', bakeTimeInMinutes: BAKE_MIN }), serviceDeployments: { minuteMs: MINUTE, stageMs: STAGE_MS } })
+  const drainEcs = await startScriptedEcs({ settleMs: 3000, drainMs: DRAIN })
+  const [bake, drain] = await Promise.all([
+    runBundle(bakeEcs.endpoint, { 'image-tag': '8.0.0', timeout: '20m' }, { DEPLOY_SERVICE_ECS_MINUTE_MS: String(MINUTE) }),
+    runBundle(drainEcs.endpoint, { 'image-tag': '8.1.0', timeout: '20m' })
+  ])
+  // The bake ends one stage before the end (CLEAN_UP follows it); the drain ends with the deployment.
+  const bakeEnd = bakeEcs.settledAt(bake.deploymentId) - STAGE_MS
+  const drainEnd = drainEcs.settledAt(drain.deploymentId)
+  row(`calls/min during a ${BAKE_MIN}-min bake (scaled to ${BAKE_MIN * MINUTE / 60_000} min)`, `${callsPerMinute(bakeEcs, bakeEnd - BAKE_MIN * MINUTE, bakeEnd).toFixed(1)} (exit ${bake.code})`, '~4 (SDK waiter, a call per 15 s)', '<= 6')
+  row('calls/min during a 300 s drain', `${callsPerMinute(drainEcs, drainEnd - DRAIN, drainEnd).toFixed(1)} (exit ${drain.code})`, '~4 (SDK waiter, a call per 15 s)', '<= 20')
+  row('300 s drain: SUCCESSFUL -> exit (s)', ((drain.exitedAt - drainEnd) / 1000).toFixed(2), 'up to 15', '<= 2 s')
+  await bakeEcs.close()
+  await drainEcs.close()
+}
+
+{
+  // The issue's own case: about 8 s of stages, then a 60 s bake, in real time (69 calls before).
+  const ecs = await startScriptedEcs({ settleMs: 2000, services: seedWith({ strategy: 'BLUE_GREEN', bakeTimeInMinutes: 1 }), serviceDeployments: { stageMs: 1100 } })
+  const result = await runBundle(ecs.endpoint, { 'image-tag': '9.0.0', timeout: '5m' })
+  const waiting = ecs.calls.filter(c => ['DescribeServiceDeployments', 'DescribeServices', 'ListServiceDeployments', 'ListTasks', 'DescribeTasks'].includes(c.operation)).length
+  await ecs.close()
+  row('calls while waiting: 8 s of stages + 60 s bake', `${waiting} (exit ${result.code})`, '~5 (SDK waiter)', '< 69 (the old loop)')
 }

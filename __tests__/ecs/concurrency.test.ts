@@ -65,6 +65,9 @@ async function settled(client: ECSClient): Promise<Service> {
 
 const updates = (ecs: ScriptedEcs): string[] =>
   ecs.calls.filter(c => c.operation === 'UpdateService' && c.status === 200).map(c => String((c.input as { taskDefinition?: string }).taskDefinition ?? '').split('/').pop()!)
+/** stopType of each StopServiceDeployment ECS accepted: our rollback of a service deployment in flight. */
+const stops = (ecs: ScriptedEcs): string[] =>
+  ecs.calls.filter(c => c.operation === 'StopServiceDeployment' && c.status === 200).map(c => String((c.input as { stopType?: string }).stopType))
 
 const noBreaker = (seed: Partial<SeedService> = {}): SeedService[] =>
   defaultSeed().map(s => ({ ...s, ...seed, circuitBreaker: { enable: false, rollback: false } }))
@@ -153,7 +156,9 @@ describe('ECS without a circuit breaker: tasks that keep failing', () => {
     expect(listed.length).toBeGreaterThan(0)
     expect(new Set(listed.map(i => i.startedBy))).toEqual(new Set([result.outputs['deployment-id']]))
     expect(listed.every(i => i.desiredStatus === 'STOPPED')).toBe(true)
-    expect(updates(run.ecs)).toEqual(['web:2', 'web:1'])
+    // The deployment was still in flight: ECS's own rollback (StopServiceDeployment ROLLBACK), no second update.
+    expect(updates(run.ecs)).toEqual(['web:2'])
+    expect(stops(run.ecs)).toEqual(['ROLLBACK'])
     expect(run.after).toMatchObject({ taskDefinition: expect.stringMatching(/web:1$/), runningCount: 2 })
   })
 
@@ -167,7 +172,7 @@ describe('ECS without a circuit breaker: tasks that keep failing', () => {
         const service = (await other.send(new DescribeServicesCommand({ services: ['web'] }))).services![0]!
         const deployment = service.deployments!.find(d => d.taskDefinition === ours)
         failedTasksSeen = Math.max(failedTasksSeen, deployment?.failedTasks ?? 0)
-        if (!deployment || updates(ecs).length > 1) watching = false
+        if (!deployment || updates(ecs).length > 1 || stops(ecs).length > 0) watching = false
         await new Promise(resolve => setTimeout(resolve, 100))
       }
     })
@@ -176,7 +181,9 @@ describe('ECS without a circuit breaker: tasks that keep failing', () => {
     expect(result).toMatchObject({ status: 'rolled-back', rollback: { by: 'action', healthy: true } })
     expect(Number(/^(\d+) tasks of web:2 \(deployment ecs-svc\/\d+\) failed/.exec(result.reasons[0]!)?.[1])).toBeGreaterThanOrEqual(3)
     expect(result.reasons).toContain('tasks of web:2 stopped: EssentialContainerExited: Essential container in task exited (web: Container exited with code 1, exit code 1)')
-    expect(updates(run.ecs)).toEqual(['web:2', 'web:1'])
+    // The deployment was still in flight: ECS's own rollback (StopServiceDeployment ROLLBACK), no second update.
+    expect(updates(run.ecs)).toEqual(['web:2'])
+    expect(stops(run.ecs)).toEqual(['ROLLBACK'])
     expect(run.after.taskDefinition).toMatch(/web:1$/)
   })
 
@@ -206,6 +213,8 @@ describe('ECS without a circuit breaker: tasks that keep failing', () => {
     const listed = run.ecs.calls.filter(c => c.operation === 'ListTasks').map(c => c.input as { nextToken?: string })
     expect(listed.some(i => i.nextToken)).toBe(true)
     expect(run.log.filter(line => /task [0-9a-f]{32} stopped: /.test(line)).length).toBe(counted)
-    expect(updates(run.ecs)).toEqual(['web:2', 'web:1'])
+    // The deployment was still in flight: ECS's own rollback (StopServiceDeployment ROLLBACK), no second update.
+    expect(updates(run.ecs)).toEqual(['web:2'])
+    expect(stops(run.ecs)).toEqual(['ROLLBACK'])
   })
 })

@@ -17,6 +17,9 @@ async function deploy(options: ScriptedEcsOptions, inputs: Record<string, string
 
 const updates = (ecs: ScriptedEcs): string[] =>
   ecs.calls.filter(c => c.operation === 'UpdateService' && c.status === 200).map(c => (c.input as { taskDefinition: string }).taskDefinition)
+/** stopType of each StopServiceDeployment ECS accepted: our rollback of a service deployment in flight. */
+const stops = (ecs: ScriptedEcs): string[] =>
+  ecs.calls.filter(c => c.operation === 'StopServiceDeployment' && c.status === 200).map(c => String((c.input as { stopType?: string }).stopType))
 
 describe('ECS rollouts on the scripted endpoint', () => {
   it('follows a healthy rollout to COMPLETED, printing its events once', async () => {
@@ -69,7 +72,9 @@ describe('ECS rollouts on the scripted endpoint', () => {
     const result = run.result!
     expect(result.status).toBe('rolled-back')
     expect(result.reasons[0]).toMatch(/the rollout did not finish within 3s; it stood at: IN_PROGRESS, 0\/2 running, 2 pending/)
-    expect(updates(run.ecs)).toHaveLength(2)
+    // Still in flight at the deadline: ECS's own rollback (StopServiceDeployment ROLLBACK), no second update.
+    expect(updates(run.ecs)).toHaveLength(1)
+    expect(stops(run.ecs)).toEqual(['ROLLBACK'])
   })
 
   it('leaves a failed rollout alone when rollback-on-failure is off, and is never green', async () => {

@@ -166,7 +166,7 @@ export async function runDeployment(
     if (outcome.platformRollback) {
       restore = outcome.platformRollback
       by = 'platform'
-      progress.step(`the platform is already rolling back to ${restore.label ?? restore.revision} (deployment circuit breaker)`)
+      progress.step(`the platform is already rolling back to ${restore.label ?? restore.revision} (its own rollback: circuit breaker, alarms or a lifecycle hook)`)
     } else if (request.rollbackOnFailure) {
       progress.step(`rolling back to ${rollout.previousRevision ?? 'the previous revision'}`)
       try {

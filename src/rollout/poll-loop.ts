@@ -12,6 +12,11 @@ export interface Observation {
   nearlyDone: boolean
   /** One line of where the rollout stands, kept for a timeout's message. */
   status: string
+  /**
+   * The platform knows when the next change can come (a bake of known length, a traffic step, a
+   * drain): sleep this long instead of the schedule's interval (still cut short by the deadline).
+   */
+  waitMs?: number
 }
 
 /**
@@ -33,7 +38,8 @@ export async function pollRollout(
       if (observation.outcome) return observation.outcome
       status = observation.status
       transientErrors = 0
-      delayMs = schedule.next(observation.changed, observation.nearlyDone)
+      const scheduled = schedule.next(observation.changed, observation.nearlyDone)
+      delayMs = observation.waitMs ?? scheduled
     } catch (error) {
       if (deadline.signal.aborted) break
       if (!isRetryable(error)) throw error

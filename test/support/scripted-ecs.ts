@@ -24,6 +24,9 @@
 //   filter besides cluster and desiredStatus. Stopped tasks stay listed (ECS: at least an hour;
 //   here the last 1000 per service).
 //
+// Service deployments (List/Describe/Stop/ContinueServiceDeployment) and the blue/green, linear and canary
+// strategies live in scripted-ecs-deployments.ts; every UpdateService that starts a deployment starts one.
+//
 // Node builtins and erasable TypeScript only: this file runs as is under Node 24
 // (`node test/support/scripted-ecs.ts --port 0`) and is imported by the jest tests.
 import { createServer } from 'node:http'
@@ -34,6 +37,7 @@ import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { taskOperations } from './scripted-ecs-tasks.ts'
+import { ServiceDeployments, type ServiceDeploymentOptions } from './scripted-ecs-deployments.ts'
 
 export interface ScriptedEcsOptions {
   port?: number
@@ -48,7 +52,14 @@ export interface ScriptedEcsOptions {
   rolloutState?: boolean
   /** `dies`: how long each task runs before its essential container exits. */
   taskLifeMs?: number
+  /**
+   * A healthy rolling update completes this long after its last new task started: the old tasks
+   * draining behind a load balancer (its deregistration delay, 300 s by default). Default 0.
+   */
+  drainMs?: number
   services?: SeedService[]
+  /** Service deployments and strategies (scripted-ecs-deployments.ts): time scale, late appearance, IAM denial. */
+  serviceDeployments?: ServiceDeploymentOptions
 }
 export interface SeedService {
   cluster?: string
@@ -57,6 +68,8 @@ export interface SeedService {
   status?: 'ACTIVE' | 'DRAINING' | 'INACTIVE'
   /** deploymentConfiguration.deploymentCircuitBreaker; by default on, rollback as the server options say. */
   circuitBreaker?: { enable: boolean; rollback: boolean }
+  /** More of deploymentConfiguration: strategy, bakeTimeInMinutes, lifecycleHooks, alarms, linear/canary configuration. */
+  deploymentConfiguration?: Record<string, unknown>
   taskDefinition: Record<string, unknown>
 }
 export interface RecordedCall { at: number; operation: string; input: unknown; status: number }
@@ -135,13 +148,15 @@ export function defaultSeed(): SeedService[] {
 
 /** All state of one server: task definitions, clusters, services with their deployments and tasks. */
 export class EcsState {
-  region: string; settleMs: number; failAfterMs: number; rollback: boolean; rolloutState: boolean; taskLifeMs: number
+  region: string; settleMs: number; failAfterMs: number; rollback: boolean; rolloutState: boolean; taskLifeMs: number; drainMs: number
   clock = Date.now()
   clusters = new Set<string>()
   families = new Map<string, TaskDef[]>()
   services: Service[] = []
   tags = new Map<string, Tag[]>()
   settled = new Map<string, number>()
+  /** The service deployments that UpdateService starts, and the strategies they play. */
+  sd: ServiceDeployments
   private queue: { at: number; seq: number; run: () => void }[] = []
   private seq = 0
 
@@ -152,6 +167,8 @@ export class EcsState {
     this.rolloutState = o.rolloutState ?? true
     this.rollback = o.circuitBreakerRollback ?? true
     this.taskLifeMs = o.taskLifeMs ?? 1000
+    this.drainMs = o.drainMs ?? 0
+    this.sd = new ServiceDeployments(this, o.serviceDeployments)
     for (const seed of o.services ?? defaultSeed()) this.seed(seed)
   }
 
@@ -187,7 +204,7 @@ export class EcsState {
         deploymentCircuitBreaker: s.circuitBreaker
           ? { ...s.circuitBreaker }
           : { enable: this.rolloutState, rollback: this.rolloutState && this.rollback },
-        maximumPercent: 200, minimumHealthyPercent: 100
+        maximumPercent: 200, minimumHealthyPercent: 100, strategy: 'ROLLING', ...s.deploymentConfiguration
       }
     }
     this.services.push(svc)
@@ -197,6 +214,7 @@ export class EcsState {
     d.reason = `ECS deployment ${d.id} completed.`
     d.ran = true
     svc.lastGoodDeployment = { id: d.id, createdAt: d.createdAt }
+    this.sd.seeded(svc, d)
     this.startTasks(svc, d, desired, t0, false)
     this.event(svc, `(service ${svc.name}) has reached a steady state.`, t0)
   }
@@ -298,10 +316,12 @@ export class EcsState {
   }
 
   /** Starts a deployment at t0 and schedules what it will do. */
-  deploy(svc: Service, taskDef: string, t0: number, scenario: Scenario, options: { noReason?: boolean; revive?: { id: string; createdAt: number }; reason?: string } = {}): Deployment {
+  deploy(svc: Service, taskDef: string, t0: number, scenario: Scenario, options: { noReason?: boolean; revive?: { id: string; createdAt: number }; reason?: string; ecsRollback?: boolean } = {}): Deployment {
     const d = this.newDeployment(svc, taskDef, t0, scenario, options.revive)
     d.noReason = options.noReason ?? false
     d.reason = options.reason
+    // ECS's own rollbacks happen inside the service deployment that failed; blue/green, linear and canary play there.
+    if (!options.revive && !options.ecsRollback && this.sd.started(svc, d, t0)) return d
     const live = () => d.status === 'PRIMARY' && d.rolloutState === 'IN_PROGRESS'
     const running = () => svc.tasks.filter((t) => t.lastStatus === 'RUNNING' && t.deploymentId === d.id).length
     const n = d.desiredCount
@@ -319,7 +339,7 @@ export class EcsState {
           if (old) this.stopTasks(svc, [old], d)
         })
       }
-      this.at(t0 + S, () => live() && this.complete(svc, d))
+      this.at(t0 + S + this.drainMs, () => live() && this.complete(svc, d))
     } else if (d.scenario === 'never') {
       const message = `(service ${svc.name}) was unable to place a task because no container instance met all of its requirements.`
       this.at(t0 + F, () => live() && this.event(svc, message))
@@ -373,6 +393,7 @@ export class EcsState {
     this.settled.set(d.id, this.clock)
     this.event(svc, `(service ${svc.name}) (deployment ${d.id}) deployment completed.`)
     this.event(svc, `(service ${svc.name}) has reached a steady state.`)
+    this.sd.completed(d)
   }
 
   fail(svc: Service, d: Deployment) {
@@ -383,18 +404,19 @@ export class EcsState {
     this.event(svc, `(service ${svc.name}) (deployment ${d.id}) deployment failed: tasks failed to start.`)
     const back = svc.lastGoodDeployment
     // ECS rolls back to the last COMPLETED deployment; without one the deployment just stalls.
-    if (!svc.deploymentConfiguration.deploymentCircuitBreaker?.rollback || !back) return
+    if (!svc.deploymentConfiguration.deploymentCircuitBreaker?.rollback || !back) return this.sd.breakerFailed(d, undefined)
     this.event(svc, `(service ${svc.name}) (deployment ${d.id}) rolling back to deployment ${back.id} (taskDefinition ${svc.lastGood}).`)
-    this.deploy(svc, svc.lastGood, this.clock, 'healthy', {
+    const revived = this.deploy(svc, svc.lastGood, this.clock, 'healthy', {
       revive: back,
       reason: `ECS deployment circuit breaker: rolling back to deploymentId ${back.id}.`
     })
+    this.sd.breakerFailed(d, revived)
   }
 
   vanish(svc: Service, d: Deployment) {
     this.retire(d)
     svc.deployments = svc.deployments.filter((x) => x !== d)
-    this.deploy(svc, svc.lastGood, this.clock, 'healthy', { noReason: true })
+    this.sd.breakerFailed(d, this.deploy(svc, svc.lastGood, this.clock, 'healthy', { noReason: true, ecsRollback: true }))
   }
 
   /** Takes a deployment out of the service: it settles now, unless it already had (COMPLETED or FAILED). */
@@ -509,7 +531,7 @@ export class EcsState {
       launchType: svc.launchType, taskDefinition: svc.taskDef, deploymentConfiguration: svc.deploymentConfiguration,
       deployments, events: svc.events.map((e) => ({ ...e, createdAt: secs(e.createdAt) })),
       createdAt: secs(svc.createdAt), placementConstraints: [], placementStrategy: [], schedulingStrategy: 'REPLICA',
-      deploymentController: { type: 'ECS' }, createdBy: `arn:aws:iam::${ACCOUNT}:role/deployer`,
+      deploymentController: { type: 'ECS' }, currentServiceDeployment: this.sd.current(svc)?.arn, createdBy: `arn:aws:iam::${ACCOUNT}:role/deployer`,
       enableECSManagedTags: false, propagateTags: 'NONE', enableExecuteCommand: false
     }
   }
@@ -680,7 +702,7 @@ export async function startScriptedEcs(options: ScriptedEcsOptions = {}): Promis
   const state = new EcsState(options)
   // One-off tasks (RunTask and what follows a task to STOPPED) live beside this file.
   const rollouts = operations(state)
-  const ops = { ...rollouts, ...taskOperations(state, rollouts) }
+  const ops = { ...rollouts, ...taskOperations(state, rollouts), ...state.sd.operations((ref) => state.cluster(ref)) }
   const throttle = { operations: options.throttle?.operations, count: options.throttle?.count ?? 0 }
   const serverErrors = { operations: options.serverErrors?.operations, count: options.serverErrors?.count ?? 0 }
   let errorsServed = 0
@@ -766,7 +788,7 @@ export async function startScriptedEcs(options: ScriptedEcsOptions = {}): Promis
 // ---- CLI: node test/support/scripted-ecs.ts --port N [--settle-ms N] ... ----
 const USAGE = `usage: node test/support/scripted-ecs.ts [--port N] [--region R] [--settle-ms N] [--fail-after-ms N]
   [--no-rollback] [--no-rollout-state] [--task-life-ms N] [--hang-ops Op,Op] [--throttle N] [--throttle-ops Op,Op] [--server-errors N]
-  [--server-errors-ops Op,Op] [--seed services.json]`
+  [--server-errors-ops Op,Op] [--minute-ms N] [--deny-service-deployments] [--seed services.json]`
 
 export function parseArgs(argv: string[]): ScriptedEcsOptions {
   const o: ScriptedEcsOptions = {}
@@ -790,6 +812,8 @@ export function parseArgs(argv: string[]): ScriptedEcsOptions {
     else if (flag === '--throttle-ops') o.throttle = { count: o.throttle?.count ?? 0, operations: String(value()).split(',') }
     else if (flag === '--server-errors') o.serverErrors = { ...o.serverErrors, count: num(flag, value()) }
     else if (flag === '--server-errors-ops') o.serverErrors = { count: o.serverErrors?.count ?? 0, operations: String(value()).split(',') }
+    else if (flag === '--minute-ms') o.serviceDeployments = { ...o.serviceDeployments, minuteMs: num(flag, value()) }
+    else if (flag === '--deny-service-deployments') o.serviceDeployments = { ...o.serviceDeployments, denied: true }
     else if (flag === '--seed') o.services = JSON.parse(readFileSync(String(value()), 'utf8'))
     else throw new Error(`unknown argument ${flag}\n${USAGE}`)
   }

@@ -12,6 +12,12 @@ import {
   StopTaskCommand,
   UpdateServiceCommand,
   DeregisterTaskDefinitionCommand,
+  ContinueServiceDeploymentCommand,
+  DescribeServiceDeploymentsCommand,
+  ListServiceDeploymentsCommand,
+  StopServiceDeploymentCommand,
+  type ServiceDeployment,
+  type ServiceDeploymentBrief,
   type ECSClientConfig,
   type RegisterTaskDefinitionCommandInput,
   type RunTaskCommandInput,
@@ -26,6 +32,9 @@ import { randomUUID } from 'node:crypto'
 import { UserError, errorMessage } from '../../errors.js'
 import { errnoOf, isThrottling, retry, wasNotExecuted, type RetryOptions } from '../../rollout/retry.js'
 import { revisionNumber } from './assess.js'
+import { ServiceDeploymentsUnavailable, unavailableAs } from './service-deployment-errors.js'
+
+export { ServiceDeploymentsUnavailable } from './service-deployment-errors.js'
 
 /** How long one try may take: connecting, then the whole request and answer. */
 export const CONNECT_TIMEOUT_MS = 3_000
@@ -234,14 +243,14 @@ export class EcsApi {
     return tasks
   }
 
-  private async call<T>(what: string, send: () => Promise<T>, input?: string, abortSignal?: AbortSignal): Promise<T> {
+  private async call<T>(what: string, send: () => Promise<T>, input?: string, abortSignal?: AbortSignal, policy: Omit<RetryOptions, 'signal'> = ECS_RETRY): Promise<T> {
     const startedAt = Date.now()
     let tries = 0
     try {
       return await retry(() => {
         tries++
         return send()
-      }, { ...ECS_RETRY, signal: abortSignal })
+      }, { ...policy, signal: abortSignal })
     } catch (error) {
       if (abortSignal?.aborted) {
         // Cancelled or past the deadline: say so, not "socket hang up" or "aborted".
@@ -249,6 +258,44 @@ export class EcsApi {
       }
       throw explain(error, what, this.cluster, input, { endpoint: this.endpoint, tries, ms: Date.now() - startedAt })
     }
+  }
+
+  /**
+   * The service deployments of a service created at or after `after`, newest first (one page: a
+   * deploy looks for the one it just started). Throws ServiceDeploymentsUnavailable when the
+   * call is denied or not there (an IAM policy without it, an endpoint that does not know it).
+   */
+  async listServiceDeployments(service: string, after: Date, signal?: AbortSignal): Promise<ServiceDeploymentBrief[]> {
+    const abortSignal = this.signalFor(signal)
+    const output = await this.call(`list service deployments of '${service}'`, () =>
+      unavailableAs('ecs:ListServiceDeployments', this.client.send(new ListServiceDeploymentsCommand({ cluster: this.cluster, service, createdAt: { after }, maxResults: 20 }), { abortSignal }))
+    , undefined, abortSignal, SERVICE_DEPLOYMENT_RETRY)
+    return output.serviceDeployments ?? []
+  }
+
+  /** One service deployment; undefined when ECS does not know it (yet). Throws ServiceDeploymentsUnavailable like the list. */
+  async describeServiceDeployment(arn: string, signal?: AbortSignal): Promise<ServiceDeployment | undefined> {
+    const abortSignal = this.signalFor(signal)
+    const output = await this.call(`describe service deployment '${arn}'`, () =>
+      unavailableAs('ecs:DescribeServiceDeployments', this.client.send(new DescribeServiceDeploymentsCommand({ serviceDeploymentArns: [arn] }), { abortSignal }))
+    , undefined, abortSignal, SERVICE_DEPLOYMENT_RETRY)
+    return output.serviceDeployments?.find(d => d.serviceDeploymentArn === arn)
+  }
+
+  /** ECS's own rollback (ROLLBACK) of a service deployment in flight, or its end where it stands (ABORT). */
+  async stopServiceDeployment(arn: string, stopType: 'ROLLBACK' | 'ABORT', signal?: AbortSignal): Promise<void> {
+    const abortSignal = this.signalFor(signal)
+    await this.call(`stop service deployment '${arn}' (${stopType})`, () =>
+      this.client.send(new StopServiceDeploymentCommand({ serviceDeploymentArn: arn, stopType }), { abortSignal })
+    , 'service-deployment-arn', abortSignal)
+  }
+
+  /** Continues (or rolls back) a service deployment paused at PAUSE hook `hookId`. */
+  async continueServiceDeployment(arn: string, hookId: string, action: 'CONTINUE' | 'ROLLBACK', signal?: AbortSignal): Promise<void> {
+    const abortSignal = this.signalFor(signal)
+    await this.call(`continue service deployment '${arn}' at hook ${hookId} (${action})`, () =>
+      this.client.send(new ContinueServiceDeploymentCommand({ serviceDeploymentArn: arn, hookId, action }), { abortSignal })
+    , 'service-deployment-arn', abortSignal)
   }
 
   /**
@@ -299,6 +346,12 @@ export class EcsApi {
   }
 }
 
+/**
+ * Service-deployment reads try twice on server errors, not four times: an endpoint that does not
+ * implement them (an emulator answering 500) must not hold the deploy up before the fallback.
+ */
+const SERVICE_DEPLOYMENT_RETRY: Omit<RetryOptions, 'signal'> = { ...ECS_RETRY, failures: { attempts: 2, withinMs: 3_000 } }
+
 /** How the failed call went: where it was sent, how many tries, for how long. */
 interface CallTrace {
   endpoint: string
@@ -308,6 +361,7 @@ interface CallTrace {
 
 /** Turns an SDK error into one the user can act on; transient errors keep their name for retry logic. */
 function explain(error: unknown, what: string, cluster: string, input: string | undefined, trace: CallTrace): Error {
+  if (error instanceof ServiceDeploymentsUnavailable) return error
   let name = (error as { name?: string })?.name ?? ''
   let message = errorMessage(error)
   const response = (error as { $response?: { body?: unknown; headers?: Record<string, string> } })?.$response

@@ -15,6 +15,8 @@ import { resolveRollbackTarget, PREVIOUS_TAG } from './revisions.js'
 import { preDeployTask } from './one-off.js'
 import { EcsRollout } from './rollout.js'
 import type { CodeDeployApi } from './codedeploy/client.js'
+import { describeStrategy, timeoutWarning } from './service-deployment.js'
+import { continuePlan, rollbackInFlightPlan } from './service-deployment-modes.js'
 
 // ECS has no dry run of RegisterTaskDefinition or UpdateService: say what was checked, and no more.
 const ECS_CHECKS = 'the template, the service, its deployment controller and the task definitions were checked against ECS (ECS itself has no dry run of a deployment)'
@@ -100,11 +102,15 @@ export function createEcsPlatform(request: DeployRequest, client = new EcsApi(re
         // The pre-deploy task runs from the same registration the CodeDeploy deployment deploys.
         return before ? { ...plan, before } : plan
       }
+      // What ECS will do with the change (strategy, bake, hooks, alarms), and whether `timeout` covers it.
+      const strategy = describeStrategy(current)
+      const tooShort = request.wait ? timeoutWarning(strategy, request.timeoutMs) : undefined
+      if (tooShort) core.warning(tooShort)
       return {
         ...rendered,
         images: changes,
         previousRevision: previous,
-        description: `ECS service ${service} (cluster ${request.ecs.cluster}): ${shortArn(previous)} -> a new revision of ${definition.family}; ${images}${nothingRuns}`,
+        description: `ECS service ${service} (cluster ${request.ecs.cluster}): ${shortArn(previous)} -> a new revision of ${definition.family}; ${images}; ${strategy.line}${nothingRuns}${tooShort ? `; warning: ${tooShort}` : ''}`,
         dryRun: async () => taskDefinitionDiff(live, definition),
         checkedBy: ECS_CHECKS,
         before,
@@ -118,16 +124,26 @@ export function createEcsPlatform(request: DeployRequest, client = new EcsApi(re
             { taskDefinition: registered.taskDefinitionArn!, desiredCount: request.ecs.desiredCount, forceNewDeployment: request.ecs.forceNewDeployment },
             previous,
             progress,
-            signal
+            signal,
+            current.currentServiceDeployment
           )
           rollout.keepRevisions = request.ecs.keepRevisions
+          rollout.onPause = request.ecs.onPause
           return rollout
         }
       }
     },
 
+    async prepareContinue(): Promise<Plan> {
+      return continuePlan(api, request, await liveService({ deployable: true }))
+    },
+
     async prepareRollback(): Promise<Plan> {
       const { current, live } = await liveService({ deployable: true })
+      // A service deployment in flight is rolled back by ECS itself, not replaced by another update
+      // (CODE_DEPLOY services roll back through CodeDeploy, below).
+      const inFlight = isCodeDeploy(current) ? undefined : await rollbackInFlightPlan(api, request, { current, live })
+      if (inFlight) return inFlight
       const previous = live.taskDefinitionArn!
       const target = await resolveRollbackTarget(api, live, request.toRevision)
       const { taskDefinition } = await api.describeTaskDefinition(target, 'to-revision')
@@ -152,7 +168,7 @@ export function createEcsPlatform(request: DeployRequest, client = new EcsApi(re
         description: `ECS service ${service} (cluster ${request.ecs.cluster}): roll back ${shortArn(previous)} -> ${shortArn(target)}`,
         dryRun: async () => taskDefinitionDiff(live, taskDefinition as TaskDefinitionInput),
         checkedBy: ECS_CHECKS,
-        apply: (progress, signal) => EcsRollout.start(api, service, { taskDefinition: target, desiredCount: request.ecs.desiredCount }, previous, progress, signal)
+        apply: (progress, signal) => EcsRollout.start(api, service, { taskDefinition: target, desiredCount: request.ecs.desiredCount }, previous, progress, signal, current.currentServiceDeployment)
       }
     }
   }
@@ -173,7 +189,7 @@ function refuseOtherControllers(service: string, current: Service): void {
   if (controller === 'EXTERNAL') {
     throw new UserError({
       input: 'service',
-      message: `ECS service '${service}' uses the EXTERNAL deployment controller: its tasks run in task sets that another tool manages, and this action cannot deploy task sets; deploy it with that tool (CreateTaskSet / UpdateServicePrimaryTaskSet); nothing was registered`
+      message: `ECS service '${service}' uses the EXTERNAL deployment controller: its tasks run in task sets that another tool manages, and this action cannot deploy task sets; deploy it with that tool (CreateTaskSet / UpdateServicePrimaryTaskSet), or move the service to the ECS controller, whose ROLLING, BLUE_GREEN, LINEAR and CANARY strategies this action follows; nothing was registered`
     })
   }
 }

@@ -1,11 +1,14 @@
 import type { Deployment, Service } from '@aws-sdk/client-ecs'
 import { errorMessage } from '../../errors.js'
+import type { OnPause } from '../../request.js'
 import type { Rollout, WaitContext, WaitOutcome } from '../../rollout/platform.js'
 import { pollRollout, type Observation } from '../../rollout/poll-loop.js'
 import type { Progress } from '../../rollout/progress.js'
 import { assessDeployment, circuitBreakerOn, failureThreshold, isFailedTask, shortArn, stoppedTaskReason, type Assessment } from './assess.js'
-import type { EcsApi } from './client.js'
+import { ServiceDeploymentsUnavailable, type EcsApi } from './client.js'
 import { pruneRevisions } from './revisions.js'
+import { inFlight, ServiceDeploymentFollow, ServiceDeploymentRollback, type FollowedRollout } from './service-deployment-follow.js'
+import { assessServiceDeployment, shortId } from './service-deployment.js'
 
 /** How long the stopped tasks of a rollout that timed out may still be looked up. */
 const AFTER_DEADLINE_MS = 5000
@@ -38,14 +41,21 @@ class TaskWatch {
   }
 }
 
-/** One ECS deployment that our UpdateService created, followed by its id. */
-export class EcsRollout implements Rollout {
+/**
+ * One ECS deployment that our UpdateService created: followed through its service deployment
+ * (DescribeServiceDeployments) where ECS lets us, else by its id in the service's deployments[].
+ */
+export class EcsRollout implements Rollout, FollowedRollout {
   readonly revision: string
   readonly label: string
   readonly previousRevision?: string
   readonly outputs: Record<string, string>
-  private readonly api: EcsApi
+  readonly api: EcsApi
   private readonly service: string
+  /** The service deployment our update started: found, followed, or unavailable (the old rules then). */
+  readonly follow: ServiceDeploymentFollow
+  /** `on-pause`: what to do at a PAUSE lifecycle hook. */
+  onPause: OnPause = 'wait'
   private readonly deploymentId: string | undefined
   /** The deployment followed now: ours, or someone else's redeploy of our revision. */
   private following: string | undefined
@@ -58,11 +68,13 @@ export class EcsRollout implements Rollout {
   private readonly stopReasons = new Map<string, number>()
   private readonly seenTasks = new Set<string>()
   private watch = new TaskWatch()
+  private failuresSeen = 0
   /** keep-revisions: how many ACTIVE revisions of the family to keep after success. */
   keepRevisions?: number
 
-  constructor(api: EcsApi, service: string, deploymentId: string | undefined, revision: string, previousRevision: string | undefined, knownEvents: Set<string>) {
+  constructor(api: EcsApi, service: string, deploymentId: string | undefined, revision: string, previousRevision: string | undefined, knownEvents: Set<string>, follow = ServiceDeploymentFollow.off()) {
     this.api = api
+    this.follow = follow
     this.knownEvents = knownEvents
     this.label = shortArn(revision)
     this.service = service
@@ -80,18 +92,23 @@ export class EcsRollout implements Rollout {
     change: { taskDefinition: string; desiredCount?: number; forceNewDeployment?: boolean },
     previousRevision: string | undefined,
     progress: Progress,
-    signal: AbortSignal
+    signal: AbortSignal,
+    /** The service's currentServiceDeployment before the update (never ours). */
+    before?: string
   ): Promise<EcsRollout> {
     const updated = await api.updateService(service, change, signal)
     const deployment = updated.deployments?.find(d => d.status === 'PRIMARY' && d.taskDefinition === change.taskDefinition)
     progress.step(`service ${service} updated to ${shortArn(change.taskDefinition)}${deployment?.id ? `: deployment ${deployment.id}` : ''}`)
     // The answer carries the events so far: everything after them is news of this rollout.
     const knownEvents = new Set((updated.events ?? []).map(event => event.id ?? ''))
-    return new EcsRollout(api, service, deployment?.id, change.taskDefinition, previousRevision, knownEvents)
+    const current = updated.currentServiceDeployment
+    const follow = new ServiceDeploymentFollow(before, current && current !== before ? current : undefined)
+    if (follow.arn) progress.step(`service deployment ${follow.arn}`)
+    return new EcsRollout(api, service, deployment?.id, change.taskDefinition, previousRevision, knownEvents, follow)
   }
 
   async wait(context: WaitContext): Promise<WaitOutcome> {
-    if (!this.deploymentId) {
+    if (!this.deploymentId && !this.follow.following) {
       return { state: 'failed', reason: `ECS answered UpdateService with no PRIMARY deployment of ${this.label}, so it cannot be followed` }
     }
     const outcome = await pollRollout(() => this.observe(context), context)
@@ -104,16 +121,67 @@ export class EcsRollout implements Rollout {
   }
 
   private async observe(context: WaitContext): Promise<Observation> {
+    if (this.follow.following) {
+      try {
+        const observation = await this.follow.observe(this, context)
+        if (observation) return observation
+      } catch (error) {
+        if (!(error instanceof ServiceDeploymentsUnavailable)) throw error
+        this.follow.giveUp(error, context.progress)
+      }
+    }
+    const observation = await this.observeDeployments(context)
+    if (!observation.outcome && this.lastService) await this.follow.find(this.api, this.lastService, context)
+    return observation
+  }
+
+  /** The service as last read. */
+  private lastService?: Service
+  /** Events since our update printed by readService: whether the last read brought news. */
+  private lastNews: string[] = []
+
+  /** Describes the service, prints its new events, and judges its deployments[] as the old rules do. */
+  async readService(context: WaitContext): Promise<{ service: Service; assessment: Assessment; taskFailure?: WaitOutcome }> {
+    const { progress, deadline } = context
+    const followed = this.following ?? ''
+    const service = await this.api.describeService(this.service, deadline.signal)
+    this.lastService = service
+    const newEvents = this.printEvents(service, progress)
+    this.lastNews = newEvents
+    const assessment = assessDeployment(service, { deploymentId: followed, revision: this.revision, previousRevision: this.previousRevision, newEvents: this.newsSinceUpdate })
+    if (assessment.kind !== 'progressing' || !followed || !this.watch.suggestsFailures(assessment, newEvents)) return { service, assessment }
+    await this.inspectStoppedTasks(followed, progress, deadline.signal)
+    const threshold = failureThreshold(service.desiredCount ?? assessment.desiredCount)
+    // With the breaker on, ECS judges its own rollout (and may roll back by itself): we only report.
+    if (circuitBreakerOn(service) || this.watch.failures < threshold) return { service, assessment }
+    const reason = `${this.watch.failures} tasks of ${this.label} (deployment ${followed}) failed, reaching the threshold at which ECS's circuit breaker fails a deployment ` +
+      `(${threshold}: half the desired count, at least 3, at most 200); this service has no circuit breaker, so ECS would keep replacing them`
+    return { service, assessment, taskFailure: { state: 'failed', reason } }
+  }
+
+  async supersededBy(assessment: Extract<Assessment, { kind: 'superseded' }>, signal: AbortSignal): Promise<string> {
+    return this.supersededReason(assessment.by, assessment.ours, this.following ?? '', signal)
+  }
+
+  get followedDeployment(): string | undefined {
+    return this.following
+  }
+
+  async reportStoppedTasks(context: WaitContext): Promise<void> {
+    if (this.following) await this.inspectStoppedTasks(this.following, context.progress, context.deadline.signal)
+  }
+
+  followDeployment(id: string): void {
+    this.following = id
+    this.watch = new TaskWatch()
+  }
+
+  /** Today's rules: the deployment followed by its id in the service's deployments[]. */
+  private async observeDeployments(context: WaitContext): Promise<Observation> {
     const { progress, deadline } = context
     const followed = this.following!
-    const service = await this.api.describeService(this.service, deadline.signal)
-    const newEvents = this.printEvents(service, progress)
-    const assessment = assessDeployment(service, {
-      deploymentId: followed,
-      revision: this.revision,
-      previousRevision: this.previousRevision,
-      newEvents: this.newsSinceUpdate
-    })
+    const { assessment, taskFailure } = await this.readService(context)
+    const newEvents = this.lastNews
     switch (assessment.kind) {
       case 'completed': {
         progress.step(`deployment ${followed} completed: ${assessment.status}`)
@@ -122,8 +190,7 @@ export class EcsRollout implements Rollout {
       }
       case 'redeployed': {
         progress.step(`deployment ${assessment.by.id}, started by another deploy, rolls out ${this.label} again (the same revision): following it instead of ${followed}`)
-        this.following = assessment.by.id
-        this.watch = new TaskWatch()
+        this.followDeployment(assessment.by.id!)
         return { changed: true, nearlyDone: false, status: `following deployment ${assessment.by.id} of ${this.label}` }
       }
       case 'superseded': {
@@ -139,17 +206,9 @@ export class EcsRollout implements Rollout {
         return { outcome: { state: 'failed', reason: assessment.reason, platformRollback }, changed: true, nearlyDone: false, status: assessment.reason }
       }
     }
-    let stopped = false
-    if (this.watch.suggestsFailures(assessment, newEvents)) {
-      stopped = await this.inspectStoppedTasks(followed, progress, deadline.signal)
-      const threshold = failureThreshold(service.desiredCount ?? assessment.desiredCount)
-      // With the breaker on, ECS judges its own rollout (and may roll back by itself): we only report.
-      if (!circuitBreakerOn(service) && this.watch.failures >= threshold) {
-        const reason = `${this.watch.failures} tasks of ${this.label} (deployment ${followed}) failed, reaching the threshold at which ECS's circuit breaker fails a deployment ` +
-          `(${threshold}: half the desired count, at least 3, at most 200); this service has no circuit breaker, so ECS would keep replacing them`
-        return { outcome: { state: 'failed', reason }, changed: true, nearlyDone: false, status: assessment.status }
-      }
-    }
+    if (taskFailure) return { outcome: taskFailure, changed: true, nearlyDone: false, status: assessment.status }
+    const stopped = this.watch.failures > this.failuresSeen
+    this.failuresSeen = this.watch.failures
     const moved = progress.status(`deployment ${followed}: ${assessment.status}`)
     return { changed: moved || newEvents.length > 0 || stopped, nearlyDone: assessment.nearlyDone, status: assessment.status }
   }
@@ -162,11 +221,26 @@ export class EcsRollout implements Rollout {
     progress.step(pruned.length ? `keep-revisions ${this.keepRevisions}: deregistered ${pruned.map(shortArn).join(', ')}` : `keep-revisions ${this.keepRevisions}: nothing to deregister`)
   }
 
+  /**
+   * A service deployment still in flight is rolled back by ECS (StopServiceDeployment ROLLBACK, or
+   * ContinueServiceDeployment ROLLBACK at a pause: for blue/green an instant shift back); otherwise the
+   * previous task definition goes back by UpdateService.
+   */
   async undo(context: WaitContext): Promise<Rollout> {
-    if (!this.previousRevision) throw new Error(`no previous task definition is known for service ${this.service}`)
     // A cancellation or the rollback's deadline that fired before the call: do not start it.
     if (context.deadline.signal.aborted) throw context.deadline.signal.reason
-    return EcsRollout.start(this.api, this.service, { taskDefinition: this.previousRevision }, this.revision, context.progress, context.deadline.signal)
+    const arn = this.follow.following ? this.follow.arn : undefined
+    const sd = arn ? await this.api.describeServiceDeployment(arn, context.deadline.signal).catch(() => undefined) : undefined
+    if (arn && sd && inFlight(sd) && !sd.status?.startsWith('ROLLBACK')) {
+      const verdict = assessServiceDeployment(sd)
+      if (verdict.kind === 'paused') await this.api.continueServiceDeployment(arn, verdict.hookId, 'ROLLBACK', context.deadline.signal)
+      else await this.api.stopServiceDeployment(arn, 'ROLLBACK', context.deadline.signal)
+      context.progress.step(`asked ECS to roll back service deployment ${shortId(arn)} (${verdict.kind === 'paused' ? 'ContinueServiceDeployment' : 'StopServiceDeployment'} ROLLBACK)`)
+      return new ServiceDeploymentRollback(this.api, arn, this.previousRevision ?? sd.rollback?.serviceRevisionArn ?? 'the previous revision', this.revision)
+    }
+    if (arn && sd?.status?.startsWith('ROLLBACK')) return new ServiceDeploymentRollback(this.api, arn, this.previousRevision ?? 'the previous revision', this.revision)
+    if (!this.previousRevision) throw new Error(`no previous task definition is known for service ${this.service}`)
+    return EcsRollout.start(this.api, this.service, { taskDefinition: this.previousRevision }, this.revision, context.progress, context.deadline.signal, arn ?? this.lastService?.currentServiceDeployment)
   }
 
   /** One line: who replaced the deployment we followed, with what, and what its task definition's tags say. */

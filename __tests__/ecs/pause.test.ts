@@ -1,0 +1,108 @@
+// PAUSE lifecycle hooks on the scripted endpoint: on-pause wait / exit / continue / verify, then
+// `mode: continue` and `mode: rollback` on the paused service deployment.
+import { describe, expect, it } from '@jest/globals'
+import { ContinueServiceDeploymentCommand, DescribeServiceDeploymentsCommand, DescribeServicesCommand } from '@aws-sdk/client-ecs'
+import { startScriptedEcs, type ScriptedEcs } from '../../test/support/scripted-ecs.js'
+import { ecsClient, runEcs } from '../helpers/run.js'
+import { callsOf, seedWith } from '../helpers/ecs-strategies.js'
+
+const PAUSED_AT_TEST = {
+  strategy: 'BLUE_GREEN',
+  bakeTimeInMinutes: 1,
+  lifecycleHooks: [{ targetType: 'PAUSE', lifecycleStages: ['POST_TEST_TRAFFIC_SHIFT'], timeoutConfiguration: { timeoutInMinutes: 600, action: 'ROLLBACK' } }]
+}
+
+async function withEndpoint<T>(fn: (ecs: ScriptedEcs) => Promise<T>): Promise<T> {
+  const ecs = await startScriptedEcs({ settleMs: 1200, failAfterMs: 900, services: seedWith(PAUSED_AT_TEST), serviceDeployments: { minuteMs: 1000, stageMs: 100 } })
+  try {
+    return await fn(ecs)
+  } finally {
+    await ecs.close()
+  }
+}
+
+const continues = (ecs: ScriptedEcs) => callsOf(ecs, 'ContinueServiceDeployment').map(c => (c.input as { action?: string }).action)
+
+describe('PAUSE hooks', () => {
+  it('on-pause exit stops with status paused and the outputs a later step needs; mode continue then finishes it', () => withEndpoint(async ecs => {
+    const first = await runEcs(ecs.endpoint, { service: 'web', 'image-tag': '2.0.0', 'on-pause': 'exit', timeout: '30s' })
+    expect(first.result).toMatchObject({ status: 'paused', ok: true })
+    const outputs = first.result!.outputs
+    expect(outputs['service-deployment-arn']).toMatch(/:service-deployment\/default\/web\//)
+    expect(outputs['lifecycle-stage']).toBe('POST_TEST_TRAFFIC_SHIFT')
+    expect(outputs['hook-id']).toMatch(/^[0-9a-f-]{36}$/)
+    expect(first.result!.message).toMatch(/paused at PAUSE hook .* \(stage POST_TEST_TRAFFIC_SHIFT\).*mode 'continue'/)
+    expect(continues(ecs)).toEqual([])
+    // Still paused on the server: nothing continued it.
+    const client = ecsClient(ecs.endpoint)
+    const [paused] = (await client.send(new DescribeServiceDeploymentsCommand({ serviceDeploymentArns: [outputs['service-deployment-arn']!] }))).serviceDeployments!
+    expect(paused!.lifecycleHookDetails![0]).toMatchObject({ hookId: outputs['hook-id'], status: 'AWAITING_ACTION' })
+
+    const second = await runEcs(ecs.endpoint, { service: 'web', mode: 'continue', timeout: '30s' })
+    expect(second.error).toBeUndefined()
+    expect(second.result).toMatchObject({ status: 'succeeded', ok: true })
+    expect(second.log[0]).toMatch(/continue service deployment \w+, paused at hook [0-9a-f-]+ \(stage POST_TEST_TRAFFIC_SHIFT\), rolling out web:2/)
+    expect(callsOf(ecs, 'ContinueServiceDeployment').map(c => c.input)).toEqual([{ serviceDeploymentArn: outputs['service-deployment-arn'], hookId: outputs['hook-id'], action: 'CONTINUE' }])
+    const service = (await client.send(new DescribeServicesCommand({ services: ['web'] }))).services![0]!
+    expect(service.taskDefinition).toMatch(/web:2$/)
+    client.destroy()
+  }))
+
+  it('mode rollback on a paused deployment rolls that one back through the hook', () => withEndpoint(async ecs => {
+    const first = await runEcs(ecs.endpoint, { service: 'web', 'image-tag': '2.0.0', 'on-pause': 'exit', timeout: '30s' })
+    expect(first.result).toMatchObject({ status: 'paused' })
+    const back = await runEcs(ecs.endpoint, { service: 'web', mode: 'rollback', timeout: '30s' })
+    expect(back.error).toBeUndefined()
+    expect(back.result).toMatchObject({ status: 'succeeded', ok: true })
+    expect(back.log[0]).toMatch(/roll back service deployment \w+ in flight \(web:2\) by ECS's own rollback \(ContinueServiceDeployment ROLLBACK at hook/)
+    expect(continues(ecs)).toEqual(['ROLLBACK'])
+    // No new deployment of the old revision: ECS put it back inside the paused one.
+    expect(callsOf(ecs, 'UpdateService')).toHaveLength(1)
+  }))
+
+  it('on-pause continue continues at once', () => withEndpoint(async ecs => {
+    const run = await runEcs(ecs.endpoint, { service: 'web', 'image-tag': '2.0.0', 'on-pause': 'continue', timeout: '30s' })
+    expect(run.result).toMatchObject({ status: 'succeeded' })
+    expect(continues(ecs)).toEqual(['CONTINUE'])
+    expect(run.log.some(line => /paused at PAUSE hook .*: continuing it \(on-pause: continue\)/.test(line))).toBe(true)
+  }))
+
+  it('on-pause wait reports the pause and waits for someone else to continue it', () => withEndpoint(async ecs => {
+    const client = ecsClient(ecs.endpoint)
+    const someone = (async () => {
+      for (;;) {
+        const service = (await client.send(new DescribeServicesCommand({ services: ['web'] }))).services![0]!
+        const arn = service.currentServiceDeployment
+        const [sd] = arn ? (await client.send(new DescribeServiceDeploymentsCommand({ serviceDeploymentArns: [arn] }))).serviceDeployments! : []
+        const hook = sd?.lifecycleHookDetails?.find(h => h.status === 'AWAITING_ACTION')
+        if (hook && sd!.status === 'IN_PROGRESS' && ecs.calls.some(c => c.operation === 'UpdateService')) {
+          await new Promise(resolve => setTimeout(resolve, 1500))
+          return client.send(new ContinueServiceDeploymentCommand({ serviceDeploymentArn: arn!, hookId: hook.hookId!, action: 'CONTINUE' }))
+        }
+        await new Promise(resolve => setTimeout(resolve, 100))
+      }
+    })()
+    const run = await runEcs(ecs.endpoint, { service: 'web', 'image-tag': '2.0.0', timeout: '40s' })
+    await someone
+    client.destroy()
+    expect(run.result).toMatchObject({ status: 'succeeded' })
+    expect(run.log.some(line => /paused at PAUSE hook .*; waiting for someone to continue it/.test(line))).toBe(true)
+    // Only the other party continued it.
+    expect(ecs.calls.filter(c => c.operation === 'ContinueServiceDeployment')).toHaveLength(1)
+  }), 60_000)
+
+  it('on-pause verify has ECS roll back through the hook when the check fails', () => withEndpoint(async ecs => {
+    const failing = await runEcs(ecs.endpoint, { service: 'web', 'image-tag': '2.0.0', 'on-pause': 'verify', 'verify-command': 'echo "test listener says no"; exit 3', timeout: '30s' })
+    expect(failing.result).toMatchObject({ status: 'rolled-back', ok: false, rollback: { by: 'platform', healthy: true } })
+    expect(failing.result!.reasons.join('\n')).toMatch(/verification at the pause failed/)
+    expect(continues(ecs)).toEqual(['ROLLBACK'])
+    expect(callsOf(ecs, 'UpdateService')).toHaveLength(1)
+  }), 60_000)
+
+  it('on-pause verify continues when the check passes, and verifies only once', () => withEndpoint(async ecs => {
+    const passing = await runEcs(ecs.endpoint, { service: 'web', 'image-tag': '2.1.0', 'on-pause': 'verify', 'verify-command': 'true', timeout: '30s' })
+    expect(passing.result).toMatchObject({ status: 'succeeded' })
+    expect(continues(ecs)).toEqual(['CONTINUE'])
+    expect(passing.log.filter(line => /verification at the pause passed/.test(line))).toHaveLength(1)
+  }), 60_000)
+})

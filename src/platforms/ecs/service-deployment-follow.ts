@@ -1,0 +1,367 @@
+import type { Service, ServiceDeployment } from '@aws-sdk/client-ecs'
+import { errorMessage } from '../../errors.js'
+import type { OnPause } from '../../request.js'
+import { formatDuration } from '../../rollout/deadline.js'
+import type { Rollout, WaitContext, WaitOutcome } from '../../rollout/platform.js'
+import { pollRollout, type Observation } from '../../rollout/poll-loop.js'
+import type { Progress } from '../../rollout/progress.js'
+import { shortArn, type Assessment } from './assess.js'
+import { ServiceDeploymentsUnavailable, type EcsApi } from './client.js'
+import { allTargetTasksUp, assessServiceDeployment, bakeOf, IN_FLIGHT, serviceDeploymentLine, shortId, whyRolledBack } from './service-deployment.js'
+
+/** What the follower needs of the rollout it serves (EcsRollout): the service read, the old rules' verdicts. */
+export interface FollowedRollout {
+  readonly api: EcsApi
+  readonly revision: string
+  readonly label: string
+  readonly previousRevision?: string
+  readonly outputs: Record<string, string>
+  readonly onPause: OnPause
+  /** Describes the service, prints its new events, and judges its deployments[] as the old rules do. */
+  readService(context: WaitContext): Promise<{ service: Service; assessment: Assessment; taskFailure?: WaitOutcome }>
+  /** Someone else's deployment replaced ours: the one-line reason, naming who. */
+  supersededBy(assessment: Extract<Assessment, { kind: 'superseded' }>, signal: AbortSignal): Promise<string>
+  /** Someone redeployed our revision: follow their deployment (by id) from now on. */
+  followDeployment(id: string): void
+  /** The deployment (deployments[] id) followed now. */
+  readonly followedDeployment: string | undefined
+  /** Prints why the failed tasks of the followed deployment stopped (each reason once, to the report). */
+  reportStoppedTasks(context: WaitContext): Promise<void>
+}
+
+/** How long after the new tasks are all up an ELB target group's deregistration delay (300 s by default) ends. */
+const DRAIN_DEFAULT_MS = 300_000
+/** The service (events, whose rollout) is read at least this often while stages move, and in slow phases. */
+const SERVICE_EVERY_MS = 10_000
+const SERVICE_EVERY_SLOW_MS = 60_000
+const SERVICE_EVERY_DRAIN_MS = 20_000
+
+/**
+ * Follows the service deployment a deploy started (DescribeServiceDeployments): success only at
+ * SUCCESSFUL, ECS's own rollbacks as `failed` with the platform's rollback, pauses by `on-pause`.
+ * `state` is `finding` until its ARN is known, `unavailable` once the calls were denied or are not there
+ * (the rollout then keeps to the deployments[] rules, with one warning).
+ */
+export class ServiceDeploymentFollow {
+  arn?: string
+  state: 'finding' | 'following' | 'unavailable' = 'finding'
+  /** The service's current service deployment before our update: never ours. */
+  private readonly before?: string
+  private readonly startedAt: number
+  private lastStage = ''
+  private lastWeight: number | undefined
+  private lastStatus = ''
+  private lastLine = ''
+  private bakeKey = ''
+  private bakeEndsAt = 0
+  private quietSince: number | undefined
+  private idleMs = 1000
+  private serviceReadAt = 0
+  private misses = 0
+  private readonly handledHooks = new Set<string>()
+  /** Set when `on-pause: verify` failed and we asked ECS to roll back: the reason the rollout failed. */
+  private verifyFailure?: string
+  /** Someone redeployed our revision: the deployment (id) we follow instead. */
+  private redeployedAs?: string
+
+  constructor(before: string | undefined, arn?: string, now = Date.now()) {
+    this.before = before
+    this.startedAt = now
+    if (arn) {
+      this.arn = arn
+      this.state = 'following'
+    }
+  }
+
+  /** For a rollout followed by deployments[] alone (ECS's rollback of the old kind). */
+  static off(): ServiceDeploymentFollow {
+    const follow = new ServiceDeploymentFollow(undefined)
+    follow.state = 'unavailable'
+    return follow
+  }
+
+  /** Whether the followed service deployment may still change what runs (known only once followed). */
+  get following(): boolean {
+    return this.state === 'following'
+  }
+
+  /** Gives up on service deployments: one warning naming the permission, then the deployments[] rules. */
+  giveUp(error: unknown, progress: Progress): void {
+    this.state = 'unavailable'
+    const fallback = 'following the rollout by DescribeServices alone (deployments[] rolloutState), which cannot see lifecycle stages, bake time, alarms or pauses'
+    const all = ['ecs:ListServiceDeployments', 'ecs:DescribeServiceDeployments', 'ecs:StopServiceDeployment', 'ecs:ContinueServiceDeployment']
+    if (error instanceof ServiceDeploymentsUnavailable) {
+      const others = all.filter(permission => permission !== error.permission).join(', ')
+      progress.reason(`the service deployment could not be read: ${error.permission} was refused (${error.message}); ${fallback}; give the role ${error.permission} (and ${others}) to follow ECS's own verdict`)
+    } else {
+      progress.reason(`the service deployment could not be read (${errorMessage(error)}); ${fallback}; on AWS, check that the role may call ${all.join(', ')}`)
+    }
+  }
+
+  /** Looks for our service deployment: the service's current one when it is new, else the newest listed since our update. */
+  async find(api: EcsApi, service: Service, context: WaitContext): Promise<void> {
+    if (this.state !== 'finding') return
+    const current = service.currentServiceDeployment
+    if (current && current !== this.before) {
+      this.arn = current
+      this.state = 'following'
+      return
+    }
+    try {
+      // ECS's clock and ours differ: a few minutes' margin, and never the one that was current before.
+      const listed = await api.listServiceDeployments(service.serviceName ?? '', new Date(this.startedAt - 300_000), context.deadline.signal)
+      const ours = listed.find(d => d.serviceDeploymentArn && d.serviceDeploymentArn !== this.before && IN_FLIGHT_OR_DONE.has(d.status ?? ''))
+      if (ours?.serviceDeploymentArn) {
+        this.arn = ours.serviceDeploymentArn
+        this.state = 'following'
+      }
+    } catch (error) {
+      if (context.deadline.signal.aborted) throw error
+      // Denied, or not there at all (an emulator answering 500 to both tries): the old rules from now on.
+      this.giveUp(error, context.progress)
+    }
+  }
+
+  /** One look: the service deployment, and the service when something moved or it is time. */
+  async observe(rollout: FollowedRollout, context: WaitContext): Promise<Observation | undefined> {
+    const { progress, deadline } = context
+    const sd = await rollout.api.describeServiceDeployment(this.arn!, deadline.signal)
+    if (!sd) {
+      // Not visible yet (ECS shows a new one after a moment), or gone: the old rules meanwhile.
+      if (++this.misses >= 30) this.giveUp(new Error(`ECS does not know service deployment ${this.arn}`), progress)
+      return undefined
+    }
+    this.misses = 0
+    rollout.outputs['service-deployment-arn'] = this.arn!
+    rollout.outputs['lifecycle-stage'] = sd.lifecycleStage ?? ''
+    const verdict = assessServiceDeployment(sd)
+    // Counts that moved say tasks start or stop: the service (events, stopped tasks) is read at once.
+    const line = 'line' in verdict ? verdict.line : verdict.reason
+    const changed = this.noteChanges(sd, progress) || line !== this.lastLine
+    this.lastLine = line
+    const now = Date.now()
+    const settled = verdict.kind !== 'progressing' && verdict.kind !== 'paused'
+    const every = this.serviceEveryMs(sd, verdict.kind === 'paused' && rollout.onPause === 'wait', now)
+    let read: Awaited<ReturnType<FollowedRollout['readService']>> | undefined
+    if (changed || settled || now - this.serviceReadAt >= every) {
+      read = await rollout.readService(context)
+      this.serviceReadAt = now
+    }
+    const id = shortId(sd)
+    switch (verdict.kind) {
+      case 'succeeded': {
+        progress.step(`deployment ${rollout.followedDeployment ?? ''} completed: service deployment ${id} SUCCESSFUL, ${verdict.line}`)
+        const note = this.redeployedAs ? `completed by deployment ${this.redeployedAs} of the same revision, started by another deploy` : undefined
+        return { outcome: note ? { state: 'succeeded', note } : { state: 'succeeded' }, changed: true, nearlyDone: true, status: verdict.line }
+      }
+      case 'rolling-back':
+      case 'rolled-back': {
+        const ecsReason = this.verifyFailure ? `${this.verifyFailure}; ECS rolled back service deployment ${id}` : `ECS rolled back service deployment ${id}: ${verdict.reason}`
+        // The deployment's own rolloutStateReason, where ECS gives one, is the headline; the service deployment's says more.
+        const legacy = read?.assessment.kind === 'failed' ? read.assessment.reason : undefined
+        await rollout.reportStoppedTasks(context)
+        const reason = legacy && !this.verifyFailure ? legacy : ecsReason
+        if (reason !== ecsReason) progress.reason(ecsReason)
+        const restore = new ServiceDeploymentRollback(rollout.api, this.arn!, rollout.previousRevision ?? sd.rollback?.serviceRevisionArn ?? 'the previous revision', rollout.revision)
+        return { outcome: { state: 'failed', reason, platformRollback: restore }, changed: true, nearlyDone: false, status: reason }
+      }
+      case 'failed':
+        await rollout.reportStoppedTasks(context)
+        return { outcome: { state: 'failed', reason: verdict.reason }, changed: true, nearlyDone: false, status: verdict.reason }
+      case 'stopped': {
+        const assessment = read?.assessment
+        if (assessment?.kind === 'redeployed' && read?.service.currentServiceDeployment && read.service.currentServiceDeployment !== this.arn) {
+          progress.step(`service deployment ${read.service.currentServiceDeployment}, started by another deploy, rolls out ${rollout.label} again (the same revision): following it instead of ${id}`)
+          this.arn = read.service.currentServiceDeployment
+          this.redeployedAs = assessment.by.id
+          rollout.followDeployment(assessment.by.id!)
+          return { changed: true, nearlyDone: false, status: `following service deployment ${this.arn}`, waitMs: 1000 }
+        }
+        if (assessment?.kind === 'superseded') {
+          const reason = await rollout.supersededBy(assessment, deadline.signal)
+          return { outcome: { state: 'superseded', reason }, changed: true, nearlyDone: false, status: reason }
+        }
+        await rollout.reportStoppedTasks(context)
+        const legacy = assessment?.kind === 'failed' ? `${assessment.reason} (${verdict.reason})` : verdict.reason
+        return { outcome: { state: 'failed', reason: legacy }, changed: true, nearlyDone: false, status: verdict.reason }
+      }
+      case 'paused': {
+        const outcome = await this.atPause(rollout, context, sd, verdict)
+        if (outcome) return { outcome, changed: true, nearlyDone: false, status: verdict.line }
+        return { changed: true, nearlyDone: false, status: verdict.line, waitMs: this.handledHooks.has(verdict.hookId) && rollout.onPause !== 'wait' ? 1000 : jitter(5000) }
+      }
+    }
+    // Progressing: the old rules still see failing tasks (stop reasons) and a rollout without a breaker.
+    if (read?.taskFailure) return { outcome: read.taskFailure, changed: true, nearlyDone: false, status: verdict.line }
+    const left = this.bakeEndsAt > now ? `, bake ${formatDuration(this.bakeEndsAt - now)} left` : ''
+    const moved = progress.status(`service deployment ${id}: ${verdict.line}${left}`)
+    return { changed: changed || moved, nearlyDone: allTargetTasksUp(sd), status: verdict.line, waitMs: this.nextLookMs(sd, changed, now) }
+  }
+
+  /** Stage changes, traffic shifts and status changes: steps of the timeline. Returns whether anything moved. */
+  private noteChanges(sd: ServiceDeployment, progress: Progress): boolean {
+    let changed = false
+    const id = shortId(sd)
+    if ((sd.status ?? '') !== this.lastStatus) {
+      changed = true
+      this.lastStatus = sd.status ?? ''
+    }
+    const stage = sd.lifecycleStage ?? ''
+    if (stage && stage !== this.lastStage) {
+      progress.step(`service deployment ${id}: stage ${stage}`)
+      this.lastStage = stage
+      changed = true
+    }
+    const weight = sd.targetServiceRevision?.requestedProductionTrafficWeight
+    if (weight !== undefined && weight !== this.lastWeight) {
+      if (this.lastWeight !== undefined || weight > 0) progress.step(`service deployment ${id}: production traffic to the new revision ${weight}%`)
+      this.lastWeight = weight
+      changed = true
+    }
+    return changed
+  }
+
+  /**
+   * How often the service (events, stopped tasks) is read besides the service deployment: every 10 s
+   * while stages move, every 60 s in a long bake or a pause we wait at, every 20 s in a drain (new
+   * tasks that die and are replaced show only in its events).
+   */
+  private serviceEveryMs(sd: ServiceDeployment, waitingAtPause: boolean, now: number): number {
+    if (waitingAtPause) return SERVICE_EVERY_SLOW_MS
+    if (this.bakeEndsAt - now > 10_000 && bakeOf(sd, undefined) !== undefined) return SERVICE_EVERY_SLOW_MS
+    return this.quietSince !== undefined && now - this.quietSince >= 10_000 ? SERVICE_EVERY_DRAIN_MS : SERVICE_EVERY_MS
+  }
+
+  /**
+   * The poll rhythm: 1 s while stages move; in a bake (known length), every 30 s until 5 s before its
+   * end, then every second; with every new task up and the old ones draining, every second for 10 s
+   * (most rollouts end there), every 2 s until 30 s, every 6 s until just before the ELB's default
+   * 300 s deregistration delay ends, every second around it, then every 3 s; otherwise backing off
+   * from 1 s to 3 s. A drain of unknown length cannot have both: at most 20 calls a minute and its
+   * end seen within a second; the default delay's end is.
+   */
+  private nextLookMs(sd: ServiceDeployment, changed: boolean, now: number): number {
+    const bake = bakeOf(sd, undefined)
+    if (bake !== undefined) {
+      const key = `${sd.lifecycleStage}:${sd.targetServiceRevision?.requestedProductionTrafficWeight}`
+      if (key !== this.bakeKey) {
+        this.bakeKey = key
+        this.bakeEndsAt = now + bake
+      }
+    } else {
+      this.bakeEndsAt = 0
+    }
+    const remaining = this.bakeEndsAt - now
+    // Wake 5 s before the end (never jittered past it), then look every second.
+    if (remaining > 10_000) return Math.min(jitter(30_000), remaining - 5_000)
+    if (remaining > 0) return jitter(1000)
+    if (allTargetTasksUp(sd) && sd.status === 'IN_PROGRESS') {
+      this.quietSince ??= now
+      const quiet = now - this.quietSince
+      if (quiet < 10_000) return jitter(1000)
+      if (quiet < 30_000) return jitter(2000)
+      if (quiet < DRAIN_DEFAULT_MS - 15_000) return Math.min(jitter(6000), DRAIN_DEFAULT_MS - 15_000 - quiet + 1)
+      if (quiet < DRAIN_DEFAULT_MS + 15_000) return jitter(1000)
+      return jitter(3000)
+    }
+    this.quietSince = undefined
+    this.idleMs = changed ? 1000 : Math.min(this.idleMs * 1.5, 3000)
+    return jitter(this.idleMs)
+  }
+
+  /** A PAUSE hook awaits action: `on-pause` says what to do. Returns the outcome when waiting ends here. */
+  private async atPause(rollout: FollowedRollout, context: WaitContext, sd: ServiceDeployment, verdict: Extract<ReturnType<typeof assessServiceDeployment>, { kind: 'paused' }>): Promise<WaitOutcome | undefined> {
+    const { progress, deadline } = context
+    const id = shortId(sd)
+    const where = `service deployment ${id} is paused at PAUSE hook ${verdict.hookId} (stage ${verdict.stage || 'unknown'})`
+    const expires = verdict.expiresAt ? `; ECS will ${verdict.timeoutAction ?? 'ROLLBACK'} it at ${verdict.expiresAt.toISOString()} unless someone acts` : ''
+    if (this.handledHooks.has(verdict.hookId)) return undefined
+    this.handledHooks.add(verdict.hookId)
+    switch (rollout.onPause) {
+      case 'exit':
+        // The output a later step continues (or rolls back) with: set only when the run ends at the pause.
+        rollout.outputs['hook-id'] = verdict.hookId
+        return { state: 'paused', reason: `${where}${expires}; continue it with mode 'continue' (or roll it back with mode 'rollback'), service-deployment-arn ${this.arn}` }
+      case 'continue':
+        progress.step(`${where}: continuing it (on-pause: continue)`)
+        await rollout.api.continueServiceDeployment(this.arn!, verdict.hookId, 'CONTINUE', deadline.signal)
+        return undefined
+      case 'verify': {
+        if (!context.verifyAtPause) break
+        progress.step(`${where}: verifying before it goes on (on-pause: verify)`)
+        const check = await context.verifyAtPause()
+        if (check.ok) {
+          progress.step('verification at the pause passed: continuing the service deployment')
+          await rollout.api.continueServiceDeployment(this.arn!, verdict.hookId, 'CONTINUE', deadline.signal)
+        } else {
+          this.verifyFailure = `verification at the pause failed: ${check.reason}`
+          progress.reason(this.verifyFailure)
+          await rollout.api.continueServiceDeployment(this.arn!, verdict.hookId, 'ROLLBACK', deadline.signal)
+        }
+        return undefined
+      }
+    }
+    progress.step(`${where}${expires}; waiting for someone to continue it (ContinueServiceDeployment, or this action with mode 'continue') within the timeout`)
+    return undefined
+  }
+}
+
+/** Any status: a listed deployment newer than the one current before our update is ours, whatever it did since. */
+const IN_FLIGHT_OR_DONE = new Set([...IN_FLIGHT, 'SUCCESSFUL', 'STOPPED', 'ROLLBACK_SUCCESSFUL', 'ROLLBACK_FAILED'])
+
+/** Jitter of ±10 %, so parallel deploys do not poll in step. */
+function jitter(ms: number): number {
+  return Math.round(ms * (0.9 + 0.2 * Math.random()))
+}
+
+/**
+ * ECS rolling back a service deployment (its own decision, or our StopServiceDeployment /
+ * ContinueServiceDeployment ROLLBACK): followed until ROLLBACK_SUCCESSFUL.
+ */
+export class ServiceDeploymentRollback implements Rollout {
+  readonly revision: string
+  readonly label: string
+  readonly previousRevision?: string
+  readonly outputs: Record<string, string>
+  private readonly api: EcsApi
+  private readonly arn: string
+
+  constructor(api: EcsApi, arn: string, revision: string, from?: string) {
+    this.api = api
+    this.arn = arn
+    this.revision = revision
+    this.label = revision.includes(':task-definition/') ? shortArn(revision) : revision
+    this.previousRevision = from
+    this.outputs = { 'service-deployment-arn': arn }
+  }
+
+  async wait(context: WaitContext): Promise<WaitOutcome> {
+    const { progress, deadline } = context
+    return pollRollout(async () => {
+      const sd = await this.api.describeServiceDeployment(this.arn, deadline.signal)
+      if (!sd) return { changed: false, nearlyDone: false, status: `service deployment ${shortId(this.arn)} is not visible`, waitMs: 1000 }
+      this.outputs['lifecycle-stage'] = sd.lifecycleStage ?? ''
+      const line = `service deployment ${shortId(sd)}: ${serviceDeploymentLine(sd)}`
+      switch (sd.status) {
+        case 'ROLLBACK_SUCCESSFUL':
+          progress.step(`${line}: ECS rolled it back (${whyRolledBack(sd)})`)
+          return { outcome: { state: 'succeeded' }, changed: true, nearlyDone: true, status: line }
+        case 'ROLLBACK_FAILED':
+        case 'STOPPED':
+        case 'SUCCESSFUL':
+          return { outcome: { state: 'failed', reason: `the rollback of service deployment ${shortId(sd)} ended ${sd.status}${sd.statusReason ? `: ${sd.statusReason}` : ''}` }, changed: true, nearlyDone: false, status: line }
+      }
+      const moved = progress.status(line)
+      return { changed: moved, nearlyDone: true, status: line, waitMs: jitter(1000) }
+    }, context)
+  }
+
+  async undo(): Promise<Rollout> {
+    throw new Error(`service deployment ${shortId(this.arn)} is ECS's rollback already; nothing more to roll back`)
+  }
+}
+
+/** Whether a service deployment may still change what runs. */
+export function inFlight(sd: ServiceDeployment | undefined): boolean {
+  return Boolean(sd && IN_FLIGHT.has(sd.status ?? ''))
+}

@@ -1,0 +1,124 @@
+import type { Service, ServiceDeployment, TaskDefinition } from '@aws-sdk/client-ecs'
+import { UserError } from '../../errors.js'
+import type { DeployRequest } from '../../request.js'
+import type { Plan } from '../../rollout/platform.js'
+import { shortArn } from './assess.js'
+import { ServiceDeploymentsUnavailable, type EcsApi } from './client.js'
+import { EcsRollout } from './rollout.js'
+import { inFlight, ServiceDeploymentFollow, ServiceDeploymentRollback } from './service-deployment-follow.js'
+import { assessServiceDeployment, shortId } from './service-deployment.js'
+
+const IN_FLIGHT_STATUSES = ['PENDING', 'IN_PROGRESS', 'ROLLBACK_REQUESTED', 'ROLLBACK_IN_PROGRESS', 'STOP_REQUESTED'] as const
+
+/**
+ * The service deployment `mode: continue` / `mode: rollback` acts on: `service-deployment-arn`, else the
+ * service's current one when in flight, else the newest in flight listed. Undefined when none is in
+ * flight; `required` turns a denial into a UserError naming the permission (else: undefined).
+ */
+export async function findInFlight(api: EcsApi, service: Service, arn: string | undefined, required: boolean): Promise<ServiceDeployment | undefined> {
+  try {
+    if (arn) {
+      const given = await api.describeServiceDeployment(arn)
+      if (!given) throw new UserError({ input: 'service-deployment-arn', message: `ECS does not know service deployment '${arn}': check the ARN (ListServiceDeployments lists a service's deployments)` })
+      if (!given.serviceArn || given.serviceArn !== service.serviceArn) {
+        throw new UserError({ input: 'service-deployment-arn', message: `service deployment '${arn}' belongs to ${given.serviceArn ?? 'another service'}, not to service '${service.serviceName}'` })
+      }
+      return given
+    }
+    const current = service.currentServiceDeployment ? await api.describeServiceDeployment(service.currentServiceDeployment) : undefined
+    if (inFlight(current)) return current
+    const listed = await api.listServiceDeployments(service.serviceName ?? '', new Date(Date.now() - 7 * 86_400_000))
+    const newest = listed.find(d => IN_FLIGHT_STATUSES.some(status => status === d.status))
+    return newest?.serviceDeploymentArn ? await api.describeServiceDeployment(newest.serviceDeploymentArn) : undefined
+  } catch (error) {
+    // Only a rollback asks without an ARN: when ECS cannot say, it rolls back to the previous task definition.
+    if (!required && !(error instanceof UserError)) return undefined
+    if (!(error instanceof ServiceDeploymentsUnavailable)) throw error
+    throw new UserError({ input: 'mode', message: `the service deployments of '${service.serviceName}' cannot be read (${error.message}): give the role ${error.permission} and ecs:ContinueServiceDeployment` })
+  }
+}
+
+interface Live {
+  current: Service
+  live: TaskDefinition
+}
+
+/** Text, file name and images of a plan that registers nothing (continue, ECS's rollback). */
+function unchanged(live: TaskDefinition): Pick<Plan, 'text' | 'redactedText' | 'fileName' | 'images'> {
+  const text = `${JSON.stringify({ note: 'nothing is registered: the service deployment in flight is continued or rolled back', taskDefinitionArn: live.taskDefinitionArn }, null, 2)}\n`
+  return { text, redactedText: text, fileName: `${live.family ?? 'service'}-service-deployment.json`, images: [] }
+}
+
+/** The task definition a service deployment rolls out (the PRIMARY deployment's), and the one before it. */
+function revisionsOf(service: Service): { target: string; source?: string; deploymentId?: string } {
+  const primary = service.deployments?.find(d => d.status === 'PRIMARY')
+  const source = service.deployments?.find(d => d.status === 'ACTIVE')?.taskDefinition
+  return { target: primary?.taskDefinition ?? service.taskDefinition ?? '', source, deploymentId: primary?.id }
+}
+
+/** `mode: continue`: continue the paused service deployment (or follow it when it is not paused), then wait for it. */
+export async function continuePlan(api: EcsApi, request: DeployRequest, { current, live }: Live): Promise<Plan> {
+  const { service } = request
+  const sd = await findInFlight(api, current, request.ecs.serviceDeploymentArn, true)
+  if (!sd || !inFlight(sd)) {
+    throw new UserError({ input: 'mode', message: `ECS service '${service}' has no service deployment in flight to continue${sd ? ` (${shortId(sd)} is ${sd.status})` : ''}: deploy with mode 'deploy' (on-pause: exit stops at a PAUSE hook)` })
+  }
+  const verdict = assessServiceDeployment(sd)
+  const { target, source, deploymentId } = revisionsOf(current)
+  const arn = sd.serviceDeploymentArn!
+  const what = verdict.kind === 'paused' ? `continue service deployment ${shortId(arn)}, paused at hook ${verdict.hookId} (stage ${verdict.stage})` : `follow service deployment ${shortId(arn)} (${sd.status}${sd.lifecycleStage ? ` ${sd.lifecycleStage}` : ''}; not paused, nothing to continue)`
+  return {
+    ...unchanged(live),
+    previousRevision: source,
+    description: `ECS service ${service} (cluster ${request.ecs.cluster}): ${what}, rolling out ${shortArn(target)}`,
+    dryRun: async () => `would ${what}`,
+    checkedBy: 'the service deployment was read from ECS',
+    apply: async (progress, signal) => {
+      if (verdict.kind === 'paused') {
+        await api.continueServiceDeployment(arn, verdict.hookId, 'CONTINUE', signal)
+        progress.step(`continued service deployment ${shortId(arn)} at hook ${verdict.hookId}`)
+      }
+      const knownEvents = new Set((current.events ?? []).map(event => event.id ?? ''))
+      const rollout = new EcsRollout(api, service, deploymentId, target, source, knownEvents, new ServiceDeploymentFollow(undefined, arn))
+      rollout.outputs['service-deployment-arn'] = arn
+      rollout.onPause = request.ecs.onPause
+      return rollout
+    }
+  }
+}
+
+/**
+ * `mode: rollback` while a service deployment is in flight: ECS rolls *that* back (ContinueServiceDeployment
+ * ROLLBACK when paused, else StopServiceDeployment ROLLBACK). Undefined when none is in flight.
+ */
+export async function rollbackInFlightPlan(api: EcsApi, request: DeployRequest, { current, live }: Live): Promise<Plan | undefined> {
+  if (request.toRevision) return undefined
+  const sd = await findInFlight(api, current, request.ecs.serviceDeploymentArn, Boolean(request.ecs.serviceDeploymentArn))
+  if (!sd || !inFlight(sd)) {
+    if (request.ecs.serviceDeploymentArn) {
+      throw new UserError({ input: 'service-deployment-arn', message: `service deployment ${shortId(request.ecs.serviceDeploymentArn)} is ${sd?.status ?? 'not known'}, not in flight: leave service-deployment-arn empty to roll back to the previous task definition` })
+    }
+    return undefined
+  }
+  const verdict = assessServiceDeployment(sd)
+  const { target, source } = revisionsOf(current)
+  const arn = sd.serviceDeploymentArn!
+  const rollingBack = sd.status?.startsWith('ROLLBACK')
+  const how = rollingBack ? 'ECS is rolling it back already' : verdict.kind === 'paused' ? `ContinueServiceDeployment ROLLBACK at hook ${verdict.hookId}` : 'StopServiceDeployment ROLLBACK'
+  const back = source ?? sd.rollback?.serviceRevisionArn ?? 'the previous revision'
+  return {
+    ...unchanged(live),
+    previousRevision: target,
+    description: `ECS service ${request.service} (cluster ${request.ecs.cluster}): roll back service deployment ${shortId(arn)} in flight (${shortArn(target)}) by ECS's own rollback (${how}) to ${shortArn(back) || back}`,
+    dryRun: async () => `would roll back service deployment ${shortId(arn)} (${how})`,
+    checkedBy: 'the service deployment was read from ECS',
+    apply: async (progress, signal) => {
+      if (!rollingBack) {
+        if (verdict.kind === 'paused') await api.continueServiceDeployment(arn, verdict.hookId, 'ROLLBACK', signal)
+        else await api.stopServiceDeployment(arn, 'ROLLBACK', signal)
+        progress.step(`asked ECS to roll back service deployment ${shortId(arn)} (${how})`)
+      }
+      return new ServiceDeploymentRollback(api, arn, back, target)
+    }
+  }
+}
