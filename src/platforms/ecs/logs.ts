@@ -34,7 +34,12 @@ export function streamName(config: AwsLogsConfig, container: string, taskId: str
 
 /** The one call the follower makes; the CloudWatch Logs client, loaded on this path only. */
 export interface LogReader {
-  getLogEvents(input: { logGroupName: string; logStreamName: string; nextToken?: string }, signal: AbortSignal): Promise<{ events: string[]; nextForwardToken?: string }>
+  /** `onFailedTry` hears each failed try that is tried again, so a read cut short can still say why. */
+  getLogEvents(
+    input: { logGroupName: string; logStreamName: string; nextToken?: string },
+    signal: AbortSignal,
+    onFailedTry?: (error: unknown) => void
+  ): Promise<{ events: string[]; nextForwardToken?: string }>
 }
 
 /**
@@ -50,13 +55,14 @@ export async function createLogReader(region: string, config: Partial<CloudWatch
     ...config
   })
   return {
-    async getLogEvents(input, signal) {
+    async getLogEvents(input, signal, onFailedTry) {
       const output = await retry(() => client.send(new GetLogEventsCommand({ ...input, startFromHead: true }), { abortSignal: signal }), {
         attempts: 4,
         withinMs: 20_000,
         baseMs: 500,
         maxMs: 2_000,
-        signal
+        signal,
+        onRetry: error => onFailedTry?.(error)
       })
       return { events: (output.events ?? []).map(event => event.message ?? ''), nextForwardToken: output.nextForwardToken }
     }
@@ -162,7 +168,9 @@ export class LogFollower {
     let printed = 0
     try {
       for (let page = 0; page < 50; page++) {
-        const output = await this.reader.getLogEvents({ logGroupName: this.config.group, logStreamName: this.stream, nextToken: this.token }, signal)
+        const output = await this.reader.getLogEvents({ logGroupName: this.config.group, logStreamName: this.stream, nextToken: this.token }, signal, error => {
+          if (!this.found) this.lastError = errorMessage(error)
+        })
         this.found = true
         this.lastError = undefined
         for (const line of output.events) this.print(line)
@@ -173,8 +181,9 @@ export class LogFollower {
       }
     } catch (error) {
       if (signal.aborted) {
-        // A read still in flight when the step moved on: the endpoint was slow, not the stream missing.
-        if (!this.found) this.lastError = 'CloudWatch Logs did not answer in time'
+        // A read still in flight when the step moved on: the endpoint was slow (or failing: then its
+        // last failed try says how), not the stream missing.
+        if (!this.found) this.lastError ??= 'CloudWatch Logs did not answer in time'
         return printed
       }
       const name = (error as { name?: string })?.name
