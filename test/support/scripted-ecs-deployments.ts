@@ -32,7 +32,7 @@
 // `appearAfterMs` (the service deployment is invisible that long after UpdateService: a late one),
 // `denied` (every service-deployment call answers AccessDeniedException, as an IAM policy without them).
 import { randomBytes, randomUUID } from 'node:crypto'
-import { EcsError, type EcsState, type Obj } from './scripted-ecs.ts'
+import { EcsError, type EcsState, type Obj } from './scripted-ecs-state.ts'
 
 export interface ServiceDeploymentOptions {
   /** How long one minute of bake time, step bake time or hook timeout lasts here (default 60000). */

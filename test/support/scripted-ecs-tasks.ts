@@ -20,7 +20,7 @@
 // driver's own option for a custom endpoint) has its lines written there (a moto_server) as it prints
 // them, to the stream `prefix/container/taskId`, in real time: the log can be read while the task runs.
 import { randomBytes } from 'node:crypto'
-import { EcsError, type EcsState, type Obj } from './scripted-ecs.ts'
+import { EcsError, type EcsState, type Obj } from './scripted-ecs-state.ts'
 
 const PROVISION_MS = 150
 const PULL_MS = 250
