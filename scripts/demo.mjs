@@ -3,16 +3,18 @@
 //   ECS  1. moto_server: an image-only deploy of one container of a two-container service
 //        2. the scripted ECS endpoint: a healthy rollout with its service events
 //        3. the scripted ECS endpoint: a crashing image, the circuit breaker, the stopped tasks' reasons
+//        4. the scripted ECS endpoint: a migration task, then a blue/green service deployment followed
+//           through its stages and bake (minutes played as seconds), then a verification command
 //   Kubernetes (the local control plane, unless --no-kubernetes)
-//        4. a rollout of a Deployment      5. an unpullable image, failing fast and rolled back
-//        6. a Helm chart rendered by helm template (helm and kustomize from scripts/tools.sh, cached)
+//        5. a rollout of a Deployment      6. an unpullable image, failing fast and rolled back
+//        7. a Helm chart rendered by helm template (helm and kustomize from scripts/tools.sh, cached)
 import { CreateClusterCommand, CreateServiceCommand, ECSClient, RegisterTaskDefinitionCommand } from '@aws-sdk/client-ecs'
 import { execFileSync, spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { startMoto } from '../test/support/moto.ts'
-import { startScriptedEcs } from '../test/support/scripted-ecs.ts'
+import { defaultSeed, startScriptedEcs } from '../test/support/scripted-ecs.ts'
 
 const root = path.resolve(import.meta.dirname, '..')
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'deploy-service-demo-'))
@@ -65,6 +67,22 @@ try {
   await action('3. ECS on the scripted endpoint: a crashing image, explained and rolled back',
     { service: 'web', platform: 'ecs', 'image-tag': 'crash-1.3.0' }, { ...aws, AWS_ENDPOINT_URL_ECS: scripted.endpoint })
 
+  // A blue/green service with a 3-minute bake, its minutes played as seconds by the endpoint and read so
+  // by the action (DEPLOY_SERVICE_ECS_MINUTE_MS, for tests and demos only).
+  const blueGreen = await startScriptedEcs({
+    settleMs: 3000,
+    services: defaultSeed().map(service => ({ ...service, deploymentConfiguration: { strategy: 'BLUE_GREEN', bakeTimeInMinutes: 3 } })),
+    serviceDeployments: { minuteMs: 1000, stageMs: 400 }
+  })
+  stops.push(() => blueGreen.close())
+  await action('4. ECS blue/green on the scripted endpoint: a migration task first, the service deployment followed through its stages and bake, then verified',
+    {
+      service: 'web', platform: 'ecs', 'image-tag': '1.4.0',
+      'pre-deploy-command': 'echo "migrating the schema to 1.4.0"; exit 0',
+      'verify-command': 'echo "smoke test against $DEPLOY_SERVICE_DEPLOYMENT_ARN: ok"'
+    },
+    { ...aws, AWS_ENDPOINT_URL_ECS: blueGreen.endpoint, DEPLOY_SERVICE_ECS_MINUTE_MS: '1000' })
+
   if (!process.argv.includes('--no-kubernetes')) {
     console.log(`\n${bold('━━ starting the local Kubernetes control plane (built from Go modules once, then cached)')}\n`)
     const cluster = path.join(root, 'test/cluster/cluster.sh')
@@ -73,13 +91,13 @@ try {
     execFileSync('kubectl', ['--kubeconfig', kubeconfig, 'create', 'namespace', 'demo'], { stdio: 'inherit' })
     const kube = { KUBECONFIG: kubeconfig }
     const template = path.join(root, 'demo/kubernetes/web.yaml')
-    await action('4. Kubernetes: roll out web 1.1.0 (server dry run, server-side apply, watch)',
+    await action('5. Kubernetes: roll out web 1.1.0 (server dry run, server-side apply, watch)',
       { service: 'web', namespace: 'demo', template, 'image-tag': '1.1.0', vars: 'GREETING=hello' }, kube)
-    await action('5. Kubernetes: an image that cannot be pulled fails fast, is explained and rolled back',
+    await action('6. Kubernetes: an image that cannot be pulled fails fast, is explained and rolled back',
       { service: 'web', namespace: 'demo', template, 'image-tag': 'missing', vars: 'GREETING=hello', timeout: '5m' }, kube)
     const tools = execFileSync('bash', [path.join(root, 'scripts/tools.sh'), 'build'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').pop()
     const chart = path.join(root, 'test/fixtures/chart')
-    await action('6. Kubernetes: a Helm chart, rendered by helm template with a values file and --set, then applied and watched',
+    await action('7. Kubernetes: a Helm chart, rendered by helm template with a values file and --set, then applied and watched',
       { service: 'catalog', namespace: 'demo', template: chart, 'helm-values': path.join(chart, 'values-prod.yaml'), 'helm-set': 'service.port=8080', 'image-tag': '2.0' },
       { ...kube, PATH: `${tools}${path.delimiter}${process.env.PATH}` })
   }
