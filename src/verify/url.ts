@@ -127,6 +127,9 @@ export async function verifyUrl(settings: VerifySettings & { url: string }, cont
   const startedAt = Date.now()
   let tries = 0
   let last = 'no request was made'
+  // A try the deadline cut short says less than the answer before it: the verdict names both.
+  let cutShort: string | undefined
+  const lastTry = (): string => (cutShort === undefined ? `the last try ${last}` : tries > 1 ? `the last answer: it ${last}; a try after it ${cutShort}` : `the only try ${cutShort}`)
 
   const { target, headers } = request(settings.url)
   // Text about a failed request may quote the URL: only ever in its printable form.
@@ -142,7 +145,7 @@ export async function verifyUrl(settings: VerifySettings & { url: string }, cont
       response = await fetch(target, { method: 'GET', redirect: manual ? 'manual' : 'follow', signal: AbortSignal.any([timeout, deadline.signal]), headers })
     } catch (error) {
       if (deadline.signal.aborted) {
-        last = `got no answer in the ${formatDuration(Date.now() - triedAt)} left before the deadline`
+        cutShort = `got no answer in the ${formatDuration(Date.now() - triedAt)} left before the deadline`
         throw deadline.signal.reason
       }
       throw new NotYet(clean(connectionProblem(error, timeout.aborted ? limitMs : undefined)))
@@ -187,9 +190,9 @@ export async function verifyUrl(settings: VerifySettings & { url: string }, cont
     return { ok: true }
   } catch (error) {
     const spent = `${tries} tr${tries === 1 ? 'y' : 'ies'} in ${formatDuration(Date.now() - startedAt)}`
-    if (deadline.stoppedBy === 'cancelled') return { ok: false, reason: `cancelled while checking ${shown} (${spent}); the last try ${last}` }
+    if (deadline.stoppedBy === 'cancelled') return { ok: false, reason: `cancelled while checking ${shown} (${spent}); ${lastTry()}` }
     if (error instanceof NotYet || deadline.stoppedBy === 'timeout') {
-      return { ok: false, reason: `GET ${shown} never answered ${wanted} (${spent}, verify-timeout); the last try ${last}` }
+      return { ok: false, reason: `GET ${shown} never answered ${wanted} (${spent}, verify-timeout); ${lastTry()}` }
     }
     return { ok: false, reason: `GET ${shown} could not be checked: ${clean(errorMessage(error))}` }
   }
