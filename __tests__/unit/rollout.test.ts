@@ -31,6 +31,16 @@ describe('PollSchedule', () => {
     expect(last).toBe(30_000)
   })
 
+  it("takes the platform's hint for the next look, but not shorter than a throttled interval", () => {
+    const schedule = new PollSchedule({}, noJitter)
+    expect(schedule.hinted(25_000, false, false)).toBe(25_000)
+    for (let i = 0; i < 4; i++) schedule.throttled()
+    // Right after throttling, a hint of 1 s (a bake ending soon) waits the slowed interval instead.
+    expect(schedule.hinted(1000, false, false)).toBeGreaterThan(10_000)
+    // Once a look went through unthrottled, the hint stands again.
+    expect(schedule.hinted(1000, false, false)).toBe(1000)
+  })
+
   it('jitters within ±20%', () => {
     expect(new PollSchedule({}, () => 0).next(true, false)).toBe(800)
     expect(new PollSchedule({}, () => 1).next(true, false)).toBe(1200)

@@ -14,7 +14,8 @@ export interface Observation {
   status: string
   /**
    * The platform knows when the next change can come (a bake of known length, a traffic step, a
-   * drain): sleep this long instead of the schedule's interval (still cut short by the deadline).
+   * drain): sleep this long instead of the schedule's interval (still cut short by the deadline, and
+   * never shorter than a throttled interval).
    */
   waitMs?: number
 }
@@ -38,8 +39,10 @@ export async function pollRollout(
       if (observation.outcome) return observation.outcome
       status = observation.status
       transientErrors = 0
-      const scheduled = schedule.next(observation.changed, observation.nearlyDone)
-      delayMs = observation.waitMs ?? scheduled
+      delayMs =
+        observation.waitMs === undefined
+          ? schedule.next(observation.changed, observation.nearlyDone)
+          : schedule.hinted(observation.waitMs, observation.changed, observation.nearlyDone)
     } catch (error) {
       if (deadline.signal.aborted) break
       if (!isRetryable(error)) throw error

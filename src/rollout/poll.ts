@@ -39,6 +39,16 @@ export class PollSchedule {
     return Math.round(base * (0.8 + 0.4 * this.random()))
   }
 
+  /**
+   * The platform's own time for the next look (a bake's end, a traffic step), unless the server just
+   * asked us to slow down: then the throttled interval, if longer, wins.
+   */
+  hinted(waitMs: number, changed: boolean, nearlyDone: boolean): number {
+    const throttled = this.throttledUntilQuiet
+    const scheduled = this.next(changed, nearlyDone)
+    return throttled ? Math.max(waitMs, scheduled) : waitMs
+  }
+
   /** The server asked us to slow down: double the interval, beyond the usual ceiling if need be. */
   throttled(): number {
     this.intervalMs = Math.min(this.intervalMs * 2, this.options.throttledMaxMs)
