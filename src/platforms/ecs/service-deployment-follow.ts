@@ -58,7 +58,12 @@ export class ServiceDeploymentFollow {
   private idleMs = 1000
   private serviceReadAt = 0
   private misses = 0
+  /** Hooks we acted on (the continue or rollback call succeeded): never acted on again. */
   private readonly handledHooks = new Set<string>()
+  /** Hooks whose pause line was printed: a call that failed and is tried again on the next look prints nothing new. */
+  private readonly announcedHooks = new Set<string>()
+  /** `on-pause: verify`: the check's result per hook, so a continue that failed and is tried again does not verify twice. */
+  private readonly verifiedHooks = new Map<string, { ok: true } | { ok: false; reason: string }>()
   /** Set when `on-pause: verify` failed and we asked ECS to roll back: the reason the rollout failed. */
   private verifyFailure?: string
   /** Someone redeployed our revision: the deployment (id) we follow instead. */
@@ -275,32 +280,45 @@ export class ServiceDeploymentFollow {
     const id = shortId(sd)
     const where = `service deployment ${id} is paused at PAUSE hook ${verdict.hookId} (stage ${verdict.stage || 'unknown'})`
     const expires = verdict.expiresAt ? `; ECS will ${verdict.timeoutAction ?? 'ROLLBACK'} it at ${verdict.expiresAt.toISOString()} unless someone acts` : ''
-    if (this.handledHooks.has(verdict.hookId)) return undefined
-    this.handledHooks.add(verdict.hookId)
+    const hookId = verdict.hookId
+    if (this.handledHooks.has(hookId)) return undefined
+    // Marked handled only once the call succeeded: one that failed (a 5xx, throttling) is tried again at the next look.
+    const announce = (message: string) => {
+      if (this.announcedHooks.has(hookId)) return
+      this.announcedHooks.add(hookId)
+      progress.step(message)
+    }
     switch (rollout.onPause) {
       case 'exit':
+        this.handledHooks.add(hookId)
         // The output a later step continues (or rolls back) with: set only when the run ends at the pause.
-        rollout.outputs['hook-id'] = verdict.hookId
+        rollout.outputs['hook-id'] = hookId
         return { state: 'paused', reason: `${where}${expires}; continue it with mode 'continue' (or roll it back with mode 'rollback'), service-deployment-arn ${this.arn}` }
       case 'continue':
-        progress.step(`${where}: continuing it (on-pause: continue)`)
-        await rollout.api.continueServiceDeployment(this.arn!, verdict.hookId, 'CONTINUE', deadline.signal)
+        announce(`${where}: continuing it (on-pause: continue)`)
+        await rollout.api.continueServiceDeployment(this.arn!, hookId, 'CONTINUE', deadline.signal)
+        this.handledHooks.add(hookId)
         return undefined
       case 'verify': {
         if (!context.verifyAtPause) break
-        progress.step(`${where}: verifying before it goes on (on-pause: verify)`)
-        const check = await context.verifyAtPause()
-        if (check.ok) {
-          progress.step('verification at the pause passed: continuing the service deployment')
-          await rollout.api.continueServiceDeployment(this.arn!, verdict.hookId, 'CONTINUE', deadline.signal)
-        } else {
-          this.verifyFailure = `verification at the pause failed: ${check.reason}`
-          progress.reason(this.verifyFailure)
-          await rollout.api.continueServiceDeployment(this.arn!, verdict.hookId, 'ROLLBACK', deadline.signal)
+        let check = this.verifiedHooks.get(hookId)
+        if (!check) {
+          announce(`${where}: verifying before it goes on (on-pause: verify)`)
+          const result = await context.verifyAtPause()
+          check = result.ok ? { ok: true } : { ok: false, reason: result.reason }
+          this.verifiedHooks.set(hookId, check)
+          if (check.ok) progress.step('verification at the pause passed: continuing the service deployment')
+          else {
+            this.verifyFailure = `verification at the pause failed: ${check.reason}`
+            progress.reason(this.verifyFailure)
+          }
         }
+        await rollout.api.continueServiceDeployment(this.arn!, hookId, check.ok ? 'CONTINUE' : 'ROLLBACK', deadline.signal)
+        this.handledHooks.add(hookId)
         return undefined
       }
     }
+    this.handledHooks.add(hookId)
     progress.step(`${where}${expires}; waiting for someone to continue it (ContinueServiceDeployment, or this action with mode 'continue') within the timeout`)
     return undefined
   }
