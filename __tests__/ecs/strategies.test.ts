@@ -4,7 +4,8 @@
 // flight by StopServiceDeployment ROLLBACK. Time is scaled: a "minute" of bake lasts `minuteMs`.
 import { describe, expect, it } from '@jest/globals'
 import { startScriptedEcs } from '../../test/support/scripted-ecs.js'
-import { runEcs, type EcsRun } from '../helpers/run.js'
+import { DescribeServiceDeploymentsCommand } from '@aws-sdk/client-ecs'
+import { ecsClient, runEcs, type EcsRun } from '../helpers/run.js'
 import { callsOf, deployOn, seedWith } from '../helpers/ecs-strategies.js'
 
 const steps = (run: EcsRun) => run.result!.progress.timeline.map(entry => entry.message)
@@ -87,6 +88,34 @@ describe('ECS strategies followed through the service deployment', () => {
     expect(callsOf(run.ecs, 'DescribeServiceDeployments').every(c => (c.input as { serviceDeploymentArns: string[] }).serviceDeploymentArns[0] === followed)).toBe(true)
     expect(steps(run).some(m => /stage BAKE_TIME/.test(m))).toBe(true)
   })
+
+  it('a late service deployment is never confused with an older one listed beside it', async () => {
+    // Three deploys: while the third's service deployment is invisible, the list shows the second's (current
+    // before) and the first's (older still, SUCCESSFUL): neither is ours.
+    const ecs = await startScriptedEcs({ settleMs: 1200, failAfterMs: 900, services: seedWith({ strategy: 'BLUE_GREEN', bakeTimeInMinutes: 2 }), serviceDeployments: { minuteMs: 1000, stageMs: 100, appearAfterMs: 800 } })
+    try {
+      const older = await runEcs(ecs.endpoint, { service: 'web', 'image-tag': '1.5.0', timeout: '30s' })
+      expect(older.result).toMatchObject({ status: 'succeeded' })
+      const first = await runEcs(ecs.endpoint, { service: 'web', 'image-tag': '2.0.0', timeout: '30s' })
+      expect(first.result).toMatchObject({ status: 'succeeded' })
+      const listedBefore = ecs.calls.filter(c => c.operation === 'ListServiceDeployments').length
+      const startedAt = Date.now()
+      const second = await runEcs(ecs.endpoint, { service: 'web', 'image-tag': '3.0.0', timeout: '30s' })
+      expect(second.result).toMatchObject({ status: 'succeeded' })
+      const followed = second.result!.outputs['service-deployment-arn']
+      expect(followed).not.toBe(first.result!.outputs['service-deployment-arn'])
+      expect(followed).not.toBe(older.result!.outputs['service-deployment-arn'])
+      const client = ecsClient(ecs.endpoint)
+      const [sd] = (await client.send(new DescribeServiceDeploymentsCommand({ serviceDeploymentArns: [followed!] }))).serviceDeployments!
+      client.destroy()
+      expect(sd!.createdAt!.getTime()).toBeGreaterThanOrEqual(startedAt - 1000)
+      // The list was read while ours was invisible (the path under test), and it was not taken from it.
+      expect(ecs.calls.filter(c => c.operation === 'ListServiceDeployments').length - listedBefore).toBeGreaterThan(0)
+      expect(steps(second).some(m => /stage BAKE_TIME/.test(m))).toBe(true)
+    } finally {
+      await ecs.close()
+    }
+  }, 90_000)
 
   it('rolls back a deployment in flight at the deadline with StopServiceDeployment ROLLBACK, not another update', async () => {
     const run = await deployOn({ services: seedWith({ strategy: 'BLUE_GREEN', bakeTimeInMinutes: 60 }) }, { 'image-tag': '2.0.0', timeout: '3s' })

@@ -1,4 +1,4 @@
-import type { Service, ServiceDeployment } from '@aws-sdk/client-ecs'
+import type { Service, ServiceDeployment, ServiceDeploymentBrief } from '@aws-sdk/client-ecs'
 import { errorMessage } from '../../errors.js'
 import type { OnPause } from '../../request.js'
 import { formatDuration } from '../../rollout/deadline.js'
@@ -58,6 +58,8 @@ export class ServiceDeploymentFollow {
   private idleMs = 1000
   private serviceReadAt = 0
   private misses = 0
+  /** When ListServiceDeployments was last called while finding (-Infinity: never). */
+  private listedAt = -Infinity
   /** Hooks we acted on (the continue or rollback call succeeded): never acted on again. */
   private readonly handledHooks = new Set<string>()
   /** Hooks whose pause line was printed: a call that failed and is tried again on the next look prints nothing new. */
@@ -103,7 +105,10 @@ export class ServiceDeploymentFollow {
     }
   }
 
-  /** Looks for our service deployment: the service's current one when it is new, else the newest listed since our update. */
+  /**
+   * Looks for our service deployment: the service's current one when it is new, else (listed at most
+   * every LIST_EVERY_MS) the first listed that was created after the one current before our update.
+   */
   async find(api: EcsApi, service: Service, context: WaitContext): Promise<void> {
     if (this.state !== 'finding') return
     const current = service.currentServiceDeployment
@@ -112,10 +117,13 @@ export class ServiceDeploymentFollow {
       this.state = 'following'
       return
     }
+    const now = Date.now()
+    if (now - this.listedAt < LIST_EVERY_MS) return
+    this.listedAt = now
     try {
-      // ECS's clock and ours differ: a few minutes' margin, and never the one that was current before.
+      // ECS's clock and ours differ: a few minutes' margin, and only what was created after the one current before.
       const listed = await api.listServiceDeployments(service.serviceName ?? '', new Date(this.startedAt - 300_000), context.deadline.signal)
-      const ours = listed.find(d => d.serviceDeploymentArn && d.serviceDeploymentArn !== this.before && IN_FLIGHT_OR_DONE.has(d.status ?? ''))
+      const ours = ourListed(listed, this.before)
       if (ours?.serviceDeploymentArn) {
         this.arn = ours.serviceDeploymentArn
         this.state = 'following'
@@ -326,6 +334,25 @@ export class ServiceDeploymentFollow {
 
 /** Any status: a listed deployment newer than the one current before our update is ours, whatever it did since. */
 const IN_FLIGHT_OR_DONE = new Set([...IN_FLIGHT, 'SUCCESSFUL', 'STOPPED', 'ROLLBACK_SUCCESSFUL', 'ROLLBACK_FAILED'])
+
+/** ListServiceDeployments at most this often while our service deployment is not known. */
+const LIST_EVERY_MS = 5_000
+
+/**
+ * Ours among the listed: the first created after `before` (the one current before our update), whatever it
+ * did since (with no `before`, the newest listed). The API reference promises no order, so createdAt decides. When `before` is not listed it was
+ * created before the listed window, so every listed one is newer; when it is, one created before it, or
+ * without a creation time, is never ours (an older deployment still draining or rolling back).
+ */
+function ourListed(listed: readonly ServiceDeploymentBrief[], before: string | undefined): ServiceDeploymentBrief | undefined {
+  const beforeAt = listed.find(d => d.serviceDeploymentArn === before)?.createdAt?.getTime()
+  const candidates = listed.filter(d => d.serviceDeploymentArn && d.serviceDeploymentArn !== before && IN_FLIGHT_OR_DONE.has(d.status ?? '') &&
+    (beforeAt === undefined || (d.createdAt !== undefined && d.createdAt.getTime() > beforeAt)))
+  const createdAt = (d: ServiceDeploymentBrief) => d.createdAt?.getTime() ?? 0
+  // Nothing known before ours: the newest listed.
+  if (before === undefined) return candidates.sort((a, b) => createdAt(b) - createdAt(a))[0]
+  return candidates.sort((a, b) => createdAt(a) - createdAt(b))[0]
+}
 
 /** Jitter of ±10 %, so parallel deploys do not poll in step. */
 function jitter(ms: number): number {
