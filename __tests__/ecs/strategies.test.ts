@@ -89,6 +89,15 @@ describe('ECS strategies followed through the service deployment', () => {
     expect(steps(run).some(m => /stage BAKE_TIME/.test(m))).toBe(true)
   })
 
+  it('does not give up on service deployments after server errors while finding one: it tries again and follows it', async () => {
+    const run = await deployOn({ services: seedWith({ strategy: 'BLUE_GREEN', bakeTimeInMinutes: 2 }), serviceDeployments: { appearAfterMs: 800 }, serverErrors: { operations: ['ListServiceDeployments'], count: 2 } }, { 'image-tag': '2.0.0' })
+    expect(run.result).toMatchObject({ status: 'succeeded' })
+    expect(run.ecs.calls.filter(c => c.operation === 'ListServiceDeployments' && c.status >= 500).length).toBeGreaterThan(0)
+    expect(warnings(run)).toEqual([])
+    expect(run.result!.outputs['service-deployment-arn']).toMatch(/:service-deployment\//)
+    expect(steps(run).some(m => /stage BAKE_TIME/.test(m))).toBe(true)
+  })
+
   it('a late service deployment is never confused with an older one listed beside it', async () => {
     // Three deploys: while the third's service deployment is invisible, the list shows the second's (current
     // before) and the first's (older still, SUCCESSFUL): neither is ours.

@@ -269,7 +269,7 @@ export class EcsApi {
     const abortSignal = this.signalFor(signal)
     const output = await this.call(`list service deployments of '${service}'`, () =>
       unavailableAs('ecs:ListServiceDeployments', this.client.send(new ListServiceDeploymentsCommand({ cluster: this.cluster, service, createdAt: { after }, maxResults: 20 }), { abortSignal }))
-    , undefined, abortSignal, SERVICE_DEPLOYMENT_RETRY)
+    , undefined, abortSignal)
     return output.serviceDeployments ?? []
   }
 
@@ -278,7 +278,7 @@ export class EcsApi {
     const abortSignal = this.signalFor(signal)
     const output = await this.call(`describe service deployment '${arn}'`, () =>
       unavailableAs('ecs:DescribeServiceDeployments', this.client.send(new DescribeServiceDeploymentsCommand({ serviceDeploymentArns: [arn] }), { abortSignal }))
-    , undefined, abortSignal, SERVICE_DEPLOYMENT_RETRY)
+    , undefined, abortSignal)
     return output.serviceDeployments?.find(d => d.serviceDeploymentArn === arn)
   }
 
@@ -345,12 +345,6 @@ export class EcsApi {
     return output.task
   }
 }
-
-/**
- * Service-deployment reads try twice on server errors, not four times: an endpoint that does not
- * implement them (an emulator answering 500) must not hold the deploy up before the fallback.
- */
-const SERVICE_DEPLOYMENT_RETRY: Omit<RetryOptions, 'signal'> = { ...ECS_RETRY, failures: { attempts: 2, withinMs: 3_000 } }
 
 /** How the failed call went: where it was sent, how many tries, for how long. */
 interface CallTrace {

@@ -97,7 +97,9 @@ export class ServiceDeploymentFollow {
     this.state = 'unavailable'
     const fallback = 'following the rollout by DescribeServices alone (deployments[] rolloutState), which cannot see lifecycle stages, bake time, alarms or pauses'
     const all = ['ecs:ListServiceDeployments', 'ecs:DescribeServiceDeployments', 'ecs:StopServiceDeployment', 'ecs:ContinueServiceDeployment']
-    if (error instanceof ServiceDeploymentsUnavailable) {
+    if (error instanceof ServiceDeploymentsUnavailable && error.notImplemented) {
+      progress.reason(`the service deployment could not be read: the ECS endpoint does not implement ${error.permission} (${error.message}; an emulator?); ${fallback}`)
+    } else if (error instanceof ServiceDeploymentsUnavailable) {
       const others = all.filter(permission => permission !== error.permission).join(', ')
       progress.reason(`the service deployment could not be read: ${error.permission} was refused (${error.message}); ${fallback}; give the role ${error.permission} (and ${others}) to follow ECS's own verdict`)
     } else {
@@ -129,8 +131,9 @@ export class ServiceDeploymentFollow {
         this.state = 'following'
       }
     } catch (error) {
-      if (context.deadline.signal.aborted) throw error
-      // Denied, or not there at all (an emulator answering 500 to both tries): the old rules from now on.
+      // Denied, or not there at all (an emulator that does not implement it): the old rules from now on.
+      // Anything else (a 5xx, throttling) is the poll loop's to retry, as for observe.
+      if (context.deadline.signal.aborted || !(error instanceof ServiceDeploymentsUnavailable)) throw error
       this.giveUp(error, context.progress)
     }
   }
