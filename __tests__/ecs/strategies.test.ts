@@ -137,6 +137,15 @@ describe('ECS strategies followed through the service deployment', () => {
     expect(run.log[0]).toMatch(/warning: 'timeout' \(3s\) is shorter than the BLUE_GREEN strategy of this service takes by itself \(at least 1m of bake/)
   })
 
+  it('at the deadline, a service deployment that cannot be read (server errors) is not undone by another UpdateService', async () => {
+    // From 2.5 s on every DescribeServiceDeployments fails: the undo cannot know whether ECS should roll back.
+    const run = await deployOn({ services: seedWith({ strategy: 'BLUE_GREEN', bakeTimeInMinutes: 60 }), serverErrors: { operations: ['DescribeServiceDeployments'], count: 1000, fromMs: 2500 } }, { 'image-tag': '2.0.0', timeout: '3s' })
+    const result = run.result!
+    expect(result).toMatchObject({ status: 'failed', ok: false })
+    expect(result.message).toMatch(/could not be rolled back \(could not describe service deployment/)
+    expect(callsOf(run.ecs, 'UpdateService')).toHaveLength(1)
+  }, 60_000)
+
   it('mode rollback while a deployment is in flight has ECS roll that one back (StopServiceDeployment ROLLBACK)', async () => {
     const ecs = await startScriptedEcs({ settleMs: 1200, services: seedWith({ strategy: 'BLUE_GREEN', bakeTimeInMinutes: 60 }), serviceDeployments: { minuteMs: 1000, stageMs: 100 } })
     try {
