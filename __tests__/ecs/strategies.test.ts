@@ -160,4 +160,21 @@ describe('ECS strategies followed through the service deployment', () => {
       await ecs.close()
     }
   })
+
+  it('mode rollback does not fall back to another UpdateService when the deployment in flight cannot be read (server errors)', async () => {
+    // Every DescribeServiceDeployments fails once the first run has applied its update.
+    const ecs = await startScriptedEcs({ settleMs: 1200, services: seedWith({ strategy: 'BLUE_GREEN', bakeTimeInMinutes: 60 }), serviceDeployments: { minuteMs: 1000, stageMs: 100 }, serverErrors: { operations: ['DescribeServiceDeployments'], count: 1000, fromMs: 1500 } })
+    try {
+      const applied = await runEcs(ecs.endpoint, { service: 'web', 'image-tag': '2.0.0', wait: 'false' })
+      expect(applied.result).toMatchObject({ status: 'applied' })
+      await new Promise(resolve => setTimeout(resolve, 1600))
+      const back = await runEcs(ecs.endpoint, { service: 'web', mode: 'rollback', timeout: '30s' })
+      expect(back.result?.ok ?? false).toBe(false)
+      expect(String(back.error ?? back.result?.message)).toMatch(/could not describe service deployment/)
+      expect(callsOf(ecs, 'UpdateService')).toHaveLength(1)
+      expect(callsOf(ecs, 'StopServiceDeployment')).toEqual([])
+    } finally {
+      await ecs.close()
+    }
+  }, 60_000)
 })
