@@ -124,4 +124,10 @@ describe('PAUSE hooks', () => {
     expect(run.log.filter(line => /verifying before it goes on/.test(line))).toHaveLength(1)
     expect(callsOf(ecs, 'UpdateService')).toHaveLength(1)
   }, continueFails), 60_000)
+
+  it('on-pause continue whose ContinueServiceDeployment ran but answered HTTP 500 is not sent again', () => withEndpoint(async ecs => {
+    const run = await runEcs(ecs.endpoint, { service: 'web', 'image-tag': '2.0.0', 'on-pause': 'continue', timeout: '30s' })
+    expect(run.result).toMatchObject({ status: 'succeeded' })
+    expect(ecs.calls.filter(c => c.operation === 'ContinueServiceDeployment').map(c => c.status)).toEqual([500])
+  }, { serverErrors: { operations: ['ContinueServiceDeployment'], count: 1, afterRunning: true } }), 60_000)
 })

@@ -137,6 +137,14 @@ describe('ECS strategies followed through the service deployment', () => {
     expect(run.log[0]).toMatch(/warning: 'timeout' \(3s\) is shorter than the BLUE_GREEN strategy of this service takes by itself \(at least 1m of bake/)
   })
 
+  it('a StopServiceDeployment whose answer was lost (it ran, then HTTP 500) is not reported as a failed rollback', async () => {
+    const run = await deployOn({ services: seedWith({ strategy: 'BLUE_GREEN', bakeTimeInMinutes: 60 }), serverErrors: { operations: ['StopServiceDeployment'], count: 1, afterRunning: true } }, { 'image-tag': '2.0.0', timeout: '3s' })
+    expect(run.result).toMatchObject({ status: 'rolled-back', rollback: { by: 'action', healthy: true } })
+    // Carried out once (the 500 answered a stop that ran); no second stop that meets a conflict.
+    expect(run.ecs.calls.filter(c => c.operation === 'StopServiceDeployment').map(c => c.status)).toEqual([500])
+    expect(callsOf(run.ecs, 'UpdateService')).toHaveLength(1)
+  }, 60_000)
+
   it('at the deadline, a service deployment that cannot be read (server errors) is not undone by another UpdateService', async () => {
     // From 2.5 s on every DescribeServiceDeployments fails: the undo cannot know whether ECS should roll back.
     const run = await deployOn({ services: seedWith({ strategy: 'BLUE_GREEN', bakeTimeInMinutes: 60 }), serverErrors: { operations: ['DescribeServiceDeployments'], count: 1000, fromMs: 2500 } }, { 'image-tag': '2.0.0', timeout: '3s' })

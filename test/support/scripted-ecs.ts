@@ -108,9 +108,10 @@ export async function startScriptedEcs(options: ScriptedEcsOptions = {}): Promis
         return
       }
       const fault = injectedFault(operation)
-      if (fault) throw fault
+      if (fault && !options.serverErrors?.afterRunning) throw fault
       state.advance(at)
       body = handler(input)
+      if (fault) throw fault
     } catch (e) {
       const err = e instanceof EcsError ? e : new EcsError('ServerException', String(e), 500)
       status = err.status
