@@ -98,6 +98,17 @@ describe('ECS strategies followed through the service deployment', () => {
     expect(steps(run).some(m => /stage BAKE_TIME/.test(m))).toBe(true)
   })
 
+  it('lists service deployments at most every 5 s while ours is not known', async () => {
+    // The service deployment never shows within the run, and the rollout never ends: 7 s of looking.
+    const run = await deployOn({ serviceDeployments: { appearAfterMs: 600_000 } }, { 'image-tag': 'never-2.0.0', timeout: '7s', 'rollback-on-failure': 'false' })
+    expect(run.result).toMatchObject({ ok: false })
+    expect(run.result!.message).toMatch(/did not finish within 7s/)
+    const lists = callsOf(run.ecs, 'ListServiceDeployments').map(c => c.at)
+    expect(lists.length).toBeGreaterThan(0)
+    expect(lists.length).toBeLessThanOrEqual(2)
+    for (let i = 1; i < lists.length; i++) expect(lists[i]! - lists[i - 1]!).toBeGreaterThanOrEqual(4900)
+  }, 60_000)
+
   it('a late service deployment is never confused with an older one listed beside it', async () => {
     // Three deploys: while the third's service deployment is invisible, the list shows the second's (current
     // before) and the first's (older still, SUCCESSFUL): neither is ours.
