@@ -2,7 +2,7 @@
 // `mode: continue` and `mode: rollback` on the paused service deployment.
 import { describe, expect, it } from '@jest/globals'
 import { ContinueServiceDeploymentCommand, DescribeServiceDeploymentsCommand, DescribeServicesCommand } from '@aws-sdk/client-ecs'
-import { startScriptedEcs, type ScriptedEcs } from '../../test/support/scripted-ecs.js'
+import { startScriptedEcs, type ScriptedEcs, type ScriptedEcsOptions } from '../../test/support/scripted-ecs.js'
 import { ecsClient, runEcs } from '../helpers/run.js'
 import { callsOf, seedWith } from '../helpers/ecs-strategies.js'
 
@@ -12,8 +12,8 @@ const PAUSED_AT_TEST = {
   lifecycleHooks: [{ targetType: 'PAUSE', lifecycleStages: ['POST_TEST_TRAFFIC_SHIFT'], timeoutConfiguration: { timeoutInMinutes: 600, action: 'ROLLBACK' } }]
 }
 
-async function withEndpoint<T>(fn: (ecs: ScriptedEcs) => Promise<T>): Promise<T> {
-  const ecs = await startScriptedEcs({ settleMs: 1200, failAfterMs: 900, services: seedWith(PAUSED_AT_TEST), serviceDeployments: { minuteMs: 1000, stageMs: 100 } })
+async function withEndpoint<T>(fn: (ecs: ScriptedEcs) => Promise<T>, options: Partial<ScriptedEcsOptions> = {}): Promise<T> {
+  const ecs = await startScriptedEcs({ settleMs: 1200, failAfterMs: 900, services: seedWith(PAUSED_AT_TEST), serviceDeployments: { minuteMs: 1000, stageMs: 100 }, ...options })
   try {
     return await fn(ecs)
   } finally {
@@ -105,4 +105,29 @@ describe('PAUSE hooks', () => {
     expect(continues(ecs)).toEqual(['CONTINUE'])
     expect(passing.log.filter(line => /verification at the pause passed/.test(line))).toHaveLength(1)
   }), 60_000)
+
+  // Enough 5xx that the client's own retry gives up: the next look must act on the hook again.
+  const continueFails = { serverErrors: { operations: ['ContinueServiceDeployment'], count: 4 } }
+
+  it('on-pause continue tries again at the next look when ContinueServiceDeployment failed, announcing the pause once', () => withEndpoint(async ecs => {
+    const run = await runEcs(ecs.endpoint, { service: 'web', 'image-tag': '2.0.0', 'on-pause': 'continue', timeout: '40s' })
+    expect(run.result).toMatchObject({ status: 'succeeded' })
+    expect(continues(ecs)).toEqual(['CONTINUE'])
+    expect(ecs.calls.filter(c => c.operation === 'ContinueServiceDeployment' && c.status >= 500)).toHaveLength(4)
+    expect(run.log.filter(line => /paused at PAUSE hook .*: continuing it \(on-pause: continue\)/.test(line))).toHaveLength(1)
+  }, continueFails), 60_000)
+
+  it('on-pause verify rolls back through the hook when the ROLLBACK call failed at first, verifying once', () => withEndpoint(async ecs => {
+    const run = await runEcs(ecs.endpoint, { service: 'web', 'image-tag': '2.0.0', 'on-pause': 'verify', 'verify-command': 'echo checked >&2; exit 3', timeout: '40s' })
+    expect(run.result).toMatchObject({ status: 'rolled-back', ok: false, rollback: { by: 'platform', healthy: true } })
+    expect(continues(ecs)).toEqual(['ROLLBACK'])
+    expect(run.log.filter(line => /verifying before it goes on/.test(line))).toHaveLength(1)
+    expect(callsOf(ecs, 'UpdateService')).toHaveLength(1)
+  }, continueFails), 60_000)
+
+  it('on-pause continue whose ContinueServiceDeployment ran but answered HTTP 500 is not sent again', () => withEndpoint(async ecs => {
+    const run = await runEcs(ecs.endpoint, { service: 'web', 'image-tag': '2.0.0', 'on-pause': 'continue', timeout: '30s' })
+    expect(run.result).toMatchObject({ status: 'succeeded' })
+    expect(ecs.calls.filter(c => c.operation === 'ContinueServiceDeployment').map(c => c.status)).toEqual([500])
+  }, { serverErrors: { operations: ['ContinueServiceDeployment'], count: 1, afterRunning: true } }), 60_000)
 })

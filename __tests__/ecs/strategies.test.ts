@@ -4,7 +4,8 @@
 // flight by StopServiceDeployment ROLLBACK. Time is scaled: a "minute" of bake lasts `minuteMs`.
 import { describe, expect, it } from '@jest/globals'
 import { startScriptedEcs } from '../../test/support/scripted-ecs.js'
-import { runEcs, type EcsRun } from '../helpers/run.js'
+import { DescribeServiceDeploymentsCommand } from '@aws-sdk/client-ecs'
+import { ecsClient, runEcs, type EcsRun } from '../helpers/run.js'
 import { callsOf, deployOn, seedWith } from '../helpers/ecs-strategies.js'
 
 const steps = (run: EcsRun) => run.result!.progress.timeline.map(entry => entry.message)
@@ -88,6 +89,54 @@ describe('ECS strategies followed through the service deployment', () => {
     expect(steps(run).some(m => /stage BAKE_TIME/.test(m))).toBe(true)
   })
 
+  it('does not give up on service deployments after server errors while finding one: it tries again and follows it', async () => {
+    const run = await deployOn({ services: seedWith({ strategy: 'BLUE_GREEN', bakeTimeInMinutes: 2 }), serviceDeployments: { appearAfterMs: 800 }, serverErrors: { operations: ['ListServiceDeployments'], count: 2 } }, { 'image-tag': '2.0.0' })
+    expect(run.result).toMatchObject({ status: 'succeeded' })
+    expect(run.ecs.calls.filter(c => c.operation === 'ListServiceDeployments' && c.status >= 500).length).toBeGreaterThan(0)
+    expect(warnings(run)).toEqual([])
+    expect(run.result!.outputs['service-deployment-arn']).toMatch(/:service-deployment\//)
+    expect(steps(run).some(m => /stage BAKE_TIME/.test(m))).toBe(true)
+  })
+
+  it('lists service deployments at most every 5 s while ours is not known', async () => {
+    // The service deployment never shows within the run, and the rollout never ends: 7 s of looking.
+    const run = await deployOn({ serviceDeployments: { appearAfterMs: 600_000 } }, { 'image-tag': 'never-2.0.0', timeout: '7s', 'rollback-on-failure': 'false' })
+    expect(run.result).toMatchObject({ ok: false })
+    expect(run.result!.message).toMatch(/did not finish within 7s/)
+    const lists = callsOf(run.ecs, 'ListServiceDeployments').map(c => c.at)
+    expect(lists.length).toBeGreaterThan(0)
+    expect(lists.length).toBeLessThanOrEqual(2)
+    for (let i = 1; i < lists.length; i++) expect(lists[i]! - lists[i - 1]!).toBeGreaterThanOrEqual(4900)
+  }, 60_000)
+
+  it('a late service deployment is never confused with an older one listed beside it', async () => {
+    // Three deploys: while the third's service deployment is invisible, the list shows the second's (current
+    // before) and the first's (older still, SUCCESSFUL): neither is ours.
+    const ecs = await startScriptedEcs({ settleMs: 1200, failAfterMs: 900, services: seedWith({ strategy: 'BLUE_GREEN', bakeTimeInMinutes: 2 }), serviceDeployments: { minuteMs: 1000, stageMs: 100, appearAfterMs: 800 } })
+    try {
+      const older = await runEcs(ecs.endpoint, { service: 'web', 'image-tag': '1.5.0', timeout: '30s' })
+      expect(older.result).toMatchObject({ status: 'succeeded' })
+      const first = await runEcs(ecs.endpoint, { service: 'web', 'image-tag': '2.0.0', timeout: '30s' })
+      expect(first.result).toMatchObject({ status: 'succeeded' })
+      const listedBefore = ecs.calls.filter(c => c.operation === 'ListServiceDeployments').length
+      const startedAt = Date.now()
+      const second = await runEcs(ecs.endpoint, { service: 'web', 'image-tag': '3.0.0', timeout: '30s' })
+      expect(second.result).toMatchObject({ status: 'succeeded' })
+      const followed = second.result!.outputs['service-deployment-arn']
+      expect(followed).not.toBe(first.result!.outputs['service-deployment-arn'])
+      expect(followed).not.toBe(older.result!.outputs['service-deployment-arn'])
+      const client = ecsClient(ecs.endpoint)
+      const [sd] = (await client.send(new DescribeServiceDeploymentsCommand({ serviceDeploymentArns: [followed!] }))).serviceDeployments!
+      client.destroy()
+      expect(sd!.createdAt!.getTime()).toBeGreaterThanOrEqual(startedAt - 1000)
+      // The list was read while ours was invisible (the path under test), and it was not taken from it.
+      expect(ecs.calls.filter(c => c.operation === 'ListServiceDeployments').length - listedBefore).toBeGreaterThan(0)
+      expect(steps(second).some(m => /stage BAKE_TIME/.test(m))).toBe(true)
+    } finally {
+      await ecs.close()
+    }
+  }, 90_000)
+
   it('rolls back a deployment in flight at the deadline with StopServiceDeployment ROLLBACK, not another update', async () => {
     const run = await deployOn({ services: seedWith({ strategy: 'BLUE_GREEN', bakeTimeInMinutes: 60 }) }, { 'image-tag': '2.0.0', timeout: '3s' })
     const result = run.result!
@@ -98,6 +147,23 @@ describe('ECS strategies followed through the service deployment', () => {
     // The timeout was shorter than the bake: said before anything changed.
     expect(run.log[0]).toMatch(/warning: 'timeout' \(3s\) is shorter than the BLUE_GREEN strategy of this service takes by itself \(at least 1m of bake/)
   })
+
+  it('a StopServiceDeployment whose answer was lost (it ran, then HTTP 500) is not reported as a failed rollback', async () => {
+    const run = await deployOn({ services: seedWith({ strategy: 'BLUE_GREEN', bakeTimeInMinutes: 60 }), serverErrors: { operations: ['StopServiceDeployment'], count: 1, afterRunning: true } }, { 'image-tag': '2.0.0', timeout: '3s' })
+    expect(run.result).toMatchObject({ status: 'rolled-back', rollback: { by: 'action', healthy: true } })
+    // Carried out once (the 500 answered a stop that ran); no second stop that meets a conflict.
+    expect(run.ecs.calls.filter(c => c.operation === 'StopServiceDeployment').map(c => c.status)).toEqual([500])
+    expect(callsOf(run.ecs, 'UpdateService')).toHaveLength(1)
+  }, 60_000)
+
+  it('at the deadline, a service deployment that cannot be read (server errors) is not undone by another UpdateService', async () => {
+    // From 2.5 s on every DescribeServiceDeployments fails: the undo cannot know whether ECS should roll back.
+    const run = await deployOn({ services: seedWith({ strategy: 'BLUE_GREEN', bakeTimeInMinutes: 60 }), serverErrors: { operations: ['DescribeServiceDeployments'], count: 1000, fromMs: 2500 } }, { 'image-tag': '2.0.0', timeout: '3s' })
+    const result = run.result!
+    expect(result).toMatchObject({ status: 'failed', ok: false })
+    expect(result.message).toMatch(/could not be rolled back \(could not describe service deployment/)
+    expect(callsOf(run.ecs, 'UpdateService')).toHaveLength(1)
+  }, 60_000)
 
   it('mode rollback while a deployment is in flight has ECS roll that one back (StopServiceDeployment ROLLBACK)', async () => {
     const ecs = await startScriptedEcs({ settleMs: 1200, services: seedWith({ strategy: 'BLUE_GREEN', bakeTimeInMinutes: 60 }), serviceDeployments: { minuteMs: 1000, stageMs: 100 } })
@@ -113,4 +179,21 @@ describe('ECS strategies followed through the service deployment', () => {
       await ecs.close()
     }
   })
+
+  it('mode rollback does not fall back to another UpdateService when the deployment in flight cannot be read (server errors)', async () => {
+    // Every DescribeServiceDeployments fails once the first run has applied its update.
+    const ecs = await startScriptedEcs({ settleMs: 1200, services: seedWith({ strategy: 'BLUE_GREEN', bakeTimeInMinutes: 60 }), serviceDeployments: { minuteMs: 1000, stageMs: 100 }, serverErrors: { operations: ['DescribeServiceDeployments'], count: 1000, fromMs: 1500 } })
+    try {
+      const applied = await runEcs(ecs.endpoint, { service: 'web', 'image-tag': '2.0.0', wait: 'false' })
+      expect(applied.result).toMatchObject({ status: 'applied' })
+      await new Promise(resolve => setTimeout(resolve, 1600))
+      const back = await runEcs(ecs.endpoint, { service: 'web', mode: 'rollback', timeout: '30s' })
+      expect(back.result?.ok ?? false).toBe(false)
+      expect(String(back.error ?? back.result?.message)).toMatch(/could not describe service deployment/)
+      expect(callsOf(ecs, 'UpdateService')).toHaveLength(1)
+      expect(callsOf(ecs, 'StopServiceDeployment')).toEqual([])
+    } finally {
+      await ecs.close()
+    }
+  }, 60_000)
 })

@@ -157,9 +157,11 @@ export async function verifyUrl(settings: VerifySettings & { url: string }, cont
       if (deadline.signal.aborted) throw deadline.signal.reason
       throw new NotYet(clean(`answered ${response.status}, then the body could not be read: ${errorMessage(error)}`))
     }
-    const status = `${response.status}${response.statusText ? ` ${response.statusText}` : ''}`
-    if (!accepted(response.status, settings.statuses)) throw new NotYet(`answered ${status}: ${excerpt(body)}`)
-    if (settings.text !== undefined && !body.includes(settings.text)) throw new NotYet(`answered ${status} without '${settings.text}' in the body: ${excerpt(body)}`)
+    // The status text and the body are the server's words: they may quote the URL, so they are cleaned like the rest
+    // (the body before it is cut short, so a quoted URL is never cut in half past the masking).
+    const status = clean(`${response.status}${response.statusText ? ` ${response.statusText}` : ''}`)
+    if (!accepted(response.status, settings.statuses)) throw new NotYet(`answered ${status}: ${excerpt(clean(body))}`)
+    if (settings.text !== undefined && !body.includes(settings.text)) throw new NotYet(`answered ${status} without '${settings.text}' in the body: ${excerpt(clean(body))}`)
     return status
   }
 

@@ -11,7 +11,8 @@ export interface ScriptedEcsOptions {
   failAfterMs?: number
   circuitBreakerRollback?: boolean
   throttle?: { operations?: string[]; count: number }
-  serverErrors?: { operations?: string[]; count: number }
+  /** 5xx answers; `fromMs`: only to requests this long after the server started; `afterRunning`: the request is carried out first (a lost answer). */
+  serverErrors?: { operations?: string[]; count: number; fromMs?: number; afterRunning?: boolean }
   /** Requests of these operations are read and never answered (a black-holed call); recorded with status 0. */
   hang?: { operations: string[] }
   rolloutState?: boolean

@@ -57,6 +57,8 @@ export async function startScriptedEcs(options: ScriptedEcsOptions = {}): Promis
   const ops = { ...rollouts, ...taskOperations(state, rollouts), ...state.sd.operations((ref) => state.cluster(ref)) }
   const throttle = { operations: options.throttle?.operations, count: options.throttle?.count ?? 0 }
   const serverErrors = { operations: options.serverErrors?.operations, count: options.serverErrors?.count ?? 0 }
+  const startedAt = Date.now()
+  const serverErrorsFrom = startedAt + (options.serverErrors?.fromMs ?? 0)
   let errorsServed = 0
   /** Consumes one injected fault (throttling, then 5xx alternating 500 and 503) for this operation. */
   const injectedFault = (op: string) => {
@@ -65,7 +67,7 @@ export async function startScriptedEcs(options: ScriptedEcsOptions = {}): Promis
       throttle.count--
       return new EcsError('ThrottlingException', 'Rate exceeded')
     }
-    if (!matches(serverErrors)) return undefined
+    if (!matches(serverErrors) || Date.now() < serverErrorsFrom) return undefined
     serverErrors.count--
     return errorsServed++ % 2 === 0
       ? new EcsError('ServerException', 'Internal error.', 500)
@@ -106,9 +108,10 @@ export async function startScriptedEcs(options: ScriptedEcsOptions = {}): Promis
         return
       }
       const fault = injectedFault(operation)
-      if (fault) throw fault
+      if (fault && !options.serverErrors?.afterRunning) throw fault
       state.advance(at)
       body = handler(input)
+      if (fault) throw fault
     } catch (e) {
       const err = e instanceof EcsError ? e : new EcsError('ServerException', String(e), 500)
       status = err.status

@@ -269,7 +269,7 @@ export class EcsApi {
     const abortSignal = this.signalFor(signal)
     const output = await this.call(`list service deployments of '${service}'`, () =>
       unavailableAs('ecs:ListServiceDeployments', this.client.send(new ListServiceDeploymentsCommand({ cluster: this.cluster, service, createdAt: { after }, maxResults: 20 }), { abortSignal }))
-    , undefined, abortSignal, SERVICE_DEPLOYMENT_RETRY)
+    , undefined, abortSignal)
     return output.serviceDeployments ?? []
   }
 
@@ -278,25 +278,57 @@ export class EcsApi {
     const abortSignal = this.signalFor(signal)
     const output = await this.call(`describe service deployment '${arn}'`, () =>
       unavailableAs('ecs:DescribeServiceDeployments', this.client.send(new DescribeServiceDeploymentsCommand({ serviceDeploymentArns: [arn] }), { abortSignal }))
-    , undefined, abortSignal, SERVICE_DEPLOYMENT_RETRY)
+    , undefined, abortSignal)
     return output.serviceDeployments?.find(d => d.serviceDeploymentArn === arn)
   }
 
-  /** ECS's own rollback (ROLLBACK) of a service deployment in flight, or its end where it stands (ABORT). */
+  /**
+   * ECS's own rollback (ROLLBACK) of a service deployment in flight, or its end where it stands (ABORT).
+   * After a failure that may have run (a 5xx, a reset), the deployment is read before trying again: one
+   * already stopping or rolling back means the first try took.
+   */
   async stopServiceDeployment(arn: string, stopType: 'ROLLBACK' | 'ABORT', signal?: AbortSignal): Promise<void> {
     const abortSignal = this.signalFor(signal)
-    await this.call(`stop service deployment '${arn}' (${stopType})`, () =>
-      this.client.send(new StopServiceDeploymentCommand({ serviceDeploymentArn: arn, stopType }), { abortSignal })
-    , 'service-deployment-arn', abortSignal)
+    await this.onceAfterAmbiguity(`stop service deployment '${arn}' (${stopType})`, arn, abortSignal,
+      sd => (stopType === 'ROLLBACK' ? sd.status?.startsWith('ROLLBACK') : ['STOP_REQUESTED', 'STOPPED'].includes(sd.status ?? '')) ?? false,
+      () => this.client.send(new StopServiceDeploymentCommand({ serviceDeploymentArn: arn, stopType }), { abortSignal }))
   }
 
-  /** Continues (or rolls back) a service deployment paused at PAUSE hook `hookId`. */
+  /**
+   * Continues (or rolls back) a service deployment paused at PAUSE hook `hookId`. After a failure that
+   * may have run, a hook no longer awaiting action (or, for ROLLBACK, a deployment rolling back) means
+   * the first try took.
+   */
   async continueServiceDeployment(arn: string, hookId: string, action: 'CONTINUE' | 'ROLLBACK', signal?: AbortSignal): Promise<void> {
     const abortSignal = this.signalFor(signal)
-    await this.call(`continue service deployment '${arn}' at hook ${hookId} (${action})`, () =>
-      this.client.send(new ContinueServiceDeploymentCommand({ serviceDeploymentArn: arn, hookId, action }), { abortSignal })
-    , 'service-deployment-arn', abortSignal)
+    await this.onceAfterAmbiguity(`continue service deployment '${arn}' at hook ${hookId} (${action})`, arn, abortSignal,
+      sd => {
+        const hook = sd.lifecycleHookDetails?.find(h => h.hookId === hookId)
+        return (action === 'ROLLBACK' && Boolean(sd.status?.startsWith('ROLLBACK'))) || (hook !== undefined && hook.status !== 'AWAITING_ACTION')
+      },
+      () => this.client.send(new ContinueServiceDeploymentCommand({ serviceDeploymentArn: arn, hookId, action }), { abortSignal }))
   }
+
+  /**
+   * A call on service deployment `arn` that must not be made twice: retried as any call, but once a try
+   * failed in a way that may have run, the deployment is read first and `took` says whether it did.
+   */
+  private async onceAfterAmbiguity(what: string, arn: string, abortSignal: AbortSignal | undefined, took: (sd: ServiceDeployment) => boolean, send: () => Promise<unknown>): Promise<void> {
+    let mayHaveRun = false
+    await this.call(what, async () => {
+      if (mayHaveRun) {
+        const sd = await this.describeServiceDeployment(arn, abortSignal)
+        if (sd && took(sd)) return
+      }
+      try {
+        await send()
+      } catch (error) {
+        mayHaveRun ||= !wasNotExecuted(error)
+        throw error
+      }
+    }, 'service-deployment-arn', abortSignal)
+  }
+
 
   /**
    * Every stopped task one service deployment started, all pages: ECS sets a service task's
@@ -345,12 +377,6 @@ export class EcsApi {
     return output.task
   }
 }
-
-/**
- * Service-deployment reads try twice on server errors, not four times: an endpoint that does not
- * implement them (an emulator answering 500) must not hold the deploy up before the fallback.
- */
-const SERVICE_DEPLOYMENT_RETRY: Omit<RetryOptions, 'signal'> = { ...ECS_RETRY, failures: { attempts: 2, withinMs: 3_000 } }
 
 /** How the failed call went: where it was sent, how many tries, for how long. */
 interface CallTrace {

@@ -82,7 +82,7 @@ async function runOneOff(options: OneOffOptions, prepared: Prepared, context: Wa
     return { state: 'failed', reason: `ECS started no task: ${failuresText(started.failures ?? [])}`, outputs: {} }
   }
   const arn = task.taskArn
-  const id = arn.split('/').pop()!
+  const id = shortArn(arn)
   const outputs: Record<string, string> = { 'pre-deploy-task': arn }
   progress.step(`started task ${id} (${task.lastStatus ?? 'PROVISIONING'}): ${consoleUrl(arn)}`)
 
@@ -127,7 +127,7 @@ async function runOneOff(options: OneOffOptions, prepared: Prepared, context: Wa
  */
 async function followToStopped(api: EcsApi, arn: string, container: string, registered: TaskDefinition, follower: LogFollower | undefined, context: WaitContext): Promise<{ outcome: WaitOutcome; last?: Task }> {
   const { deadline, progress } = context
-  const id = arn.split('/').pop()!
+  const id = shortArn(arn)
   const unknownAfter = Date.now() + UNKNOWN_FOR_MS
   let last: Task | undefined
   let lastLine = ''

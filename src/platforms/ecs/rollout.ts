@@ -230,7 +230,12 @@ export class EcsRollout implements Rollout, FollowedRollout {
     // A cancellation or the rollback's deadline that fired before the call: do not start it.
     if (context.deadline.signal.aborted) throw context.deadline.signal.reason
     const arn = this.follow.following ? this.follow.arn : undefined
-    const sd = arn ? await this.api.describeServiceDeployment(arn, context.deadline.signal).catch(() => undefined) : undefined
+    // Only calls that are denied or not there send us to UpdateService: after a transient failure (its
+    // retries spent) a blue/green deployment in flight must not be undone by a new deployment instead of ECS's rollback.
+    const sd = arn ? await this.api.describeServiceDeployment(arn, context.deadline.signal).catch((error: unknown) => {
+      if (error instanceof ServiceDeploymentsUnavailable) return undefined
+      throw error
+    }) : undefined
     if (arn && sd && inFlight(sd) && !sd.status?.startsWith('ROLLBACK')) {
       const verdict = assessServiceDeployment(sd)
       if (verdict.kind === 'paused') await this.api.continueServiceDeployment(arn, verdict.hookId, 'ROLLBACK', context.deadline.signal)

@@ -1,4 +1,4 @@
-import type { Service, ServiceDeployment } from '@aws-sdk/client-ecs'
+import type { Service, ServiceDeployment, ServiceDeploymentBrief } from '@aws-sdk/client-ecs'
 import { errorMessage } from '../../errors.js'
 import type { OnPause } from '../../request.js'
 import { formatDuration } from '../../rollout/deadline.js'
@@ -58,7 +58,14 @@ export class ServiceDeploymentFollow {
   private idleMs = 1000
   private serviceReadAt = 0
   private misses = 0
+  /** When ListServiceDeployments was last called while finding (-Infinity: never). */
+  private listedAt = -Infinity
+  /** Hooks we acted on (the continue or rollback call succeeded): never acted on again. */
   private readonly handledHooks = new Set<string>()
+  /** Hooks whose pause line was printed: a call that failed and is tried again on the next look prints nothing new. */
+  private readonly announcedHooks = new Set<string>()
+  /** `on-pause: verify`: the check's result per hook, so a continue that failed and is tried again does not verify twice. */
+  private readonly verifiedHooks = new Map<string, { ok: true } | { ok: false; reason: string }>()
   /** Set when `on-pause: verify` failed and we asked ECS to roll back: the reason the rollout failed. */
   private verifyFailure?: string
   /** Someone redeployed our revision: the deployment (id) we follow instead. */
@@ -90,7 +97,9 @@ export class ServiceDeploymentFollow {
     this.state = 'unavailable'
     const fallback = 'following the rollout by DescribeServices alone (deployments[] rolloutState), which cannot see lifecycle stages, bake time, alarms or pauses'
     const all = ['ecs:ListServiceDeployments', 'ecs:DescribeServiceDeployments', 'ecs:StopServiceDeployment', 'ecs:ContinueServiceDeployment']
-    if (error instanceof ServiceDeploymentsUnavailable) {
+    if (error instanceof ServiceDeploymentsUnavailable && error.notImplemented) {
+      progress.reason(`the service deployment could not be read: the ECS endpoint does not implement ${error.permission} (${error.message}; an emulator?); ${fallback}`)
+    } else if (error instanceof ServiceDeploymentsUnavailable) {
       const others = all.filter(permission => permission !== error.permission).join(', ')
       progress.reason(`the service deployment could not be read: ${error.permission} was refused (${error.message}); ${fallback}; give the role ${error.permission} (and ${others}) to follow ECS's own verdict`)
     } else {
@@ -98,7 +107,10 @@ export class ServiceDeploymentFollow {
     }
   }
 
-  /** Looks for our service deployment: the service's current one when it is new, else the newest listed since our update. */
+  /**
+   * Looks for our service deployment: the service's current one when it is new, else (listed at most
+   * every LIST_EVERY_MS) the first listed that was created after the one current before our update.
+   */
   async find(api: EcsApi, service: Service, context: WaitContext): Promise<void> {
     if (this.state !== 'finding') return
     const current = service.currentServiceDeployment
@@ -107,17 +119,21 @@ export class ServiceDeploymentFollow {
       this.state = 'following'
       return
     }
+    const now = Date.now()
+    if (now - this.listedAt < LIST_EVERY_MS) return
+    this.listedAt = now
     try {
-      // ECS's clock and ours differ: a few minutes' margin, and never the one that was current before.
+      // ECS's clock and ours differ: a few minutes' margin, and only what was created after the one current before.
       const listed = await api.listServiceDeployments(service.serviceName ?? '', new Date(this.startedAt - 300_000), context.deadline.signal)
-      const ours = listed.find(d => d.serviceDeploymentArn && d.serviceDeploymentArn !== this.before && IN_FLIGHT_OR_DONE.has(d.status ?? ''))
+      const ours = ourListed(listed, this.before)
       if (ours?.serviceDeploymentArn) {
         this.arn = ours.serviceDeploymentArn
         this.state = 'following'
       }
     } catch (error) {
-      if (context.deadline.signal.aborted) throw error
-      // Denied, or not there at all (an emulator answering 500 to both tries): the old rules from now on.
+      // Denied, or not there at all (an emulator that does not implement it): the old rules from now on.
+      // Anything else (a 5xx, throttling) is the poll loop's to retry, as for observe.
+      if (context.deadline.signal.aborted || !(error instanceof ServiceDeploymentsUnavailable)) throw error
       this.giveUp(error, context.progress)
     }
   }
@@ -275,32 +291,45 @@ export class ServiceDeploymentFollow {
     const id = shortId(sd)
     const where = `service deployment ${id} is paused at PAUSE hook ${verdict.hookId} (stage ${verdict.stage || 'unknown'})`
     const expires = verdict.expiresAt ? `; ECS will ${verdict.timeoutAction ?? 'ROLLBACK'} it at ${verdict.expiresAt.toISOString()} unless someone acts` : ''
-    if (this.handledHooks.has(verdict.hookId)) return undefined
-    this.handledHooks.add(verdict.hookId)
+    const hookId = verdict.hookId
+    if (this.handledHooks.has(hookId)) return undefined
+    // Marked handled only once the call succeeded: one that failed (a 5xx, throttling) is tried again at the next look.
+    const announce = (message: string) => {
+      if (this.announcedHooks.has(hookId)) return
+      this.announcedHooks.add(hookId)
+      progress.step(message)
+    }
     switch (rollout.onPause) {
       case 'exit':
+        this.handledHooks.add(hookId)
         // The output a later step continues (or rolls back) with: set only when the run ends at the pause.
-        rollout.outputs['hook-id'] = verdict.hookId
+        rollout.outputs['hook-id'] = hookId
         return { state: 'paused', reason: `${where}${expires}; continue it with mode 'continue' (or roll it back with mode 'rollback'), service-deployment-arn ${this.arn}` }
       case 'continue':
-        progress.step(`${where}: continuing it (on-pause: continue)`)
-        await rollout.api.continueServiceDeployment(this.arn!, verdict.hookId, 'CONTINUE', deadline.signal)
+        announce(`${where}: continuing it (on-pause: continue)`)
+        await rollout.api.continueServiceDeployment(this.arn!, hookId, 'CONTINUE', deadline.signal)
+        this.handledHooks.add(hookId)
         return undefined
       case 'verify': {
         if (!context.verifyAtPause) break
-        progress.step(`${where}: verifying before it goes on (on-pause: verify)`)
-        const check = await context.verifyAtPause()
-        if (check.ok) {
-          progress.step('verification at the pause passed: continuing the service deployment')
-          await rollout.api.continueServiceDeployment(this.arn!, verdict.hookId, 'CONTINUE', deadline.signal)
-        } else {
-          this.verifyFailure = `verification at the pause failed: ${check.reason}`
-          progress.reason(this.verifyFailure)
-          await rollout.api.continueServiceDeployment(this.arn!, verdict.hookId, 'ROLLBACK', deadline.signal)
+        let check = this.verifiedHooks.get(hookId)
+        if (!check) {
+          announce(`${where}: verifying before it goes on (on-pause: verify)`)
+          const result = await context.verifyAtPause()
+          check = result.ok ? { ok: true } : { ok: false, reason: result.reason }
+          this.verifiedHooks.set(hookId, check)
+          if (check.ok) progress.step('verification at the pause passed: continuing the service deployment')
+          else {
+            this.verifyFailure = `verification at the pause failed: ${check.reason}`
+            progress.reason(this.verifyFailure)
+          }
         }
+        await rollout.api.continueServiceDeployment(this.arn!, hookId, check.ok ? 'CONTINUE' : 'ROLLBACK', deadline.signal)
+        this.handledHooks.add(hookId)
         return undefined
       }
     }
+    this.handledHooks.add(hookId)
     progress.step(`${where}${expires}; waiting for someone to continue it (ContinueServiceDeployment, or this action with mode 'continue') within the timeout`)
     return undefined
   }
@@ -308,6 +337,25 @@ export class ServiceDeploymentFollow {
 
 /** Any status: a listed deployment newer than the one current before our update is ours, whatever it did since. */
 const IN_FLIGHT_OR_DONE = new Set([...IN_FLIGHT, 'SUCCESSFUL', 'STOPPED', 'ROLLBACK_SUCCESSFUL', 'ROLLBACK_FAILED'])
+
+/** ListServiceDeployments at most this often while our service deployment is not known. */
+const LIST_EVERY_MS = 5_000
+
+/**
+ * Ours among the listed: the first created after `before` (the one current before our update), whatever it
+ * did since (with no `before`, the newest listed). The API reference promises no order, so createdAt decides. When `before` is not listed it was
+ * created before the listed window, so every listed one is newer; when it is, one created before it, or
+ * without a creation time, is never ours (an older deployment still draining or rolling back).
+ */
+function ourListed(listed: readonly ServiceDeploymentBrief[], before: string | undefined): ServiceDeploymentBrief | undefined {
+  const beforeAt = listed.find(d => d.serviceDeploymentArn === before)?.createdAt?.getTime()
+  const candidates = listed.filter(d => d.serviceDeploymentArn && d.serviceDeploymentArn !== before && IN_FLIGHT_OR_DONE.has(d.status ?? '') &&
+    (beforeAt === undefined || (d.createdAt !== undefined && d.createdAt.getTime() > beforeAt)))
+  const createdAt = (d: ServiceDeploymentBrief) => d.createdAt?.getTime() ?? 0
+  // Nothing known before ours: the newest listed.
+  if (before === undefined) return candidates.sort((a, b) => createdAt(b) - createdAt(a))[0]
+  return candidates.sort((a, b) => createdAt(a) - createdAt(b))[0]
+}
 
 /** Jitter of ±10 %, so parallel deploys do not poll in step. */
 function jitter(ms: number): number {

@@ -8,12 +8,11 @@ import { EcsRollout } from './rollout.js'
 import { inFlight, ServiceDeploymentFollow, ServiceDeploymentRollback } from './service-deployment-follow.js'
 import { assessServiceDeployment, shortId } from './service-deployment.js'
 
-const IN_FLIGHT_STATUSES = ['PENDING', 'IN_PROGRESS', 'ROLLBACK_REQUESTED', 'ROLLBACK_IN_PROGRESS', 'STOP_REQUESTED'] as const
-
 /**
  * The service deployment `mode: continue` / `mode: rollback` acts on: `service-deployment-arn`, else the
- * service's current one when in flight, else the newest in flight listed. Undefined when none is in
- * flight; `required` turns a denial into a UserError naming the permission (else: undefined).
+ * service's current one when in flight (never an older one still listed: stopping that would not undo
+ * what runs). Undefined when none is in flight; when the calls are denied or not there, `required` turns
+ * that into a UserError naming the permission (else: undefined). Any other error is thrown as it is.
  */
 export async function findInFlight(api: EcsApi, service: Service, arn: string | undefined, required: boolean): Promise<ServiceDeployment | undefined> {
   try {
@@ -26,14 +25,11 @@ export async function findInFlight(api: EcsApi, service: Service, arn: string | 
       return given
     }
     const current = service.currentServiceDeployment ? await api.describeServiceDeployment(service.currentServiceDeployment) : undefined
-    if (inFlight(current)) return current
-    const listed = await api.listServiceDeployments(service.serviceName ?? '', new Date(Date.now() - 7 * 86_400_000))
-    const newest = listed.find(d => IN_FLIGHT_STATUSES.some(status => status === d.status))
-    return newest?.serviceDeploymentArn ? await api.describeServiceDeployment(newest.serviceDeploymentArn) : undefined
+    return inFlight(current) ? current : undefined
   } catch (error) {
-    // Only a rollback asks without an ARN: when ECS cannot say, it rolls back to the previous task definition.
-    if (!required && !(error instanceof UserError)) return undefined
     if (!(error instanceof ServiceDeploymentsUnavailable)) throw error
+    // Only a rollback asks without requiring one: where service deployments cannot be read, it rolls back to the previous task definition.
+    if (!required) return undefined
     throw new UserError({ input: 'mode', message: `the service deployments of '${service.serviceName}' cannot be read (${error.message}): give the role ${error.permission} and ecs:ContinueServiceDeployment` })
   }
 }

@@ -1,5 +1,6 @@
 import type { DeploymentConfiguration, Service, ServiceDeployment } from '@aws-sdk/client-ecs'
 import { formatDuration } from '../../rollout/deadline.js'
+import { shortArn } from './assess.js'
 
 /** What the service's deployment configuration makes of a deploy: one line for the plan, and its least duration. */
 export interface StrategyInfo {
@@ -138,8 +139,7 @@ export function allTargetTasksUp(sd: ServiceDeployment): boolean {
 
 /** The ARN's last part: `.../service-deployment/cluster/web/AbC` -> `AbC`. */
 export function shortId(sd: ServiceDeployment | string): string {
-  const arn = typeof sd === 'string' ? sd : sd.serviceDeploymentArn ?? ''
-  return arn.split('/').pop() ?? arn
+  return shortArn(typeof sd === 'string' ? sd : sd.serviceDeploymentArn)
 }
 
 /** The configured bake of a stage, in ms: BAKE_TIME's bake, or the step bake between linear/canary shifts. */

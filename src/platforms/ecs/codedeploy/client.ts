@@ -19,6 +19,7 @@ import {
 import { UserError, errorMessage } from '../../../errors.js'
 import { errnoOf, isThrottling, retry, wasNotExecuted } from '../../../rollout/retry.js'
 import { CONNECT_TIMEOUT_MS, ECS_RETRY, REQUEST_TIMEOUT_MS } from '../client.js'
+import { shortArn } from '../assess.js'
 
 /**
  * A CodeDeploy client bounded like the ECS one (connect, request; no SDK retry of its own: every call
@@ -37,11 +38,6 @@ export function createCodeDeployClient(config: CodeDeployClientConfig = {}): Cod
 export interface DeploymentGroupRef {
   application: string
   group: DeploymentGroupInfo
-}
-
-/** Names of an ARN or a plain name: `arn:aws:ecs:...:cluster/shop` and `shop` are the same cluster. */
-export function nameOf(nameOrArn: string): string {
-  return nameOrArn.slice(nameOrArn.lastIndexOf('/') + 1)
 }
 
 /**
@@ -76,15 +72,15 @@ export class CodeDeployApi {
           this.client.send(new BatchGetDeploymentGroupsCommand({ applicationName: application, deploymentGroupNames: names.slice(i, i + 100) }), { abortSignal }), abortSignal)
         for (const group of output.deploymentGroupsInfo ?? []) {
           const targets = group.ecsServices ?? []
-          if (targets.some(t => t.serviceName === service && nameOf(t.clusterName ?? '') === nameOf(cluster))) found.push({ application, group })
+          if (targets.some(t => t.serviceName === service && shortArn(t.clusterName ?? '') === shortArn(cluster))) found.push({ application, group })
         }
       }
     }
-    const where = `ECS service '${service}' of cluster '${nameOf(cluster)}'`
+    const where = `ECS service '${service}' of cluster '${shortArn(cluster)}'`
     if (found.length === 0) {
       throw new UserError({
         input: 'service',
-        message: `${where} uses the CODE_DEPLOY deployment controller, but no CodeDeploy deployment group deploys it (searched the ${ecsApplications.length} ECS application${ecsApplications.length === 1 ? '' : 's'} of ${applications.length} in this region): create an ECS deployment group for it (ecsServices: cluster '${nameOf(cluster)}', service '${service}'), or check the region; nothing was registered`
+        message: `${where} uses the CODE_DEPLOY deployment controller, but no CodeDeploy deployment group deploys it (searched the ${ecsApplications.length} ECS application${ecsApplications.length === 1 ? '' : 's'} of ${applications.length} in this region): create an ECS deployment group for it (ecsServices: cluster '${shortArn(cluster)}', service '${service}'), or check the region; nothing was registered`
       })
     }
     if (found.length > 1) {

@@ -9,7 +9,7 @@ import { shortArn } from '../assess.js'
 import type { EcsApi } from '../client.js'
 import { pruneRevisions } from '../revisions.js'
 import { readAppSpecFile, buildAppSpec, type AppSpecAdditions } from './appspec.js'
-import { CodeDeployApi, createCodeDeployClient, nameOf } from './client.js'
+import { CodeDeployApi, createCodeDeployClient } from './client.js'
 import { CodeDeployRollout, type CodeDeployTarget } from './rollout.js'
 
 export { CodeDeployApi, createCodeDeployClient } from './client.js'
@@ -78,7 +78,7 @@ export async function planCodeDeploy(input: CodeDeployPlanInput): Promise<Plan> 
     },
     apply: async (progress, signal) => {
       const revision = await input.revision(progress, signal)
-      const why = `deploy-service: ${request.service} -> ${revision.split('/').pop()} (${request.github.sha.slice(0, 12)})`
+      const why = `deploy-service: ${request.service} -> ${shortArn(revision)} (${request.github.sha.slice(0, 12)})`
       const rollout = await CodeDeployRollout.start(target, revision, input.previousRevision, progress, signal, why)
       const keep = request.mode === 'deploy' ? request.ecs.keepRevisions : undefined
       if (keep !== undefined) {
@@ -89,7 +89,7 @@ export async function planCodeDeploy(input: CodeDeployPlanInput): Promise<Plan> 
           after.step(pruned.length ? `keep-revisions ${keep}: deregistered ${pruned.map(shortArn).join(', ')}` : `keep-revisions ${keep}: nothing to deregister`)
         }
       }
-      progress.step(`following CodeDeploy deployment ${rollout.outputs['codedeploy-deployment-id']} of ECS service ${request.service} (cluster ${nameOf(request.ecs.cluster)})`)
+      progress.step(`following CodeDeploy deployment ${rollout.outputs['codedeploy-deployment-id']} of ECS service ${request.service} (cluster ${shortArn(request.ecs.cluster)})`)
       return rollout
     }
   }
