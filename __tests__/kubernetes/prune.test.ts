@@ -127,6 +127,31 @@ spec:
     }
   }, 120_000)
 
+  it('keeps its own cluster-scoped objects that carry a namespace (as Helm charts write them), and members a controller owns', async () => {
+    const roleName = `prune-keep-${ns}`
+    const clusterRole = `apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: ${roleName}, namespace: ${ns}}\nrules: [{apiGroups: [""], resources: [configmaps], verbs: [get]}]\n`
+    const template = templateDir({ 'a.yaml': clusterRole, 'b.yaml': deployment('rbac', `${REGISTRY}/web:1.0`, { replicas: 1 }) })
+    try {
+      expectStatus(await deploy({ service: 'rbac', 'image-tag': '1.0', template, namespace: ns, prune: 'true' }), 'succeeded')
+      expect((await kubectl(['get', 'clusterrole', roleName])).code).toBe(0)
+      // An operator copies the set's labels onto a child it owns (a controller ownerReference): not ours to delete.
+      const id = kubectlStyleId('rbac-applyset', ns)
+      const owner = await getJson(ns, 'deployment', 'rbac')
+      const child = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'rbac-child', namespace: ns, labels: { [PART_OF]: id }, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'rbac', uid: owner.metadata.uid, controller: true }] }, data: { a: '1' } }
+      await kubectlOk(['apply', '-f', '-'], JSON.stringify(child))
+      const dryRun = await deploy({ service: 'rbac', 'image-tag': '1.1', template, namespace: ns, prune: 'true', 'dry-run': 'true' })
+      expectStatus(dryRun, 'dry-run')
+      expect(dryRun.result?.objects?.filter(o => o.state.includes('pruned'))).toEqual([])
+      const run = await deploy({ service: 'rbac', 'image-tag': '1.1', template, namespace: ns, prune: 'true' })
+      expectStatus(run, 'succeeded')
+      expect((await kubectl(['get', 'clusterrole', roleName])).code).toBe(0)
+      expect(await exists('configmap', 'rbac-child')).toBe(true)
+      expect(run.result?.objects?.some(o => o.state.includes('pruned'))).toBe(false)
+    } finally {
+      await kubectl(['delete', 'clusterrole', roleName, '--wait=false'])
+    }
+  }, 180_000)
+
   it('refuses, before changing anything, a parent Secret that is not its own', async () => {
     await kubectlOk(['-n', ns, 'create', 'secret', 'generic', 'mine-applyset', '--from-literal=password=hunter22'])
     const template = templateDir({ 'a.yaml': configMap('mine-config'), 'b.yaml': deployment('mine', `${REGISTRY}/web:1.0`, { replicas: 1 }) })

@@ -48,7 +48,7 @@ interface Parent {
 interface Member {
   apiVersion: string
   kind: string
-  metadata: { name: string; namespace?: string; uid?: string }
+  metadata: { name: string; namespace?: string; uid?: string; ownerReferences?: Array<{ controller?: boolean }> }
 }
 
 /** What pruning would delete, and what it leaves (with why). */
@@ -166,6 +166,8 @@ export class ApplySet {
       for (const item of listed.items) {
         const member = { ...item, apiVersion, kind }
         if (keep.has(`${groupKind}/${resource.namespaced ? this.namespace : ''}/${item.metadata.name}`)) continue
+        // An operator may copy the set's labels onto a child it controls: the controller owns it, not us.
+        if (item.metadata.ownerReferences?.some(reference => reference.controller === true)) continue
         if (NEVER_PRUNED.has(groupKind)) kept.push(`${kind}/${item.metadata.name}: a ${kind} is never pruned (deleting it deletes what it holds); delete it yourself if it should go`)
         else members.push(member)
       }
