@@ -133,11 +133,12 @@ export class KubernetesRollout implements Rollout {
     const api = this.api.withSignal(signal)
     const changes = new Changes()
     const watches = this.startWatches(api, changes, signal)
-    watches.others = await this.set.start(api, changes, signal)
     const failing = new FailingSince()
     const logsRead = new Set<string>()
     let status = 'waiting for the first list of the workloads'
     try {
+      // Inside the try: if the set's watches cannot start, the workload watches are stopped too.
+      watches.others = await this.set.start(api, changes, signal)
       while (!deadline.signal.aborted) {
         const all = Object.values(watches).flat()
         const fatal = all.find(w => w.fatal)?.fatal
