@@ -177,14 +177,6 @@ export class KubeApi {
     )
   }
 
-  /** Deletes an object (`propagationPolicy` for its dependents: a Job's pods); one already gone is fine. */
-  async remove(object: KubernetesObject, propagationPolicy: 'Background' | 'Foreground' | 'Orphan'): Promise<void> {
-    const path = await this.objectPath(object)
-    await this.call(`delete ${describe(object)}`, signal =>
-      this.connection.raw.send(HttpMethod.DELETE, path, { body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy }, signal }).catch(notFound)
-    )
-  }
-
   /** The live object, or undefined when it does not exist. */
   async read<T extends KubernetesObject>(object: KubernetesObject): Promise<T | undefined> {
     const path = await this.objectPath(object)
