@@ -27,6 +27,11 @@ export function objectRef(object: { kind: string; name: string }): string {
   return `${object.kind}/${object.name}`
 }
 
+/** Where an object's state is kept: by group too (two kinds of one name in different groups are two objects). */
+function stateKey(object: { apiVersion: string; kind: string; name: string }): string {
+  return `${groupKind(object.apiVersion, object.kind)}/${object.name}`
+}
+
 const APPS_WORKLOADS = new Set(['apps/Deployment', 'apps/StatefulSet', 'apps/DaemonSet'])
 
 /** The workloads are followed by KubernetesRollout itself (revisions, pods, rollback). */
@@ -57,7 +62,7 @@ export class AppliedSet {
     this.objects = objects
     this.options = options
     for (const object of objects) {
-      if (!this.needsWatch(object) && !isAppsWorkload(object)) this.states.set(objectRef(object), readiness({ kind: object.kind, metadata: { name: object.name }, spec: { type: object.serviceType } }, object.apiVersion, options))
+      if (!this.needsWatch(object) && !isAppsWorkload(object)) this.states.set(stateKey(object), readiness({ kind: object.kind, metadata: { name: object.name }, spec: { type: object.serviceType } }, object.apiVersion, options))
     }
   }
 
@@ -132,7 +137,8 @@ export class AppliedSet {
 
   /** A workload's state, as KubernetesRollout judged it. */
   record(kind: string, name: string, state: Readiness): void {
-    this.states.set(objectRef({ kind, name }), state)
+    // Only apps workloads (Deployment, StatefulSet, DaemonSet) are judged there, all in group apps.
+    this.states.set(stateKey({ apiVersion: 'apps/v1', kind, name }), state)
   }
 
   /** Objects deleted (or that a dry run would delete) by pruning, for the object table. */
@@ -160,15 +166,16 @@ export class AppliedSet {
     const failures: string[] = []
     for (const object of this.followed()) {
       const ref = objectRef(object)
+      const key = stateKey(object)
       const live = (AppliedSet.isPod(object) ? pods.find(p => p.metadata.name === object.name) : this.collections.get(object)?.objects.get(object.name)) as LiveObject | undefined
       if (!live) {
         // A Job with ttlSecondsAfterFinished: 0 is deleted once complete: what was seen ready stays so.
-        if (this.states.get(ref)?.state !== 'ready') this.states.set(ref, { state: 'waiting', message: 'not found (deleted since it was applied?)' })
+        if (this.states.get(key)?.state !== 'ready') this.states.set(key, { state: 'waiting', message: 'not found (deleted since it was applied?)' })
         continue
       }
       let state = readiness({ ...live, kind: object.kind }, object.apiVersion, this.options)
-      const failing = this.failing.get(ref) ?? new FailingSince()
-      this.failing.set(ref, failing)
+      const failing = this.failing.get(key) ?? new FailingSince()
+      this.failing.set(key, failing)
       if (object.kind === 'Job' && live.metadata.uid) {
         const jobPods = pods.filter(p => p.metadata.ownerReferences?.some(o => o.uid === live.metadata.uid))
         state = (await this.followJobPods(api, object, jobPods, failing, progress, state)) ?? state
@@ -178,7 +185,7 @@ export class AppliedSet {
         const doomed = diagnosePods([live as unknown as PodState], failing, Date.now()).find(p => p.doomed)
         if (doomed) state = { state: 'failed', message: `${describeProblem(doomed)} (this will not heal by itself)` }
       }
-      this.states.set(ref, state)
+      this.states.set(key, state)
       if (state.state === 'failed') failures.push(`${ref} ${state.message}`)
     }
     return failures.length ? failures.join('; ') : undefined
@@ -237,27 +244,27 @@ export class AppliedSet {
   /** One line: how many are ready, and the first that is not with why. */
   statusLine(): string {
     const total = this.objects.length
-    const notReady = this.objects.filter(o => this.states.get(objectRef(o))?.state !== 'ready')
+    const notReady = this.objects.filter(o => this.states.get(stateKey(o))?.state !== 'ready')
     const first = notReady[0]
     if (!first) return `${total}/${total} objects ready`
-    const why = this.states.get(objectRef(first))?.message ?? 'not judged yet'
+    const why = this.states.get(stateKey(first))?.message ?? 'not judged yet'
     const more = notReady.length > 1 ? ` (and ${notReady.length - 1} more)` : ''
     return `${total - notReady.length}/${total} objects ready; waiting for ${objectRef(first)}: ${why}${more}`
   }
 
   /** Every object not yet ready, with why: for the reason of a run that timed out. */
   notReady(): string[] {
-    return this.objects.filter(o => this.states.get(objectRef(o))?.state !== 'ready').map(o => `${objectRef(o)}: ${this.states.get(objectRef(o))?.message ?? 'not judged yet'}`)
+    return this.objects.filter(o => this.states.get(stateKey(o))?.state !== 'ready').map(o => `${objectRef(o)}: ${this.states.get(stateKey(o))?.message ?? 'not judged yet'}`)
   }
 
   allReady(): boolean {
-    return this.objects.every(o => this.states.get(objectRef(o))?.state === 'ready')
+    return this.objects.every(o => this.states.get(stateKey(o))?.state === 'ready')
   }
 
   /** The object table: every applied object with its last state, then what was pruned. */
   table(): ObjectState[] {
     const rows = this.objects.map(object => {
-      const state = this.states.get(objectRef(object))
+      const state = this.states.get(stateKey(object))
       const text = !state ? 'not waited for' : state.state === 'ready' ? (state.message === 'ready once applied' ? 'ready' : `ready: ${state.message}`) : state.state === 'failed' ? `failed: ${state.message}` : `not ready: ${state.message}`
       return { ref: objectRef(object), state: text }
     })
