@@ -159,11 +159,12 @@ export async function runPreDeployJob(api: KubeApi, preDeploy: PreDeployJob, fie
 
       seen ||= current !== undefined
       const exit = state?.terminated?.exitCode
+      // Recorded first: the verdict on a vanished Job reads it (the exit code seen in this very pass counts).
+      if (exit !== undefined) outputs['pre-deploy-exit-code'] = String(exit)
       // Gone before its verdict reached us (someone deleted it, or a ttlSecondsAfterFinished of 0): the
       // pod's last known exit code says how it ended (the pod may be gone too by now).
       const vanished = jobs.synced && seen && !current
       const verdict = vanished ? { state: outputs['pre-deploy-exit-code'] === '0' ? 'succeeded' : 'failed', reason: `the Job was deleted before it finished (by someone else, or its ttlSecondsAfterFinished)` } as const : jobs.synced && current ? jobVerdict(current.status) : undefined
-      if (exit !== undefined) outputs['pre-deploy-exit-code'] = String(exit)
       // The container ended: its log stream is drained while the Job controller makes up its mind.
       if (state?.terminated && log.started) draining ??= log.stop()
       if (verdict) {
