@@ -1,9 +1,9 @@
-import { ProblemList, UserError, errorMessage } from '../../errors.js'
+import { ProblemList, UserError } from '../../errors.js'
 import type { Manifest } from '../../render/manifests.js'
 import type { Progress } from '../../rollout/progress.js'
 import type { ObjectState } from '../../rollout/platform.js'
 import type { KubeApi } from './client.js'
-import { FailingSince, describeProblem, diagnosePods, type PodState } from './pods.js'
+import { FailingSince, describeProblem, diagnosePods, logTailText, readLogTail, type PodState } from './pods.js'
 import { groupKind, readiness, readyAtOnce, type LiveObject, type Readiness, type ReadinessOptions } from './readiness.js'
 import { CollectionWatch, type Changes } from './watch.js'
 
@@ -232,13 +232,12 @@ export class AppliedSet {
   }
 
   private async logTail(api: KubeApi, namespace: string, pod: string, container: string, previous: boolean, progress: Progress): Promise<string | undefined> {
-    try {
-      const log = (await api.podLog(namespace, pod, container, previous)).trimEnd()
-      return log ? `last log lines of pod ${pod}, container ${container}${previous ? ' (before its last restart)' : ''}:\n${log}` : undefined
-    } catch (error) {
-      progress.event(`log-error:${pod}:${container}`, `could not read the log of pod ${pod}: ${errorMessage(error)}`)
+    const read = await readLogTail(api, { namespace, pod, container, previous })
+    if ('error' in read) {
+      progress.event(`log-error:${pod}:${container}`, `could not read the log of pod ${pod}: ${read.error}`)
       return undefined
     }
+    return read.lines.length ? logTailText(pod, container, previous, read.lines) : undefined
   }
 
   /** One line: how many are ready, and the first that is not with why. */

@@ -10,7 +10,7 @@ import { sleep } from '../../rollout/poll.js'
 import type { BeforeOutcome, BeforeStep, WaitContext } from '../../rollout/platform.js'
 import type { Progress } from '../../rollout/progress.js'
 import { KubeApi } from './client.js'
-import { DEFAULT_DOOM_RULES, FailingSince, describeProblem, diagnosePods, type PodState } from './pods.js'
+import { DEFAULT_DOOM_RULES, FailingSince, describeProblem, diagnosePods, readLogTail, type PodState } from './pods.js'
 import { PHASE_ANNOTATION, PRE_DEPLOY_PHASE, describeJob, jobVerdict, type JobStatus, type PreDeployJob } from './pre-deploy.js'
 import { Changes, CollectionWatch } from './watch.js'
 
@@ -226,11 +226,9 @@ async function printLog(api: KubeApi, namespace: string, pod: string, container:
 async function logTail(api: KubeApi, namespace: string, pod: Pod | undefined, container: string, log: LogFollower): Promise<string> {
   let lines = log.tail
   if (lines.length === 0 && pod) {
-    try {
-      lines = (await api.podLog(namespace, pod.metadata.name, container, false, TAIL_LINES)).trimEnd().split('\n').filter(Boolean)
-    } catch (error) {
-      return `; its log could not be read: ${errorMessage(error)}`
-    }
+    const read = await readLogTail(api, { namespace, pod: pod.metadata.name, container, previous: false, lines: TAIL_LINES })
+    if ('error' in read) return `; its log could not be read: ${read.error}`
+    lines = read.lines
   }
   return lines.length ? `; the last ${lines.length === 1 ? 'line' : `${lines.length} lines`} of its log:\n${lines.join('\n')}` : '; it logged nothing'
 }
