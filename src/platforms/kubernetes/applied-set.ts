@@ -87,11 +87,10 @@ export class AppliedSet {
   private async collectionPaths(api: KubeApi): Promise<Map<string, AppliedObject[]>> {
     const byPath = new Map<string, AppliedObject[]>()
     for (const object of this.followed().filter(o => !AppliedSet.isPod(o))) {
-      const resource = await api.resource(object.apiVersion, object.kind)
+      const collection = await api.collectionPath(object.apiVersion, object.kind, object.namespace)
       // Known when it was applied: a CRD deleted since. Nothing can say it is ready.
-      if (!resource) throw new Error(`the server no longer knows kind ${object.kind} in ${object.apiVersion}, so ${objectRef(object)} cannot be followed`)
-      const base = object.apiVersion.includes('/') ? `/apis/${object.apiVersion}` : `/api/${object.apiVersion}`
-      const path = `${base}${resource.namespaced ? `/namespaces/${object.namespace}` : ''}/${resource.name}`
+      if (!collection) throw new Error(`the server no longer knows kind ${object.kind} in ${object.apiVersion}, so ${objectRef(object)} cannot be followed`)
+      const { path } = collection
       byPath.set(path, [...(byPath.get(path) ?? []), object])
     }
     return byPath

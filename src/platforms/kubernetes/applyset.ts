@@ -155,17 +155,15 @@ export class ApplySet {
       const [kind, ...rest] = groupKind.split('.')
       const group = rest.join('.')
       const apiVersion = await this.preferredVersion(group)
-      const resource = apiVersion ? await this.api.resource(apiVersion, kind) : undefined
-      if (!apiVersion || !resource) {
+      const collection = apiVersion ? await this.api.collectionPath(apiVersion, kind, this.namespace) : undefined
+      if (!apiVersion || !collection) {
         kept.push(`${groupKind}: the server no longer serves this kind, so its members cannot be listed`)
         continue
       }
-      const base = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`
-      const path = `${base}${resource.namespaced ? `/namespaces/${this.namespace}` : ''}/${resource.name}`
-      const listed = await this.api.list<Member>(path, { labelSelector: `${PART_OF}=${this.id}` })
+      const listed = await this.api.list<Member>(collection.path, { labelSelector: `${PART_OF}=${this.id}` })
       for (const item of listed.items) {
         const member = { ...item, apiVersion, kind }
-        if (keep.has(`${groupKind}/${resource.namespaced ? this.namespace : ''}/${item.metadata.name}`)) continue
+        if (keep.has(`${groupKind}/${collection.namespaced ? this.namespace : ''}/${item.metadata.name}`)) continue
         // An operator may copy the set's labels onto a child it controls: the controller owns it, not us.
         if (item.metadata.ownerReferences?.some(reference => reference.controller === true)) continue
         if (NEVER_PRUNED.has(groupKind)) kept.push(`${kind}/${item.metadata.name}: a ${kind} is never pruned (deleting it deletes what it holds); delete it yourself if it should go`)
