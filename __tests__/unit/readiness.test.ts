@@ -80,7 +80,7 @@ describe('readiness of each kind', () => {
   it('names group-kinds as the ApplySet annotation and the viewer table do', () => {
     expect(groupKindOf({ apiVersion: 'apps/v1', kind: 'Deployment' })).toBe('Deployment.apps')
     expect(groupKindOf({ apiVersion: 'v1', kind: 'ConfigMap' })).toBe('ConfigMap')
-    expect(groupKind('cert-manager.io/v1', 'Certificate')).toBe('cert-manager.io/Certificate')
+    expect(groupKind('cert-manager.io/v1', 'Certificate')).toBe('Certificate.cert-manager.io')
   })
 })
 

@@ -32,7 +32,7 @@ function stateKey(object: { apiVersion: string; kind: string; name: string }): s
   return `${groupKind(object.apiVersion, object.kind)}/${object.name}`
 }
 
-const APPS_WORKLOADS = new Set(['apps/Deployment', 'apps/StatefulSet', 'apps/DaemonSet'])
+const APPS_WORKLOADS = new Set(['Deployment.apps', 'StatefulSet.apps', 'DaemonSet.apps'])
 
 /** The workloads are followed by KubernetesRollout itself (revisions, pods, rollback). */
 export function isAppsWorkload(object: { apiVersion: string; kind: string }): boolean {

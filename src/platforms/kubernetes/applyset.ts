@@ -13,6 +13,7 @@ import type { KubeObject, Manifest } from '../../render/manifests.js'
 import type { ObjectState } from '../../rollout/platform.js'
 import type { Progress } from '../../rollout/progress.js'
 import type { KubeApi } from './client.js'
+import { groupKind } from './readiness.js'
 
 export const PART_OF = 'applyset.kubernetes.io/part-of'
 export const PARENT_ID = 'applyset.kubernetes.io/id'
@@ -35,10 +36,9 @@ export function applySetId(parent: { name: string; namespace: string; kind: stri
   return `applyset-${hash}-v1`
 }
 
-/** `Deployment.apps`, `ConfigMap` (core group): a group-kind as the annotation writes it. */
+/** `Deployment.apps`, `ConfigMap` (core group): a group-kind as the annotation writes it (kubectl's format). */
 export function groupKindOf(object: { apiVersion: string; kind: string }): string {
-  const group = object.apiVersion.includes('/') ? object.apiVersion.slice(0, object.apiVersion.indexOf('/')) : ''
-  return group ? `${object.kind}.${group}` : object.kind
+  return groupKind(object.apiVersion, object.kind)
 }
 
 interface Parent {
