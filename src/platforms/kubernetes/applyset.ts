@@ -66,6 +66,8 @@ export class ApplySet {
   private readonly fieldManager: string
   /** The kinds the live parent lists (its members from earlier deploys may be any of them). */
   private previousKinds: string[] = []
+  /** Discovery of each API group, asked once (the dry run, the apply and the prune all need it). */
+  private readonly groupVersions = new Map<string, Promise<string[]>>()
 
   constructor(api: KubeApi, service: string, namespace: string, fieldManager: string) {
     this.api = api
@@ -153,13 +155,12 @@ export class ApplySet {
     const kinds = [...new Set([...this.previousKinds, ...objects.map(groupKindOf)])].sort()
     for (const groupKind of kinds) {
       const [kind, ...rest] = groupKind.split('.')
-      const group = rest.join('.')
-      const apiVersion = await this.preferredVersion(group)
-      const collection = apiVersion ? await this.api.collectionPath(apiVersion, kind, this.namespace) : undefined
-      if (!apiVersion || !collection) {
+      const found = await this.collectionOf(kind, rest.join('.'), objects.filter(o => groupKindOf(o) === groupKind))
+      if (!found) {
         kept.push(`${groupKind}: the server no longer serves this kind, so its members cannot be listed`)
         continue
       }
+      const { apiVersion, collection } = found
       const listed = await this.api.list<Member>(collection.path, { labelSelector: `${PART_OF}=${this.id}` })
       for (const item of listed.items) {
         const member = { ...item, apiVersion, kind }
@@ -199,11 +200,37 @@ export class ApplySet {
     return { rows, kept, problems }
   }
 
-  /** The preferred version of an API group (`v1` for the core group), from discovery. */
-  private async preferredVersion(group: string): Promise<string | undefined> {
-    if (group === '') return 'v1'
-    const answer = await this.api.get<{ preferredVersion?: { groupVersion?: string } }>(`/apis/${group}`)
-    return answer?.preferredVersion?.groupVersion
+  /**
+   * Where a kind's members are listed: at the apiVersion the set itself uses for it (no discovery
+   * needed), else at the first version of its group that serves the kind, the preferred one first (a
+   * kind of an earlier set may be served only in a version that is not the group's preferred one).
+   */
+  private async collectionOf(kind: string, group: string, inSet: KubeObject[]): Promise<{ apiVersion: string; collection: { path: string; namespaced: boolean } } | undefined> {
+    for (const apiVersion of new Set(inSet.map(o => o.apiVersion))) {
+      const collection = await this.api.collectionPath(apiVersion, kind, this.namespace)
+      if (collection) return { apiVersion, collection }
+    }
+    for (const apiVersion of await this.versionsOf(group)) {
+      const collection = await this.api.collectionPath(apiVersion, kind, this.namespace)
+      if (collection) return { apiVersion, collection }
+    }
+    return undefined
+  }
+
+  /** The versions an API group is served in, preferred first (`v1` for the core group), asked once per group. */
+  private versionsOf(group: string): Promise<string[]> {
+    if (group === '') return Promise.resolve(['v1'])
+    let versions = this.groupVersions.get(group)
+    if (!versions) {
+      versions = this.api.get<{ preferredVersion?: { groupVersion?: string }; versions?: Array<{ groupVersion?: string }> }>(`/apis/${group}`).then(answer => {
+        const listed = [answer?.preferredVersion?.groupVersion, ...(answer?.versions ?? []).map(v => v.groupVersion)]
+        return [...new Set(listed.filter((v): v is string => Boolean(v)))]
+      })
+      this.groupVersions.set(group, versions)
+      // A failed discovery (server away) is asked again next time.
+      versions.catch(() => this.groupVersions.delete(group))
+    }
+    return versions
   }
 }
 
