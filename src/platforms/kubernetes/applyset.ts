@@ -235,9 +235,11 @@ export class ApplySet {
 }
 
 /**
- * The housekeeping step that prunes after a successful deploy: each deletion is logged and put in the
- * object table (`record`); problems throw once all were tried, so the engine reports them as warnings
- * (the deploy itself succeeded: the new set is healthy, and what is left over is named).
+ * The housekeeping step that prunes after a successful deploy: once the new set is healthy, or, with
+ * wait: false, right after the apply (as `kubectl apply --prune` does; nothing was waited for, so
+ * nothing is known of its health). Each deletion is logged and put in the object table (`record`);
+ * problems throw once all were tried, so the engine reports them as warnings (the deploy itself
+ * succeeded, and what is left over is named).
  */
 export function pruneAfterSuccess(applySet: ApplySet, objects: KubeObject[], record: (rows: ObjectState[]) => void): (progress: Progress) => Promise<void> {
   return async progress => {
