@@ -1,4 +1,5 @@
 import os from 'node:os'
+import * as core from '@actions/core'
 import { parse as parseYaml } from 'yaml'
 import { ProblemList } from './errors.js'
 import { imageVersionProblem, parseImageReference, parseImageVersion } from './render/image.js'
@@ -21,7 +22,7 @@ const REVISION_REF = /^(?:\d+|[A-Za-z0-9_-]{1,255}:\d+|arn:aws[a-z-]*:ecs:[a-z0-
  * into one typed request. All problems are collected and thrown together as one UserError; nothing
  * here touches the network.
  */
-export function parseInputs(env: Env = process.env): DeployRequest {
+export function parseInputs(env: Env = process.env, registerSecret: (secret: string) => void = core.setSecret): DeployRequest {
   const problems = new ProblemList()
   const input = (name: string): string => (env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] ?? '').trim()
   const optional = (name: string): string | undefined => input(name) || undefined
@@ -162,6 +163,9 @@ export function parseInputs(env: Env = process.env): DeployRequest {
   }
 
   const helmSet = problems.collect(() => parseKeyValues(input('helm-set'), 'helm-set', /^[A-Za-z0-9_.\-[\]\\]+$/)) ?? {}
+  // A --set value may be a password: the runner masks it everywhere (tool stderr, diffs, the rendered
+  // file's log), not only in the printed command. Shorter values would mask common words.
+  for (const value of Object.values(helmSet)) if (value.length >= 3) registerSecret(value)
 
   const request: DeployRequest = {
     service,

@@ -176,6 +176,38 @@ spec:
     expect(await imageOf('catalog')).toBe(`${REGISTRY}/catalog:1.0-job-succeeds`)
   }, 180_000)
 
+  it('refuses to run a Job of the set again while the earlier one is still being deleted (a finalizer holds it)', async () => {
+    const job = `apiVersion: batch/v1
+kind: Job
+metadata:
+  name: held-migrate
+  annotations: {deploy-service/phase: pre-deploy}
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: migrate
+        image: ${REGISTRY}/held:\${IMAGE_TAG}
+        command: [./migrate, up]
+`
+    const template = templateDir({ 'app.yaml': app('held'), 'migrate.yaml': job })
+    expectStatus(await deploy({ service: 'held', 'image-tag': '1.0-job-succeeds', template, namespace: ns }), 'succeeded')
+    await kubectl(['-n', ns, 'patch', 'job', 'held-migrate', '--type=merge', '-p', '{"metadata":{"finalizers":["deploy-service.test/hold"]}}'])
+    try {
+      const second = await deploy({ service: 'held', 'image-tag': '2.0-job-succeeds', template, namespace: ns })
+      expect(`${second.error?.message ?? ''}\n${second.result?.reasons.join('\n') ?? ''}`).toContain('job/held-migrate of an earlier deploy is still being deleted')
+      // Nothing was applied onto the dying Job, and the workload was left alone.
+      const live = await getJson(ns, 'job', 'held-migrate')
+      expect(live.metadata.deletionTimestamp).toBeDefined()
+      expect(live.spec.template.spec.containers[0].image).toBe(`${REGISTRY}/held:1.0-job-succeeds`)
+      expect(await imageOf('held')).toBe(`${REGISTRY}/held:1.0-job-succeeds`)
+    } finally {
+      await kubectl(['-n', ns, 'patch', 'job', 'held-migrate', '--type=merge', '-p', '{"metadata":{"finalizers":null}}'])
+    }
+  }, 180_000)
+
   it('takes the pod\'s word when a Job of the set is removed by its own TTL of 0 as it completes', async () => {
     const job = `apiVersion: batch/v1
 kind: Job

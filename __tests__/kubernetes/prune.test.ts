@@ -127,6 +127,59 @@ spec:
     }
   }, 120_000)
 
+  it('keeps its own cluster-scoped objects that carry a namespace (as Helm charts write them), and members a controller owns', async () => {
+    const roleName = `prune-keep-${ns}`
+    const clusterRole = `apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: ${roleName}, namespace: ${ns}}\nrules: [{apiGroups: [""], resources: [configmaps], verbs: [get]}]\n`
+    const template = templateDir({ 'a.yaml': clusterRole, 'b.yaml': deployment('rbac', `${REGISTRY}/web:1.0`, { replicas: 1 }) })
+    try {
+      expectStatus(await deploy({ service: 'rbac', 'image-tag': '1.0', template, namespace: ns, prune: 'true' }), 'succeeded')
+      expect((await kubectl(['get', 'clusterrole', roleName])).code).toBe(0)
+      // An operator copies the set's labels onto a child it owns (a controller ownerReference): not ours to delete.
+      const id = kubectlStyleId('rbac-applyset', ns)
+      const owner = await getJson(ns, 'deployment', 'rbac')
+      const child = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'rbac-child', namespace: ns, labels: { [PART_OF]: id }, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'rbac', uid: owner.metadata.uid, controller: true }] }, data: { a: '1' } }
+      await kubectlOk(['apply', '-f', '-'], JSON.stringify(child))
+      const dryRun = await deploy({ service: 'rbac', 'image-tag': '1.1', template, namespace: ns, prune: 'true', 'dry-run': 'true' })
+      expectStatus(dryRun, 'dry-run')
+      expect(dryRun.result?.objects?.filter(o => o.state.includes('pruned'))).toEqual([])
+      const run = await deploy({ service: 'rbac', 'image-tag': '1.1', template, namespace: ns, prune: 'true' })
+      expectStatus(run, 'succeeded')
+      expect((await kubectl(['get', 'clusterrole', roleName])).code).toBe(0)
+      expect(await exists('configmap', 'rbac-child')).toBe(true)
+      expect(run.result?.objects?.some(o => o.state.includes('pruned'))).toBe(false)
+    } finally {
+      await kubectl(['delete', 'clusterrole', roleName, '--wait=false'])
+    }
+  }, 180_000)
+
+  it('prunes a kind served only in a version that is not its group\'s preferred one', async () => {
+    const group = `v${ns.slice(-6)}.deploy-service.test`
+    const crd = (plural: string, kind: string, version: string) => `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: ${plural}.${group}}
+spec:
+  group: ${group}
+  scope: Namespaced
+  names: {plural: ${plural}, singular: ${kind.toLowerCase()}, kind: ${kind}}
+  versions: [{name: ${version}, served: true, storage: true, schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}}]
+`
+    // The group is served in v1 and v2; v2 is its preferred version, and Gadget is only in v1.
+    await kubectlOk(['apply', '-f', '-'], `${crd('gadgets', 'Gadget', 'v1')}---\n${crd('gizmos', 'Gizmo', 'v2')}`)
+    try {
+      await kubectlOk(['wait', '--for=condition=Established', `crd/gadgets.${group}`, `crd/gizmos.${group}`, '--timeout=60s'])
+      const gadget = `apiVersion: ${group}/v1\nkind: Gadget\nmetadata: {name: old-gadget}\n`
+      const web = deployment('versions', `${REGISTRY}/web:1.0`, { replicas: 1 })
+      expectStatus(await deploy({ service: 'versions', 'image-tag': '1.0', template: templateDir({ 'a.yaml': gadget, 'b.yaml': web }), namespace: ns, prune: 'true' }), 'succeeded')
+      expect(await exists(`gadgets.${group}`, 'old-gadget')).toBe(true)
+      const run = await deploy({ service: 'versions', 'image-tag': '1.1', template: templateDir({ 'b.yaml': web }), namespace: ns, prune: 'true' })
+      expectStatus(run, 'succeeded')
+      expect(run.result?.objects).toContainEqual({ ref: 'Gadget/old-gadget', state: 'pruned' })
+      expect(await exists(`gadgets.${group}`, 'old-gadget')).toBe(false)
+    } finally {
+      await kubectl(['delete', 'crd', `gadgets.${group}`, `gizmos.${group}`, '--wait=false'])
+    }
+  }, 180_000)
+
   it('refuses, before changing anything, a parent Secret that is not its own', async () => {
     await kubectlOk(['-n', ns, 'create', 'secret', 'generic', 'mine-applyset', '--from-literal=password=hunter22'])
     const template = templateDir({ 'a.yaml': configMap('mine-config'), 'b.yaml': deployment('mine', `${REGISTRY}/web:1.0`, { replicas: 1 }) })

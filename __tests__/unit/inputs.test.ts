@@ -178,4 +178,10 @@ describe('inputs of the later phases (pre-deploy, verify, pauses, charts)', () =
     expect(request.kubernetes).toMatchObject({ helmValues: ['values.yaml', 'values-prod.yaml'], helmSet: { replicaCount: '3', 'image.pullPolicy': 'Always' }, prune: true, waitForLoadBalancers: true })
     expectProblems(() => parseInputs(env({ ...base, 'helm-set': 'no-equals' })), ['helm-set'])
   })
+
+  it('registers each helm-set value of 3 characters or more as a secret, so the runner masks it in every log line', () => {
+    const registered: string[] = []
+    parseInputs(env({ ...base, 'helm-set': 'db.password=hunter22\nreplicaCount=3\nimage.tag=abc' }), secret => registered.push(secret))
+    expect(registered).toEqual(['hunter22', 'abc'])
+  })
 })

@@ -2,6 +2,7 @@
 import { describe, expect, it } from '@jest/globals'
 import { groupKind, readiness, readyAtOnce, type LiveObject } from '../../src/platforms/kubernetes/readiness.js'
 import { groupKindOf } from '../../src/platforms/kubernetes/applyset.js'
+import { AppliedSet } from '../../src/platforms/kubernetes/applied-set.js'
 
 const options = { waitForLoadBalancers: true }
 const object = (kind: string, fields: Partial<LiveObject> = {}): LiveObject => ({ kind, metadata: { name: 'x', generation: 1, ...fields.metadata }, ...fields }) as LiveObject
@@ -79,6 +80,24 @@ describe('readiness of each kind', () => {
   it('names group-kinds as the ApplySet annotation and the viewer table do', () => {
     expect(groupKindOf({ apiVersion: 'apps/v1', kind: 'Deployment' })).toBe('Deployment.apps')
     expect(groupKindOf({ apiVersion: 'v1', kind: 'ConfigMap' })).toBe('ConfigMap')
-    expect(groupKind('cert-manager.io/v1', 'Certificate')).toBe('cert-manager.io/Certificate')
+    expect(groupKind('cert-manager.io/v1', 'Certificate')).toBe('Certificate.cert-manager.io')
+  })
+})
+
+describe('AppliedSet states', () => {
+  it('keeps two kinds of one name in different groups apart: a ready apps Deployment does not make a custom Deployment ready', () => {
+    const set = new AppliedSet(
+      [
+        { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', namespace: 'shop' },
+        { apiVersion: 'pipelines.example.com/v1', kind: 'Deployment', name: 'web', namespace: 'shop' }
+      ],
+      { waitForLoadBalancers: true }
+    )
+    set.record('Deployment', 'web', { state: 'ready', message: '1/1 updated' })
+    expect(set.allReady()).toBe(false)
+    expect(set.table()).toEqual([
+      { ref: 'Deployment/web', state: 'ready: 1/1 updated' },
+      { ref: 'Deployment/web', state: 'not waited for' }
+    ])
   })
 })

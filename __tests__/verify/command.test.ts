@@ -1,9 +1,11 @@
 // verify-command: a real `sh -c` through @actions/exec, its output, exit code, deadline and cancellation.
 import { describe, expect, it } from '@jest/globals'
+import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { verifyRollout } from '../../src/verify/index.js'
+import { stopProcess } from '../../src/verify/command.js'
 import { Deadline } from '../../src/rollout/deadline.js'
 import { Progress, workflowLog } from '../../src/rollout/progress.js'
 import { context, serve } from './helpers.js'
@@ -114,4 +116,23 @@ describe('verify-command', () => {
       await server.close()
     }
   })
+})
+
+describe('stopProcess', () => {
+  it('waits for a pid file written late (a loaded runner) and stops the process it names', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stop-process-'))
+    const pidFile = path.join(dir, 'pid')
+    const child = spawn('sleep', ['30'], { stdio: 'ignore' })
+    const exited = new Promise<NodeJS.Signals | null>(resolve => child.once('exit', (_code, signal) => resolve(signal)))
+    // Written after 1.5 s: later than any fixed grace the stop could give the wrapper.
+    const late = setTimeout(() => fs.writeFileSync(pidFile, `${child.pid}\n`), 1500)
+    try {
+      await stopProcess(pidFile, () => false)
+      expect(await exited).toBe('SIGTERM')
+    } finally {
+      clearTimeout(late)
+      child.kill('SIGKILL')
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  }, 15_000)
 })

@@ -42,21 +42,24 @@ export async function verifyCommand(command: string, environment: Record<string,
   const startedAt = Date.now()
   progress.step(`verify-command: running on the runner (sh -c), within ${formatDuration(deadline.remainingMs())}`)
   let stopping: Promise<void> | undefined
+  let returned = false
   const stop = (): void => {
-    stopping ??= stopProcess(pidFile)
+    stopping ??= stopProcess(pidFile, () => returned)
   }
   deadline.signal.addEventListener('abort', stop, { once: true })
   if (deadline.signal.aborted) stop()
   try {
     const env = { ...stringEnv(process.env), ...environment }
-    const exitCode = await exec.exec('sh', ['-c', WRAPPER, pidFile, command], {
-      env,
-      silent: true,
-      ignoreReturnCode: true,
-      // After the shell exits, wait this long at most for children still holding its output open.
-      delay: 1000,
-      listeners: { stdline: print('stdout'), errline: print('stderr') }
-    })
+    const exitCode = await exec
+      .exec('sh', ['-c', WRAPPER, pidFile, command], {
+        env,
+        silent: true,
+        ignoreReturnCode: true,
+        // After the shell exits, wait this long at most for children still holding its output open.
+        delay: 1000,
+        listeners: { stdline: print('stdout'), errline: print('stderr') }
+      })
+      .finally(() => (returned = true))
     await stopping
     const spent = formatDuration(Date.now() - startedAt)
     const output = tail.length ? `; the last ${tail.length === 1 ? 'line' : `${tail.length} lines`} of its output:\n${tail.join('\n')}` : '; it printed nothing'
@@ -79,11 +82,14 @@ function stringEnv(env: NodeJS.ProcessEnv): Record<string, string> {
   return Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined))
 }
 
-/** SIGTERM to the command and every process under it, then SIGKILL to whatever is left. */
-async function stopProcess(pidFile: string): Promise<void> {
+/**
+ * SIGTERM to the command and every process under it, then SIGKILL to whatever is left. The wrapper
+ * writes its pid at once, but a loaded runner may start it late: the pid file is awaited for as long
+ * as the command has not returned (`returned`), never given up on while it might still run.
+ */
+export async function stopProcess(pidFile: string, returned: () => boolean): Promise<void> {
   let pid: number | undefined
-  // The wrapper writes its pid at once; a command stopped before that gets a moment to start.
-  for (let i = 0; i < 20 && pid === undefined; i++) {
+  while (pid === undefined && !returned()) {
     const text = await fs.readFile(pidFile, 'utf8').catch(() => '')
     if (/^\d+\s*$/.test(text)) pid = Number(text)
     else await sleep(50)

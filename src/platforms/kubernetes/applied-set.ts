@@ -1,9 +1,9 @@
-import { ProblemList, UserError, errorMessage } from '../../errors.js'
+import { ProblemList, UserError } from '../../errors.js'
 import type { Manifest } from '../../render/manifests.js'
 import type { Progress } from '../../rollout/progress.js'
 import type { ObjectState } from '../../rollout/platform.js'
 import type { KubeApi } from './client.js'
-import { FailingSince, describeProblem, diagnosePods, type PodState } from './pods.js'
+import { FailingSince, describeProblem, diagnosePods, logTailText, readLogTail, type PodState } from './pods.js'
 import { groupKind, readiness, readyAtOnce, type LiveObject, type Readiness, type ReadinessOptions } from './readiness.js'
 import { CollectionWatch, type Changes } from './watch.js'
 
@@ -27,7 +27,12 @@ export function objectRef(object: { kind: string; name: string }): string {
   return `${object.kind}/${object.name}`
 }
 
-const APPS_WORKLOADS = new Set(['apps/Deployment', 'apps/StatefulSet', 'apps/DaemonSet'])
+/** Where an object's state is kept: by group too (two kinds of one name in different groups are two objects). */
+function stateKey(object: { apiVersion: string; kind: string; name: string }): string {
+  return `${groupKind(object.apiVersion, object.kind)}/${object.name}`
+}
+
+const APPS_WORKLOADS = new Set(['Deployment.apps', 'StatefulSet.apps', 'DaemonSet.apps'])
 
 /** The workloads are followed by KubernetesRollout itself (revisions, pods, rollback). */
 export function isAppsWorkload(object: { apiVersion: string; kind: string }): boolean {
@@ -57,7 +62,7 @@ export class AppliedSet {
     this.objects = objects
     this.options = options
     for (const object of objects) {
-      if (!this.needsWatch(object) && !isAppsWorkload(object)) this.states.set(objectRef(object), readiness({ kind: object.kind, metadata: { name: object.name }, spec: { type: object.serviceType } }, object.apiVersion, options))
+      if (!this.needsWatch(object) && !isAppsWorkload(object)) this.states.set(stateKey(object), readiness({ kind: object.kind, metadata: { name: object.name }, spec: { type: object.serviceType } }, object.apiVersion, options))
     }
   }
 
@@ -82,11 +87,10 @@ export class AppliedSet {
   private async collectionPaths(api: KubeApi): Promise<Map<string, AppliedObject[]>> {
     const byPath = new Map<string, AppliedObject[]>()
     for (const object of this.followed().filter(o => !AppliedSet.isPod(o))) {
-      const resource = await api.resource(object.apiVersion, object.kind)
+      const collection = await api.collectionPath(object.apiVersion, object.kind, object.namespace)
       // Known when it was applied: a CRD deleted since. Nothing can say it is ready.
-      if (!resource) throw new Error(`the server no longer knows kind ${object.kind} in ${object.apiVersion}, so ${objectRef(object)} cannot be followed`)
-      const base = object.apiVersion.includes('/') ? `/apis/${object.apiVersion}` : `/api/${object.apiVersion}`
-      const path = `${base}${resource.namespaced ? `/namespaces/${object.namespace}` : ''}/${resource.name}`
+      if (!collection) throw new Error(`the server no longer knows kind ${object.kind} in ${object.apiVersion}, so ${objectRef(object)} cannot be followed`)
+      const { path } = collection
       byPath.set(path, [...(byPath.get(path) ?? []), object])
     }
     return byPath
@@ -132,7 +136,8 @@ export class AppliedSet {
 
   /** A workload's state, as KubernetesRollout judged it. */
   record(kind: string, name: string, state: Readiness): void {
-    this.states.set(objectRef({ kind, name }), state)
+    // Only apps workloads (Deployment, StatefulSet, DaemonSet) are judged there, all in group apps.
+    this.states.set(stateKey({ apiVersion: 'apps/v1', kind, name }), state)
   }
 
   /** Objects deleted (or that a dry run would delete) by pruning, for the object table. */
@@ -160,15 +165,16 @@ export class AppliedSet {
     const failures: string[] = []
     for (const object of this.followed()) {
       const ref = objectRef(object)
+      const key = stateKey(object)
       const live = (AppliedSet.isPod(object) ? pods.find(p => p.metadata.name === object.name) : this.collections.get(object)?.objects.get(object.name)) as LiveObject | undefined
       if (!live) {
         // A Job with ttlSecondsAfterFinished: 0 is deleted once complete: what was seen ready stays so.
-        if (this.states.get(ref)?.state !== 'ready') this.states.set(ref, { state: 'waiting', message: 'not found (deleted since it was applied?)' })
+        if (this.states.get(key)?.state !== 'ready') this.states.set(key, { state: 'waiting', message: 'not found (deleted since it was applied?)' })
         continue
       }
       let state = readiness({ ...live, kind: object.kind }, object.apiVersion, this.options)
-      const failing = this.failing.get(ref) ?? new FailingSince()
-      this.failing.set(ref, failing)
+      const failing = this.failing.get(key) ?? new FailingSince()
+      this.failing.set(key, failing)
       if (object.kind === 'Job' && live.metadata.uid) {
         const jobPods = pods.filter(p => p.metadata.ownerReferences?.some(o => o.uid === live.metadata.uid))
         state = (await this.followJobPods(api, object, jobPods, failing, progress, state)) ?? state
@@ -178,7 +184,7 @@ export class AppliedSet {
         const doomed = diagnosePods([live as unknown as PodState], failing, Date.now()).find(p => p.doomed)
         if (doomed) state = { state: 'failed', message: `${describeProblem(doomed)} (this will not heal by itself)` }
       }
-      this.states.set(ref, state)
+      this.states.set(key, state)
       if (state.state === 'failed') failures.push(`${ref} ${state.message}`)
     }
     return failures.length ? failures.join('; ') : undefined
@@ -225,39 +231,38 @@ export class AppliedSet {
   }
 
   private async logTail(api: KubeApi, namespace: string, pod: string, container: string, previous: boolean, progress: Progress): Promise<string | undefined> {
-    try {
-      const log = (await api.podLog(namespace, pod, container, previous)).trimEnd()
-      return log ? `last log lines of pod ${pod}, container ${container}${previous ? ' (before its last restart)' : ''}:\n${log}` : undefined
-    } catch (error) {
-      progress.event(`log-error:${pod}:${container}`, `could not read the log of pod ${pod}: ${errorMessage(error)}`)
+    const read = await readLogTail(api, { namespace, pod, container, previous })
+    if ('error' in read) {
+      progress.event(`log-error:${pod}:${container}`, `could not read the log of pod ${pod}: ${read.error}`)
       return undefined
     }
+    return read.lines.length ? logTailText(pod, container, previous, read.lines) : undefined
   }
 
   /** One line: how many are ready, and the first that is not with why. */
   statusLine(): string {
     const total = this.objects.length
-    const notReady = this.objects.filter(o => this.states.get(objectRef(o))?.state !== 'ready')
+    const notReady = this.objects.filter(o => this.states.get(stateKey(o))?.state !== 'ready')
     const first = notReady[0]
     if (!first) return `${total}/${total} objects ready`
-    const why = this.states.get(objectRef(first))?.message ?? 'not judged yet'
+    const why = this.states.get(stateKey(first))?.message ?? 'not judged yet'
     const more = notReady.length > 1 ? ` (and ${notReady.length - 1} more)` : ''
     return `${total - notReady.length}/${total} objects ready; waiting for ${objectRef(first)}: ${why}${more}`
   }
 
   /** Every object not yet ready, with why: for the reason of a run that timed out. */
   notReady(): string[] {
-    return this.objects.filter(o => this.states.get(objectRef(o))?.state !== 'ready').map(o => `${objectRef(o)}: ${this.states.get(objectRef(o))?.message ?? 'not judged yet'}`)
+    return this.objects.filter(o => this.states.get(stateKey(o))?.state !== 'ready').map(o => `${objectRef(o)}: ${this.states.get(stateKey(o))?.message ?? 'not judged yet'}`)
   }
 
   allReady(): boolean {
-    return this.objects.every(o => this.states.get(objectRef(o))?.state === 'ready')
+    return this.objects.every(o => this.states.get(stateKey(o))?.state === 'ready')
   }
 
   /** The object table: every applied object with its last state, then what was pruned. */
   table(): ObjectState[] {
     const rows = this.objects.map(object => {
-      const state = this.states.get(objectRef(object))
+      const state = this.states.get(stateKey(object))
       const text = !state ? 'not waited for' : state.state === 'ready' ? (state.message === 'ready once applied' ? 'ready' : `ready: ${state.message}`) : state.state === 'failed' ? `failed: ${state.message}` : `not ready: ${state.message}`
       return { ref: objectRef(object), state: text }
     })

@@ -13,6 +13,7 @@ import type { KubeObject, Manifest } from '../../render/manifests.js'
 import type { ObjectState } from '../../rollout/platform.js'
 import type { Progress } from '../../rollout/progress.js'
 import type { KubeApi } from './client.js'
+import { groupKind } from './readiness.js'
 
 export const PART_OF = 'applyset.kubernetes.io/part-of'
 export const PARENT_ID = 'applyset.kubernetes.io/id'
@@ -35,10 +36,9 @@ export function applySetId(parent: { name: string; namespace: string; kind: stri
   return `applyset-${hash}-v1`
 }
 
-/** `Deployment.apps`, `ConfigMap` (core group): a group-kind as the annotation writes it. */
+/** `Deployment.apps`, `ConfigMap` (core group): a group-kind as the annotation writes it (kubectl's format). */
 export function groupKindOf(object: { apiVersion: string; kind: string }): string {
-  const group = object.apiVersion.includes('/') ? object.apiVersion.slice(0, object.apiVersion.indexOf('/')) : ''
-  return group ? `${object.kind}.${group}` : object.kind
+  return groupKind(object.apiVersion, object.kind)
 }
 
 interface Parent {
@@ -48,7 +48,7 @@ interface Parent {
 interface Member {
   apiVersion: string
   kind: string
-  metadata: { name: string; namespace?: string; uid?: string }
+  metadata: { name: string; namespace?: string; uid?: string; ownerReferences?: Array<{ controller?: boolean }> }
 }
 
 /** What pruning would delete, and what it leaves (with why). */
@@ -66,6 +66,8 @@ export class ApplySet {
   private readonly fieldManager: string
   /** The kinds the live parent lists (its members from earlier deploys may be any of them). */
   private previousKinds: string[] = []
+  /** Discovery of each API group, asked once (the dry run, the apply and the prune all need it). */
+  private readonly groupVersions = new Map<string, Promise<string[]>>()
 
   constructor(api: KubeApi, service: string, namespace: string, fieldManager: string) {
     this.api = api
@@ -153,19 +155,18 @@ export class ApplySet {
     const kinds = [...new Set([...this.previousKinds, ...objects.map(groupKindOf)])].sort()
     for (const groupKind of kinds) {
       const [kind, ...rest] = groupKind.split('.')
-      const group = rest.join('.')
-      const apiVersion = await this.preferredVersion(group)
-      const resource = apiVersion ? await this.api.resource(apiVersion, kind) : undefined
-      if (!apiVersion || !resource) {
+      const found = await this.collectionOf(kind, rest.join('.'), objects.filter(o => groupKindOf(o) === groupKind))
+      if (!found) {
         kept.push(`${groupKind}: the server no longer serves this kind, so its members cannot be listed`)
         continue
       }
-      const base = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`
-      const path = `${base}${resource.namespaced ? `/namespaces/${this.namespace}` : ''}/${resource.name}`
-      const listed = await this.api.list<Member>(path, { labelSelector: `${PART_OF}=${this.id}` })
+      const { apiVersion, collection } = found
+      const listed = await this.api.list<Member>(collection.path, { labelSelector: `${PART_OF}=${this.id}` })
       for (const item of listed.items) {
         const member = { ...item, apiVersion, kind }
-        if (keep.has(`${groupKind}/${resource.namespaced ? this.namespace : ''}/${item.metadata.name}`)) continue
+        if (keep.has(`${groupKind}/${collection.namespaced ? this.namespace : ''}/${item.metadata.name}`)) continue
+        // An operator may copy the set's labels onto a child it controls: the controller owns it, not us.
+        if (item.metadata.ownerReferences?.some(reference => reference.controller === true)) continue
         if (NEVER_PRUNED.has(groupKind)) kept.push(`${kind}/${item.metadata.name}: a ${kind} is never pruned (deleting it deletes what it holds); delete it yourself if it should go`)
         else members.push(member)
       }
@@ -199,18 +200,46 @@ export class ApplySet {
     return { rows, kept, problems }
   }
 
-  /** The preferred version of an API group (`v1` for the core group), from discovery. */
-  private async preferredVersion(group: string): Promise<string | undefined> {
-    if (group === '') return 'v1'
-    const answer = await this.api.get<{ preferredVersion?: { groupVersion?: string } }>(`/apis/${group}`)
-    return answer?.preferredVersion?.groupVersion
+  /**
+   * Where a kind's members are listed: at the apiVersion the set itself uses for it (no discovery
+   * needed), else at the first version of its group that serves the kind, the preferred one first (a
+   * kind of an earlier set may be served only in a version that is not the group's preferred one).
+   */
+  private async collectionOf(kind: string, group: string, inSet: KubeObject[]): Promise<{ apiVersion: string; collection: { path: string; namespaced: boolean } } | undefined> {
+    for (const apiVersion of new Set(inSet.map(o => o.apiVersion))) {
+      const collection = await this.api.collectionPath(apiVersion, kind, this.namespace)
+      if (collection) return { apiVersion, collection }
+    }
+    for (const apiVersion of await this.versionsOf(group)) {
+      const collection = await this.api.collectionPath(apiVersion, kind, this.namespace)
+      if (collection) return { apiVersion, collection }
+    }
+    return undefined
+  }
+
+  /** The versions an API group is served in, preferred first (`v1` for the core group), asked once per group. */
+  private versionsOf(group: string): Promise<string[]> {
+    if (group === '') return Promise.resolve(['v1'])
+    let versions = this.groupVersions.get(group)
+    if (!versions) {
+      versions = this.api.get<{ preferredVersion?: { groupVersion?: string }; versions?: Array<{ groupVersion?: string }> }>(`/apis/${group}`).then(answer => {
+        const listed = [answer?.preferredVersion?.groupVersion, ...(answer?.versions ?? []).map(v => v.groupVersion)]
+        return [...new Set(listed.filter((v): v is string => Boolean(v)))]
+      })
+      this.groupVersions.set(group, versions)
+      // A failed discovery (server away) is asked again next time.
+      versions.catch(() => this.groupVersions.delete(group))
+    }
+    return versions
   }
 }
 
 /**
- * The housekeeping step that prunes after a successful deploy: each deletion is logged and put in the
- * object table (`record`); problems throw once all were tried, so the engine reports them as warnings
- * (the deploy itself succeeded: the new set is healthy, and what is left over is named).
+ * The housekeeping step that prunes after a successful deploy: once the new set is healthy, or, with
+ * wait: false, right after the apply (as `kubectl apply --prune` does; nothing was waited for, so
+ * nothing is known of its health). Each deletion is logged and put in the object table (`record`);
+ * problems throw once all were tried, so the engine reports them as warnings (the deploy itself
+ * succeeded, and what is left over is named).
  */
 export function pruneAfterSuccess(applySet: ApplySet, objects: KubeObject[], record: (rows: ObjectState[]) => void): (progress: Progress) => Promise<void> {
   return async progress => {

@@ -177,14 +177,6 @@ export class KubeApi {
     )
   }
 
-  /** Deletes an object (`propagationPolicy` for its dependents: a Job's pods); one already gone is fine. */
-  async remove(object: KubernetesObject, propagationPolicy: 'Background' | 'Foreground' | 'Orphan'): Promise<void> {
-    const path = await this.objectPath(object)
-    await this.call(`delete ${describe(object)}`, signal =>
-      this.connection.raw.send(HttpMethod.DELETE, path, { body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy }, signal }).catch(notFound)
-    )
-  }
-
   /** The live object, or undefined when it does not exist. */
   async read<T extends KubernetesObject>(object: KubernetesObject): Promise<T | undefined> {
     const path = await this.objectPath(object)
@@ -243,13 +235,23 @@ export class KubeApi {
   }
 
   /** The URL path of one object, from discovery (namespaced or not, the resource's plural name). */
+  /**
+   * The path of a kind's collection (in `namespace` when the kind is namespaced), with whether it is
+   * namespaced; undefined when the server does not serve the kind.
+   */
+  async collectionPath(apiVersion: string, kind: string, namespace: string | undefined): Promise<{ path: string; namespaced: boolean } | undefined> {
+    const resource = await this.resource(apiVersion, kind)
+    if (!resource) return undefined
+    const base = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`
+    const scope = resource.namespaced ? `/namespaces/${encodeURIComponent(namespace ?? 'default')}` : ''
+    return { path: `${base}${scope}/${resource.name}`, namespaced: resource.namespaced === true }
+  }
+
   private async objectPath(object: KubernetesObject): Promise<string> {
     const apiVersion = object.apiVersion ?? ''
-    const resource = await this.resource(apiVersion, object.kind ?? '')
-    if (!resource) throw new UserError({ input: 'template', message: `the server knows no kind ${object.kind} in ${apiVersion}: check apiVersion and kind, or install its CustomResourceDefinition first` })
-    const base = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`
-    const namespace = resource.namespaced ? `/namespaces/${encodeURIComponent(object.metadata?.namespace ?? 'default')}` : ''
-    return `${base}${namespace}/${resource.name}/${encodeURIComponent(object.metadata?.name ?? '')}`
+    const collection = await this.collectionPath(apiVersion, object.kind ?? '', object.metadata?.namespace)
+    if (!collection) throw new UserError({ input: 'template', message: `the server knows no kind ${object.kind} in ${apiVersion}: check apiVersion and kind, or install its CustomResourceDefinition first` })
+    return `${collection.path}/${encodeURIComponent(object.metadata?.name ?? '')}`
   }
 
   private async call<T>(what: string, send: (signal?: AbortSignal) => Promise<T>, attempts = 4): Promise<T> {

@@ -7,6 +7,9 @@
 // node or the runtime, not the image, and is not doomed either. Each problem of a pod is reported
 // once (per pod, container and reason), however many watch events repeat it.
 
+import { errorMessage } from '../../errors.js'
+import type { KubeApi } from './client.js'
+
 interface ContainerState {
   waiting?: { reason?: string; message?: string }
   running?: { startedAt?: string }
@@ -156,4 +159,22 @@ function containerProblem(pod: string, container: ContainerStatus, failing: Fail
 export function describeProblem(problem: PodProblem): string {
   const where = problem.container ? `pod ${problem.pod}, container ${problem.container}` : `pod ${problem.pod}`
   return `${where}: ${problem.reason}${problem.message ? `: ${problem.message}` : ''}`
+}
+
+/**
+ * The last lines of a container's log (`previous`: before its last restart), or why they could not be
+ * read: the one reader behind every log tail shown (a crashed pod, a failed Job, a pre-deploy verdict).
+ */
+export async function readLogTail(api: KubeApi, where: { namespace: string; pod: string; container: string; previous: boolean; lines?: number }): Promise<{ lines: string[] } | { error: string }> {
+  try {
+    const text = (await api.podLog(where.namespace, where.pod, where.container, where.previous, where.lines)).trimEnd()
+    return { lines: text ? text.split('\n') : [] }
+  } catch (error) {
+    return { error: errorMessage(error) }
+  }
+}
+
+/** A log tail as the reasons show it: `last log lines of pod <pod>, container <container>: ...`. */
+export function logTailText(pod: string, container: string, previous: boolean, lines: string[]): string {
+  return `last log lines of pod ${pod}, container ${container}${previous ? ' (before its last restart)' : ''}:\n${lines.join('\n')}`
 }

@@ -10,7 +10,7 @@ import { sleep } from '../../rollout/poll.js'
 import type { BeforeOutcome, BeforeStep, WaitContext } from '../../rollout/platform.js'
 import type { Progress } from '../../rollout/progress.js'
 import { KubeApi } from './client.js'
-import { DEFAULT_DOOM_RULES, FailingSince, describeProblem, diagnosePods, type PodState } from './pods.js'
+import { DEFAULT_DOOM_RULES, FailingSince, describeProblem, diagnosePods, readLogTail, type PodState } from './pods.js'
 import { PHASE_ANNOTATION, PRE_DEPLOY_PHASE, describeJob, jobVerdict, type JobStatus, type PreDeployJob } from './pre-deploy.js'
 import { Changes, CollectionWatch } from './watch.js'
 
@@ -159,11 +159,12 @@ export async function runPreDeployJob(api: KubeApi, preDeploy: PreDeployJob, fie
 
       seen ||= current !== undefined
       const exit = state?.terminated?.exitCode
+      // Recorded first: the verdict on a vanished Job reads it (the exit code seen in this very pass counts).
+      if (exit !== undefined) outputs['pre-deploy-exit-code'] = String(exit)
       // Gone before its verdict reached us (someone deleted it, or a ttlSecondsAfterFinished of 0): the
       // pod's last known exit code says how it ended (the pod may be gone too by now).
       const vanished = jobs.synced && seen && !current
       const verdict = vanished ? { state: outputs['pre-deploy-exit-code'] === '0' ? 'succeeded' : 'failed', reason: `the Job was deleted before it finished (by someone else, or its ttlSecondsAfterFinished)` } as const : jobs.synced && current ? jobVerdict(current.status) : undefined
-      if (exit !== undefined) outputs['pre-deploy-exit-code'] = String(exit)
       // The container ended: its log stream is drained while the Job controller makes up its mind.
       if (state?.terminated && log.started) draining ??= log.stop()
       if (verdict) {
@@ -182,7 +183,7 @@ export async function runPreDeployJob(api: KubeApi, preDeploy: PreDeployJob, fie
       const doomed = pod ? diagnosePods([pod], failing, Date.now(), DEFAULT_DOOM_RULES).find(p => p.doomed && p.container === container) : undefined
       if (doomed) {
         await log.stop(0)
-        await deleteJob(api, preDeploy, progress)
+        await deleteJob(api, preDeploy, uid, progress)
         return { state: 'failed', reason: `${objectName(job)} could not run: ${describeProblem(doomed)} (this will not heal by itself); the Job was deleted`, outputs }
       }
       await changes.next(1000, deadline.signal)
@@ -191,7 +192,7 @@ export async function runPreDeployJob(api: KubeApi, preDeploy: PreDeployJob, fie
     if (deadline.signal.aborted) throw error
     // Not knowing how it goes is no reason to let it go on unobserved.
     await log.stop(0)
-    const deleted = await deleteJob(api, preDeploy, progress)
+    const deleted = await deleteJob(api, preDeploy, uid, progress)
     return { state: 'failed', reason: `could not follow ${objectName(job)}: ${errorMessage(error)}; ${deleted}`, outputs }
   } finally {
     stop.abort()
@@ -199,7 +200,7 @@ export async function runPreDeployJob(api: KubeApi, preDeploy: PreDeployJob, fie
     if (deadline.signal.aborted) await log.stop(0)
   }
   // The deadline passed or the run was cancelled: the Job must not go on changing things unobserved.
-  const deleted = await deleteJob(api, preDeploy, progress)
+  const deleted = await deleteJob(api, preDeploy, uid, progress)
   // A Job of the set has no pre-deploy-timeout of its own (that input goes with pre-deploy-command).
   const limit = preDeploy.origin === 'command' ? 'pre-deploy-timeout' : 'timeout'
   const cause = deadline.stoppedBy === 'cancelled' ? 'the run was cancelled' : `it did not finish within ${limit}`
@@ -225,11 +226,9 @@ async function printLog(api: KubeApi, namespace: string, pod: string, container:
 async function logTail(api: KubeApi, namespace: string, pod: Pod | undefined, container: string, log: LogFollower): Promise<string> {
   let lines = log.tail
   if (lines.length === 0 && pod) {
-    try {
-      lines = (await api.podLog(namespace, pod.metadata.name, container, false, TAIL_LINES)).trimEnd().split('\n').filter(Boolean)
-    } catch (error) {
-      return `; its log could not be read: ${errorMessage(error)}`
-    }
+    const read = await readLogTail(api, { namespace, pod: pod.metadata.name, container, previous: false, lines: TAIL_LINES })
+    if ('error' in read) return `; its log could not be read: ${read.error}`
+    lines = read.lines
   }
   return lines.length ? `; the last ${lines.length === 1 ? 'line' : `${lines.length} lines`} of its log:\n${lines.join('\n')}` : '; it logged nothing'
 }
@@ -238,10 +237,11 @@ async function logTail(api: KubeApi, namespace: string, pod: Pod | undefined, co
  * Deletes the Job and its pods (propagation Background), with a connection of its own: the run's
  * signal may be the reason we are here. Says what happened, for the reason.
  */
-async function deleteJob(api: KubeApi, preDeploy: PreDeployJob, progress: Progress): Promise<string> {
+async function deleteJob(api: KubeApi, preDeploy: PreDeployJob, uid: string | undefined, progress: Progress): Promise<string> {
   const cleanup = new KubeApi(api.config, AbortSignal.timeout(CLEANUP_TIMEOUT_MS))
   try {
-    await cleanup.remove(preDeploy.job as KubernetesObject, 'Background')
+    // Only the Job we made (its uid): one made anew under the same name (the next deploy's) is not ours.
+    if (!(await cleanup.delete(preDeploy.job as KubernetesObject, { uid }))) return 'the Job was already gone'
     progress.step(`deleted ${objectName(preDeploy.job)} and its pod (propagation Background)`)
     return 'the Job was deleted'
   } catch (error) {
@@ -257,8 +257,15 @@ async function replaceFinished(api: KubeApi, preDeploy: PreDeployJob, progress: 
   const live = await api.read<KubernetesObject & { status?: JobStatus }>(preDeploy.job as KubernetesObject)
   if (!live) return
   if (!jobVerdict(live.status)) throw new Error(`${objectName(preDeploy.job)} is still running (another deploy's?): wait for it to finish, or delete it`)
-  await api.remove(preDeploy.job as KubernetesObject, 'Background')
-  for (let i = 0; i < 100 && (await api.read(preDeploy.job as KubernetesObject)); i++) await sleep(100, api.signal)
+  // Only the finished Job just read: one made anew meanwhile (another deploy's) is left alone.
+  await api.delete(preDeploy.job as KubernetesObject, { uid: live.metadata?.uid })
+  let remaining = await api.read(preDeploy.job as KubernetesObject)
+  for (let i = 0; i < 100 && remaining; i++) {
+    await sleep(100, api.signal)
+    remaining = await api.read(preDeploy.job as KubernetesObject)
+  }
+  // Still there (a finalizer holds it, or its deletion is slow): applying now would patch the dying Job.
+  if (remaining) throw new Error(`${objectName(preDeploy.job)} of an earlier deploy is still being deleted after 10s (a finalizer?): wait for it to go, or remove it yourself (kubectl delete job ${preDeploy.job.metadata.name} -n ${preDeploy.job.metadata.namespace})`)
   progress.step(`deleted the finished ${objectName(preDeploy.job)} of an earlier deploy, to run it again`)
 }
 

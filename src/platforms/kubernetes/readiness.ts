@@ -140,38 +140,41 @@ const READY_AT_ONCE = [
   'LimitRange',
   'ResourceQuota',
   'PodTemplate',
-  'autoscaling/HorizontalPodAutoscaler',
-  'policy/PodDisruptionBudget',
-  'batch/CronJob',
-  'rbac.authorization.k8s.io/Role',
-  'rbac.authorization.k8s.io/RoleBinding',
-  'rbac.authorization.k8s.io/ClusterRole',
-  'rbac.authorization.k8s.io/ClusterRoleBinding',
-  'networking.k8s.io/NetworkPolicy',
-  'networking.k8s.io/IngressClass',
-  'scheduling.k8s.io/PriorityClass',
-  'storage.k8s.io/StorageClass',
-  'discovery.k8s.io/EndpointSlice',
-  'admissionregistration.k8s.io/ValidatingWebhookConfiguration',
-  'admissionregistration.k8s.io/MutatingWebhookConfiguration'
+  'HorizontalPodAutoscaler.autoscaling',
+  'PodDisruptionBudget.policy',
+  'CronJob.batch',
+  'Role.rbac.authorization.k8s.io',
+  'RoleBinding.rbac.authorization.k8s.io',
+  'ClusterRole.rbac.authorization.k8s.io',
+  'ClusterRoleBinding.rbac.authorization.k8s.io',
+  'NetworkPolicy.networking.k8s.io',
+  'IngressClass.networking.k8s.io',
+  'PriorityClass.scheduling.k8s.io',
+  'StorageClass.storage.k8s.io',
+  'EndpointSlice.discovery.k8s.io',
+  'ValidatingWebhookConfiguration.admissionregistration.k8s.io',
+  'MutatingWebhookConfiguration.admissionregistration.k8s.io'
 ]
 
 const VIEWERS: Record<string, Viewer> = {
-  'apps/Deployment': workload,
-  'apps/StatefulSet': workload,
-  'apps/DaemonSet': workload,
-  'batch/Job': job,
+  'Deployment.apps': workload,
+  'StatefulSet.apps': workload,
+  'DaemonSet.apps': workload,
+  'Job.batch': job,
   Pod: pod,
   PersistentVolumeClaim: persistentVolumeClaim,
   Service: service,
-  'apiextensions.k8s.io/CustomResourceDefinition': customResourceDefinition,
+  'CustomResourceDefinition.apiextensions.k8s.io': customResourceDefinition,
   ...Object.fromEntries(READY_AT_ONCE.map(key => [key, atOnce]))
 }
 
-/** `apps/Deployment`, `Service` (the core group has no name), `example.com/Widget`. */
+/**
+ * `Deployment.apps`, `Service` (the core group has no name), `Widget.example.com`: kubectl's format,
+ * the one the ApplySet annotation must use, and the only one used here.
+ */
 export function groupKind(apiVersion: string, kind: string): string {
   const group = apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.indexOf('/')) : ''
-  return group ? `${group}/${kind}` : kind
+  return group ? `${kind}.${group}` : kind
 }
 
 /** Whether an object of this kind is ready once stored, so it needs no watch. */

@@ -1,4 +1,3 @@
-import { errorMessage } from '../../errors.js'
 import { objectName } from '../../render/manifests.js'
 import { stoppedOutcome } from '../../rollout/poll-loop.js'
 import { sleep } from '../../rollout/poll.js'
@@ -8,7 +7,7 @@ import { AppliedSet } from './applied-set.js'
 import type { KubeApi } from './client.js'
 import { currentRevisionNumber, revisionsOf, templateOf, undoPatch, undoTarget, type Revision, type UndoPatch, type Workload } from './history.js'
 import { newRevisionObjects, type Owned, type WatchedWorkload } from './new-pods.js'
-import { DEFAULT_DOOM_RULES, FailingSince, describeProblem, diagnosePods, type DoomRules, type PodProblem, type PodState } from './pods.js'
+import { DEFAULT_DOOM_RULES, FailingSince, describeProblem, diagnosePods, logTailText, readLogTail, type DoomRules, type PodProblem, type PodState } from './pods.js'
 import { describeOther, templateKey, whoseRollout, type LiveWorkload, type RevisionRecord } from './ownership.js'
 import { rolloutStatus, type WorkloadState } from './status.js'
 import { Changes, CollectionWatch } from './watch.js'
@@ -133,11 +132,12 @@ export class KubernetesRollout implements Rollout {
     const api = this.api.withSignal(signal)
     const changes = new Changes()
     const watches = this.startWatches(api, changes, signal)
-    watches.others = await this.set.start(api, changes, signal)
     const failing = new FailingSince()
     const logsRead = new Set<string>()
     let status = 'waiting for the first list of the workloads'
     try {
+      // Inside the try: if the set's watches cannot start, the workload watches are stopped too.
+      watches.others = await this.set.start(api, changes, signal)
       while (!deadline.signal.aborted) {
         const all = Object.values(watches).flat()
         const fatal = all.find(w => w.fatal)?.fatal
@@ -288,15 +288,15 @@ export class KubernetesRollout implements Rollout {
   }
 
   private async printLogTail(api: KubeApi, namespace: string, problem: PodProblem, progress: Progress, asReason: boolean): Promise<void> {
-    try {
-      const log = (await api.podLog(namespace, problem.pod, problem.container!, true)).trimEnd()
-      if (!log) return
-      const text = `last log lines of pod ${problem.pod}, container ${problem.container} (before its last restart):\n${log}`
-      if (asReason) progress.reason(text)
-      else progress.event(`log:${problem.pod}:${problem.container}:${log}`, text)
-    } catch (error) {
-      progress.event(`log-error:${problem.pod}`, `could not read the log of pod ${problem.pod}: ${errorMessage(error)}`)
+    const read = await readLogTail(api, { namespace, pod: problem.pod, container: problem.container!, previous: true })
+    if ('error' in read) {
+      progress.event(`log-error:${problem.pod}`, `could not read the log of pod ${problem.pod}: ${read.error}`)
+      return
     }
+    if (read.lines.length === 0) return
+    const text = logTailText(problem.pod, problem.container!, true, read.lines)
+    if (asReason) progress.reason(text)
+    else progress.event(`log:${problem.pod}:${problem.container}:${read.lines.join('\n')}`, text)
   }
 
   /**

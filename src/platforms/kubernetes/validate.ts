@@ -41,7 +41,10 @@ export async function validateManifests(api: KubeApi, manifests: Manifest[], tar
       problems.add({ input: 'template', location: source.locate(['kind']), message: `the server knows no kind ${object.kind} in ${object.apiVersion}: check apiVersion and kind, or install its CustomResourceDefinition first` })
       continue
     }
+    // A cluster-scoped object has no namespace, though Helm charts often write one (the server ignores
+    // it): dropped here, so every key built from the object (prune's keep-list) matches the live one.
     if (resource.namespaced) object.metadata.namespace = namespace
+    else delete object.metadata.namespace
     known.push(manifest)
   }
   problems.throwIfAny()
