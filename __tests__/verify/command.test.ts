@@ -5,7 +5,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { verifyRollout } from '../../src/verify/index.js'
-import { stopProcess } from '../../src/verify/command.js'
+import { alive, stopProcess } from '../../src/verify/command.js'
 import { Deadline } from '../../src/rollout/deadline.js'
 import { Progress, workflowLog } from '../../src/rollout/progress.js'
 import { context, serve } from './helpers.js'
@@ -21,14 +21,6 @@ async function run(command: string, timeoutMs = 10_000, environment: Record<stri
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
 
 describe('verify-command', () => {
   it('passes on exit 0, with the deploy in its environment and its output in the log', async () => {

@@ -55,14 +55,22 @@ export const ECS_RETRY: Omit<RetryOptions, 'signal'> = { attempts: Infinity, wit
 export const REGISTRATION_TAG = 'deploy-service:registration'
 
 /**
+ * How every AWS client of the action is bounded (ECS, CodeDeploy, CloudWatch Logs): each try limited
+ * (connect, then the whole request), and no retry of the SDK's own, since our one retry policy retries.
+ */
+export const AWS_CLIENT_BOUNDS = {
+  maxAttempts: 1,
+  requestHandler: { connectionTimeout: CONNECT_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, throwOnRequestTimeout: true, socketTimeout: REQUEST_TIMEOUT_MS }
+}
+
+/**
  * An ECS client configured as the action needs it: each try bounded (connect, request), no retry of
  * its own (EcsApi retries), the rest (region, credentials, endpoint) from the standard AWS chain
  * unless given.
  */
 export function createEcsClient(config: ECSClientConfig = {}): ECSClient {
   return new ECSClient({
-    maxAttempts: 1,
-    requestHandler: { connectionTimeout: CONNECT_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, throwOnRequestTimeout: true, socketTimeout: REQUEST_TIMEOUT_MS },
+    ...AWS_CLIENT_BOUNDS,
     ...config
   })
 }

@@ -4,7 +4,7 @@ import { errorMessage } from '../../errors.js'
 import { sleep } from '../../rollout/poll.js'
 import type { Progress } from '../../rollout/progress.js'
 import { isRetryable, isThrottling, retry } from '../../rollout/retry.js'
-import { CONNECT_TIMEOUT_MS, REQUEST_TIMEOUT_MS } from './client.js'
+import { AWS_CLIENT_BOUNDS } from './client.js'
 
 /** Where the awslogs driver writes a container's output (its group, region and stream prefix). */
 export interface AwsLogsConfig {
@@ -49,8 +49,7 @@ export interface LogReader {
 export async function createLogReader(region: string, config: Partial<CloudWatchLogsClientConfig> = {}): Promise<LogReader> {
   const { CloudWatchLogsClient, GetLogEventsCommand } = await import('@aws-sdk/client-cloudwatch-logs')
   const client: CloudWatchLogsClient = new CloudWatchLogsClient({
-    maxAttempts: 1,
-    requestHandler: { connectionTimeout: CONNECT_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, throwOnRequestTimeout: true, socketTimeout: REQUEST_TIMEOUT_MS },
+    ...AWS_CLIENT_BOUNDS,
     region,
     ...config
   })

@@ -18,7 +18,7 @@ import {
 } from '@aws-sdk/client-codedeploy'
 import { UserError, errorMessage } from '../../../errors.js'
 import { errnoOf, isThrottling, retry, wasNotExecuted } from '../../../rollout/retry.js'
-import { CONNECT_TIMEOUT_MS, ECS_RETRY, REQUEST_TIMEOUT_MS } from '../client.js'
+import { AWS_CLIENT_BOUNDS, CONNECT_TIMEOUT_MS, ECS_RETRY, REQUEST_TIMEOUT_MS } from '../client.js'
 import { shortArn } from '../assess.js'
 
 /**
@@ -28,8 +28,7 @@ import { shortArn } from '../assess.js'
  */
 export function createCodeDeployClient(config: CodeDeployClientConfig = {}): CodeDeployClient {
   return new CodeDeployClient({
-    maxAttempts: 1,
-    requestHandler: { connectionTimeout: CONNECT_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, throwOnRequestTimeout: true, socketTimeout: REQUEST_TIMEOUT_MS },
+    ...AWS_CLIENT_BOUNDS,
     ...config
   })
 }
