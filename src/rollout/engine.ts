@@ -7,6 +7,7 @@ import type { ObjectState, Plan, Platform, Rollout, WaitContext, WaitOutcome } f
 import type { ImageChange } from '../render/containers.js'
 import type { DeployRequest } from '../request.js'
 import { verifyRollout } from '../verify/index.js'
+import { isNotOurs } from './ownership.js'
 
 /**
  * `superseded`: another change replaced ours while we waited (nothing rolled back); `applied`: the
@@ -179,6 +180,12 @@ export async function runDeployment(
     return restore ? { restore, outcome: await waitFor(restore, context) } : undefined
   })
   if (undoError !== undefined) {
+    if (isNotOurs(undoError)) {
+      // The fresh read before the rollback found someone else's change: never undo it.
+      progress.reason(`not rolled back: ${undoError.message}`)
+      const status = undoError.superseded ? 'superseded' : 'failed'
+      return { ...failed, status, message: `the rollout of ${name} failed (${outcome.reason}); nothing was rolled back: ${undoError.found}${undoError.owner ? ` (${undoError.owner})` : ''}, which is not ours to undo` }
+    }
     if (cancelled.aborted) return { ...failed, message: `cancelled while rolling back ${name} (${outcome.reason}): ${errorMessage(undoError)}; the rollback may not have been made` }
     // No previous revision (a first deploy), or the undo was refused: the failure and its reasons stand.
     progress.reason(`could not roll back: ${errorMessage(undoError)}`)
