@@ -37,10 +37,21 @@ export const GITHUB_ENV = {
   RUNNER_TEMP: fs.mkdtempSync(path.join(os.tmpdir(), 'deploy-service-test-'))
 }
 
-/** Runs the whole pipeline in-process (inputs -> ECS platform -> engine) against a local endpoint. */
-export async function runEcs(endpoint: string, inputs: Record<string, string>, options: { cancel?: AbortSignal; credentials?: typeof CREDENTIALS } = {}): Promise<EcsRun> {
+/**
+ * Runs the whole pipeline in-process (inputs -> ECS platform -> engine) against a local endpoint.
+ * `onLine` sees each line as it is printed (a test acts at a step of the run, never after a sleep).
+ */
+export async function runEcs(
+  endpoint: string,
+  inputs: Record<string, string>,
+  options: { cancel?: AbortSignal; credentials?: typeof CREDENTIALS; onLine?: (line: string) => void } = {}
+): Promise<EcsRun> {
   const log: string[] = []
-  const progress = new Progress({ info: line => log.push(line), warning: line => log.push(`warning: ${line}`) })
+  const print = (line: string) => {
+    log.push(line)
+    options.onLine?.(line)
+  }
+  const progress = new Progress({ info: print, warning: line => print(`warning: ${line}`) })
   try {
     const request = parseInputs({ ...GITHUB_ENV, ...inputEnv({ platform: 'ecs', ...inputs }) })
     if (!request.platform) await choosePlatform(request)

@@ -5,6 +5,7 @@ import { retry } from '../rollout/retry.js'
 import type { Plan } from '../rollout/platform.js'
 import type { RunResult } from '../rollout/engine.js'
 import type { DeployRequest, PlatformName } from '../request.js'
+import { rollbackHealth } from './summary.js'
 
 /**
  * Records a run as a GitHub Deployment of the commit in `environment`: created with status
@@ -147,6 +148,12 @@ export function createDeploymentRecorder(request: DeployRequest, platform: Platf
     },
 
     async finished(result) {
+      const rollback = result.rollback
+      // The first words of the description are the ones GitHub shows: a rollback cut short by the
+      // cancellation says so first (its health is unknown), never "NOT healthy".
+      if (options.cancel?.aborted && rollback?.unknown === 'cancelled') {
+        return setStatus('error', `cancelled while the rollback to ${shortRevision(rollback.revision)} was in progress (health unknown): ${result.message}`)
+      }
       if (options.cancel?.aborted) return setStatus('error', `cancelled: ${result.message}`)
       // Paused at a hook, not yet serving: the deployment stays in progress until a later step continues it.
       if (result.status === 'paused') return setStatus('in_progress', result.message)
@@ -155,17 +162,17 @@ export function createDeploymentRecorder(request: DeployRequest, platform: Platf
       // replaced (auto_inactive): that is a superseded run, and unlike `failure` it pages nobody. For a
       // transient environment GitHub shows `inactive` as "destroyed", which it is not: `failure` there.
       if (result.status === 'superseded') return setStatus(isTransientEnvironment(environment) ? 'failure' : 'inactive', result.message)
-      if (result.rollback) {
-        const back = shortRevision(result.rollback.revision)
+      if (rollback) {
+        const back = shortRevision(rollback.revision)
         const failed = result.revision ? `${shortRevision(result.revision)} failed` : 'the rollout failed'
         // reasons[0] is the platform's verdict; the first detail after it (a stopped task, a pod state) says more.
         const why = result.reasons[1] ?? result.reasons[0]
-        return setStatus(
-          'failure',
-          result.rollback.healthy
-            ? `${failed}; rolled back to ${back} (healthy)${why ? `: ${why}` : ''}`
-            : `${failed}; the rollback to ${back} is NOT healthy either${why ? `: ${why}` : ''}`
-        )
+        const outcome = rollback.healthy
+          ? `rolled back to ${back} (healthy)`
+          : rollback.unknown
+            ? `the rollback to ${back} was ${rollbackHealth(rollback)}`
+            : `the rollback to ${back} is NOT healthy either`
+        return setStatus('failure', `${failed}; ${outcome}${why ? `: ${why}` : ''}`)
       }
       return setStatus('failure', result.message)
     },

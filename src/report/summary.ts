@@ -38,7 +38,7 @@ export function summaryMarkdown(result: RunResult, request: DeployRequest, platf
   lines.push(`| platform | ${text(platform)} |`)
   for (const [name, value] of Object.entries(outputs)) if (value !== '') lines.push(`| ${name} | ${codeSpan(value)} |`)
   if (result.rollback) {
-    lines.push(`| rolled back to | ${codeSpan(result.rollback.revision)} (${result.rollback.by === 'platform' ? 'by the platform' : 'by this action'}, ${result.rollback.healthy ? 'healthy' : 'NOT healthy'}) |`)
+    lines.push(`| rolled back to | ${codeSpan(result.rollback.revision)} (${result.rollback.by === 'platform' ? 'by the platform' : 'by this action'}, ${rollbackHealth(result.rollback)}) |`)
   }
   // A run that stopped early (failed, timed out, cancelled) says where the rollout stood at the end.
   if (!result.ok && result.progress.lastStatusLine) lines.push(`| rollout state at the end | ${text(result.progress.lastStatusLine)} |`)
@@ -64,6 +64,16 @@ export function summaryMarkdown(result: RunResult, request: DeployRequest, platf
     lines.push(...fitLines(rows, BUDGET.timeline, count => `| … | ${count} entries left out here; ${elsewhere} |`))
   }
   return `${lines.join('\n')}\n`
+}
+
+/**
+ * How the rollback ended, in words. A rollback the run stopped waiting for (cancelled) or that another
+ * deploy replaced has no known health: never called "NOT healthy", which would say it failed.
+ */
+export function rollbackHealth(rollback: NonNullable<RunResult['rollback']>): string {
+  if (rollback.unknown === 'cancelled') return 'in progress when the run was cancelled: health unknown'
+  if (rollback.unknown === 'superseded') return 'replaced by another deploy: health unknown'
+  return rollback.healthy ? 'healthy' : 'NOT healthy'
 }
 
 /** The job summary of a run that stopped on an error before it had a result. */

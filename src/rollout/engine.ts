@@ -33,8 +33,12 @@ export interface RunResult {
   reasons: string[]
   /** What the rollout did, step by step. */
   progress: Progress
-  /** The revision put back after a failure, and whether it came up healthy. */
-  rollback?: { revision: string; by: 'action' | 'platform'; healthy: boolean }
+  /**
+   * The revision put back after a failure, and whether it came up healthy. `unknown` says why its health
+   * is not known (then `healthy: false` says nothing about it): the run was cancelled while the rollback
+   * was in progress, or another deploy replaced it.
+   */
+  rollback?: { revision: string; by: 'action' | 'platform'; healthy: boolean; unknown?: 'cancelled' | 'superseded' }
   /** Every object the rollout waited on (and pruned), with its state, when the platform lists them. */
   objects?: ObjectState[]
 }
@@ -198,11 +202,11 @@ export async function runDeployment(
   const restoredName = restore.label ?? restore.revision
   if (restored.outcome.state === 'cancelled') {
     // A cancelled wait says nothing about the rollback's health: never report it as a failed rollback.
-    progress.reason(`cancelled while waiting for the rollback to ${restoredName}: ${restored.outcome.reason}`)
+    progress.reason(`cancelled while waiting for the rollback to ${restoredName}, which was in progress; its health is unknown: ${restored.outcome.reason}`)
     return {
       ...failed,
-      rollback: { revision: restore.revision, by, healthy: false },
-      message: `the rollout of ${name} failed (${outcome.reason}); the rollback to ${restoredName} was started, then the run was cancelled before it finished`
+      rollback: { revision: restore.revision, by, healthy: false, unknown: 'cancelled' },
+      message: `the rollout of ${name} failed (${outcome.reason}); the rollback to ${restoredName} was started, then the run was cancelled before it finished: the rollback was in progress and its health is unknown`
     }
   }
   if (restored.outcome.state === 'superseded') {
@@ -211,7 +215,7 @@ export async function runDeployment(
     return {
       ...failed,
       status: 'superseded',
-      rollback: { revision: restore.revision, by, healthy: false },
+      rollback: { revision: restore.revision, by, healthy: false, unknown: 'superseded' },
       message: `the rollout of ${name} failed (${outcome.reason}); the rollback to ${restoredName} was superseded by another deploy (${restored.outcome.reason}); nothing more was rolled back`
     }
   }
