@@ -1,6 +1,9 @@
 // PAUSE lifecycle hooks on the scripted endpoint: on-pause wait / exit / continue / verify, then
 // `mode: continue` and `mode: rollback` on the paused service deployment.
 import { describe, expect, it } from '@jest/globals'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import { ContinueServiceDeploymentCommand, DescribeServiceDeploymentsCommand, DescribeServicesCommand } from '@aws-sdk/client-ecs'
 import { startScriptedEcs, type ScriptedEcs, type ScriptedEcsOptions } from '../../test/support/scripted-ecs.js'
 import { ecsClient, runEcs } from '../helpers/run.js'
@@ -131,3 +134,55 @@ describe('PAUSE hooks', () => {
     expect(ecs.calls.filter(c => c.operation === 'ContinueServiceDeployment').map(c => c.status)).toEqual([500])
   }, { serverErrors: { operations: ['ContinueServiceDeployment'], count: 1, afterRunning: true } }), 60_000)
 })
+
+/** The default service (blue/green) with a PAUSE hook at each of `stages`. */
+const pausedAt = (...stages: string[]) => ({
+  services: seedWith({ strategy: 'BLUE_GREEN', bakeTimeInMinutes: 0, lifecycleHooks: [{ targetType: 'PAUSE', lifecycleStages: stages, timeoutConfiguration: { timeoutInMinutes: 600, action: 'ROLLBACK' } }] })
+})
+
+/** A verify-command that writes the lifecycle stage it ran at (one line per check), then exits with `code`. */
+function stageRecorder(code: number) {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'pause-verify-')), 'stages')
+  return {
+    command: `echo "\${DEPLOY_LIFECYCLE_STAGE:-none}" >> ${file}; exit ${code}`,
+    stages: (): string[] => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim().split('\n') : [])
+  }
+}
+
+// The ECS API reference: at RECONCILE_SERVICE, PRE_SCALE_UP and POST_SCALE_UP no test or production traffic
+// reaches the new revision, so a check there would test the old one.
+describe('on-pause verify checks only where traffic reaches the new revision', () => {
+  it('continues a hook before any traffic without checking, and checks once after the rollout', () => withEndpoint(async ecs => {
+    const check = stageRecorder(0)
+    const run = await runEcs(ecs.endpoint, { service: 'web', 'image-tag': '2.0.0', 'on-pause': 'verify', 'verify-command': check.command, timeout: '30s' })
+    expect(run.result).toMatchObject({ status: 'succeeded', ok: true })
+    expect(continues(ecs)).toEqual(['CONTINUE'])
+    expect(check.stages()).toHaveLength(1)
+    expect(check.stages()).not.toContain('PRE_SCALE_UP')
+    expect(run.log.some(line => /paused at PAUSE hook .*\(stage PRE_SCALE_UP\): continuing it; no traffic reaches the new revision/.test(line))).toBe(true)
+    expect(run.log.filter(line => /verification passed/.test(line))).toHaveLength(1)
+  }, pausedAt('PRE_SCALE_UP')), 60_000)
+
+  it('checks at the first hook with test traffic, not at an earlier one, and not again after the rollout', () => withEndpoint(async ecs => {
+    const check = stageRecorder(0)
+    const run = await runEcs(ecs.endpoint, { service: 'web', 'image-tag': '2.0.0', 'on-pause': 'verify', 'verify-command': check.command, timeout: '30s' })
+    expect(run.result).toMatchObject({ status: 'succeeded', ok: true })
+    expect(continues(ecs)).toEqual(['CONTINUE', 'CONTINUE'])
+    expect(check.stages()).toEqual(['POST_TEST_TRAFFIC_SHIFT'])
+  }, pausedAt('POST_SCALE_UP', 'POST_TEST_TRAFFIC_SHIFT')), 60_000)
+
+  it('a check that fails after a hook before traffic fails the rollout then, not at that hook', () => withEndpoint(async ecs => {
+    const check = stageRecorder(3)
+    // The rollback's own deployment pauses at the same hook, where nobody continues it: it ends at the timeout.
+    const run = await runEcs(ecs.endpoint, { service: 'web', 'image-tag': '2.0.0', 'on-pause': 'verify', 'verify-command': check.command, timeout: '8s' })
+    expect(run.result).toMatchObject({ ok: false, rollback: { by: 'action' } })
+    expect(continues(ecs)).toEqual(['CONTINUE'])
+    expect(callsOf(ecs, 'UpdateService')).toHaveLength(2)
+    expect(check.stages()).toHaveLength(1)
+    expect(check.stages()).not.toContain('PRE_SCALE_UP')
+    const reasons = run.result!.reasons.join('\n')
+    expect(reasons).toMatch(/verification failed/)
+    expect(reasons).not.toMatch(/verification at the pause failed/)
+  }, pausedAt('PRE_SCALE_UP')), 60_000)
+})
+

@@ -122,7 +122,9 @@ export interface WaitContext {
   /**
    * Set with `on-pause: verify`: the engine's verification (`verify-url`, `verify-command`), run while
    * the deployment waits at a PAUSE hook (against its test listener); the platform then continues the
-   * deployment when it passes, or rolls it back when it fails.
+   * deployment when it passes, or rolls it back when it fails. Called only where test or production
+   * traffic reaches the new revision (a check earlier would test the old one): once called, the engine
+   * counts the new revision as checked and does not verify again after the rollout.
    */
   verifyAtPause?(): Promise<{ ok: true } | { ok: false; reason: string }>
 }

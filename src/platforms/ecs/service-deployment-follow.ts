@@ -312,6 +312,14 @@ export class ServiceDeploymentFollow {
         return undefined
       case 'verify': {
         if (!context.verifyAtPause) break
+        if (!TRAFFIC_STAGES.has(verdict.stage)) {
+          // Nothing reaches the new revision yet: a check now would test the old one. Continue; the check runs
+          // at a later hook with traffic, or after the rollout.
+          announce(`${where}: continuing it; no traffic reaches the new revision at this stage, so it is verified later (on-pause: verify)`)
+          await rollout.api.continueServiceDeployment(this.arn!, hookId, 'CONTINUE', deadline.signal)
+          this.handledHooks.add(hookId)
+          return undefined
+        }
         let check = this.verifiedHooks.get(hookId)
         if (!check) {
           announce(`${where}: verifying before it goes on (on-pause: verify)`)
@@ -334,6 +342,16 @@ export class ServiceDeploymentFollow {
     return undefined
   }
 }
+
+/**
+ * The lifecycle stages at which test or production traffic reaches the new (green) revision, as the ECS API
+ * reference describes them (DeploymentLifecycleHook.lifecycleStages): `on-pause: verify` checks there and
+ * nowhere else. RECONCILE_SERVICE, PRE_SCALE_UP and POST_SCALE_UP carry no traffic to it (the blue revision
+ * handles 100% of production, and there is no test traffic). A hook at PRE_PRODUCTION_TRAFFIC_SHIFT pauses in
+ * POST_TEST_TRAFFIC_SHIFT. BAKE_TIME and CLEAN_UP are no hook stages; a stage not listed here is not verified
+ * at (the check then runs after the rollout, so nothing goes unchecked).
+ */
+const TRAFFIC_STAGES: ReadonlySet<string> = new Set(['TEST_TRAFFIC_SHIFT', 'POST_TEST_TRAFFIC_SHIFT', 'PRODUCTION_TRAFFIC_SHIFT', 'POST_PRODUCTION_TRAFFIC_SHIFT'])
 
 /** Any status: a listed deployment newer than the one current before our update is ours, whatever it did since. */
 const IN_FLIGHT_OR_DONE = new Set([...IN_FLIGHT, 'SUCCESSFUL', 'STOPPED', 'ROLLBACK_SUCCESSFUL', 'ROLLBACK_FAILED'])
