@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml'
 import { ProblemList } from './errors.js'
 import { imageVersionProblem, parseImageReference, parseImageVersion } from './render/image.js'
 import { BUILT_IN_VARIABLES } from './render/placeholders.js'
+import { verifyUrlProblem, verifyUrlSecrets } from './verify/url-input.js'
 import type { DeployRequest, GitHubContext, Mode, OnPause, PlatformName, PreDeployCommand, VerifySettings } from './request.js'
 
 type Env = Record<string, string | undefined>
@@ -140,7 +141,12 @@ export function parseInputs(env: Env = process.env, registerSecret: (secret: str
   }
 
   const verifyUrl = optional('verify-url')
-  if (verifyUrl !== undefined && !/^https?:\/\/\S+$/.test(verifyUrl)) problems.add({ input: 'verify-url', message: `'${verifyUrl}' is not an http(s) URL` })
+  if (verifyUrl !== undefined) {
+    // Masked before anything can print it, in every form; the problem never quotes it.
+    for (const secret of verifyUrlSecrets(verifyUrl)) registerSecret(secret)
+    const problem = verifyUrlProblem(verifyUrl)
+    if (problem !== undefined) problems.add({ input: 'verify-url', message: problem })
+  }
   const verifyCommand = optional('verify-command')
   let verify: VerifySettings | undefined
   if (verifyUrl !== undefined || verifyCommand !== undefined) {

@@ -6,6 +6,7 @@ import { errnoOf, retry } from '../rollout/retry.js'
 import type { WaitContext } from '../rollout/platform.js'
 import type { VerifySettings } from '../request.js'
 import type { VerifyResult } from './result.js'
+import { basicCredentials, verifyUrlProblem, verifyUrlSecrets } from './url-input.js'
 
 /**
  * One request's limit: a server that accepts the connection and never answers must not use up the
@@ -26,8 +27,9 @@ class NotYet extends Error {
 }
 
 /**
- * The URL as it may be printed: userinfo and every query value replaced by `***`. The hidden values
- * are also registered with the runner as secrets, so a server or a proxy that echoes them is masked too.
+ * The URL as it may be printed: userinfo and every query value replaced by `***`. Every form of the hidden
+ * values (as written, decoded, re-encoded) is also registered with the runner as a secret, so a server or
+ * a proxy that echoes them is masked too.
  */
 export function maskedUrl(text: string, register: (secret: string) => void = core.setSecret): string {
   let url: URL
@@ -36,14 +38,12 @@ export function maskedUrl(text: string, register: (secret: string) => void = cor
   } catch {
     return '(an unparsable URL)'
   }
-  if (url.username) register(decodeURIComponent(url.username))
-  if (url.password) register(decodeURIComponent(url.password))
+  for (const secret of verifyUrlSecrets(text)) register(secret)
   const hasUserinfo = url.username !== '' || url.password !== ''
   url.username = ''
   url.password = ''
-  const query = [...url.searchParams.entries()]
-  for (const [, value] of query) if (value.length >= 3) register(value)
-  const search = query.length ? `?${query.map(([key]) => `${encodeURIComponent(key)}=***`).join('&')}` : ''
+  const keys = [...url.searchParams.keys()]
+  const search = keys.length ? `?${keys.map(key => `${encodeURIComponent(key)}=***`).join('&')}` : ''
   const origin = hasUserinfo ? `${url.protocol}//***@${url.host}` : `${url.protocol}//${url.host}`
   // The fragment never leaves this machine, and may hold a token too: never printed.
   return `${origin}${url.pathname}${search}`
@@ -51,13 +51,14 @@ export function maskedUrl(text: string, register: (secret: string) => void = cor
 
 /**
  * What fetch is given: the URL without userinfo (fetch refuses credentials in a URL), which goes into
- * an Authorization header instead, as a browser or curl sends it.
+ * an Authorization header instead, as a browser or curl sends it. The input was checked with the other
+ * inputs (verifyUrlProblem), so it parses.
  */
 function request(text: string): { target: string; headers: Record<string, string> } {
   const url = new URL(text)
   const headers: Record<string, string> = { 'user-agent': 'deploy-service verify' }
   if (url.username || url.password) {
-    headers.authorization = `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}`
+    headers.authorization = `Basic ${basicCredentials(url)}`
     url.username = ''
     url.password = ''
   }
@@ -131,9 +132,15 @@ export async function verifyUrl(settings: VerifySettings & { url: string }, cont
   let cutShort: string | undefined
   const lastTry = (): string => (cutShort === undefined ? `the last try ${last}` : tries > 1 ? `the last answer: it ${last}; a try after it ${cutShort}` : `the only try ${cutShort}`)
 
+  // Checked with the inputs already; this keeps a URL that slipped past them from throwing after a rollout.
+  const problem = verifyUrlProblem(settings.url)
+  if (problem !== undefined) return { ok: false, reason: `verify-url: ${problem}` }
   const { target, headers } = request(settings.url)
-  // Text about a failed request may quote the URL: only ever in its printable form.
-  const clean = (text: string): string => text.split(settings.url).join(shown).split(target).join(shown)
+  // Text about a failed request (and the server's answer) may quote the URL or its secrets, in any form:
+  // only ever in its printable form. The longest first, so that no part of a secret is left over; the
+  // shortest are left to the runner's masking, which would otherwise turn common words into ***.
+  const secrets = verifyUrlSecrets(settings.url).filter(secret => secret.length >= 3).sort((a, b) => b.length - a.length)
+  const clean = (text: string): string => secrets.reduce((out, secret) => out.split(secret).join('***'), text.split(settings.url).join(shown).split(target).join(shown))
 
   const attempt = async (): Promise<string> => {
     tries++
