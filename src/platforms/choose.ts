@@ -2,7 +2,7 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { UserError } from '../errors.js'
 import { kubernetesTemplate } from '../render/template-kind.js'
-import { readTemplateFile } from '../render/template-file.js'
+import { readTemplateHead } from '../render/template-file.js'
 import type { DeployRequest, PlatformName } from '../request.js'
 import type { Platform } from '../rollout/platform.js'
 
@@ -33,15 +33,21 @@ export async function choosePlatform(request: DeployRequest): Promise<PlatformNa
   })
 }
 
-/** The template file, or the first YAML/JSON file of a folder. */
+/**
+ * The head of the template file, or of the first YAML/JSON file of a folder: the keys that tell the
+ * platform stand near the top, and a file far too large is refused by its size later, by the platform's
+ * own limit, never read whole here.
+ */
 async function sampleTemplate(template: string): Promise<string> {
   const stat = await fs.stat(template).catch(() => undefined)
   if (stat?.isDirectory()) {
     const first = (await fs.readdir(template)).sort().find(name => /\.(ya?ml|json)$/.test(name))
-    return first ? readTemplateFile(path.join(template, first)) : ''
+    return first ? readTemplateHead(path.join(template, first), SAMPLE_BYTES) : ''
   }
-  return readTemplateFile(template)
+  return readTemplateHead(template, SAMPLE_BYTES)
 }
+
+const SAMPLE_BYTES = 256 * 1024
 
 /**
  * The platform, loaded on demand so an ECS deploy never parses the Kubernetes client (ncc makes

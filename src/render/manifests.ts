@@ -6,7 +6,7 @@ import { chooseContainers, nextImage, type ContainerRef, type ImageChange } from
 import { formatImageReference, parseImageReference, versionOf } from './image.js'
 import { substitute, templateValues } from './placeholders.js'
 import { parseDocuments, type SourceDocument } from './source.js'
-import { readTemplateFile } from './template-file.js'
+import { MANIFEST_FILE_LIMIT, MANIFESTS_TOTAL_LIMIT, readTemplateFile, templateFileSize, tooLarge } from './template-file.js'
 import type { DeployRequest } from '../request.js'
 
 /** The kinds `service` may name: they own a pod template and roll out. */
@@ -66,13 +66,28 @@ export async function loadManifestDocuments(request: DeployRequest, namespace: s
   const values = templateValues(request, { ...imageValues(request), namespace })
   const problems = new ProblemList()
   const documents: SourceDocument[] = []
-  for (const file of await manifestFiles(request.template!)) {
+  const files = await manifestFiles(request.template!)
+  await checkManifestSizes(request.template!, files)
+  for (const file of files) {
     const text = await readTemplateFile(file)
     documents.push(...(problems.collect(() => parseDocuments(substitute(text, file, values), file)) ?? []))
   }
   problems.throwIfAny()
   if (documents.length === 0) throw new UserError({ input: 'template', message: `'${request.template}' holds no Kubernetes objects` })
   return documents
+}
+
+/** Every file, and all of them together, within what a cluster accepts: checked by size before any is read. */
+async function checkManifestSizes(template: string, files: string[]): Promise<void> {
+  const problems = new ProblemList()
+  let total = 0
+  for (const file of files) {
+    const size = await templateFileSize(file)
+    total += size
+    if (size > MANIFEST_FILE_LIMIT.bytes) problems.add(tooLarge(file, size, MANIFEST_FILE_LIMIT).problems[0])
+  }
+  problems.throwIfAny()
+  if (total > MANIFESTS_TOTAL_LIMIT.bytes) throw tooLarge(template, total, MANIFESTS_TOTAL_LIMIT, `'${template}' (${files.length} files)`)
 }
 
 function imageValues(request: DeployRequest): { image?: string; imageTag?: string } {

@@ -4,7 +4,7 @@
 
 /** Spaces and control characters (C0, DEL, C1): a URL holds none of them unencoded. */
 const UNENCODED = /[\s\p{Cc}]/u
-/** Query values and user names this short would mask common words everywhere in the log. */
+/** Query values this short (`?v=1`, `?page=2`) are no secrets, and masking them would hide common words everywhere. */
 const SHORTEST_MASKED_QUERY_VALUE = 3
 
 /**

@@ -5,7 +5,7 @@ import { formatImageReference, parseImageReference, versionOf } from '../../rend
 import { templateValues, substitute } from '../../render/placeholders.js'
 import { parseDocuments, type SourceDocument } from '../../render/source.js'
 import { renderTaskDefinition, withTags, type TaskDefinitionInput } from '../../render/task-definition.js'
-import { readTemplateFile } from '../../render/template-file.js'
+import { readTemplateFile, TASK_DEFINITION_LIMIT } from '../../render/template-file.js'
 import type { DeployRequest } from '../../request.js'
 import type { Plan, Platform, Rendered } from '../../rollout/platform.js'
 import { shortArn } from './assess.js'
@@ -200,7 +200,7 @@ function isCodeDeploy(service: Service): boolean {
 
 async function templateDocument(request: DeployRequest): Promise<SourceDocument> {
   const file = request.template!
-  const text = await readTemplateFile(file)
+  const text = await readTemplateFile(file, TASK_DEFINITION_LIMIT)
   const image = request.image
   const parsed = image ? parseImageReference(image) : undefined
   const imageTag = request.imageVersion
