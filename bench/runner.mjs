@@ -1,7 +1,8 @@
 // The runner's point of view: the committed bundle (node dist/index.js, as the runner runs it) against
 // an endpoint that accepts connections and never answers. Measures how long after SIGINT (what GitHub
 // sends when a run is cancelled; SIGTERM follows 7.5 s later, then a kill) the step exits while a
-// request hangs, on ECS and on Kubernetes. Every connection goes to 127.0.0.1 only.
+// request hangs, on ECS and on Kubernetes. Also how long the bundle takes to refuse a generated 55 MB task
+// definition (refused by its size before it is read). Every connection goes to 127.0.0.1 only.
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import net from 'node:net'
@@ -88,3 +89,43 @@ for (const [name, platformEnv] of [['ECS', ecs], ['Kubernetes', kubernetes]]) {
   const figure = `${(median(runs.map(r => r.ms)) / 1000).toFixed(2)} s (median of ${RUNS}, max ${(Math.max(...runs.map(r => r.ms)) / 1000).toFixed(2)} s)`
   console.log(`${`${name}: SIGINT -> exit while a request hangs`.padEnd(58)} | ${figure.padEnd(34)} | <= 5 s, exit non-zero, says cancelled, summary written${ok ? '' : ' (NOT MET)'}`)
 }
+
+/** Runs the bundle on a generated 55 MB task definition (an endpoint that refuses connections: nothing may be called). */
+async function refuseHugeTemplate(template) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-runner-'))
+  const port = await new Promise(resolve => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address()
+      server.close(() => resolve(port))
+    })
+  })
+  const env = {
+    PATH: process.env.PATH, HOME: dir, RUNNER_TEMP: dir,
+    GITHUB_OUTPUT: path.join(dir, 'output'), GITHUB_STEP_SUMMARY: path.join(dir, 'summary'),
+    INPUT_SERVICE: 'web', 'INPUT_IMAGE-TAG': '2.0.0', INPUT_TEMPLATE: template, ...ecs(port)
+  }
+  fs.writeFileSync(env.GITHUB_OUTPUT, '')
+  fs.writeFileSync(env.GITHUB_STEP_SUMMARY, '')
+  const startedAt = Date.now()
+  const child = spawn(process.execPath, [path.join(root, 'dist/index.js')], { env })
+  let log = ''
+  child.stdout.on('data', d => (log += d))
+  child.stderr.on('data', d => (log += d))
+  const code = await new Promise(resolve => child.on('exit', resolve))
+  return { ms: Date.now() - startedAt, code, named: log.includes(template) && /MiB \(\d+ bytes\), more than the 256 KiB/.test(log) }
+}
+
+{
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-template-'))
+  const template = path.join(dir, 'task-definition.json')
+  const entry = i => `{"name":"GENERATED_${String(i).padStart(8, '0')}","value":"${'x'.repeat(60)}"}`
+  const count = Math.ceil((55 * 1000 * 1000) / entry(0).length)
+  fs.writeFileSync(template, `{"family":"web","containerDefinitions":[{"name":"web","image":"registry.example/web:1.0.0","essential":true,"environment":[${Array.from({ length: count }, (_, i) => entry(i)).join(',')}]}]}`)
+  const runs = []
+  for (let i = 0; i < RUNS; i++) runs.push(await refuseHugeTemplate(template))
+  fs.rmSync(dir, { recursive: true, force: true })
+  const ok = runs.every(r => r.code !== 0 && r.named && r.ms <= 2000)
+  const figure = `${(median(runs.map(r => r.ms)) / 1000).toFixed(2)} s (median of ${RUNS}, max ${(Math.max(...runs.map(r => r.ms)) / 1000).toFixed(2)} s)`
+  console.log(`${'ECS: start -> exit on a generated 55 MB task definition'.padEnd(58)} | ${figure.padEnd(34)} | <= 2 s (start-up included), names file, size and limit${ok ? '' : ' (NOT MET)'}`)
+}
+
