@@ -3,7 +3,7 @@ import path from 'node:path'
 import { ProblemList, type SourceLocation } from '../errors.js'
 import { parseRenderedOutput } from './rendered-output.js'
 import type { SourceDocument } from './source.js'
-import { HELM, commandLine, findTool, runTool } from './tools.js'
+import { HELM, commandLine, findTool, runTool, type ToolOptions } from './tools.js'
 import type { DeployRequest } from '../request.js'
 
 export interface RenderedTemplate {
@@ -19,11 +19,11 @@ type ChartRequest = Pick<DeployRequest, 'service'> & { kubernetes: Pick<DeployRe
  * name, CRDs of crds/ are included (the set is applied whole), the chart's test hooks are not (they are
  * for `helm test`). Documents are named after the chart file that `# Source:` says made them.
  */
-export async function renderChart(dir: string, request: ChartRequest, namespace: string, env: NodeJS.ProcessEnv = process.env): Promise<RenderedTemplate> {
+export async function renderChart(dir: string, request: ChartRequest, namespace: string, options: ToolOptions = {}): Promise<RenderedTemplate> {
   await checkValuesFiles(request.kubernetes.helmValues)
-  const helm = await findTool(HELM, dir, env)
+  const helm = await findTool(HELM, dir, options)
   const { args, shown } = helmArgs(dir, request, namespace)
-  const output = await runTool(helm, args, shown, stderr => explainHelmError(stderr, dir), env)
+  const output = await runTool(helm, args, shown, stderr => explainHelmError(stderr, dir), options)
   const command = commandLine('helm', shown)
   const documents = parseRenderedOutput(output, command, (_document, firstLine, lines) => {
     const source = /^# Source: (\S.*)$/.exec(lines[firstLine - 1] ?? '')
