@@ -126,3 +126,36 @@ describe('the environment helm and kustomize see', () => {
     expect(Object.values(env).join('\n')).not.toMatch(/secret/)
   })
 })
+
+describe('helm-set on the way to helm', () => {
+  it('is a values file only the runner user can read, passed last, and removed after rendering', async () => {
+    const script = [
+      'for arg in "$@"; do [ "$previous" = -f ] && file="$arg"; previous="$arg"; done',
+      'echo "$file" > "$FAKE_OUT.path"',
+      'stat -c %a "$file" > "$FAKE_OUT.mode"',
+      'stat -c %a "$(dirname "$file")" > "$FAKE_OUT.dirmode"',
+      'cat "$file" > "$FAKE_OUT.values"',
+      'echo "$*" > "$FAKE_OUT.args"',
+      "printf -- '---\\n# Source: web/templates/cm.yaml\\napiVersion: v1\\nkind: ConfigMap\\nmetadata:\\n  name: web\\n'"
+    ].join('\n')
+    const fake = fakeTool('helm', script)
+    const out = path.join(fake.dir, 'out')
+    const chart = fs.mkdtempSync(path.join(os.tmpdir(), 'helm-template-'))
+    fs.writeFileSync(path.join(chart, 'Chart.yaml'), 'apiVersion: v2\nname: web\nversion: 0.1.0\n')
+    fs.writeFileSync(path.join(chart, 'values-prod.yaml'), 'replicaCount: 2\n')
+    const inputs = { GITHUB_SHA: 'abc', INPUT_SERVICE: 'web', 'INPUT_IMAGE-TAG': '2.0', INPUT_PLATFORM: 'kubernetes', INPUT_TEMPLATE: chart }
+    const request = parseInputs({ ...inputs, 'INPUT_HELM-VALUES': `${chart}/values-prod.yaml`, 'INPUT_HELM-SET': 'db.password=hun,ter22\nbranch=a,b=c' }, () => undefined)
+    const { renderedBy } = await loadKubernetesTemplate(request, 'shop', { ...fake.env, FAKE_OUT: out })
+    const file = fs.readFileSync(`${out}.path`, 'utf8').trim()
+    expect(fs.readFileSync(`${out}.mode`, 'utf8').trim()).toBe('600')
+    expect(fs.readFileSync(`${out}.dirmode`, 'utf8').trim()).toBe('700')
+    expect(JSON.parse(fs.readFileSync(`${out}.values`, 'utf8'))).toEqual({ db: { password: 'hun,ter22' }, branch: 'a,b=c' })
+    // After the values files, so it overrides them as --set did; never the values on the command line.
+    const args = fs.readFileSync(`${out}.args`, 'utf8')
+    expect(args.trim().endsWith(`-f ${chart}/values-prod.yaml -f ${file}`)).toBe(true)
+    expect(args).not.toContain('hun')
+    expect(fs.existsSync(file)).toBe(false)
+    expect(renderedBy).toContain("-f '<helm-set: db.password, branch>'")
+    expect(renderedBy).not.toContain('hun')
+  })
+})
