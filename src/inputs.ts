@@ -2,6 +2,7 @@ import os from 'node:os'
 import * as core from '@actions/core'
 import { parse as parseYaml } from 'yaml'
 import { ProblemList } from './errors.js'
+import { helmSetValues } from './render/helm-set.js'
 import { imageVersionProblem, parseImageReference, parseImageVersion } from './render/image.js'
 import { BUILT_IN_VARIABLES } from './render/placeholders.js'
 import { verifyUrlProblem, verifyUrlSecrets } from './verify/url-input.js'
@@ -168,8 +169,10 @@ export function parseInputs(env: Env = process.env, registerSecret: (secret: str
     }
   }
 
-  const helmSet = problems.collect(() => parseKeyValues(input('helm-set'), 'helm-set', /^[A-Za-z0-9_.\-[\]\\]+$/)) ?? {}
-  // A --set value may be a password: the runner masks it everywhere (tool stderr, diffs, the rendered
+  const helmSet = problems.collect(() => parseKeyValues(input('helm-set'), 'helm-set', /^[A-Za-z0-9_.\-/[\]\\]+$/)) ?? {}
+  // Each key's syntax (a.b, list[0], \. for a dot) and keys that clash, with the other input problems.
+  problems.collect(() => helmSetValues(helmSet))
+  // A helm-set value may be a password: the runner masks it everywhere (tool stderr, diffs, the rendered
   // file's log), not only in the printed command. Shorter values would mask common words.
   for (const value of Object.values(helmSet)) if (value.length >= 3) registerSecret(value)
 

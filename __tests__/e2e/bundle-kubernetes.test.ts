@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import fs from 'node:fs'
 import path from 'node:path'
 import { createNamespace, deleteNamespace, getJson, kubeconfig } from '../kubernetes/cluster.js'
+import { parseAllDocuments } from 'yaml'
 import { runBundle } from '../helpers/bundle.js'
 
 let namespace: string
@@ -58,5 +59,17 @@ describe('the bundle on Kubernetes', () => {
     expect(deployment.spec.replicas).toBe(2)
     expect(deployment.spec.template.spec.containers[0].image).toBe('registry.local/web:2.0')
     expect((await getJson<{ data: Record<string, string> }>(namespace, 'configmap', 'chart-web-config')).data.DATABASE_HOST).toBe('db.prod.internal')
+  })
+
+  it('passes a helm-set value with a comma to helm as one string value, never as another key', async () => {
+    const chart = path.resolve('test/fixtures/chart')
+    const helmSet = 'database.host=db.internal,replicaCount=9\nimage.tag=true'
+    const run = await runBundle({ service: 'chart-web', namespace, template: chart, 'helm-values': path.join(chart, 'values-prod.yaml'), 'helm-set': helmSet, mode: 'render' }, {})
+    expect(run.stdout).not.toMatch(/::error/)
+    expect(run.outputs.status).toBe('rendered')
+    const objects = parseAllDocuments(fs.readFileSync(run.outputs['rendered-path'], 'utf8')).map(d => d.toJS() as { kind: string; spec?: { replicas?: number }; data?: Record<string, string> })
+    expect(objects.find(o => o.kind === 'ConfigMap')?.data?.DATABASE_HOST).toBe('db.internal,replicaCount=9')
+    expect(objects.find(o => o.kind === 'Deployment')?.spec?.replicas).toBe(2)
+    expect(run.stdout).toContain("-f '<helm-set: database.host, image.tag>'")
   })
 })

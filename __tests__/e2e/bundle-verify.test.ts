@@ -6,6 +6,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { createNamespace, deleteNamespace, getJson, kubeconfig } from '../kubernetes/cluster.js'
 import { runBundle } from '../helpers/bundle.js'
+import { commandsRun } from '../helpers/workflow-commands.js'
 import { serve, type TestServer } from '../verify/helpers.js'
 
 let namespace: string
@@ -42,5 +43,20 @@ describe('the bundle with verification', () => {
     expect(run.stdout.replace('::add-mask::s3cret-value', '')).not.toContain('s3cret-value')
     const deployment = await getJson<{ spec: { template: { spec: { containers: Array<{ image: string }> } } } }>(namespace, 'deployment', 'web')
     expect(deployment.spec.template.spec.containers[0].image).toBe('registry.example/web:1.1.0')
+  }, 240_000)
+
+  it('runs verify-command without the action inputs, and prints its output as data whatever character starts a line', async () => {
+    await runBundle({ ...inputs(), 'image-tag': '1.1.0' }, {})
+    // A line that starts with U+0085 (NEL, UTF-8 C2 85), which the runner strips before it looks for `::`.
+    const command = [
+      "printf '\\302\\205::add-mask::bundle-verify-nel\\n'",
+      "if tr '\\000' '\\n' < /proc/$$/environ | grep -q '^INPUT_'; then echo 'the action inputs reached verify-command'; exit 1; fi"
+    ].join('; ')
+    const run = await runBundle({ ...inputs(), 'image-tag': '1.3.0', 'verify-command': command, 'verify-timeout': '30s' }, {})
+    expect(run.stdout).not.toContain('the action inputs reached verify-command')
+    expect(run.outputs.status).toBe('succeeded')
+    expect(run.code).toBe(0)
+    expect(run.stdout).toContain('verify-command stdout: \u0085::add-mask::bundle-verify-nel')
+    expect(commandsRun(run.stdout).filter(c => c.name === 'add-mask' && c.data.includes('bundle-verify-nel'))).toEqual([])
   }, 240_000)
 })

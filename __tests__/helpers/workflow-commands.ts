@@ -1,6 +1,16 @@
-// What the GitHub runner would do with a step's raw stdout, as its command parser reads it: a line is
-// a command when, after leading whitespace, it starts with `::name` (v2), or holds `##[name` anywhere
-// (v1). `::stop-commands::TOKEN` stops all of them until a line `::TOKEN::`.
+// What the GitHub runner would do with a step's raw stdout, as its command parser reads it
+// (actions/runner, ActionCommand.TryParseV2 / TryParse): the output is read line by line with .NET's
+// ReadLine (a line ends at \n, \r or \r\n); a line is a command when, after .NET's TrimStart, it starts
+// with `::name` (v2), or holds `##[name` anywhere (v1). `::stop-commands::TOKEN` stops all of them until
+// a line `::TOKEN::`.
+
+/**
+ * .NET's char.IsWhiteSpace, which String.TrimStart strips: U+0009..U+000D, U+0085 and the Unicode space
+ * separators (Zs) and line and paragraph separators (Zl, Zp). Not JavaScript's \s: that lacks U+0085 and
+ * has U+FEFF, which .NET keeps.
+ */
+export const DOTNET_WHITESPACE = '\t\n\v\f\r\u0085\u0020\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000\u2028\u2029'
+const LEADING_WHITESPACE = new RegExp(`^[${DOTNET_WHITESPACE}]+`)
 
 export interface RunnerCommand {
   name: string
@@ -13,8 +23,8 @@ export interface RunnerCommand {
 export function commandsRun(stdout: string): RunnerCommand[] {
   const run: RunnerCommand[] = []
   let stopToken: string | undefined
-  for (const line of stdout.split(/\r?\n/)) {
-    const trimmed = line.trimStart()
+  for (const line of stdout.split(/\r\n|\r|\n/)) {
+    const trimmed = line.replace(LEADING_WHITESPACE, '')
     if (stopToken !== undefined) {
       if (trimmed === `::${stopToken}::`) {
         run.push({ name: 'resume-commands', data: stopToken, line })

@@ -24,7 +24,7 @@ withCluster('Helm charts and kustomize overlays on the local cluster', () => {
     it('deploys with a values file and --set, the new image on the chart workload', async () => {
       const run = await deploy({ service: 'web', 'image-tag': '2.0', template: CHART, namespace: ns, 'helm-values': `${CHART}/values-prod.yaml`, 'helm-set': 'service.port=8080' })
       expectStatus(run, 'succeeded')
-      expect(run.log).toContain(`3 object(s) rendered by helm template web ${CHART} --namespace ${ns} --include-crds --skip-tests -f ${CHART}/values-prod.yaml --set 'service.port=***' (helm v3.22.0), checked by a server dry run`)
+      expect(run.log).toContain(`3 object(s) rendered by helm template web ${CHART} --namespace ${ns} --include-crds --skip-tests -f ${CHART}/values-prod.yaml -f '<helm-set: service.port>' (helm v3.22.0), checked by a server dry run`)
       const deployment = await getJson(ns, 'deployment', 'web')
       expect(deployment.spec.replicas).toBe(2)
       expect(deployment.spec.template.spec.containers[0].image).toBe('registry.local/web:2.0')

@@ -74,7 +74,7 @@ describe('Helm charts', () => {
   it('renders with the service as release, the namespace, values files and --set, each document named after its template', async () => {
     const req = request({ service: 'web', 'image-tag': '2.0', template: CHART, 'helm-values': `${CHART}/values-prod.yaml`, 'helm-set': 'service.port=8080\nimage.tag=1.5' })
     const { documents, renderedBy } = await loadKubernetesTemplate(req, 'shop')
-    expect(renderedBy).toBe(`helm template web ${CHART} --namespace shop --include-crds --skip-tests -f ${CHART}/values-prod.yaml --set 'service.port=***' --set 'image.tag=***' (helm v3.22.0)`)
+    expect(renderedBy).toBe(`helm template web ${CHART} --namespace shop --include-crds --skip-tests -f ${CHART}/values-prod.yaml -f '<helm-set: service.port, image.tag>' (helm v3.22.0)`)
     // The chart's `helm test` Pod is for `helm test`, not for the deploy.
     expect(documents.map(d => `${(d.value as { kind: string }).kind} ${d.file}`).sort()).toEqual([
       `ConfigMap ${CHART}/templates/configmap.yaml`,
@@ -96,6 +96,50 @@ describe('Helm charts', () => {
     const rendered = renderManifests(documents, req, 'shop')
     expect(rendered.images).toEqual([{ container: 'web', previous: 'registry.local/web:1.5', next: 'registry.local/web:2.0' }])
     expect((rendered.target.object.spec as { replicas: number }).replicas).toBe(2)
+  })
+
+  /** What the chart's values are after helm-set, and the type helm gives each, rendered by the real helm. */
+  async function valuesAfter(helmSet: string): Promise<{ values: Record<string, unknown>; kinds: Record<string, string> }> {
+    const dir = copyOfChart({
+      'values.yaml': `${fs.readFileSync(`${CHART}/values.yaml`, 'utf8')}\nsecurityContext:\n  privileged: false\nflag: false\ncount: 1\n`,
+      'templates/values.yaml': [
+        'apiVersion: v1',
+        'kind: ConfigMap',
+        'metadata:',
+        '  name: values',
+        'data:',
+        '  values: {{ toJson .Values | quote }}',
+        '  kinds: {{ dict "flag" (kindOf .Values.flag) "nothing" (kindOf .Values.nothing) "count" (kindOf .Values.count) | toJson | quote }}',
+        ''
+      ].join('\n')
+    })
+    const { documents } = await loadKubernetesTemplate(request({ service: 'web', 'image-tag': '2.0', template: dir, 'helm-set': `database.host=db\n${helmSet}` }), 'shop')
+    const data = (documents.find(d => (d.value as { metadata: { name: string } }).metadata.name === 'values')!.value as { data: Record<string, string> }).data
+    return { values: JSON.parse(data.values) as Record<string, unknown>, kinds: JSON.parse(data.kinds) as Record<string, string> }
+  }
+
+  it('passes a helm-set value with commas as one value: a branch name never turns on privileged', async () => {
+    const { values } = await valuesAfter('branch=a,securityContext.privileged=true')
+    expect(values.branch).toBe('a,securityContext.privileged=true')
+    expect(values.securityContext).toEqual({ privileged: false })
+  })
+
+  it('renders a secret with a comma whole, where --set split it and printed the fragment in its error', async () => {
+    const { values } = await valuesAfter('database.password=hun,ter22')
+    expect(values.database).toEqual({ host: 'db', password: 'hun,ter22' })
+  })
+
+  it('keeps true, null, numbers and {x,y} as the strings they were written as', async () => {
+    const { values, kinds } = await valuesAfter('flag=true\nnothing=null\ncount=3\nlist={x,y}\nescaped=a\\,b\nlabels.app\\.kubernetes\\.io/name=web\nhosts[1]=b.example.com')
+    expect(kinds).toEqual({ flag: 'string', nothing: 'string', count: 'string' })
+    expect(values).toMatchObject({ flag: 'true', nothing: 'null', count: '3', list: '{x,y}', escaped: 'a\\,b', labels: { 'app.kubernetes.io/name': 'web' }, hosts: [null, 'b.example.com'] })
+  })
+
+  it('says that helm-set values are strings when the chart schema wants another type', async () => {
+    const dir = copyOfChart({ 'values.schema.json': JSON.stringify({ type: 'object', properties: { replicaCount: { type: 'integer' } } }) })
+    const error = await userError(loadKubernetesTemplate(request({ service: 'web', 'image-tag': '2.0', template: dir, 'helm-set': 'database.host=db\nreplicaCount=3' }), 'shop'))
+    expect(error.problems[0].location).toEqual({ file: path.join(dir, 'values.schema.json'), line: 1 })
+    expect(error.message).toContain("'helm-set' values are strings: numbers, booleans and lists go in a 'helm-values' file")
   })
 
   it("shows helm's own error at the template and line it names", async () => {

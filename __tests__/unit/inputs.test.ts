@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals'
 import { UserError } from '../../src/errors.js'
 import { parseInputs, parseVars } from '../../src/inputs.js'
+import { helmSetValues } from '../../src/render/helm-set.js'
 
 const env = (inputs: Record<string, string>): Record<string, string> =>
   Object.fromEntries(Object.entries(inputs).map(([name, value]) => [`INPUT_${name.toUpperCase()}`, value]))
@@ -177,6 +178,63 @@ describe('inputs of the later phases (pre-deploy, verify, pauses, charts)', () =
     const request = parseInputs(env({ ...base, 'helm-values': 'values.yaml\nvalues-prod.yaml', 'helm-set': 'replicaCount=3\nimage.pullPolicy=Always', prune: 'true' }))
     expect(request.kubernetes).toMatchObject({ helmValues: ['values.yaml', 'values-prod.yaml'], helmSet: { replicaCount: '3', 'image.pullPolicy': 'Always' }, prune: true, waitForLoadBalancers: true })
     expectProblems(() => parseInputs(env({ ...base, 'helm-set': 'no-equals' })), ['helm-set'])
+  })
+
+  it('refuses a helm-set key helm could not read, and two keys that set one place two ways, naming them', () => {
+    const problems = (text: string) => {
+      try {
+        parseInputs(env({ ...base, 'helm-set': text }), () => undefined)
+      } catch (error) {
+        return (error as UserError).problems.map(problem => `${problem.input}: ${problem.message}`)
+      }
+      return []
+    }
+    expect(problems('a..b=1')).toEqual(["helm-set: 'a..b' has an empty part: write keys as a.b.c (\\. for a dot inside a key)"])
+    expect(problems('[0]=x')).toEqual(["helm-set: '[0]' has a list index [n] without a name before it: write list[0]"])
+    expect(problems('a[x]=1\nb[1]c=2\nd[99999]=3')).toEqual([
+      "helm-set: 'a[x]' has a list index that is not [n] with a number n",
+      "helm-set: 'b[1]c' has 'c' right after [1]: write list[0].key or list[0][1]",
+      "helm-set: 'd[99999]' has a list index over 65536"
+    ])
+    expect(problems('a.=1\nb\\=2')).toEqual([
+      "helm-set: 'a.' has an empty part: write keys as a.b.c (\\. for a dot inside a key)",
+      "helm-set: 'b\\' ends with \\: write \\. for a dot inside a key"
+    ])
+    expect(problems('image=web\nimage.tag=2.0')).toEqual(["helm-set: 'image.tag' and 'image' set the same value, one as a value and one as a map or list: keep one"])
+    expect(problems('hosts[0]=a\nhosts.main=b')).toEqual(["helm-set: 'hosts.main' and 'hosts[0]' set the same value, one as a value and one as a map or list: keep one"])
+  })
+
+  it('turns helm-set into values as --set keys name them, every value the string it was written as', () => {
+    const values = helmSetValues({
+      'image.tag': '2.0',
+      'image.pullPolicy': 'Always',
+      'podLabels.app\\.kubernetes\\.io/name': 'web',
+      'hosts[2]': 'c.example.com',
+      'hosts[0]': 'a.example.com',
+      'ports[0].port': '8080',
+      'matrix[0][1]': 'x',
+      branch: 'a,securityContext.privileged=true',
+      flag: 'true',
+      nothing: 'null',
+      list: '{x,y}'
+    })
+    expect(JSON.parse(JSON.stringify(values))).toEqual({
+      image: { tag: '2.0', pullPolicy: 'Always' },
+      podLabels: { 'app.kubernetes.io/name': 'web' },
+      hosts: ['a.example.com', null, 'c.example.com'],
+      ports: [{ port: '8080' }],
+      matrix: [[null, 'x']],
+      branch: 'a,securityContext.privileged=true',
+      flag: 'true',
+      nothing: 'null',
+      list: '{x,y}'
+    })
+  })
+
+  it("keeps a helm-set key named __proto__ a key, never Object's prototype", () => {
+    const values = helmSetValues({ '__proto__.polluted': 'yes', 'constructor.prototype.polluted': 'yes' })
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined()
+    expect(JSON.parse(JSON.stringify(values))).toEqual(JSON.parse('{"__proto__":{"polluted":"yes"},"constructor":{"prototype":{"polluted":"yes"}}}'))
   })
 
   it('registers each helm-set value of 3 characters or more as a secret, so the runner masks it in every log line', () => {

@@ -40,6 +40,20 @@ describe('verify-command', () => {
     }
   })
 
+  it("keeps the action's inputs and runtime tokens out of its environment", async () => {
+    const actionOnly = { INPUT_KUBECONFIG: 'kube-secret', 'INPUT_GITHUB-TOKEN': 'ghs_secret', ACTIONS_RUNTIME_TOKEN: 'runtime-secret', ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'oidc-secret' }
+    Object.assign(process.env, actionOnly, { VERIFY_TEST_MARKER: 'from-the-job' })
+    try {
+      // /proc shows the environment the shell was started with, names a shell would not export included.
+      const { result, log } = await run(`tr '\\000' '\\n' < /proc/$$/environ`)
+      expect(result).toEqual({ ok: true })
+      expect(log).toContain('stdout: VERIFY_TEST_MARKER=from-the-job')
+      expect(log).not.toMatch(/INPUT_|ACTIONS_RUNTIME_TOKEN|ACTIONS_ID_TOKEN_REQUEST_TOKEN|secret/)
+    } finally {
+      for (const name of [...Object.keys(actionOnly), 'VERIFY_TEST_MARKER']) delete process.env[name]
+    }
+  })
+
   it('fails with the exit code and the tail of its output', async () => {
     const script = 'for i in $(seq 1 30); do echo "line $i"; done; echo "smoke test: /orders answered 500" >&2; exit 3'
     const { result, reason } = await run(script)

@@ -1,9 +1,10 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { ProblemList, type SourceLocation } from '../errors.js'
+import { helmSetValues, withHelmSetFile } from './helm-set.js'
 import { parseRenderedOutput } from './rendered-output.js'
 import type { SourceDocument } from './source.js'
-import { HELM, commandLine, findTool, runTool } from './tools.js'
+import { HELM, commandLine, findTool, runTool, type ToolOptions } from './tools.js'
 import type { DeployRequest } from '../request.js'
 
 export interface RenderedTemplate {
@@ -19,11 +20,18 @@ type ChartRequest = Pick<DeployRequest, 'service'> & { kubernetes: Pick<DeployRe
  * name, CRDs of crds/ are included (the set is applied whole), the chart's test hooks are not (they are
  * for `helm test`). Documents are named after the chart file that `# Source:` says made them.
  */
-export async function renderChart(dir: string, request: ChartRequest, namespace: string, env: NodeJS.ProcessEnv = process.env): Promise<RenderedTemplate> {
+export async function renderChart(dir: string, request: ChartRequest, namespace: string, options: ToolOptions = {}): Promise<RenderedTemplate> {
   await checkValuesFiles(request.kubernetes.helmValues)
-  const helm = await findTool(HELM, dir, env)
-  const { args, shown } = helmArgs(dir, request, namespace)
-  const output = await runTool(helm, args, shown, stderr => explainHelmError(stderr, dir), env)
+  const helm = await findTool(HELM, dir, options)
+  const values = helmSetValues(request.kubernetes.helmSet)
+  const { output, shown } = await withHelmSetFile(
+    values,
+    async setFile => {
+      const { args, shown } = helmArgs(dir, request, namespace, setFile)
+      return { output: await runTool(helm, args, shown, stderr => explainHelmError(stderr, dir), options), shown }
+    },
+    options.env
+  )
   const command = commandLine('helm', shown)
   const documents = parseRenderedOutput(output, command, (_document, firstLine, lines) => {
     const source = /^# Source: (\S.*)$/.exec(lines[firstLine - 1] ?? '')
@@ -32,14 +40,18 @@ export async function renderChart(dir: string, request: ChartRequest, namespace:
   return { documents, renderedBy: `${command} (helm ${helm.version})` }
 }
 
-/** The arguments, and the same as shown to anyone reading the log: `--set` values may be secrets. */
-export function helmArgs(dir: string, request: ChartRequest, namespace: string): { args: string[]; shown: string[] } {
+/**
+ * The arguments, and the same as shown to anyone reading the log. The `helm-set` values come in a file
+ * of their own (`setFile`, see helm-set.ts), last so that they override the `helm-values` files; the log
+ * shows which keys it sets, never their values (they may be secrets) or its temporary path.
+ */
+export function helmArgs(dir: string, request: ChartRequest, namespace: string, setFile?: string): { args: string[]; shown: string[] } {
   const common = ['template', request.service, dir, '--namespace', namespace, '--include-crds', '--skip-tests']
   const values = request.kubernetes.helmValues.flatMap(file => ['-f', file])
-  const sets = Object.entries(request.kubernetes.helmSet)
+  const keys = Object.keys(request.kubernetes.helmSet)
   return {
-    args: [...common, ...values, ...sets.flatMap(([key, value]) => ['--set', `${key}=${value}`])],
-    shown: [...common, ...values, ...sets.flatMap(([key]) => ['--set', `${key}=***`])]
+    args: [...common, ...values, ...(setFile ? ['-f', setFile] : [])],
+    shown: [...common, ...values, ...(setFile ? ['-f', `<helm-set: ${keys.join(', ')}>`] : [])]
   }
 }
 
@@ -80,7 +92,10 @@ export function explainHelmError(stderr: string, dir: string): { location?: Sour
     return { location: { file: path.join(dir, 'Chart.yaml'), line: 1 }, hint: `run \`helm dependency build ${dir}\` in a step before this one, or commit the charts/ folder` }
   }
   if (/values don't meet the specifications of the schema/.test(stderr)) {
-    return { location: { file: path.join(dir, 'values.schema.json'), line: 1 }, hint: "check 'helm-values' and 'helm-set' against the chart's values.schema.json" }
+    return {
+      location: { file: path.join(dir, 'values.schema.json'), line: 1 },
+      hint: "check 'helm-values' and 'helm-set' against the chart's values.schema.json; 'helm-set' values are strings: numbers, booleans and lists go in a 'helm-values' file"
+    }
   }
   return {}
 }

@@ -17,13 +17,14 @@ export interface LoadedTemplate {
  * else read from the manifests with their `${KEY}` placeholders filled in. Placeholders are for plain
  * manifests only: a chart has its values and a kustomization its own patches and replacements, and
  * their output may hold `${...}` of its own (shell scripts in ConfigMaps) that is not ours to replace.
+ * `signal`, the run's cancellation, stops helm or kustomize (each also has its own bound: tools.ts).
  */
-export async function loadKubernetesTemplate(request: DeployRequest, namespace: string, env: NodeJS.ProcessEnv = process.env): Promise<LoadedTemplate> {
+export async function loadKubernetesTemplate(request: DeployRequest, namespace: string, env: NodeJS.ProcessEnv = process.env, signal?: AbortSignal): Promise<LoadedTemplate> {
   const template = await kubernetesTemplate(request.template!)
   checkInputsFit(request, template)
   if (template.kind === 'manifests') return { documents: await loadManifestDocuments(request, namespace) }
   const rendered: RenderedTemplate =
-    template.kind === 'chart' ? await renderChart(template.dir, request, namespace, env) : await buildOverlay(template.dir, template.kustomization, env)
+    template.kind === 'chart' ? await renderChart(template.dir, request, namespace, { env, signal }) : await buildOverlay(template.dir, template.kustomization, { env, signal })
   // A chart or kustomization that renders nothing is a mistake worth naming (a false condition, an empty templates/).
   if (rendered.documents.length === 0) throw new UserError({ input: 'template', message: `${rendered.renderedBy} rendered no Kubernetes objects from '${template.dir}'` })
   return rendered

@@ -4,7 +4,7 @@ import { parse } from 'yaml'
 import type { SourceLocation } from '../errors.js'
 import type { RenderedTemplate } from './chart.js'
 import { parseRenderedOutput } from './rendered-output.js'
-import { KUSTOMIZE, commandLine, findTool, runTool } from './tools.js'
+import { KUSTOMIZE, commandLine, findTool, runTool, type ToolOptions } from './tools.js'
 
 const ORIGIN = 'config.kubernetes.io/origin'
 
@@ -13,10 +13,10 @@ const ORIGIN = 'config.kubernetes.io/origin'
  * the kustomization asks kustomize to record where objects came from (`buildMetadata:
  * [originAnnotations]`): then at the file named there.
  */
-export async function buildOverlay(dir: string, kustomization: string, env: NodeJS.ProcessEnv = process.env): Promise<RenderedTemplate> {
-  const kustomize = await findTool(KUSTOMIZE, dir, env)
+export async function buildOverlay(dir: string, kustomization: string, options: ToolOptions = {}): Promise<RenderedTemplate> {
+  const kustomize = await findTool(KUSTOMIZE, dir, options)
   const args = ['build', dir]
-  const output = await runTool(kustomize, args, args, stderr => explainKustomizeError(stderr, kustomization), env)
+  const output = await runTool(kustomize, args, args, stderr => explainKustomizeError(stderr, kustomization), options)
   const command = commandLine('kustomize', args)
   const documents = parseRenderedOutput(output, command, (document, firstLine) => {
     const file = originFile(document.value, dir)

@@ -1,7 +1,8 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { getExecOutput } from '@actions/exec'
-import { UserError, type SourceLocation } from '../errors.js'
+import { runBounded, type Finished } from '../child-process.js'
+import { UserError, errorMessage, type SourceLocation } from '../errors.js'
+import { formatDuration } from '../rollout/deadline.js'
 
 /** The user's own template tools: run from PATH, as they are on GitHub's hosted runners. */
 export interface TemplateTool {
@@ -12,20 +13,43 @@ export interface TemplateTool {
   versionArgs: string[]
   /** How to get the tool onto a runner that lacks it. */
   install: string
+  /** What usually makes the tool hang, and the fix, for the message when it is stopped at its bound. */
+  stalled: string
+}
+
+/**
+ * How long helm or kustomize may take to render. Rendering is local work of seconds; what takes longer
+ * waits on the network (a remote kustomize base or component fetched with git, a chart repository that
+ * does not answer) and would otherwise hold the job until GitHub's 6-hour limit. Five minutes leaves
+ * room for a slow clone of a large remote base on a busy runner.
+ */
+export const RENDER_TIMEOUT_MS = 5 * 60_000
+/** `helm version` / `kustomize version` print one line at once; longer is a tool that hangs. */
+const VERSION_TIMEOUT_MS = 30_000
+
+/** How a tool runs: its environment (without the action's inputs), the run's cancellation, its bound. */
+export interface ToolOptions {
+  env?: NodeJS.ProcessEnv
+  /** The run's cancellation: the tool and its children are stopped when it fires. */
+  signal?: AbortSignal
+  /** Default RENDER_TIMEOUT_MS. */
+  timeoutMs?: number
 }
 
 export const HELM: TemplateTool = {
   name: 'helm',
   what: 'a Helm chart',
   versionArgs: ['version', '--short'],
-  install: "GitHub's hosted runners have it; elsewhere add a step before this one: `uses: azure/setup-helm@v4`"
+  install: "GitHub's hosted runners have it; elsewhere add a step before this one: `uses: azure/setup-helm@v4`",
+  stalled: 'helm template needs no network unless a dependency or plugin does: run `helm dependency build` in a step before this one, or commit the charts/ folder'
 }
 
 export const KUSTOMIZE: TemplateTool = {
   name: 'kustomize',
   what: 'a kustomization',
   versionArgs: ['version'],
-  install: "GitHub's hosted runners have it; elsewhere add a step before this one: `uses: imranismail/setup-kustomize@v2`"
+  install: "GitHub's hosted runners have it; elsewhere add a step before this one: `uses: imranismail/setup-kustomize@v2`",
+  stalled: 'a remote base or component (a git or https URL) that does not answer? Check that the runner reaches its host, or vendor it into the repository'
 }
 
 /** A tool found on PATH and the version it reports. */
@@ -42,7 +66,8 @@ const versions = new Map<string, Promise<string>>()
  * Finds the tool on PATH and asks its version, or throws the error a user can act on: which input
  * needs it, and how to install it.
  */
-export async function findTool(tool: TemplateTool, template: string, env: NodeJS.ProcessEnv = process.env): Promise<FoundTool> {
+export async function findTool(tool: TemplateTool, template: string, options: ToolOptions = {}): Promise<FoundTool> {
+  const env = options.env ?? process.env
   const found = await onPath(tool.name, env)
   if (!found) {
     throw new UserError({
@@ -52,10 +77,28 @@ export async function findTool(tool: TemplateTool, template: string, env: NodeJS
   }
   let version = versions.get(found)
   if (!version) {
-    version = run(found, tool.versionArgs, env).then(result => (result.exitCode === 0 ? firstLine(result.stdout) : 'version unknown'))
+    version = runBounded(found, tool.versionArgs, { env, timeoutMs: VERSION_TIMEOUT_MS }).then(result =>
+      result.exitCode === 0 && !result.stopped ? firstLine(result.stdout) : 'version unknown', () => 'version unknown'
+    )
     versions.set(found, version)
   }
-  return { tool, path: found, version: await version }
+  // The version is asked once per process, but each run's cancellation stops the wait for it.
+  return { tool, path: found, version: await untilCancelled(version, options.signal, `${tool.name} ${tool.versionArgs.join(' ')}`) }
+}
+
+/** `promise`, or the run's cancellation (as an error whose cause it is) if that comes first. */
+function untilCancelled<T>(promise: Promise<T>, signal: AbortSignal | undefined, what: string): Promise<T> {
+  if (!signal) return promise
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(cancelledError(what, signal))
+    if (signal.aborted) return onAbort()
+    signal.addEventListener('abort', onAbort, { once: true })
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
+  })
+}
+
+function cancelledError(what: string, signal: AbortSignal | undefined): Error {
+  return new Error(`${what} was stopped: ${errorMessage(signal?.reason)}`, { cause: signal?.reason })
 }
 
 async function onPath(name: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
@@ -77,11 +120,6 @@ async function onPath(name: string, env: NodeJS.ProcessEnv): Promise<string | un
   return undefined
 }
 
-async function run(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ exitCode: number; stdout: string; stderr: string }> {
-  // silent: the tool's output is data for us to parse or quote, not for the log as it comes.
-  return getExecOutput(file, args, { silent: true, ignoreReturnCode: true, env: env as Record<string, string> })
-}
-
 /** Where a tool's error points in the user's files, and what to do about it, as far as its output tells. */
 export interface Explanation {
   location?: SourceLocation
@@ -94,16 +132,23 @@ const ERROR_LINES = 30
 /**
  * Runs the tool and returns what it printed; a failure is a UserError that quotes the tool's own
  * words (trimmed to their last lines), at `location` when the caller could tell where the fault is.
- * `shown` is `args` as messages may print them (no secret values).
+ * `shown` is `args` as messages may print them (no secret values). The tool runs without the action's
+ * inputs in its environment, within `timeoutMs` (RENDER_TIMEOUT_MS) and the run's cancellation: at
+ * either it is stopped with everything it started.
  */
 export async function runTool(
   found: FoundTool,
   args: string[],
   shown: string[],
   explain: (stderr: string) => Explanation | Promise<Explanation>,
-  env: NodeJS.ProcessEnv = process.env
+  options: ToolOptions = {}
 ): Promise<string> {
-  const result = await run(found.path, args, env)
+  const timeoutMs = options.timeoutMs ?? RENDER_TIMEOUT_MS
+  const result = await runBounded(found.path, args, { env: options.env ?? process.env, signal: options.signal, timeoutMs }).catch((error: unknown) => {
+    throw new UserError({ input: 'template', message: `could not run ${found.tool.name} (${found.path}): ${errorMessage(error)}` })
+  })
+  if (result.stopped === 'cancelled') throw cancelledError(commandLine(found.tool.name, shown), options.signal)
+  if (result.stopped === 'timeout') throw stalledError(found, shown, timeoutMs, result)
   if (result.exitCode === 0) return result.stdout
   const output = trimOutput(result.stderr || result.stdout)
   const { location, hint } = await explain(output)
@@ -111,6 +156,17 @@ export async function runTool(
     input: 'template',
     location,
     message: `${commandLine(found.tool.name, shown)} (${found.tool.name} ${found.version}) failed with exit code ${result.exitCode}${hint ? ` (${hint})` : ''}:\n${output}`
+  })
+}
+
+/** A tool stopped at its bound: what it was running, the bound, the likely cause and what it printed. */
+function stalledError(found: FoundTool, shown: string[], timeoutMs: number, result: Finished): UserError {
+  const printed = trimOutput(result.stderr || result.stdout)
+  return new UserError({
+    input: 'template',
+    message:
+      `${commandLine(found.tool.name, shown)} (${found.tool.name} ${found.version}) did not finish within ${formatDuration(timeoutMs)} and was stopped` +
+      ` (${found.tool.stalled})${printed ? `; the last it printed:\n${printed}` : '; it printed nothing'}`
   })
 }
 

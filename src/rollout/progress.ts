@@ -109,10 +109,21 @@ export interface WorkflowCommands {
 }
 
 /**
- * A line the runner would read as a workflow command: `::name::` after leading whitespace (the runner
- * trims it), or the old `##[name]` form anywhere in the line.
+ * What may stand before `::` at the start of a line the runner reads as a workflow command. The runner
+ * (C#) reads a step's output line by line (ReadLine ends a line at \n, \r or \r\n) and trims each line
+ * with String.TrimStart, which strips every char.IsWhiteSpace: C0 tab to carriage return, U+0085 (NEL),
+ * U+00A0 and the Unicode space and line/paragraph separators. JavaScript's \s and line ends are not that
+ * set (\s lacks U+0085), so the set here is wider than both on purpose: any whitespace, control (C0 and
+ * C1) or format character (U+FEFF, zero-width ones) may come before `::`. Text wrapped for nothing is
+ * only a few lines longer; text let through unwrapped could run a command.
  */
-const COMMAND_LIKE = /^\s*::|##\[/m
+const INVISIBLE = '[\\p{White_Space}\\p{Cc}\\p{Cf}\\p{Z}]'
+/**
+ * A line the runner would read as a workflow command: `::` after nothing but invisible characters, at
+ * the start of the text or after any character that could end a line (every control character, the
+ * line and paragraph separators), or the old `##[name]` form anywhere in the line.
+ */
+const COMMAND_LIKE = new RegExp(`(?:^|[\\p{Cc}\\p{Zl}\\p{Zp}])${INVISIBLE}*::|##\\[`, 'u')
 
 /**
  * The action's log as a ProgressSink that is safe for any text. Progress prints text from outside

@@ -1,18 +1,18 @@
-import { execFile } from 'node:child_process'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import * as exec from '@actions/exec'
+import { childEnv, stopTree } from '../child-process.js'
 import { errorMessage } from '../errors.js'
 import { formatDuration } from '../rollout/deadline.js'
 import { sleep } from '../rollout/poll.js'
 import type { WaitContext } from '../rollout/platform.js'
 import type { VerifyResult } from './result.js'
 
+export { alive } from '../child-process.js'
+
 /** Lines of output kept for the verdict. */
 const TAIL_LINES = 20
-/** Between SIGTERM and SIGKILL when the command must stop. */
-const KILL_GRACE_MS = 2000
 
 /**
  * The command as `sh -c` runs it, behind a wrapper that writes the shell's pid first: @actions/exec
@@ -22,7 +22,8 @@ const WRAPPER = 'echo $$ >"$0"; exec sh -c "$1"'
 
 /**
  * Runs `verify-command` on the runner through @actions/exec (`sh -c`), with the runner's environment
- * and `environment` (DEPLOY_SERVICE, DEPLOY_REVISION ...). Its output is printed as it comes, as data;
+ * as a `run:` step sees it (without the action's inputs and runtime tokens: `childEnv`) and
+ * `environment` (DEPLOY_SERVICE, DEPLOY_REVISION ...). Its output is printed as it comes, as data;
  * exit 0 passes. At the deadline or on cancellation it is stopped (SIGTERM to it and its children,
  * SIGKILL after 2 s).
  */
@@ -49,7 +50,8 @@ export async function verifyCommand(command: string, environment: Record<string,
   deadline.signal.addEventListener('abort', stop, { once: true })
   if (deadline.signal.aborted) stop()
   try {
-    const env = { ...stringEnv(process.env), ...environment }
+    // The environment a `run:` step of the job would see (not the action's inputs or runtime tokens).
+    const env = { ...childEnv(process.env), ...environment }
     const exitCode = await exec
       .exec('sh', ['-c', WRAPPER, pidFile, command], {
         env,
@@ -78,10 +80,6 @@ export async function verifyCommand(command: string, environment: Record<string,
   }
 }
 
-function stringEnv(env: NodeJS.ProcessEnv): Record<string, string> {
-  return Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined))
-}
-
 /**
  * SIGTERM to the command and every process under it, then SIGKILL to whatever is left. The wrapper
  * writes its pid at once, but a loaded runner may start it late: the pid file is awaited for as long
@@ -94,49 +92,5 @@ export async function stopProcess(pidFile: string, returned: () => boolean): Pro
     if (/^\d+\s*$/.test(text)) pid = Number(text)
     else await sleep(50)
   }
-  if (pid === undefined) return
-  const tree = await processTree(pid)
-  signal(tree, 'SIGTERM')
-  for (let waited = 0; waited < KILL_GRACE_MS && tree.some(alive); waited += 100) await sleep(100)
-  signal(tree.filter(alive), 'SIGKILL')
-}
-
-/** `pid` and its descendants, from `ps` (Linux and macOS runners). */
-async function processTree(root: number): Promise<number[]> {
-  const table = await new Promise<string>(resolve => execFile('ps', ['-A', '-o', 'pid=', '-o', 'ppid='], (error, stdout) => resolve(error ? '' : String(stdout))))
-  const children = new Map<number, number[]>()
-  for (const line of table.split('\n')) {
-    const [pid, ppid] = line.trim().split(/\s+/).map(Number)
-    if (!Number.isInteger(pid) || !Number.isInteger(ppid)) continue
-    children.set(ppid, [...(children.get(ppid) ?? []), pid])
-  }
-  const tree: number[] = []
-  const queue = [root]
-  while (queue.length) {
-    const pid = queue.shift()!
-    if (tree.includes(pid)) continue
-    tree.push(pid)
-    queue.push(...(children.get(pid) ?? []))
-  }
-  return tree
-}
-
-function signal(pids: number[], name: NodeJS.Signals): void {
-  for (const pid of pids) {
-    try {
-      process.kill(pid, name)
-    } catch {
-      // Gone already.
-    }
-  }
-}
-
-/** Whether a process with this pid is still there (signal 0 checks without sending anything). */
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
+  if (pid !== undefined) await stopTree(pid)
 }

@@ -43,7 +43,7 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
 
   async function renderTemplate(namespace: string) {
     // Manifests, or what helm / kustomize rendered from a chart or kustomization (renderedBy says which).
-    const { documents, renderedBy } = await loadKubernetesTemplate(request, namespace)
+    const { documents, renderedBy } = await loadKubernetesTemplate(request, namespace, process.env, cancel)
     return { ...renderManifests(documents, request, namespace), renderedBy }
   }
 
