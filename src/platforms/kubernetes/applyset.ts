@@ -61,6 +61,11 @@ export interface PruneCandidates {
   kept: string[]
   /** `Kind/name: what was found`: objects with our id that this set did not apply (a label copied onto them). */
   foreign: string[]
+  /**
+   * Kinds of members kept by an annotation or an unnamed claim: the parent keeps listing them, so a
+   * later deploy sees them again (the annotation removed, the claim named in prune-volume-claims).
+   */
+  keptKinds: Set<string>
 }
 
 /** What a prune did: rows for the object table, what it kept and left alone, what failed, and why it did nothing at all. */
@@ -243,6 +248,7 @@ export class ApplySet {
     const members: Member[] = []
     const kept: string[] = []
     const foreign: string[] = []
+    const keptKinds = new Set<string>()
     const kinds = [...new Set([...this.previousKinds, ...objects.map(groupKindOf)])].sort()
     for (const groupKind of kinds) {
       const [kind, ...rest] = groupKind.split('.')
@@ -263,12 +269,18 @@ export class ApplySet {
           if (!proof.controlled && !proof.gone) foreign.push(`${ref}: ${proof.found}${proof.owner ? ` (${proof.owner})` : ''}`)
           continue
         }
-        const why = NEVER_PRUNED.has(groupKind) ? `a ${kind} is never pruned (deleting it deletes what it holds); delete it yourself if it should go` : keptBecause(item, kind, this.policy)
-        if (why) kept.push(`${ref}: ${why}`)
-        else members.push(member)
+        if (NEVER_PRUNED.has(groupKind)) {
+          kept.push(`${ref}: a ${kind} is never pruned (deleting it deletes what it holds); delete it yourself if it should go`)
+          continue
+        }
+        const why = keptBecause(item, kind, this.policy)
+        if (why) {
+          kept.push(`${ref}: ${why}`)
+          keptKinds.add(groupKind)
+        } else members.push(member)
       }
     }
-    return { members, kept, foreign }
+    return { members, kept, foreign, keptKinds }
   }
 
   /**
@@ -277,13 +289,14 @@ export class ApplySet {
    * newer deploy of the set applied meanwhile). Each deletion is made through `ifOurs`: the parent
    * and the member are read again right before it, and the delete carries the member's uid and
    * resourceVersion as read. A member that could not be deleted keeps the parent wide, so the next
-   * deploy tries again. What is kept on purpose (a CRD, a Namespace, an annotated object, a claim not
-   * named, a kind the server no longer serves) is said, then left out of the set when its kind is.
+   * deploy tries again. What is kept on purpose is said: a CRD, a Namespace or a kind the server no
+   * longer serves is then left out of the set; the kind of an annotated object or a claim not named
+   * stays listed, so a later deploy looks at it again.
    */
   async prune(objects: KubeObject[]): Promise<PruneResult> {
     const before = await this.parentProof()
     if (!before.ours) return { rows: [], kept: [], foreign: [], problems: [], superseded: `${before.found}; ${before.owner}` }
-    const { members, kept, foreign } = await this.candidates(objects)
+    const { members, kept, foreign, keptKinds } = await this.candidates(objects)
     const rows: ObjectState[] = []
     const problems: string[] = []
     for (const member of members) {
@@ -300,6 +313,7 @@ export class ApplySet {
         const proof = memberProof(live, ref, this.id, this.memberManager)
         gone = proof.gone === true
         const why = proof.ours ? keptBecause(live!, member.kind, this.policy) : undefined
+        if (why) keptKinds.add(groupKindOf(member))
         return why ? { ours: false, found: `${ref} is ${why}` } : proof
       }
       try {
@@ -318,22 +332,22 @@ export class ApplySet {
     }
     for (const line of kept) rows.push({ ref: line.slice(0, line.indexOf(':')), state: `not pruned: ${line.slice(line.indexOf(':') + 2)}` })
     if (problems.length === 0) {
-      const narrowing = await this.narrow(objects)
+      const narrowing = await this.narrow([...objects.map(groupKindOf), ...keptKinds])
       if (narrowing) return { rows, kept, foreign, problems, superseded: narrowing }
     }
     return { rows, kept, foreign, problems }
   }
 
   /**
-   * Narrows the parent to the set's kinds, only while it still carries this run's token and is the
+   * Narrows the parent to `kinds` (the set's, and those of members kept on purpose), only while it still carries this run's token and is the
    * parent just read (resourceVersion): a newer deploy that widened it meanwhile keeps its kinds.
    * Returns why it did not, if it did not.
    */
-  private async narrow(objects: KubeObject[]): Promise<string | undefined> {
+  private async narrow(kinds: string[]): Promise<string | undefined> {
     const parent = await this.parentProof()
     if (!parent.ours) return `${parent.found}; its list of kinds was left as that deploy wrote it`
     try {
-      await this.writeParent(objects.map(groupKindOf), parent.precondition)
+      await this.writeParent(kinds, parent.precondition)
       return undefined
     } catch (error) {
       // 409 with the resourceVersion we sent: the parent was written since our read.
