@@ -169,7 +169,7 @@ export function parseInputs(env: Env = process.env, registerSecret: (secret: str
 
   const prune = boolean('prune', false)
   const adopt = parseAdopt(input('adopt'))
-  if (typeof adopt === 'string') problems.add({ input: 'adopt', message: adopt })
+  if ('problem' in adopt) problems.add({ input: 'adopt', message: adopt.problem })
   const pruneVolumeClaims = input('prune-volume-claims')
     .split(/[\n,]/)
     .map(name => name.trim())
@@ -218,7 +218,7 @@ export function parseInputs(env: Env = process.env, registerSecret: (secret: str
         .filter(file => file !== ''),
       helmSet,
       prune,
-      adopt: typeof adopt === 'string' ? [] : adopt,
+      adopt: 'problem' in adopt ? [] : adopt.adopt,
       pruneVolumeClaims,
       waitForLoadBalancers: boolean('wait-for-load-balancers', true)
     }
@@ -242,18 +242,18 @@ const ADOPT_ENTRY = /^[A-Z][A-Za-z0-9]*\/[^\s/,]+$/
 
 /**
  * `adopt`: `true` (every object of the set another ApplySet holds), `false`/empty (none), or a list of
- * `Kind/name` (comma or newline separated). A string return is the problem.
+ * `Kind/name` (comma or newline separated).
  */
-export function parseAdopt(text: string): 'all' | string[] | string {
-  if (text === '' || FALSE.includes(text)) return []
-  if (TRUE.includes(text)) return 'all'
+export function parseAdopt(text: string): { adopt: 'all' | string[] } | { problem: string } {
+  if (text === '' || FALSE.includes(text)) return { adopt: [] }
+  if (TRUE.includes(text)) return { adopt: 'all' }
   const entries = text
     .split(/[\n,]/)
     .map(entry => entry.trim())
     .filter(entry => entry !== '')
   const bad = entries.filter(entry => !ADOPT_ENTRY.test(entry))
-  if (bad.length) return `${bad.map(entry => `'${entry}'`).join(', ')} ${bad.length === 1 ? 'is' : 'are'} not Kind/name (e.g. ClusterRole/shop-reader): list the objects to take over from another ApplySet, or use true for all`
-  return entries
+  if (bad.length) return { problem: `${bad.map(entry => `'${entry}'`).join(', ')} ${bad.length === 1 ? 'is' : 'are'} not Kind/name (e.g. ClusterRole/shop-reader): list the objects to take over from another ApplySet, or use true for all` }
+  return { adopt: entries }
 }
 
 const SERVICE_DEPLOYMENT_ARN = /^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:service-deployment\/[A-Za-z0-9_-]{1,255}\/[A-Za-z0-9_-]{1,255}\/[A-Za-z0-9_-]+$/
