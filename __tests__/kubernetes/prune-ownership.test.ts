@@ -3,7 +3,11 @@
 // holds is refused unless adopted; kept objects (Helm's keep policy, our annotation, claims not
 // named) stay; wait: false prunes nothing; an older run that finishes after a newer one prunes nothing.
 import { expect, it } from '@jest/globals'
-import { deploy, deployment, expectStatus, getJson, kubectl, kubectlOk, templateDir, until, withCluster, inNamespace } from './cluster.js'
+import type { KubernetesObject } from '@kubernetes/client-node'
+import fs from 'node:fs'
+import { KubeApi, loadKubeConfig, preconditionOf } from '../../src/platforms/kubernetes/client.js'
+import { ifOurs } from '../../src/rollout/ownership.js'
+import { deploy, deployment, expectStatus, getJson, kubeconfig, kubectl, kubectlOk, templateDir, until, withCluster, inNamespace } from './cluster.js'
 
 const REGISTRY = 'registry.local/shop'
 const PART_OF = 'applyset.kubernetes.io/part-of'
@@ -188,4 +192,18 @@ spec:
       await kubectl(['delete', 'crd', `gates.${group}`, '--wait=false'])
     }
   }, 300_000)
+
+  it('deletes with the uid and resourceVersion of the proving read: an object changed since that read is not deleted', async () => {
+    await kubectlOk(['-n', ns, 'create', 'configmap', 'changing', '--from-literal=a=1'])
+    const api = new KubeApi(loadKubeConfig({ kubeconfig: fs.readFileSync(kubeconfig, 'utf8'), fieldManager: 'deploy-service', forceConflicts: false, helmValues: [], helmSet: {}, prune: false, waitForLoadBalancers: true }))
+    const ref: KubernetesObject = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'changing', namespace: ns } }
+    const proveFrom = (read: KubernetesObject | undefined) => async () => ({ ours: true as const, precondition: preconditionOf(read)!, evidence: 'read by the test' })
+    const stale = await api.read(ref)
+    await kubectlOk(['-n', ns, 'label', 'configmap', 'changing', 'changed=after-the-read'])
+    await expect(ifOurs('delete ConfigMap/changing', proveFrom(stale), owned => api.delete(owned, ref))).rejects.toThrow(/the ResourceVersion in the precondition \(\d+\) does not match the ResourceVersion in record/)
+    expect(await uidOf('configmap', 'changing')).toBe(stale?.metadata?.uid)
+    const fresh = await api.read(ref)
+    expect(await ifOurs('delete ConfigMap/changing', proveFrom(fresh), owned => api.delete(owned, ref))).toBe(true)
+    expect(await uidOf('configmap', 'changing')).toBeUndefined()
+  }, 60_000)
 })

@@ -31,6 +31,9 @@ export const RUN_TOKEN = 'deploy-service/run-token'
 /** On the parent: the workflow run that wrote the token, to name it when another run finds it there. */
 export const RUN_URL = 'deploy-service/run'
 
+/** The server's answer when a delete's uid or resourceVersion precondition no longer holds. */
+const PRECONDITION_FAILED = /the (ResourceVersion|UID) in the precondition .* does not match|Precondition failed/
+
 /**
  * Kinds never pruned, whatever the set says: deleting a CustomResourceDefinition deletes every custom
  * resource of its kind in the cluster, deleting a Namespace everything in it.
@@ -324,6 +327,12 @@ export class ApplySet {
         if (gone) continue
         if (isNotOurs(error)) {
           kept.push(`${ref}: ${error.found}${error.owner ? ` (${error.owner})` : ''}`)
+          continue
+        }
+        if (PRECONDITION_FAILED.test(errorMessage(error))) {
+          // Written by someone between our read and the delete: not deleted; the next deploy looks again.
+          kept.push(`${ref}: changed after the read that proved it ours (the server refused the delete on its uid and resourceVersion); the next deploy looks at it again`)
+          keptKinds.add(groupKindOf(member))
           continue
         }
         rows.push({ ref, state: `not pruned: ${errorMessage(error)}` })
