@@ -177,6 +177,16 @@ export class ApplySet {
     return adopted
   }
 
+  /**
+   * `refuseHeld` again, from reads made now: right before the apply, after the pre-deploy step (which
+   * may take minutes, time for another set to take an object).
+   */
+  async refuseHeldNow(manifests: Manifest[], adopt: Adopt): Promise<void> {
+    const live = new Map<KubeObject, LiveMember | undefined>()
+    for (const { object } of manifests) live.set(object, await this.api.read<KubernetesObject & LiveMember>(object as KubernetesObject))
+    await this.refuseHeld(manifests, object => live.get(object), adopt)
+  }
+
   /** `Secret/web-applyset in namespace prod`: the parent of the set `id`, where a Secret of this kubeconfig's reach is one. */
   private async parentOf(id: string): Promise<string | undefined> {
     try {

@@ -143,6 +143,8 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
           apply: async (progress, signal) => {
             const cancellable = api.withSignal(signal)
             for (const note of [...validated.notes, ...adopted]) progress.step(note)
+            // Read again after the pre-deploy step: another set may have taken an object of ours meanwhile.
+            if (jobs.length) await applySet?.refuseHeldNow(manifests, adopt)
             // The parent lists the old and new kinds before anything is applied: an interrupted deploy leaks nothing.
             await applySet?.beforeApply(objects)
             const answers = new Map<string, KubernetesObject>()
