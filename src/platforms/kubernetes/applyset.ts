@@ -327,7 +327,7 @@ export class ApplySet {
         gone = proof.gone === true
         const why = proof.ours ? keptBecause(live!, member.kind, this.policy) : undefined
         if (why) keptKinds.add(groupKindOf(member))
-        return why ? { ours: false, found: `${ref} is ${why}` } : proof
+        return why ? { ours: false, found: why } : proof
       }
       try {
         await ifOurs(`prune ${ref}`, prove, owned => this.api.delete(owned, member as KubernetesObject))
