@@ -176,6 +176,18 @@ export function parseInputs(env: Env = process.env, registerSecret: (secret: str
   // file's log), not only in the printed command. Shorter values would mask common words.
   for (const value of Object.values(helmSet)) if (value.length >= 3) registerSecret(value)
 
+  const prune = boolean('prune', false)
+  const adopt = parseAdopt(input('adopt'))
+  if ('problem' in adopt) problems.add({ input: 'adopt', message: adopt.problem })
+  const pruneVolumeClaims = input('prune-volume-claims')
+    .split(/[\n,]/)
+    .map(name => name.trim())
+    .filter(name => name !== '')
+  for (const name of pruneVolumeClaims) {
+    if (!DNS_SUBDOMAIN.test(name)) problems.add({ input: 'prune-volume-claims', message: `'${name}' is not a PersistentVolumeClaim name (lowercase letters, digits, '-', '.')` })
+  }
+  if (!prune) for (const name of ['adopt', 'prune-volume-claims']) if (input(name) !== '' && !FALSE.includes(input(name))) problems.add({ input: name, message: "is only used with 'prune: true'" })
+
   const request: DeployRequest = {
     service,
     mode,
@@ -214,7 +226,9 @@ export function parseInputs(env: Env = process.env, registerSecret: (secret: str
         .map(file => file.trim())
         .filter(file => file !== ''),
       helmSet,
-      prune: boolean('prune', false),
+      prune,
+      adopt: 'problem' in adopt ? [] : adopt.adopt,
+      pruneVolumeClaims,
       waitForLoadBalancers: boolean('wait-for-load-balancers', true)
     }
   }
@@ -230,6 +244,25 @@ export function parseInputs(env: Env = process.env, registerSecret: (secret: str
   }
   problems.throwIfAny()
   return request
+}
+
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/
+const ADOPT_ENTRY = /^[A-Z][A-Za-z0-9]*\/[^\s/,]+$/
+
+/**
+ * `adopt`: `true` (every object of the set another ApplySet holds), `false`/empty (none), or a list of
+ * `Kind/name` (comma or newline separated).
+ */
+export function parseAdopt(text: string): { adopt: 'all' | string[] } | { problem: string } {
+  if (text === '' || FALSE.includes(text)) return { adopt: [] }
+  if (TRUE.includes(text)) return { adopt: 'all' }
+  const entries = text
+    .split(/[\n,]/)
+    .map(entry => entry.trim())
+    .filter(entry => entry !== '')
+  const bad = entries.filter(entry => !ADOPT_ENTRY.test(entry))
+  if (bad.length) return { problem: `${bad.map(entry => `'${entry}'`).join(', ')} ${bad.length === 1 ? 'is' : 'are'} not Kind/name (e.g. ClusterRole/shop-reader): list the objects to take over from another ApplySet, or use true for all` }
+  return { adopt: entries }
 }
 
 const SERVICE_DEPLOYMENT_ARN = /^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:service-deployment\/[A-Za-z0-9_-]{1,255}\/[A-Za-z0-9_-]{1,255}\/[A-Za-z0-9_-]+$/

@@ -112,6 +112,13 @@ export interface KubernetesSettings {
   helmSet: Record<string, string>
   /** Delete what an earlier deploy of this service applied and the set no longer holds (ApplySet). */
   prune: boolean
+  /**
+   * Objects of the set that another ApplySet holds and that this one may take over: `all`, or their
+   * `Kind/name`. Others are refused before anything changes.
+   */
+  adopt?: 'all' | string[]
+  /** PersistentVolumeClaims that prune may delete once they leave the set; others are never pruned. */
+  pruneVolumeClaims?: string[]
   /** Wait for a LoadBalancer Service's ingress address (false on clusters without a load-balancer controller). */
   waitForLoadBalancers: boolean
 }

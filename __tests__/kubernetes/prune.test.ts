@@ -93,14 +93,18 @@ withCluster('kubernetes pruning with an ApplySet', () => {
     expect(run.result?.objects?.some(o => o.state.includes('pruned'))).toBe(false)
   }, 240_000)
 
-  it('with wait: false, prunes right after the apply (as kubectl apply --prune does)', async () => {
+  it('with wait: false, prunes nothing: the next deploy that waits and succeeds does (the running pods and a rollback may still use what was dropped)', async () => {
     const web = deployment('nowait', `${REGISTRY}/web:1.0`, { replicas: 1 })
     expectStatus(await deploy({ service: 'nowait', 'image-tag': '1.0', template: templateDir({ 'a.yaml': configMap('nowait-extra'), 'b.yaml': web }), namespace: ns, prune: 'true', wait: 'false' }), 'applied')
     expect(await exists('configmap', 'nowait-extra')).toBe(true)
     const run = await deploy({ service: 'nowait', 'image-tag': '1.1', template: templateDir({ 'b.yaml': web }), namespace: ns, prune: 'true', wait: 'false' })
     expectStatus(run, 'applied')
+    expect(await exists('configmap', 'nowait-extra')).toBe(true)
+    expect(run.log).toMatch(/prune: not now \(wait: false: .*\); the next successful deploy that waits prunes ConfigMap\/nowait-extra \(ApplySet Secret\/nowait-applyset\)/)
+    const waited = await deploy({ service: 'nowait', 'image-tag': '1.1', template: templateDir({ 'b.yaml': web }), namespace: ns, prune: 'true' })
+    expectStatus(waited, 'succeeded')
     expect(await exists('configmap', 'nowait-extra')).toBe(false)
-    expect(run.log).toMatch(/pruned \(no longer in the set, ApplySet Secret\/nowait-applyset\): ConfigMap\/nowait-extra/)
+    expect(waited.log).toMatch(/pruned \(no longer in the set, ApplySet Secret\/nowait-applyset\): ConfigMap\/nowait-extra/)
   }, 120_000)
 
   it('never prunes a CustomResourceDefinition that left the set (that would delete every resource of its kind), and says so', async () => {

@@ -4,18 +4,21 @@
 // members may have; every member carries `applyset.kubernetes.io/part-of: <id>`. Before the apply the
 // parent is widened to the old and new kinds together (an interrupted deploy leaks nothing); after a
 // successful one, members the set no longer holds are deleted and the parent narrowed to the new
-// kinds. Objects without our id (other sets, unlabelled objects) are never listed, so never touched.
+// kinds. Objects without our id (other sets, unlabelled objects) are never listed, so never touched;
+// one that carries our id is deleted only when a read at that moment proves it ours (prune-proof.ts)
+// and the parent still carries this run's token (a newer deploy of the set prunes for itself).
 
-import { createHash } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import type { KubernetesObject } from '@kubernetes/client-node'
 import { ProblemList, UserError, errorMessage } from '../../errors.js'
 import type { KubeObject, Manifest } from '../../render/manifests.js'
+import { ifOurs, isNotOurs, type Proof } from '../../rollout/ownership.js'
 import type { ObjectState } from '../../rollout/platform.js'
-import type { Progress } from '../../rollout/progress.js'
-import type { KubeApi } from './client.js'
+import type { KubeApi, ObjectPrecondition } from './client.js'
+import { PART_OF, heldElsewhere, heldProblem, keptBecause, memberProof, type Adopt, type LiveMember, type PrunePolicy } from './prune-proof.js'
 import { groupKind } from './readiness.js'
 
-export const PART_OF = 'applyset.kubernetes.io/part-of'
+export { PART_OF }
 export const PARENT_ID = 'applyset.kubernetes.io/id'
 export const TOOLING = 'applyset.kubernetes.io/tooling'
 export const GROUP_KINDS = 'applyset.kubernetes.io/contains-group-kinds'
@@ -23,6 +26,13 @@ export const ADDITIONAL_NAMESPACES = 'applyset.kubernetes.io/additional-namespac
 /** `<toolname>/<version>`: kubectl refuses to change a set whose tooling name is not its own, as we do. */
 const TOOL_NAME = 'deploy-service'
 const TOOL_VALUE = `${TOOL_NAME}/v1`
+/** On the parent: the token of the run that last applied the set. Only that run prunes (an older one that finishes later does not). */
+export const RUN_TOKEN = 'deploy-service/run-token'
+/** On the parent: the workflow run that wrote the token, to name it when another run finds it there. */
+export const RUN_URL = 'deploy-service/run'
+
+/** The server's answer when a delete's uid or resourceVersion precondition no longer holds. */
+const PRECONDITION_FAILED = /the (ResourceVersion|UID) in the precondition .* does not match|Precondition failed/
 
 /**
  * Kinds never pruned, whatever the set says: deleting a CustomResourceDefinition deletes every custom
@@ -42,20 +52,39 @@ export function groupKindOf(object: { apiVersion: string; kind: string }): strin
 }
 
 interface Parent {
-  metadata: { labels?: Record<string, string>; annotations?: Record<string, string> }
+  metadata: { labels?: Record<string, string>; annotations?: Record<string, string>; resourceVersion?: string }
 }
 
-interface Member {
-  apiVersion: string
-  kind: string
-  metadata: { name: string; namespace?: string; uid?: string; ownerReferences?: Array<{ controller?: boolean }> }
-}
+type Member = LiveMember & { apiVersion: string; kind: string }
 
 /** What pruning would delete, and what it leaves (with why). */
 export interface PruneCandidates {
   members: Member[]
-  /** Members of kinds never pruned, and kinds that can no longer be listed. */
+  /** `Kind/name: why`: members kept on purpose (a kind never pruned, an annotation, a claim not named) and kinds that can no longer be listed. */
   kept: string[]
+  /** `Kind/name: what was found`: objects with our id that this set did not apply (a label copied onto them). */
+  foreign: string[]
+  /**
+   * Kinds of members kept by an annotation or an unnamed claim: the parent keeps listing them, so a
+   * later deploy sees them again (the annotation removed, the claim named in prune-volume-claims).
+   */
+  keptKinds: Set<string>
+}
+
+/** What a prune did: rows for the object table, what it kept and left alone, what failed, and why it did nothing at all. */
+export interface PruneResult {
+  rows: ObjectState[]
+  kept: string[]
+  foreign: string[]
+  problems: string[]
+  /** Set when the parent no longer carries this run's token: a newer deploy of the set prunes, not this one. */
+  superseded?: string
+}
+
+export interface ApplySetOptions {
+  /** This run's workflow run URL, written beside its token on the parent. */
+  runUrl?: string
+  policy?: PrunePolicy
 }
 
 export class ApplySet {
@@ -63,16 +92,26 @@ export class ApplySet {
   readonly parentName: string
   private readonly api: KubeApi
   private readonly namespace: string
+  /** The parent's own field manager. */
   private readonly fieldManager: string
+  /** The members' field manager (the deploy's): its Apply entry owning the part-of label proves a member ours. */
+  private readonly memberManager: string
+  /** This run's token, written on the parent before the apply and checked before every prune deletion. */
+  private readonly token = randomUUID()
+  private readonly runUrl?: string
+  private readonly policy: PrunePolicy
   /** The kinds the live parent lists (its members from earlier deploys may be any of them). */
   private previousKinds: string[] = []
   /** Discovery of each API group, asked once (the dry run, the apply and the prune all need it). */
   private readonly groupVersions = new Map<string, Promise<string[]>>()
 
-  constructor(api: KubeApi, service: string, namespace: string, fieldManager: string) {
+  constructor(api: KubeApi, service: string, namespace: string, fieldManager: string, options: ApplySetOptions = {}) {
     this.api = api
     this.namespace = namespace
     this.fieldManager = `${fieldManager}-applyset`
+    this.memberManager = fieldManager
+    this.runUrl = options.runUrl
+    this.policy = options.policy ?? { volumeClaims: [] }
     this.parentName = `${service}-applyset`
     this.id = applySetId({ name: this.parentName, namespace, kind: 'Secret', group: '' })
   }
@@ -121,37 +160,108 @@ export class ApplySet {
     this.previousKinds = kinds.split(',').filter(Boolean)
   }
 
-  /** Writes the parent (server-side apply under its own field manager) listing `kinds`. */
-  private async writeParent(kinds: string[]): Promise<void> {
+  /**
+   * Refuses, before anything changes, objects of the new set that another ApplySet holds (its id on
+   * their part-of label), each named at its file with the other set's parent; `adopt` lets named
+   * ones (or all) move into this set. Returns a line for each adopted one.
+   */
+  async refuseHeld(manifests: Manifest[], liveOf: (object: KubeObject) => LiveMember | undefined, adopt: Adopt): Promise<string[]> {
+    const problems = new ProblemList()
+    const adopted: string[] = []
+    for (const held of heldElsewhere(manifests, liveOf, this.id, adopt)) {
+      const parent = await this.parentOf(held.otherId)
+      if (held.adopted) adopted.push(`adopting ${held.ref} (adopt) from ${parent ? `the ApplySet whose parent is ${parent}` : `ApplySet ${held.otherId}`}: it moves into this set, and that set will no longer prune it`)
+      else problems.add(heldProblem(held, parent))
+    }
+    problems.throwIfAny()
+    return adopted
+  }
+
+  /**
+   * `refuseHeld` again, from reads made now: right before the apply, after the pre-deploy step (which
+   * may take minutes, time for another set to take an object).
+   */
+  async refuseHeldNow(manifests: Manifest[], adopt: Adopt): Promise<void> {
+    const live = new Map<KubeObject, LiveMember | undefined>()
+    for (const { object } of manifests) live.set(object, await this.api.read<KubernetesObject & LiveMember>(object as KubernetesObject))
+    await this.refuseHeld(manifests, object => live.get(object), adopt)
+  }
+
+  /** `Secret/web-applyset in namespace prod`: the parent of the set `id`, where a Secret of this kubeconfig's reach is one. */
+  private async parentOf(id: string): Promise<string | undefined> {
+    try {
+      const found = await this.api.list<{ metadata: { name: string; namespace?: string } }>('/api/v1/secrets', { labelSelector: `${PARENT_ID}=${id}` })
+      const parent = found.items[0]
+      return parent ? `Secret/${parent.metadata.name} in namespace ${parent.metadata.namespace}` : undefined
+    } catch {
+      // Listing Secrets of every namespace may be forbidden: the id alone names the set then.
+      return undefined
+    }
+  }
+
+  /**
+   * Writes the parent (server-side apply under its own field manager) listing `kinds`, with this run's
+   * token. With `resourceVersion` the write happens only if the parent is still the one read then
+   * (the server answers 409 otherwise, and nothing is written).
+   */
+  private async writeParent(kinds: string[], resourceVersion?: string): Promise<void> {
+    const annotations: Record<string, string> = { [TOOLING]: TOOL_VALUE, [GROUP_KINDS]: [...new Set(kinds)].sort().join(','), [ADDITIONAL_NAMESPACES]: '', [RUN_TOKEN]: this.token }
+    if (this.runUrl) annotations[RUN_URL] = this.runUrl
     const parent = {
       apiVersion: 'v1',
       kind: 'Secret',
-      metadata: {
-        name: this.parentName,
-        namespace: this.namespace,
-        labels: { [PARENT_ID]: this.id },
-        annotations: { [TOOLING]: TOOL_VALUE, [GROUP_KINDS]: [...new Set(kinds)].sort().join(','), [ADDITIONAL_NAMESPACES]: '' }
-      }
+      metadata: { name: this.parentName, namespace: this.namespace, labels: { [PARENT_ID]: this.id }, annotations, ...(resourceVersion ? { resourceVersion } : {}) }
     }
     try {
       await this.api.apply(parent, { fieldManager: this.fieldManager, force: false, dryRun: false })
     } catch (error) {
+      if (resourceVersion) throw error
       // Only our own fields are in it: take them back as kubectl does (its parent update forces on conflict).
       if ((error as { code?: number }).code !== 409 && !/conflict/i.test(errorMessage(error))) throw error
       await this.api.apply(parent, { fieldManager: this.fieldManager, force: true, dryRun: false })
     }
   }
 
-  /** Before applying: the parent lists the old and new kinds together, so nothing can leak. */
+  /**
+   * Before applying: the parent lists the old and new kinds together, so nothing can leak, and carries
+   * this run's token: from now on an older run of the set that is still waiting prunes nothing.
+   */
   async beforeApply(objects: KubeObject[]): Promise<void> {
     await this.writeParent([...this.previousKinds, ...objects.map(groupKindOf)])
   }
 
-  /** Members of the set, live, that `objects` (the set now) no longer holds. */
+  /**
+   * The parent, read now, still carries this run's token. Otherwise a newer deploy of the set applied
+   * since (or the parent is gone): what it holds is its to prune, and this run prunes nothing.
+   */
+  private async parentProof(): Promise<Proof<string>> {
+    const parent = await this.api.read<KubernetesObject & Parent>({ apiVersion: 'v1', kind: 'Secret', metadata: { name: this.parentName, namespace: this.namespace } })
+    if (!parent) return { ours: false, found: `the ApplySet parent ${this.parentRef} is gone`, superseded: true }
+    const annotations = parent.metadata.annotations ?? {}
+    const token = annotations[RUN_TOKEN]
+    if (token !== this.token || parent.metadata.labels?.[PARENT_ID] !== this.id) {
+      const run = annotations[RUN_URL] && annotations[RUN_URL] !== this.runUrl ? ` by ${annotations[RUN_URL]}` : ''
+      return {
+        ours: false,
+        found: `the ApplySet parent ${this.parentRef} now carries the run token of a deploy that applied the set after this one (${RUN_TOKEN}: ${token ?? '(none)'}${run})`,
+        owner: 'that deploy prunes what its set no longer holds',
+        superseded: true
+      }
+    }
+    return { ours: true, precondition: parent.metadata.resourceVersion ?? '', evidence: `${this.parentRef} carries this run's token` }
+  }
+
+  /**
+   * Members of the set, live, that `objects` (the set now) no longer holds and that this set applied
+   * (prune-proof.ts): objects that only carry a copy of our label are named in `foreign`, a
+   * controller's children are left out silently, members kept on purpose are named in `kept`.
+   */
   async candidates(objects: KubeObject[]): Promise<PruneCandidates> {
     const keep = new Set(objects.map(o => `${groupKindOf(o)}/${o.metadata.namespace ?? ''}/${o.metadata.name}`))
     const members: Member[] = []
     const kept: string[] = []
+    const foreign: string[] = []
+    const keptKinds = new Set<string>()
     const kinds = [...new Set([...this.previousKinds, ...objects.map(groupKindOf)])].sort()
     for (const groupKind of kinds) {
       const [kind, ...rest] = groupKind.split('.')
@@ -161,43 +271,108 @@ export class ApplySet {
         continue
       }
       const { apiVersion, collection } = found
-      const listed = await this.api.list<Member>(collection.path, { labelSelector: `${PART_OF}=${this.id}` })
+      const listed = await this.api.list<LiveMember>(collection.path, { labelSelector: `${PART_OF}=${this.id}` })
       for (const item of listed.items) {
-        const member = { ...item, apiVersion, kind }
+        const member: Member = { ...item, apiVersion, kind }
+        const ref = `${kind}/${item.metadata.name}`
         if (keep.has(`${groupKind}/${collection.namespaced ? this.namespace : ''}/${item.metadata.name}`)) continue
-        // An operator may copy the set's labels onto a child it controls: the controller owns it, not us.
-        if (item.metadata.ownerReferences?.some(reference => reference.controller === true)) continue
-        if (NEVER_PRUNED.has(groupKind)) kept.push(`${kind}/${item.metadata.name}: a ${kind} is never pruned (deleting it deletes what it holds); delete it yourself if it should go`)
-        else members.push(member)
+        const proof = memberProof(item, ref, this.id, this.memberManager)
+        if (!proof.ours) {
+          // An operator may copy the set's labels onto a child it controls: the controller owns it, not us.
+          if (!proof.controlled && !proof.gone) foreign.push(`${ref}: ${proof.found}${proof.owner ? ` (${proof.owner})` : ''}`)
+          continue
+        }
+        if (NEVER_PRUNED.has(groupKind)) {
+          kept.push(`${ref}: a ${kind} is never pruned (deleting it deletes what it holds); delete it yourself if it should go`)
+          continue
+        }
+        const why = keptBecause(item, kind, this.policy)
+        if (why) {
+          kept.push(`${ref}: ${why}`)
+          keptKinds.add(groupKind)
+        } else members.push(member)
       }
     }
-    return { members, kept }
+    return { members, kept, foreign, keptKinds }
   }
 
   /**
    * After a successful deploy: deletes the members the set no longer holds, then narrows the parent
-   * to the kinds of the set. A member that could not be deleted keeps the parent wide, so the next
-   * deploy tries again. What is kept on purpose (a CRD, a Namespace, a kind the server no longer
-   * serves, whose objects went with it) is said once, then left out of the set. Returns each member's
-   * row for the object table, what was kept, and the deletions that failed.
+   * to the kinds of the set. Nothing at all when the parent no longer carries this run's token (a
+   * newer deploy of the set applied meanwhile). Each deletion is made through `ifOurs`: the parent
+   * and the member are read again right before it, and the delete carries the member's uid and
+   * resourceVersion as read. A member that could not be deleted keeps the parent wide, so the next
+   * deploy tries again. What is kept on purpose is said: a CRD, a Namespace or a kind the server no
+   * longer serves is then left out of the set; the kind of an annotated object or a claim not named
+   * stays listed, so a later deploy looks at it again.
    */
-  async prune(objects: KubeObject[]): Promise<{ rows: ObjectState[]; kept: string[]; problems: string[] }> {
-    const { members, kept } = await this.candidates(objects)
+  async prune(objects: KubeObject[]): Promise<PruneResult> {
+    const before = await this.parentProof()
+    if (!before.ours) return { rows: [], kept: [], foreign: [], problems: [], superseded: `${before.found}; ${before.owner}` }
+    const { members, kept, foreign, keptKinds } = await this.candidates(objects)
     const rows: ObjectState[] = []
     const problems: string[] = []
     for (const member of members) {
       const ref = `${member.kind}/${member.metadata.name}`
+      let superseded: string | undefined
+      let gone = false
+      const prove = async (): Promise<Proof<ObjectPrecondition>> => {
+        const parent = await this.parentProof()
+        if (!parent.ours) {
+          superseded = `${parent.found}; ${parent.owner}`
+          return parent
+        }
+        const live = await this.api.read<KubernetesObject & LiveMember>(member as KubernetesObject)
+        const proof = memberProof(live, ref, this.id, this.memberManager)
+        gone = proof.gone === true
+        const why = proof.ours ? keptBecause(live!, member.kind, this.policy) : undefined
+        if (why) keptKinds.add(groupKindOf(member))
+        return why ? { ours: false, found: why } : proof
+      }
       try {
-        await this.api.delete(member as KubernetesObject, { uid: member.metadata.uid })
+        await ifOurs(`prune ${ref}`, prove, owned => this.api.delete(owned, member as KubernetesObject))
         rows.push({ ref, state: 'pruned' })
       } catch (error) {
+        if (superseded) return { rows, kept, foreign, problems, superseded }
+        if (gone) continue
+        if (isNotOurs(error)) {
+          kept.push(`${ref}: ${error.found}${error.owner ? ` (${error.owner})` : ''}`)
+          continue
+        }
+        if (PRECONDITION_FAILED.test(errorMessage(error))) {
+          // Written by someone between our read and the delete: not deleted; the next deploy looks again.
+          kept.push(`${ref}: changed after the read that proved it ours (the server refused the delete on its uid and resourceVersion); the next deploy looks at it again`)
+          keptKinds.add(groupKindOf(member))
+          continue
+        }
         rows.push({ ref, state: `not pruned: ${errorMessage(error)}` })
         problems.push(`could not prune ${ref}: ${errorMessage(error)}`)
       }
     }
     for (const line of kept) rows.push({ ref: line.slice(0, line.indexOf(':')), state: `not pruned: ${line.slice(line.indexOf(':') + 2)}` })
-    if (problems.length === 0) await this.writeParent(objects.map(groupKindOf))
-    return { rows, kept, problems }
+    if (problems.length === 0) {
+      const narrowing = await this.narrow([...objects.map(groupKindOf), ...keptKinds])
+      if (narrowing) return { rows, kept, foreign, problems, superseded: narrowing }
+    }
+    return { rows, kept, foreign, problems }
+  }
+
+  /**
+   * Narrows the parent to `kinds` (the set's, and those of members kept on purpose), only while it still carries this run's token and is the
+   * parent just read (resourceVersion): a newer deploy that widened it meanwhile keeps its kinds.
+   * Returns why it did not, if it did not.
+   */
+  private async narrow(kinds: string[]): Promise<string | undefined> {
+    const parent = await this.parentProof()
+    if (!parent.ours) return `${parent.found}; its list of kinds was left as that deploy wrote it`
+    try {
+      await this.writeParent(kinds, parent.precondition)
+      return undefined
+    } catch (error) {
+      // 409 with the resourceVersion we sent: the parent was written since our read.
+      if (!/the object has been modified|precondition/i.test(errorMessage(error))) throw error
+      return `the ApplySet parent ${this.parentRef} changed while this run pruned (another deploy of the set?); its list of kinds was left as it is`
+    }
   }
 
   /**
@@ -232,34 +407,4 @@ export class ApplySet {
     }
     return versions
   }
-}
-
-/**
- * The housekeeping step that prunes after a successful deploy: once the new set is healthy, or, with
- * wait: false, right after the apply (as `kubectl apply --prune` does; nothing was waited for, so
- * nothing is known of its health). Each deletion is logged and put in the object table (`record`);
- * problems throw once all were tried, so the engine reports them as warnings (the deploy itself
- * succeeded, and what is left over is named).
- */
-export function pruneAfterSuccess(applySet: ApplySet, objects: KubeObject[], record: (rows: ObjectState[]) => void): (progress: Progress) => Promise<void> {
-  return async progress => {
-    const { rows, kept, problems } = await applySet.prune(objects)
-    record(rows)
-    for (const line of kept) progress.step(`prune: kept ${line}`)
-    const pruned = rows.filter(r => r.state === 'pruned').map(r => r.ref)
-    progress.step(pruned.length ? `pruned (no longer in the set, ApplySet ${applySet.parentRef}): ${pruned.join(', ')}` : `prune: nothing to delete (ApplySet ${applySet.parentRef})`)
-    if (problems.length) throw new Error(`pruning left objects behind: ${problems.join('; ')}`)
-  }
-}
-
-/** The dry run's lines: what a successful deploy would prune; `record` gets the object table's rows. */
-export async function prunePreview(applySet: ApplySet, objects: KubeObject[], record: (rows: ObjectState[]) => void = () => {}): Promise<string> {
-  const { members, kept } = await applySet.candidates(objects)
-  record([
-    ...members.map(m => ({ ref: `${m.kind}/${m.metadata.name}`, state: 'would be pruned' })),
-    ...kept.map(line => ({ ref: line.slice(0, line.indexOf(':')), state: `would not be pruned: ${line.slice(line.indexOf(':') + 2)}` }))
-  ])
-  const lines = members.map(m => `- ${m.kind}/${m.metadata.name} (would be pruned: no longer in the set; ApplySet ${applySet.parentRef})`)
-  for (const line of kept) lines.push(`  ${line} (would not be pruned)`)
-  return lines.length ? lines.join('\n') : `prune: nothing would be deleted (ApplySet ${applySet.parentRef})`
 }

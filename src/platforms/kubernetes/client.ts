@@ -2,8 +2,25 @@ import * as core from '@actions/core'
 import { HttpMethod, KubeConfig, KubernetesObjectApi, Watch, type KubernetesObject, type V1APIResource } from '@kubernetes/client-node'
 import { UserError, errorMessage } from '../../errors.js'
 import type { KubernetesSettings } from '../../request.js'
+import type { Owned } from '../../rollout/ownership.js'
 import { isRetryable, retry } from '../../rollout/retry.js'
 import { explainApiError, isMalformedApply, looksLikeHtml, unreachable } from './errors.js'
+
+/**
+ * The precondition of a destructive call on one object: the uid and resourceVersion of the read that
+ * proved it ours. The server refuses the call when either has changed since.
+ */
+export interface ObjectPrecondition {
+  uid: string
+  resourceVersion: string
+}
+
+/** The precondition from a fresh read; undefined when the answer lacks either field (then nothing can be proved). */
+export function preconditionOf(live: { metadata?: { uid?: string; resourceVersion?: string } } | undefined): ObjectPrecondition | undefined {
+  const uid = live?.metadata?.uid
+  const resourceVersion = live?.metadata?.resourceVersion
+  return uid && resourceVersion ? { uid, resourceVersion } : undefined
+}
 
 /** The kubeconfig from the `kubeconfig` input (content), else the standard chain, on the `context` input. */
 export function loadKubeConfig(settings: KubernetesSettings): KubeConfig {
@@ -184,12 +201,15 @@ export class KubeApi {
   }
 
   /**
-   * Deletes one object, only if it is still the one with `uid` (a precondition: an object made anew
-   * under the same name is never deleted by mistake); false when it was already gone.
+   * Deletes one object that a fresh read proved ours (`owned`, made only by `ifOurs`), only if it is
+   * still exactly the object read: uid and resourceVersion are preconditions, so one made anew under
+   * the same name, or changed since the read, is never deleted (the server answers 409). False when
+   * it was already gone.
    */
-  async delete(object: KubernetesObject, options: { uid?: string; dryRun?: boolean } = {}): Promise<boolean> {
+  async delete(owned: Owned<ObjectPrecondition>, object: KubernetesObject, options: { dryRun?: boolean } = {}): Promise<boolean> {
     const path = await this.objectPath(object)
-    const body = { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background', preconditions: options.uid ? { uid: options.uid } : undefined }
+    const { uid, resourceVersion } = owned.precondition
+    const body = { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background', preconditions: { uid, resourceVersion } }
     return this.call(`delete ${describe(object)}`, signal =>
       this.connection.raw.send(HttpMethod.DELETE, path, { query: { dryRun: options.dryRun ? 'All' : undefined }, body, signal }).then(
         () => true,

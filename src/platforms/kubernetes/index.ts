@@ -14,7 +14,9 @@ import { loadKubernetesTemplate } from '../../render/kubernetes-template.js'
 import type { DeployRequest } from '../../request.js'
 import type { ObjectState, Plan, Platform, Rendered } from '../../rollout/platform.js'
 import { AppliedSet } from './applied-set.js'
-import { ApplySet, pruneAfterSuccess, prunePreview } from './applyset.js'
+import { ApplySet } from './applyset.js'
+import type { LiveMember } from './prune-proof.js'
+import { pruneAfterSuccess, pruneLater, prunePreview } from './prune-steps.js'
 import { KubeApi, loadKubeConfig, namespaceOf } from './client.js'
 import { comparable, dryRunStates, manifestDiff } from './diff.js'
 import { currentRevisionNumber, revisionsOf, undoPatch, undoTarget, type Workload } from './history.js'
@@ -105,19 +107,22 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
         for (const { job } of setJobs) job.metadata.namespace = namespace
         const manifests = rendered.manifests.filter(m => !isPreDeployJob(m.object))
         // prune: every object carries the set's label, and the set's parent must be ours (ApplySet).
-        const applySet = request.kubernetes.prune ? new ApplySet(api, service, namespace, fieldManager) : undefined
+        const { prune, adopt = [], pruneVolumeClaims = [] } = request.kubernetes
+        const applySet = prune ? new ApplySet(api, service, namespace, fieldManager, { runUrl: request.github.runUrl, policy: { volumeClaims: pruneVolumeClaims } }) : undefined
         applySet?.label(manifests)
         await applySet?.readParent()
         const validated = await validateManifests(api, manifests, rendered.target, namespace, { fieldManager, force: forceConflicts, wait: request.wait })
         const jobs = [...setJobs, ...preDeployJobs(rendered.target.object, rendered.images, namespace)]
         await validateJobs(api, jobs, fieldManager)
+        // An object another ApplySet holds is not silently moved into ours (unless adopt says so).
+        const adopted = applySet ? await applySet.refuseHeld(manifests, object => validated.pairs.find(p => p.kind === object.kind && p.name === object.metadata.name)?.live as LiveMember | undefined, adopt) : []
         const target = validated.workloads[0]
         const objects = manifests.map(m => m.object)
         // previous-image is what the live workload ran, not what the template said; none on a first deploy.
         const live = validated.pairs.find(p => p.kind === rendered.target.object.kind && p.name === rendered.target.object.metadata.name)?.live
         const liveImages = new Map(containersOf(live).map(c => [c.name, c.image ?? '']))
         const images = rendered.images.map(i => ({ ...i, previous: liveImages.get(i.container) ?? '' }))
-        const notes = validated.notes.map(n => `\n  ${n}`).join('')
+        const notes = [...validated.notes, ...adopted].map(n => `\n  ${n}`).join('')
         const wouldPrune: ObjectState[] = []
         // Every object of the set is waited for by its kind's rules (readiness.ts), and listed in the summary.
         const set = new AppliedSet(
@@ -131,13 +136,15 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
           images,
           previousRevision: target.previousRevision !== undefined ? String(target.previousRevision) : undefined,
           description: `Kubernetes ${objectName(rendered.target.object)} in namespace ${namespace}: revision ${target.previousRevision ?? '(new)'} -> next, ${objects.length + jobs.length} object(s)${rendered.renderedBy ? ` rendered by ${rendered.renderedBy},` : ''} checked by a server dry run; ${imagesLine(images)}${notes}`,
-          dryRun: async () => withJobsText([manifestDiff(validated.pairs), applySet ? await prunePreview(applySet, objects, rows => wouldPrune.push(...rows)) : ''].filter(Boolean).join('\n'), jobs),
+          dryRun: async () => withJobsText([manifestDiff(validated.pairs), applySet ? await prunePreview(applySet, objects, rows => wouldPrune.push(...rows), { wait: request.wait }) : ''].filter(Boolean).join('\n'), jobs),
           dryRunObjects: () => [...dryRunStates(validated.pairs), ...wouldPrune],
           checkedBy: SERVER_DRY_RUN,
           before: preDeployStep(api, jobs, fieldManager),
           apply: async (progress, signal) => {
             const cancellable = api.withSignal(signal)
-            for (const note of validated.notes) progress.step(note)
+            for (const note of [...validated.notes, ...adopted]) progress.step(note)
+            // Read again after the pre-deploy step: another set may have taken an object of ours meanwhile.
+            if (jobs.length) await applySet?.refuseHeldNow(manifests, adopt)
             // The parent lists the old and new kinds before anything is applied: an interrupted deploy leaks nothing.
             await applySet?.beforeApply(objects)
             const answers = new Map<string, KubernetesObject>()
@@ -150,7 +157,8 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
             const made = validated.workloads.map(w => madeBy(w, answers.get(`${w.kind}/${w.name}`)))
             const rollout = await KubernetesRollout.settle(cancellable, made, fieldManager)
             rollout.follow(set, objects.length)
-            if (applySet) rollout.afterSuccess = pruneAfterSuccess(applySet, objects, rows => set.recordPruned(rows))
+            // With wait: false nothing is known of the new set's health: pruning waits for a deploy that waits.
+            if (applySet) rollout.afterSuccess = request.wait ? pruneAfterSuccess(applySet, objects, rows => set.recordPruned(rows)) : pruneLater(applySet, objects)
             return rollout
           }
         }

@@ -9,7 +9,8 @@ import { objectName } from '../../render/manifests.js'
 import { sleep } from '../../rollout/poll.js'
 import type { BeforeOutcome, BeforeStep, WaitContext } from '../../rollout/platform.js'
 import type { Progress } from '../../rollout/progress.js'
-import { KubeApi } from './client.js'
+import { ifOurs, isNotOurs, type Proof } from '../../rollout/ownership.js'
+import { KubeApi, describe, preconditionOf, type ObjectPrecondition } from './client.js'
 import { DEFAULT_DOOM_RULES, FailingSince, describeProblem, diagnosePods, readLogTail, type PodState } from './pods.js'
 import { PHASE_ANNOTATION, PRE_DEPLOY_PHASE, describeJob, jobVerdict, type JobStatus, type PreDeployJob } from './pre-deploy.js'
 import { Changes, CollectionWatch } from './watch.js'
@@ -241,14 +242,29 @@ async function deleteJob(api: KubeApi, preDeploy: PreDeployJob, uid: string | un
   const cleanup = new KubeApi(api.config, AbortSignal.timeout(CLEANUP_TIMEOUT_MS))
   try {
     // Only the Job we made (its uid): one made anew under the same name (the next deploy's) is not ours.
-    if (!(await cleanup.delete(preDeploy.job as KubernetesObject, { uid }))) return 'the Job was already gone'
+    const job = preDeploy.job as KubernetesObject
+    if (!(await ifOurs(`delete ${objectName(preDeploy.job)}`, () => sameJob(cleanup, job, uid), owned => cleanup.delete(owned, job)))) return 'the Job was already gone'
     progress.step(`deleted ${objectName(preDeploy.job)} and its pod (propagation Background)`)
     return 'the Job was deleted'
   } catch (error) {
+    if (isNotOurs(error)) return `the Job was not deleted: ${error.found}`
     const message = `could not delete ${objectName(preDeploy.job)}: ${errorMessage(error)}; delete it yourself (kubectl delete job ${preDeploy.job.metadata.name} -n ${preDeploy.job.metadata.namespace})`
     progress.reason(message)
     return message
   }
+}
+
+/**
+ * The proof for deleting a Job: a fresh read finds the Job with `uid` (precondition: its uid and
+ * resourceVersion as read now). A minimal proof that keeps today's rule (the uid we know); the Job's
+ * own ownership rules belong to the pre-deploy code.
+ */
+async function sameJob(api: KubeApi, job: KubernetesObject, uid: string | undefined): Promise<Proof<ObjectPrecondition>> {
+  const live = await api.read(job)
+  const precondition = preconditionOf(live)
+  if (!live || !precondition) return { ours: false, found: `${describe(job)} is gone` }
+  if (uid && precondition.uid !== uid) return { ours: false, found: `${describe(job)} is another Job now (uid ${precondition.uid}, not ${uid})` }
+  return { ours: true, precondition, evidence: `uid ${precondition.uid}` }
 }
 
 /** An annotated Job of an earlier deploy has the same name: a Job's template cannot change, so it is replaced. */
@@ -258,7 +274,8 @@ async function replaceFinished(api: KubeApi, preDeploy: PreDeployJob, progress: 
   if (!live) return
   if (!jobVerdict(live.status)) throw new Error(`${objectName(preDeploy.job)} is still running (another deploy's?): wait for it to finish, or delete it`)
   // Only the finished Job just read: one made anew meanwhile (another deploy's) is left alone.
-  await api.delete(preDeploy.job as KubernetesObject, { uid: live.metadata?.uid })
+  const finished = preDeploy.job as KubernetesObject
+  await ifOurs(`delete the finished ${objectName(preDeploy.job)}`, () => sameJob(api, finished, live.metadata?.uid), owned => api.delete(owned, finished))
   let remaining = await api.read(preDeploy.job as KubernetesObject)
   for (let i = 0; i < 100 && remaining; i++) {
     await sleep(100, api.signal)
