@@ -13,6 +13,13 @@ export interface ScriptedEcsOptions {
   throttle?: { operations?: string[]; count: number }
   /** 5xx answers; `fromMs`: only to requests this long after the server started; `afterRunning`: the request is carried out first (a lost answer). */
   serverErrors?: { operations?: string[]; count: number; fromMs?: number; afterRunning?: boolean }
+  /** Requests of these operations are refused with AccessDeniedException (an IAM policy without them). */
+  deny?: { operations: string[] }
+  /**
+   * Task definitions registered before the server started, after the services' own: each its
+   * RegisterTaskDefinition input (tags included) and how long ago it was registered (registeredAt).
+   */
+  taskDefinitions?: (Record<string, unknown> & { ageMs?: number })[]
   /** Requests of these operations are read and never answered (a black-holed call); recorded with status 0. */
   hang?: { operations: string[] }
   rolloutState?: boolean
@@ -136,6 +143,7 @@ export class EcsState {
     this.drainMs = o.drainMs ?? 0
     this.sd = new ServiceDeployments(this, o.serviceDeployments)
     for (const seed of o.services ?? defaultSeed()) this.seed(seed)
+    for (const { ageMs, ...input } of o.taskDefinitions ?? []) this.register(input, this.clock - (ageMs ?? 0))
   }
 
   arn(kind: string, rest: string) { return `arn:aws:ecs:${this.region}:${ACCOUNT}:${kind}/${rest}` }
@@ -157,10 +165,11 @@ export class EcsState {
   seed(s: SeedService) {
     const cluster = s.cluster ?? 'default'
     this.clusters.add(cluster)
-    const td = this.register(s.taskDefinition).taskDefinition
+    const t0 = this.clock - 86_400_000
+    // Registered when the service was created, a day ago.
+    const td = this.register(s.taskDefinition, t0).taskDefinition
     const status = s.status ?? 'ACTIVE'
     const desired = status === 'ACTIVE' ? s.desiredCount ?? 2 : 0
-    const t0 = this.clock - 86_400_000
     const fargate = (td.requiresCompatibilities ?? []).includes('FARGATE')
     const svc: Service = {
       name: s.name, cluster, arn: this.arn('service', `${cluster}/${s.name}`), status, desiredCount: desired,
@@ -186,7 +195,7 @@ export class EcsState {
   }
 
   // ---- task definitions ----
-  register(input: Obj) {
+  register(input: Obj, at = this.clock) {
     const family = input.family
     if (typeof family !== 'string' || !family) throw clientError('Family must not be null or empty.')
     if (!/^[A-Za-z0-9_-]{1,255}$/.test(family)) {
@@ -219,7 +228,7 @@ export class EcsState {
         ...(awsvpc ? [{ name: 'ecs.capability.task-eni' }] : [])
       ],
       compatibilities: awsvpc && input.cpu && input.memory ? ['EC2', 'FARGATE'] : ['EC2'],
-      registeredAt: secs(this.clock), registeredBy: `arn:aws:iam::${ACCOUNT}:user/scripted-ecs`
+      registeredAt: secs(at), registeredBy: `arn:aws:iam::${ACCOUNT}:user/scripted-ecs`
     }
     revisions.push({ arn, family, revision, body })
     this.families.set(family, revisions)
