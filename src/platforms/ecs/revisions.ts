@@ -117,11 +117,11 @@ async function proveDeregistrable(arn: string, c: ProofContext): Promise<Proof<{
   const name = shortArn(arn)
   const { taskDefinition, tags } = await c.api.describeTaskDefinition(arn, 'keep-revisions', c.abortSignal)
   if (taskDefinition.status !== 'ACTIVE') return { ours: false, found: `${name} is ${taskDefinition.status ?? 'no longer ACTIVE'}` }
+  if (c.targets.has(name)) return { ours: false, found: `${name} is where a rollback of this deploy returns to` }
   const run = tags.find(tag => tag.key === 'deploy-service:run')?.value
   if (!tags.some(tag => OUR_TAGS.includes(tag.key ?? ''))) {
     return { ours: false, found: `${name} has no deploy-service tags`, owner: `registered by hand or by another tool${taskDefinition.registeredBy ? `: ${clip(taskDefinition.registeredBy)}` : ''}` }
   }
-  if (c.targets.has(name)) return { ours: false, found: `${name} is where a rollback of this deploy returns to` }
   const needed = await whoNeeds(name, c)
   if (needed) return { ours: false, found: needed }
   const registeredAt = taskDefinition.registeredAt?.getTime()
