@@ -118,6 +118,14 @@ describe('ECS pre-deploy task: a success only when its command ended it', () => 
     expect(calls(run, 'UpdateService')).toHaveLength(0)
   })
 
+  it('succeeds when the command exited first, though the essential sidecar ECS then stops exits 1', async () => {
+    // The sidecar takes 8 s to stop, and exits 1 when it does: seen still running after the command exited, it did not stop the task.
+    const seed = seedWithLogs({ command: ['sh', '-c', `trap 'sleep 8; exit 1' TERM; sleep 600`] })
+    const run = await deploy({ 'pre-deploy-command': 'echo migrated; exit 0' }, { seed })
+    expect(run.result).toMatchObject({ status: 'succeeded', outputs: { 'pre-deploy-exit-code': '0' } })
+    expect(calls(run, 'UpdateService')).toHaveLength(1)
+  })
+
   it('still succeeds when the command exits 0 and its essential sidecar stops with the task', async () => {
     const run = await deploy({ 'pre-deploy-command': 'echo migrated; exit 0' })
     expect(run.result).toMatchObject({ status: 'succeeded', outputs: { 'pre-deploy-exit-code': '0' } })

@@ -17,6 +17,8 @@ export interface HowItEnded {
   exitedBefore: string[]
   /** The command's container was seen STOPPED while the task still ran: it ended by itself. */
   exitedOnItsOwn: boolean
+  /** The command's container was seen STOPPED while every other essential container still ran: it exited first. */
+  exitedFirst?: boolean
 }
 
 /** Exit codes of a container that ECS stopped: 0 (a graceful stop), 143 (SIGTERM), 137 (SIGKILL after stopTimeout). */
@@ -38,7 +40,8 @@ export function stoppedFromOutside(task: Task, name: string, how: HowItEnded): s
     return `another essential container exited and stopped the task (${stop}) before ${name} (not essential) had finished`
   }
   const others = (task.containers ?? []).filter(c => c.name !== name && how.essential.includes(c.name ?? ''))
-  const first = others.find(c => how.exitedBefore.includes(c.name ?? '')) ?? others.find(exitedByItself)
+  // Seen first, the command's exit stopped the task, whatever the others exited with once ECS stopped them.
+  const first = others.find(c => how.exitedBefore.includes(c.name ?? '')) ?? (how.exitedFirst ? undefined : others.find(exitedByItself))
   if (first) {
     return `essential container ${first.name} exited first (${exitText(first)}) and stopped the task (${stop}): ${name} was stopped by ECS before it finished`
   }

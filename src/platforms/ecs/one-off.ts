@@ -191,6 +191,8 @@ function noteHowItEnds(how: HowItEnded, task: Task, container: string): void {
   const mine = task.containers?.find(c => c.name === container)
   if (mine?.lastStatus === 'STOPPED') {
     if (task.desiredStatus !== 'STOPPED' && task.lastStatus !== 'STOPPED') how.exitedOnItsOwn = true
+    const others = task.containers?.filter(c => c.name !== container && how.essential.includes(c.name ?? '')) ?? []
+    if (!how.exitedBefore.some(name => how.essential.includes(name)) && others.length > 0 && others.every(c => c.lastStatus !== 'STOPPED')) how.exitedFirst ??= true
     return
   }
   for (const other of task.containers ?? []) {
