@@ -143,6 +143,15 @@ describe('ECS pre-deploy task: stopping it', () => {
     expect(calls(run, 'UpdateService')).toHaveLength(0)
   })
 
+  it('stops a task DescribeTasks never shows (MISSING), on the proof of its RunTask answer', async () => {
+    const run = await deploy({ 'pre-deploy-command': 'sleep 600' }, { options: { oneOffVisibleAfterMs: 600_000 } })
+    expect(run.result).toMatchObject({ status: 'failed', ok: false })
+    const task = run.result!.outputs['pre-deploy-task']!
+    expect(run.result!.reasons[0]).toMatch(/^the pre-deploy step failed: could not follow task [0-9a-f]{32}: ECS does not know task .* 30s after starting it; it was stopped \(StopTask: /)
+    expect(calls(run, 'StopTask').map(c => c.input)).toEqual([{ cluster: 'default', task, reason: 'deploy-service: the task could no longer be followed' }])
+    expect(run.log.join('\n')).toMatch(/task [0-9a-f]{32}: it was stopped/)
+  }, 90_000)
+
   it('has the lines the container wrote on its way out in the reasons after pre-deploy-timeout', async () => {
     const command = `trap 'sleep 2; echo rolled back 0042_orders; exit 1' TERM; echo migrating 0042_orders; sleep 600`
     const run = await deploy({ 'pre-deploy-command': command, 'pre-deploy-timeout': '3s' })

@@ -26,6 +26,11 @@ export interface ScriptedEcsOptions {
   /** `dies`: how long each task runs before its essential container exits. */
   taskLifeMs?: number
   /**
+   * DescribeTasks does not show a task RunTask started until this long after (ECS's eventual
+   * consistency: MISSING meanwhile); StopTask knows it at once. Default 0.
+   */
+  oneOffVisibleAfterMs?: number
+  /**
    * A healthy rolling update completes this long after its last new task started: the old tasks
    * draining behind a load balancer (its deregistration delay, 300 s by default). Default 0.
    */
@@ -121,7 +126,7 @@ export function defaultSeed(): SeedService[] {
 
 /** All state of one server: task definitions, clusters, services with their deployments and tasks. */
 export class EcsState {
-  region: string; settleMs: number; failAfterMs: number; rollback: boolean; rolloutState: boolean; taskLifeMs: number; drainMs: number
+  region: string; settleMs: number; failAfterMs: number; rollback: boolean; rolloutState: boolean; taskLifeMs: number; drainMs: number; oneOffVisibleAfterMs: number
   clock = Date.now()
   clusters = new Set<string>()
   families = new Map<string, TaskDef[]>()
@@ -140,6 +145,7 @@ export class EcsState {
     this.rolloutState = o.rolloutState ?? true
     this.rollback = o.circuitBreakerRollback ?? true
     this.taskLifeMs = o.taskLifeMs ?? 1000
+    this.oneOffVisibleAfterMs = o.oneOffVisibleAfterMs ?? 0
     this.drainMs = o.drainMs ?? 0
     this.sd = new ServiceDeployments(this, o.serviceDeployments)
     for (const seed of o.services ?? defaultSeed()) this.seed(seed)

@@ -21,7 +21,8 @@
 // plays a stop from ECS itself (a Fargate Spot interruption: SpotInterruption, 'Your Spot Task was
 // interrupted.'). A non-essential container that exits stops alone (its exitCode shown); the task runs
 // on while an essential one does (here: for ever, until StopTask). RunTask's clientToken is idempotent: the same
-// request again returns the same tasks; another request with it is a ConflictException.
+// request again returns the same tasks; another request with it is a ConflictException. With
+// `oneOffVisibleAfterMs`, DescribeTasks answers MISSING for a task that young (eventual consistency).
 // Logs: a container whose logConfiguration is awslogs with an `awslogs-endpoint` option (the Docker
 // driver's own option for a custom endpoint) has its lines written there (a moto_server) as it prints
 // them, to the stream `prefix/container/taskId`, in real time: the log can be read while the task runs.
@@ -344,7 +345,8 @@ export function taskOperations(state: EcsState, base: Record<string, (input: Obj
       const refs = input.tasks
       if (!Array.isArray(refs) || refs.length === 0) throw invalid('Tasks cannot be empty.')
       if (refs.length > 100) throw invalid('Too many tasks were provided. The maximum is 100.')
-      const mine = refs.map((r) => tasks.get(last(String(r), '/'))).map((t) => (t && t.cluster === cluster ? t : undefined))
+      const visible = (t: OneOff) => t.cluster === cluster && state.clock >= t.createdAt + state.oneOffVisibleAfterMs
+      const mine = refs.map((r) => tasks.get(last(String(r), '/'))).map((t) => (t && visible(t) ? t : undefined))
       const others = refs.filter((_r, i) => !mine[i])
       const rest = others.length && base.DescribeTasks ? base.DescribeTasks({ ...input, tasks: others }) : { tasks: [], failures: others.map((r) => ({ arn: String(r), reason: 'MISSING' })) }
       return { tasks: [...mine.filter((t) => t !== undefined).map(render), ...rest.tasks], failures: rest.failures }
