@@ -33,7 +33,10 @@ export function stoppedFromOutside(task: Task, name: string, how: HowItEnded): s
   const stop = stopText(task)
   if (how.exitedOnItsOwn && !how.essential.includes(name)) return undefined
   if (task.stopCode === 'UserInitiated' && how.stoppedByUs !== undefined && task.stoppedReason === how.stoppedByUs) return undefined
-  if (task.stopCode !== 'EssentialContainerExited') {
+  // ECS gives a stop code with every stopped task; an endpoint that gives neither code nor reason (moto)
+  // leaves the containers' exits as the only evidence, as if an essential one had ended the task.
+  const code = task.stopCode ?? (task.stoppedReason ? undefined : 'EssentialContainerExited')
+  if (code !== 'EssentialContainerExited') {
     return `the task was stopped from outside before ${name} finished (${stop || 'ECS gave no stop code'}), so its exit code does not say the command completed`
   }
   if (!how.essential.includes(name)) {
