@@ -82,7 +82,8 @@ describe('ECS: another deploy lands while we wait', () => {
     const result = run.result!
     expect(result).toMatchObject({ status: 'superseded', ok: false })
     expect(result.rollback).toBeUndefined()
-    expect(result.message).toMatch(/^web:2 was superseded while rolling out: service web now rolls out web:3 \(deployment ecs-svc\/\d+\), which replaced ours \(ecs-svc\/\d+ of web:2, left ACTIVE IN_PROGRESS\)/)
+    // Ours is still listed (ACTIVE) until theirs completes, then ECS drops it: both are true, by when the action looks.
+    expect(result.message).toMatch(/^web:2 was superseded while rolling out: service web now rolls out web:3 \(deployment ecs-svc\/\d+\), which replaced ours \(ecs-svc\/\d+ of web:2, (left ACTIVE IN_PROGRESS|now gone from the service)\)/)
     expect(result.message).toContain(`for commit ${THEIR_COMMIT} in run ${THEIR_RUN}`)
     expect(result.message).toMatch(/nothing was rolled back$/)
     // Ours and theirs, and no third update: nothing was rolled back.
@@ -117,11 +118,27 @@ describe('ECS: another deploy lands while we wait', () => {
     expect(run.after.deployments).toHaveLength(1)
   })
 
+  // ECS says why in one of two ways, both true, and which one the action reads depends on when it looks:
+  // while ECS rolls back, our deployment is still listed, FAILED with the breaker's reason; once the
+  // rollback completed, ECS has dropped it from the service, and the action says it is gone, replaced by
+  // the breaker's rollback. On a busy machine the first look may come after the rollback completed.
+  const BREAKER_HEADLINE = /^(ECS deployment circuit breaker: tasks failed to start\.|deployment ecs-svc\/\d+ is gone: ECS replaced it with ecs-svc\/\d+ running web:1 \(the circuit breaker rolled back\))$/
+
   it('still reports ECS’s own circuit-breaker rollback as rolled back by the platform, not superseded', async () => {
     const run = await deployWhile({}, { 'image-tag': 'crash-9' })
     const result = run.result!
     expect(result).toMatchObject({ status: 'rolled-back', ok: false, rollback: { by: 'platform', healthy: true } })
-    expect(result.reasons[0]).toBe('ECS deployment circuit breaker: tasks failed to start.')
+    expect(result.reasons[0]).toMatch(BREAKER_HEADLINE)
+    expect(updates(run.ecs)).toEqual(['web:2'])
+    expect(run.after.taskDefinition).toMatch(/web:1$/)
+  })
+
+  it('reports it the same way when ECS had finished rolling back before the action looked', async () => {
+    // The rollback completes 30 ms after the breaker fires: the action's first look after it comes later, as on a busy machine.
+    const run = await deployWhile({ settleMs: 30 }, { 'image-tag': 'crash-9' })
+    const result = run.result!
+    expect(result).toMatchObject({ status: 'rolled-back', ok: false, rollback: { by: 'platform', healthy: true } })
+    expect(result.reasons[0]).toMatch(BREAKER_HEADLINE)
     expect(updates(run.ecs)).toEqual(['web:2'])
     expect(run.after.taskDefinition).toMatch(/web:1$/)
   })

@@ -90,29 +90,31 @@ describe('plan', () => {
 })
 
 describe('keep-revisions', () => {
+  // Registered as the action registers them (its registration tag), each recording the one before it
+  // as a deploy does (a service ran it, then the next): no deploy can still be on its way to them, so
+  // only what protects a revision keeps it. (moto gives no registeredAt, so age proves nothing here.)
+  const register = (api: EcsApi, family: string, i: number, previous?: string): Promise<string> =>
+    api.registerTaskDefinition({ family, containerDefinitions: [{ name: family, image: `registry.example/${family}:${i}`, memory: 64 }], tags: previous ? [{ key: PREVIOUS_TAG, value: previous }] : undefined }).then(td => td.taskDefinitionArn!)
+
   it('never deregisters the revision a rollback returns to, even beyond the newest N', async () => {
-    // Registered directly: no service uses any of them, so only the recorded rollback target protects one.
+    // No service uses any of them, so only the recorded rollback target protects one: vault:4 records vault:1.
+    const api = new EcsApi('shop', client)
     const arns: string[] = []
-    for (let i = 1; i <= 4; i++) {
-      const tags = i === 4 ? [{ key: PREVIOUS_TAG, value: arns[0] }] : undefined
-      const registered = await client.send(new RegisterTaskDefinitionCommand({ family: 'vault', containerDefinitions: [{ name: 'vault', image: `registry.example/vault:${i}`, memory: 64 }], tags }))
-      arns.push(registered.taskDefinition!.taskDefinitionArn!)
-    }
-    const pruned = await pruneRevisions(new EcsApi('shop', client), 'vault', 2)
-    expect(pruned.map(arn => arn.split('/').pop())).toEqual(['vault:2'])
+    for (let i = 1; i <= 4; i++) arns.push(await register(api, 'vault', i, i === 4 ? arns[0] : arns[i - 2]))
+    const pruned = await pruneRevisions(api, 'vault', 2)
+    expect(pruned.deregistered.map(arn => arn.split('/').pop())).toEqual(['vault:2'])
     const status = async (arn: string): Promise<string | undefined> => (await client.send(new DescribeTaskDefinitionCommand({ taskDefinition: arn }))).taskDefinition!.status
     expect(await status(arns[0])).toBe('ACTIVE')
     expect(await status(arns[1])).toBe('INACTIVE')
   })
 
   it('also keeps a target the caller names', async () => {
+    const api = new EcsApi('shop', client)
     const arns: string[] = []
-    for (let i = 1; i <= 3; i++) {
-      const registered = await client.send(new RegisterTaskDefinitionCommand({ family: 'named', containerDefinitions: [{ name: 'named', image: `registry.example/named:${i}`, memory: 64 }] }))
-      arns.push(registered.taskDefinition!.taskDefinitionArn!)
-    }
-    const pruned = await pruneRevisions(new EcsApi('shop', client), 'named', 1, [arns[0]])
-    expect(pruned).toEqual([arns[1]])
+    // named:4 records named:3, which a rollback of it returns to, whatever the caller names.
+    for (let i = 1; i <= 4; i++) arns.push(await register(api, 'named', i, arns[i - 2]))
+    const pruned = await pruneRevisions(api, 'named', 1, [arns[0]])
+    expect(pruned.deregistered).toEqual([arns[1]])
   })
 })
 

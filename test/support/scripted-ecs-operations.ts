@@ -31,6 +31,17 @@ export function operations(s: EcsState): Record<string, (input: Obj) => Obj> {
         failures: names.filter((n) => !s.clusters.has(n)).map((n) => ({ arn: s.arn('cluster', n), reason: 'MISSING' }))
       }
     },
+    ListClusters(input) {
+      const { items, nextToken } = page([...s.clusters].sort().map((c) => s.arn('cluster', c)), input)
+      return { clusterArns: items, nextToken }
+    },
+    ListServices(input) {
+      const cluster = s.cluster(input.cluster)
+      // ECS lists a cluster's ACTIVE and DRAINING services, 10 a page unless maxResults (1-100) says otherwise.
+      const arns = s.services.filter((x) => x.cluster === cluster && x.status !== 'INACTIVE').map((x) => x.arn)
+      const { items, nextToken } = page(arns, { maxResults: 10, ...input })
+      return { serviceArns: items, nextToken }
+    },
     DescribeServices(input) {
       const cluster = s.cluster(input.cluster)
       const refs = input.services

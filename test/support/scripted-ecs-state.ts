@@ -13,11 +13,23 @@ export interface ScriptedEcsOptions {
   throttle?: { operations?: string[]; count: number }
   /** 5xx answers; `fromMs`: only to requests this long after the server started; `afterRunning`: the request is carried out first (a lost answer). */
   serverErrors?: { operations?: string[]; count: number; fromMs?: number; afterRunning?: boolean }
+  /** Requests of these operations are refused with AccessDeniedException (an IAM policy without them). */
+  deny?: { operations: string[] }
+  /**
+   * Task definitions registered before the server started, after the services' own: each its
+   * RegisterTaskDefinition input (tags included) and how long ago it was registered (registeredAt).
+   */
+  taskDefinitions?: (Record<string, unknown> & { ageMs?: number })[]
   /** Requests of these operations are read and never answered (a black-holed call); recorded with status 0. */
   hang?: { operations: string[] }
   rolloutState?: boolean
   /** `dies`: how long each task runs before its essential container exits. */
   taskLifeMs?: number
+  /**
+   * DescribeTasks does not show a task RunTask started until this long after (ECS's eventual
+   * consistency: MISSING meanwhile); StopTask knows it at once. Default 0.
+   */
+  oneOffVisibleAfterMs?: number
   /**
    * A healthy rolling update completes this long after its last new task started: the old tasks
    * draining behind a load balancer (its deregistration delay, 300 s by default). Default 0.
@@ -114,7 +126,7 @@ export function defaultSeed(): SeedService[] {
 
 /** All state of one server: task definitions, clusters, services with their deployments and tasks. */
 export class EcsState {
-  region: string; settleMs: number; failAfterMs: number; rollback: boolean; rolloutState: boolean; taskLifeMs: number; drainMs: number
+  region: string; settleMs: number; failAfterMs: number; rollback: boolean; rolloutState: boolean; taskLifeMs: number; drainMs: number; oneOffVisibleAfterMs: number
   clock = Date.now()
   clusters = new Set<string>()
   families = new Map<string, TaskDef[]>()
@@ -133,9 +145,11 @@ export class EcsState {
     this.rolloutState = o.rolloutState ?? true
     this.rollback = o.circuitBreakerRollback ?? true
     this.taskLifeMs = o.taskLifeMs ?? 1000
+    this.oneOffVisibleAfterMs = o.oneOffVisibleAfterMs ?? 0
     this.drainMs = o.drainMs ?? 0
     this.sd = new ServiceDeployments(this, o.serviceDeployments)
     for (const seed of o.services ?? defaultSeed()) this.seed(seed)
+    for (const { ageMs, ...input } of o.taskDefinitions ?? []) this.register(input, this.clock - (ageMs ?? 0))
   }
 
   arn(kind: string, rest: string) { return `arn:aws:ecs:${this.region}:${ACCOUNT}:${kind}/${rest}` }
@@ -157,10 +171,11 @@ export class EcsState {
   seed(s: SeedService) {
     const cluster = s.cluster ?? 'default'
     this.clusters.add(cluster)
-    const td = this.register(s.taskDefinition).taskDefinition
+    const t0 = this.clock - 86_400_000
+    // Registered when the service was created, a day ago.
+    const td = this.register(s.taskDefinition, t0).taskDefinition
     const status = s.status ?? 'ACTIVE'
     const desired = status === 'ACTIVE' ? s.desiredCount ?? 2 : 0
-    const t0 = this.clock - 86_400_000
     const fargate = (td.requiresCompatibilities ?? []).includes('FARGATE')
     const svc: Service = {
       name: s.name, cluster, arn: this.arn('service', `${cluster}/${s.name}`), status, desiredCount: desired,
@@ -186,7 +201,7 @@ export class EcsState {
   }
 
   // ---- task definitions ----
-  register(input: Obj) {
+  register(input: Obj, at = this.clock) {
     const family = input.family
     if (typeof family !== 'string' || !family) throw clientError('Family must not be null or empty.')
     if (!/^[A-Za-z0-9_-]{1,255}$/.test(family)) {
@@ -219,7 +234,7 @@ export class EcsState {
         ...(awsvpc ? [{ name: 'ecs.capability.task-eni' }] : [])
       ],
       compatibilities: awsvpc && input.cpu && input.memory ? ['EC2', 'FARGATE'] : ['EC2'],
-      registeredAt: secs(this.clock), registeredBy: `arn:aws:iam::${ACCOUNT}:user/scripted-ecs`
+      registeredAt: secs(at), registeredBy: `arn:aws:iam::${ACCOUNT}:user/scripted-ecs`
     }
     revisions.push({ arn, family, revision, body })
     this.families.set(family, revisions)

@@ -36,9 +36,9 @@ import { randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { taskOperations } from './scripted-ecs-tasks.ts'
+import { taskOperations, type TaskHooks } from './scripted-ecs-tasks.ts'
 import { operations } from './scripted-ecs-operations.ts'
-import { EcsError, EcsState, PREFIX, type Obj, type RecordedCall, type ScriptedEcs, type ScriptedEcsOptions } from './scripted-ecs-state.ts'
+import { ACCOUNT, EcsError, EcsState, PREFIX, type Obj, type RecordedCall, type ScriptedEcs, type ScriptedEcsOptions } from './scripted-ecs-state.ts'
 
 // The model and its types live in scripted-ecs-state.ts, the operations in scripted-ecs-operations.ts;
 // this file is the HTTP server and the command line, and what the tests import.
@@ -54,7 +54,8 @@ export async function startScriptedEcs(options: ScriptedEcsOptions = {}): Promis
   const state = new EcsState(options)
   // One-off tasks (RunTask and what follows a task to STOPPED) live beside this file.
   const rollouts = operations(state)
-  const ops = { ...rollouts, ...taskOperations(state, rollouts), ...state.sd.operations((ref) => state.cluster(ref)) }
+  const hooks: TaskHooks = {}
+  const ops = { ...rollouts, ...taskOperations(state, rollouts, hooks), ...state.sd.operations((ref) => state.cluster(ref)) }
   const throttle = { operations: options.throttle?.operations, count: options.throttle?.count ?? 0 }
   const serverErrors = { operations: options.serverErrors?.operations, count: options.serverErrors?.count ?? 0 }
   const startedAt = Date.now()
@@ -87,6 +88,15 @@ export async function startScriptedEcs(options: ScriptedEcsOptions = {}): Promis
       state.advance(Date.now())
       return send(res, 200, Object.fromEntries(state.settled), 'application/json')
     }
+    if (req.method === 'POST' && req.url === '/_scripted/stop-task') {
+      // ECS itself stops a task (a Fargate Spot interruption): {task, stopCode, stoppedReason}.
+      state.advance(Date.now())
+      try {
+        return send(res, 200, hooks.stopFromEcs!(JSON.parse(Buffer.concat(chunks).toString('utf8'))), 'application/json')
+      } catch (e) {
+        return send(res, 400, { message: String(e) }, 'application/json')
+      }
+    }
     if (req.method !== 'POST' || (req.url ?? '/').split('?')[0] !== '/') return send(res, 404, { message: 'Not found' }, 'application/json')
     const at = Date.now()
     const target = String(req.headers['x-amz-target'] ?? '')
@@ -103,6 +113,10 @@ export async function startScriptedEcs(options: ScriptedEcsOptions = {}): Promis
       }
       const handler = target.startsWith(PREFIX) && Object.hasOwn(ops, operation) ? ops[operation] : undefined
       if (!handler) throw new EcsError('UnknownOperationException', `Unknown operation ${target}`)
+      if (options.deny?.operations.includes(operation)) {
+        // An IAM policy without the action: ECS's wording for it.
+        throw new EcsError('AccessDeniedException', `User: arn:aws:sts::${ACCOUNT}:assumed-role/deployer/deploy-service is not authorized to perform: ecs:${operation} on resource: * because no identity-based policy allows the ecs:${operation} action`)
+      }
       if (options.hang?.operations.includes(operation)) {
         calls.push({ at, operation, input, status: 0 })
         return
@@ -143,7 +157,7 @@ export async function startScriptedEcs(options: ScriptedEcsOptions = {}): Promis
 // ---- CLI: node test/support/scripted-ecs.ts --port N [--settle-ms N] ... ----
 const USAGE = `usage: node test/support/scripted-ecs.ts [--port N] [--region R] [--settle-ms N] [--fail-after-ms N]
   [--no-rollback] [--no-rollout-state] [--task-life-ms N] [--hang-ops Op,Op] [--throttle N] [--throttle-ops Op,Op] [--server-errors N]
-  [--server-errors-ops Op,Op] [--minute-ms N] [--deny-service-deployments] [--seed services.json]`
+  [--server-errors-ops Op,Op] [--deny-ops Op,Op] [--minute-ms N] [--deny-service-deployments] [--seed services.json]`
 
 export function parseArgs(argv: string[]): ScriptedEcsOptions {
   const o: ScriptedEcsOptions = {}
@@ -167,6 +181,7 @@ export function parseArgs(argv: string[]): ScriptedEcsOptions {
     else if (flag === '--throttle-ops') o.throttle = { count: o.throttle?.count ?? 0, operations: String(value()).split(',') }
     else if (flag === '--server-errors') o.serverErrors = { ...o.serverErrors, count: num(flag, value()) }
     else if (flag === '--server-errors-ops') o.serverErrors = { count: o.serverErrors?.count ?? 0, operations: String(value()).split(',') }
+    else if (flag === '--deny-ops') o.deny = { operations: String(value()).split(',') }
     else if (flag === '--minute-ms') o.serviceDeployments = { ...o.serviceDeployments, minuteMs: num(flag, value()) }
     else if (flag === '--deny-service-deployments') o.serviceDeployments = { ...o.serviceDeployments, denied: true }
     else if (flag === '--seed') o.services = JSON.parse(readFileSync(String(value()), 'utf8'))

@@ -30,6 +30,7 @@ import {
 import type { CloudWatchLogsClientConfig } from '@aws-sdk/client-cloudwatch-logs'
 import { randomUUID } from 'node:crypto'
 import { UserError, errorMessage } from '../../errors.js'
+import type { Owned } from '../../rollout/ownership.js'
 import { errnoOf, isThrottling, retry, wasNotExecuted, type RetryOptions } from '../../rollout/retry.js'
 import { revisionNumber } from './assess.js'
 import { ServiceDeploymentsUnavailable, unavailableAs } from './service-deployment-errors.js'
@@ -205,22 +206,19 @@ export class EcsApi {
     return arns.sort((a, b) => revisionNumber(b) - revisionNumber(a))
   }
 
-  /** Task definitions that any service of any cluster runs or is deploying: never to be deregistered. */
-  async taskDefinitionsInUse(signal?: AbortSignal): Promise<Set<string>> {
+  /** Every service of every cluster these credentials can see (keep-revisions reads what each runs and would roll back to). */
+  async allServices(signal?: AbortSignal): Promise<Service[]> {
     const abortSignal = this.signalFor(signal)
-    const inUse = new Set<string>()
+    const all: Service[] = []
     const clusters = await this.pages('list clusters', token => this.client.send(new ListClustersCommand({ nextToken: token }), { abortSignal }), o => o.clusterArns, abortSignal)
     for (const cluster of clusters) {
       const services = await this.pages(`list services of '${cluster}'`, token => this.client.send(new ListServicesCommand({ cluster, nextToken: token }), { abortSignal }), o => o.serviceArns, abortSignal)
       for (let i = 0; i < services.length; i += 10) {
         const output = await this.call('describe services', () => this.client.send(new DescribeServicesCommand({ cluster, services: services.slice(i, i + 10) }), { abortSignal }), undefined, abortSignal)
-        for (const service of output.services ?? []) {
-          if (service.taskDefinition) inUse.add(service.taskDefinition)
-          for (const deployment of service.deployments ?? []) if (deployment.taskDefinition) inUse.add(deployment.taskDefinition)
-        }
+        all.push(...(output.services ?? []))
       }
     }
-    return inUse
+    return all
   }
 
   private async pages<O extends { nextToken?: string }>(what: string, send: (token?: string) => Promise<O>, items: (output: O) => string[] | undefined, abortSignal?: AbortSignal): Promise<string[]> {
@@ -234,8 +232,13 @@ export class EcsApi {
     return all
   }
 
-  async deregisterTaskDefinition(arn: string, signal?: AbortSignal): Promise<void> {
+  /**
+   * Deregisters the task definition that `owned` proved deregistrable at this moment (ifOurs in
+   * revisions.ts): the target is the proof's own, so no other revision can be deregistered with it.
+   */
+  async deregisterTaskDefinition(owned: Owned<{ taskDefinitionArn: string }>, signal?: AbortSignal): Promise<void> {
     const abortSignal = this.signalFor(signal)
+    const arn = owned.precondition.taskDefinitionArn
     await this.call(`deregister '${arn}'`, () => this.client.send(new DeregisterTaskDefinitionCommand({ taskDefinition: arn }), { abortSignal }), undefined, abortSignal)
   }
 
@@ -375,10 +378,13 @@ export class EcsApi {
   }
 
   /**
-   * Stops a task. Used after a timeout or a cancellation, so on purpose NOT ended by the run's
-   * cancellation: only by `signal`, which the caller bounds (a task left running would go on alone).
+   * Stops the task that `owned` proved ours at this moment (ifOurs in one-off-stop.ts): the target is
+   * the proof's own. Used after a timeout, a cancellation or a task that can no longer be followed,
+   * so on purpose NOT ended by the run's cancellation: only by `signal`, which the caller bounds (a
+   * task left running would go on alone).
    */
-  async stopTask(task: string, reason: string, signal: AbortSignal): Promise<Task | undefined> {
+  async stopTask(owned: Owned<{ taskArn: string }>, reason: string, signal: AbortSignal): Promise<Task | undefined> {
+    const task = owned.precondition.taskArn
     const output = await this.call(`stop task '${task}'`, () =>
       this.client.send(new StopTaskCommand({ cluster: this.cluster, task, reason }), { abortSignal: signal })
     , undefined, signal)

@@ -144,17 +144,20 @@ export class LogFollower {
   /**
    * After the task stopped: the awslogs driver flushed when the container exited, before the task
    * was deprovisioned, so reading until a read brings nothing new gets the last lines (at most
-   * `withinMs`; a stream not there yet is given one more look half a second later).
+   * `withinMs`; a stream not there yet is given one more look half a second later). `settleMs`: keep
+   * looking that long even while nothing new comes (after our StopTask, the lines the container
+   * wrote on its way out may reach CloudWatch Logs a moment after it exited).
    */
-  async finish(signal: AbortSignal, withinMs = 5000): Promise<void> {
+  async finish(signal: AbortSignal, { withinMs = 5000, settleMs = 0 }: { withinMs?: number; settleMs?: number } = {}): Promise<void> {
     this.stop.abort()
     await this.following
     if (this.unavailable || !this.stream) return
     // Each read is bounded too: a log endpoint that does not answer must not hold up the verdict.
     const bounded = AbortSignal.any([signal, AbortSignal.timeout(withinMs)])
+    const settledAt = Date.now() + settleMs
     for (let look = 1; !bounded.aborted && !this.unavailable; look++) {
       const lines = await this.read(bounded)
-      if (lines === 0 && (this.found || look >= 2)) break
+      if (lines === 0 && (this.found || look >= 2) && Date.now() >= settledAt) break
       if (lines === 0) await sleep(500, bounded)
     }
     // A stream that never appeared: the container never started, or it logs elsewhere than its definition says.

@@ -12,13 +12,15 @@ import { pollRollout, stoppedOutcome, type Observation } from '../../rollout/pol
 import { shortArn } from './assess.js'
 import type { EcsApi } from './client.js'
 import { LogFollower, awsLogsConfig, createLogReader, type AwsLogsConfig } from './logs.js'
+import { stopOurTask, waitExited, type StartedTask } from './one-off-stop.js'
+import { stoppedFromOutside, type HowItEnded } from './one-off-verdict.js'
 
 /** ECS allows this many characters of overrides (JSON included) in one RunTask. */
 const OVERRIDES_LIMIT = 8192
 /** A task RunTask started may be unknown to DescribeTasks for a moment (eventual consistency); not for longer. */
 const UNKNOWN_FOR_MS = 30_000
-/** StopTask after a timeout or a cancellation: bounded, since the run is ending. */
-const STOP_WITHIN_MS = 5_000
+/** After our StopTask: the last lines may reach CloudWatch Logs a moment after the container exited. */
+const LAST_LINES_SETTLE_MS = 2_000
 
 export interface OneOffOptions {
   api: EcsApi
@@ -52,12 +54,14 @@ export function preDeployTask(options: OneOffOptions): BeforeStep {
   const description = `one-off task of the new revision of ${definition.family} in cluster ${request.ecs.cluster}: container ${container.name} runs ${JSON.stringify(preDeploy.command)} (${where.filter(Boolean).join(', ')}; startedBy ${startedBy}; timeout ${formatDuration(preDeploy.timeoutMs)}); ${'unavailable' in logs ? `its log is not shown: ${logs.unavailable}` : `its log is read from CloudWatch Logs group ${logs.group} (${logs.region})`}`
   return {
     description,
-    run: context => runOneOff(options, { container: container.name!, overrides, placement, startedBy, logs }, context)
+    run: context => runOneOff(options, { container: container.name!, stopTimeout: container.stopTimeout, overrides, placement, startedBy, logs }, context)
   }
 }
 
 interface Prepared {
   container: string
+  /** The container's stopTimeout (seconds between SIGTERM and SIGKILL), if its definition sets one. */
+  stopTimeout?: number
   overrides: NonNullable<RunTaskCommandInput['overrides']>
   placement: Placement
   startedBy: string
@@ -95,43 +99,56 @@ async function runOneOff(options: OneOffOptions, prepared: Prepared, context: Wa
     follower.start(deadline.signal)
   }
 
-  const followed = await followToStopped(api, arn, prepared.container, registered, follower, context)
-  const { outcome, last } = followed
+  const ran: StartedTask = { taskArn: arn, startedBy: prepared.startedBy }
+  const followed = await followToStopped(api, ran, prepared.container, registered, follower, context)
+  const { outcome, last, how } = followed
   let stopped = ''
-  if (outcome.state === 'timed-out' || outcome.state === 'cancelled') {
+  if (outcome.state === 'timed-out' || outcome.state === 'cancelled' || followed.lost) {
     // Left alone, the task would go on by itself (a migration half done): stop it, within a bound.
-    stopped = await stopLeftRunning(api, arn, deadline.stoppedBy === 'cancelled' ? 'the run was cancelled' : 'pre-deploy-timeout passed')
+    const cancelled = deadline.stoppedBy === 'cancelled' || context.cancel.aborted
+    const stop = await stopOurTask(api, ran, cancelled ? 'the run was cancelled' : followed.lost ? 'the task could no longer be followed' : 'pre-deploy-timeout passed')
+    stopped = stop.text
     progress.step(`task ${id}: ${stopped}`)
+    // Its last lines (a trap's among them) reach the log when the container exits, after the StopTask:
+    // wait for that, bounded, unless the run was cancelled (the runner kills the job seconds later).
+    if (stop.stopped && !cancelled && follower) await waitExited(api, arn, prepared.container, prepared.stopTimeout, context.cancel)
   }
-  // The last lines: read until they stop coming, briefly after a timeout, not at all after a cancellation.
-  if (follower) await follower.finish(deadline.signal.aborted ? AbortSignal.timeout(context.cancel.aborted ? 1 : 2000) : deadline.signal)
+  // The last lines: read until they stop coming, a little longer after a stop of ours, not at all after a cancellation.
+  if (follower) {
+    if (!deadline.signal.aborted && !followed.lost) await follower.finish(deadline.signal)
+    else if (context.cancel.aborted) await follower.finish(AbortSignal.timeout(1))
+    else await follower.finish(AbortSignal.any([context.cancel, AbortSignal.timeout(LAST_LINES_SETTLE_MS + 3000)]), { settleMs: LAST_LINES_SETTLE_MS })
+  }
   const tail = tailText(follower?.tail() ?? [])
 
   if (outcome.state === 'succeeded' && last) {
     const verdict = verdictOf(last, prepared.container)
     if (verdict.exitCode !== undefined) outputs['pre-deploy-exit-code'] = String(verdict.exitCode)
-    if (verdict.exitCode === 0) return { state: 'succeeded', outputs }
-    return { state: 'failed', reason: `${verdict.reason}${follower?.problem ? `; its log: ${follower.problem}` : ''}${tail}`, outputs }
+    const outside = verdict.exitCode === 0 ? stoppedFromOutside(last, prepared.container, how) : undefined
+    if (verdict.exitCode === 0 && !outside) return { state: 'succeeded', outputs }
+    return { state: 'failed', reason: `${outside ? `${outside}; ${prepared.container} exited with code 0` : verdict.reason}${follower?.problem ? `; its log: ${follower.problem}` : ''}${tail}`, outputs }
   }
   if (outcome.state === 'timed-out' || outcome.state === 'cancelled') {
     const why = outcome.state === 'cancelled' ? `the run was cancelled while task ${id} ran` : `task ${id} did not stop within ${formatDuration(options.request.preDeploy!.timeoutMs)} (pre-deploy-timeout)`
     return { state: outcome.state, reason: `${why}; ${stopped}; it was last seen ${last?.lastStatus ?? 'not yet visible to DescribeTasks'}${tail}`, outputs }
   }
-  return { state: 'failed', reason: `${'reason' in outcome ? outcome.reason : outcome.state}${tail}`, outputs }
+  return { state: 'failed', reason: `${'reason' in outcome ? outcome.reason : outcome.state}${stopped ? `; ${stopped}` : ''}${tail}`, outputs }
 }
 
 /**
  * Follows the task with DescribeTasks (the engine's poll loop: fast while it changes or ends, slower
  * while it runs, patient with throttling) until it is STOPPED, the deadline passes or the run is
- * cancelled. `last` is the task as last seen.
+ * cancelled. `last` is the task as last seen; `how` what was seen of how it ended; `lost` says the
+ * task could no longer be followed (DescribeTasks failed for good, or never showed it).
  */
-async function followToStopped(api: EcsApi, arn: string, container: string, registered: TaskDefinition, follower: LogFollower | undefined, context: WaitContext): Promise<{ outcome: WaitOutcome; last?: Task }> {
+async function followToStopped(api: EcsApi, ran: StartedTask, container: string, registered: TaskDefinition, follower: LogFollower | undefined, context: WaitContext): Promise<{ outcome: WaitOutcome; last?: Task; how: HowItEnded; lost?: boolean }> {
   const { deadline, progress } = context
+  const arn = ran.taskArn
   const id = shortArn(arn)
   const unknownAfter = Date.now() + UNKNOWN_FOR_MS
+  const how: HowItEnded = { essential: (registered.containerDefinitions ?? []).filter(c => c.essential !== false).map(c => c.name ?? ''), exitedBefore: [], exitedOnItsOwn: false }
   let last: Task | undefined
   let lastLine = ''
-  let stoppedTheRest = false
   let linesSeen = 0
   const observe = async (): Promise<Observation> => {
     const [now] = await api.describeTasks([arn], deadline.signal)
@@ -142,6 +159,8 @@ async function followToStopped(api: EcsApi, arn: string, container: string, regi
     last = now
     const mine = now.containers?.find(c => c.name === container)
     if (follower && mine?.runtimeId) follower.locate(id, mine.runtimeId)
+    const exited = mine?.lastStatus === 'STOPPED'
+    noteHowItEnds(how, now, container)
     const exitCode = typeof mine?.exitCode === 'number' ? `, ${container} exited with ${mine.exitCode}` : ''
     const line = `task ${id}: ${now.lastStatus}${now.desiredStatus === 'STOPPED' && now.lastStatus !== 'STOPPED' ? ' (stopping)' : ''}${exitCode}`
     // New log lines count as movement too: a task that prints is looked at often, a silent one less.
@@ -150,29 +169,34 @@ async function followToStopped(api: EcsApi, arn: string, container: string, regi
     lastLine = line
     progress.status(line)
     if (now.lastStatus === 'STOPPED') return { changed, nearlyDone: true, status: line, outcome: { state: 'succeeded' } }
-    const exited = mine?.lastStatus === 'STOPPED'
-    if (exited && !stoppedTheRest && now.desiredStatus !== 'STOPPED' && !isEssential(registered, container)) {
+    if (exited && how.stoppedByUs === undefined && now.desiredStatus !== 'STOPPED' && !isEssential(registered, container)) {
       // A non-essential container that exited does not end its task: the essential ones would run on.
-      stoppedTheRest = true
-      await api.stopTask(arn, `deploy-service: ${container} (the pre-deploy command) exited; stopping the rest of the task`, AbortSignal.timeout(STOP_WITHIN_MS))
+      const why = `${container} (the pre-deploy command) exited; stopping the rest of the task`
+      how.stoppedByUs = `deploy-service: ${why}`
+      const stop = await stopOurTask(api, ran, why)
+      progress.step(`task ${id}: ${container} exited; the rest of the task: ${stop.text}`)
     }
     return { changed, nearlyDone: exited || now.desiredStatus === 'STOPPED', status: line }
   }
   try {
-    return { outcome: await pollRollout(observe, context, new PollSchedule({ maxMs: 5000 })), last }
+    return { outcome: await pollRollout(observe, context, new PollSchedule({ maxMs: 5000 })), last, how }
   } catch (error) {
-    if (deadline.signal.aborted) return { outcome: stoppedOutcome(context, lastLine), last }
-    return { outcome: { state: 'failed', reason: `could not follow task ${id}: ${errorMessage(error)}; it may still be running (${consoleUrl(arn)})` }, last }
+    if (deadline.signal.aborted) return { outcome: stoppedOutcome(context, lastLine), last, how }
+    return { outcome: { state: 'failed', reason: `could not follow task ${id}: ${errorMessage(error)}` }, last, how, lost: true }
   }
 }
 
-/** StopTask within a bound of its own (the run is ending); says what happened, or how to stop it by hand. */
-async function stopLeftRunning(api: EcsApi, arn: string, why: string): Promise<string> {
-  try {
-    await api.stopTask(arn, `deploy-service: ${why}`, AbortSignal.timeout(STOP_WITHIN_MS))
-    return 'it was stopped (StopTask: ECS sends SIGTERM, then SIGKILL 30 s later)'
-  } catch (error) {
-    return `it could NOT be stopped (${errorMessage(error)}): stop it by hand: aws ecs stop-task --cluster ${api.cluster} --task ${arn}`
+/** What one look at the task says of which container ended first. */
+function noteHowItEnds(how: HowItEnded, task: Task, container: string): void {
+  const mine = task.containers?.find(c => c.name === container)
+  if (mine?.lastStatus === 'STOPPED') {
+    if (task.desiredStatus !== 'STOPPED' && task.lastStatus !== 'STOPPED') how.exitedOnItsOwn = true
+    const others = task.containers?.filter(c => c.name !== container && how.essential.includes(c.name ?? '')) ?? []
+    if (!how.exitedBefore.some(name => how.essential.includes(name)) && others.length > 0 && others.every(c => c.lastStatus !== 'STOPPED')) how.exitedFirst ??= true
+    return
+  }
+  for (const other of task.containers ?? []) {
+    if (other.name !== container && other.lastStatus === 'STOPPED' && !how.exitedBefore.includes(other.name ?? '')) how.exitedBefore.push(other.name ?? '')
   }
 }
 

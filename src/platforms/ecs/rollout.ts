@@ -6,7 +6,7 @@ import { pollRollout, type Observation } from '../../rollout/poll-loop.js'
 import type { Progress } from '../../rollout/progress.js'
 import { assessDeployment, circuitBreakerOn, failureThreshold, isFailedTask, shortArn, stoppedTaskReason, type Assessment } from './assess.js'
 import { ServiceDeploymentsUnavailable, type EcsApi } from './client.js'
-import { pruneRevisions } from './revisions.js'
+import { pruneRevisions, reportPruned } from './revisions.js'
 import { inFlight, ServiceDeploymentFollow, ServiceDeploymentRollback, type FollowedRollout } from './service-deployment-follow.js'
 import { assessServiceDeployment, shortId } from './service-deployment.js'
 
@@ -218,7 +218,7 @@ export class EcsRollout implements Rollout, FollowedRollout {
     const family = shortArn(this.revision).replace(/:\d+$/, '')
     // The revision a rollback of this deploy returns to is kept whatever its age.
     const pruned = await pruneRevisions(this.api, family, this.keepRevisions, this.previousRevision ? [this.previousRevision] : [])
-    progress.step(pruned.length ? `keep-revisions ${this.keepRevisions}: deregistered ${pruned.map(shortArn).join(', ')}` : `keep-revisions ${this.keepRevisions}: nothing to deregister`)
+    reportPruned(progress, this.keepRevisions, pruned)
   }
 
   /**

@@ -7,7 +7,7 @@ import type { Plan, Rendered } from '../../../rollout/platform.js'
 import type { Progress } from '../../../rollout/progress.js'
 import { shortArn } from '../assess.js'
 import type { EcsApi } from '../client.js'
-import { pruneRevisions } from '../revisions.js'
+import { pruneRevisions, reportPruned } from '../revisions.js'
 import { readAppSpecFile, buildAppSpec, type AppSpecAdditions } from './appspec.js'
 import { CodeDeployApi, createCodeDeployClient } from './client.js'
 import { CodeDeployRollout, type CodeDeployTarget } from './rollout.js'
@@ -85,8 +85,7 @@ export async function planCodeDeploy(input: CodeDeployPlanInput): Promise<Plan> 
         rollout.afterSuccess = async after => {
           const family = shortArn(revision).replace(/:\d+$/, '')
           // The revision a rollback of this deploy returns to is kept whatever its age.
-          const pruned = await pruneRevisions(input.ecs, family, keep, [input.previousRevision])
-          after.step(pruned.length ? `keep-revisions ${keep}: deregistered ${pruned.map(shortArn).join(', ')}` : `keep-revisions ${keep}: nothing to deregister`)
+          reportPruned(after, keep, await pruneRevisions(input.ecs, family, keep, [input.previousRevision]))
         }
       }
       progress.step(`following CodeDeploy deployment ${rollout.outputs['codedeploy-deployment-id']} of ECS service ${request.service} (cluster ${shortArn(request.ecs.cluster)})`)
