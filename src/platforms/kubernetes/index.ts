@@ -15,7 +15,9 @@ import type { DeployRequest } from '../../request.js'
 import type { ObjectState, Plan, Platform, Rendered } from '../../rollout/platform.js'
 import { AppliedSet } from './applied-set.js'
 import { ApplySet, pruneAfterSuccess, prunePreview } from './applyset.js'
-import { KubeApi, loadKubeConfig, namespaceOf } from './client.js'
+import { KubeApi, StaleObject, loadKubeConfig, namespaceOf } from './client.js'
+import { NotOurs, ifOurs, type Proof } from '../../rollout/ownership.js'
+import { describeOther, templateKey, type LiveWorkload, type LivePrecondition } from './ownership.js'
 import { comparable, dryRunStates, manifestDiff } from './diff.js'
 import { currentRevisionNumber, revisionsOf, undoPatch, undoTarget, type Workload } from './history.js'
 import { KubernetesRollout, madeBy } from './rollout.js'
@@ -147,7 +149,7 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
               const reclaimed = validated.forced.has(object) ? '; took back the fields our own earlier patch (a rollback) had written' : ''
               progress.step(`applied ${objectName(object)} (server-side apply, field manager ${fieldManager}${reclaimed})`)
             }
-            const made = validated.workloads.map(w => madeBy(w, answers.get(`${w.kind}/${w.name}`)))
+            const made = validated.workloads.map(w => madeBy(w, answers.get(`${w.kind}/${w.name}`), fieldManager))
             const rollout = await KubernetesRollout.settle(cancellable, made, fieldManager)
             rollout.follow(set, objects.length)
             if (applySet) rollout.afterSuccess = pruneAfterSuccess(applySet, objects, rows => set.recordPruned(rows))
@@ -163,8 +165,7 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
       }
       const { patch, images, text, object } = imagePatch(live)
       const previous = currentRevisionNumber(live, await revisionsOf(api, live))
-      const smp = 'application/strategic-merge-patch+json'
-      const after = await api.patch(live as KubernetesObject, patch, smp, { fieldManager, dryRun: true })
+      const after = await api.dryRunPatch(live as KubernetesObject, patch, 'application/strategic-merge-patch+json', { fieldManager })
       const jobs = preDeployJobs(object, images, namespace)
       await validateJobs(api, jobs, fieldManager)
       const tracked = [{ kind: live.kind, name: service, namespace, previousRevision: previous }]
@@ -180,9 +181,9 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
         before: preDeployStep(api, jobs, fieldManager),
         apply: async (progress, signal) => {
           const cancellable = api.withSignal(signal)
-          const answer = await cancellable.patch(live as KubernetesObject, patch, smp, { fieldManager })
+          const answer = await cancellable.changeImages(live as KubernetesObject, patch, { fieldManager })
           progress.step(`patched the image of ${objectName(live)} (field manager ${fieldManager})`)
-          return KubernetesRollout.settle(cancellable, tracked.map(w => madeBy(w, answer)), fieldManager)
+          return KubernetesRollout.settle(cancellable, tracked.map(w => madeBy(w, answer, fieldManager)), fieldManager)
         }
       }
     },
@@ -202,7 +203,7 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
       const target = undoTarget(live, revisions, request.toRevision ? Number(request.toRevision) : undefined)
       const patch = undoPatch(live, target)
       const name = objectName(live)
-      const after = patch ? await api.patch(live as KubernetesObject, patch.patch, patch.contentType, { fieldManager, dryRun: true }) : live
+      const after = patch ? await api.dryRunPatch(live as KubernetesObject, patch.patch, patch.contentType, { fieldManager }) : live
       const text = stringify(target.content, { lineWidth: 0 })
       return {
         text,
@@ -215,8 +216,12 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
         checkedBy: SERVER_DRY_RUN,
         apply: async (progress, signal) => {
           const cancellable = api.withSignal(signal)
-          const answer = patch ? await cancellable.patch(live as KubernetesObject, patch.patch, patch.contentType, { fieldManager }) : undefined
-          const restoring = madeBy({ kind: live.kind, name: service, namespace, previousRevision: current, restored: target.number }, answer)
+          // The revision was chosen from the workload as read when the rollback was planned: only that
+          // workload, unchanged since (uid and resourceVersion), is rolled back.
+          const answer = patch
+            ? await ifOurs(`roll back ${name}`, () => unchangedSincePlanned(cancellable, live), owned => cancellable.patch(owned, live as KubernetesObject, patch.patch, patch.contentType, { fieldManager })).catch(staleAsNotOurs(`roll back ${name}`))
+            : undefined
+          const restoring = madeBy({ kind: live.kind, name: service, namespace, previousRevision: current, restored: target.number }, answer, fieldManager)
           const rollout = await KubernetesRollout.settle(cancellable, [restoring], fieldManager)
           // `rollout undo` gives the old template a new revision number: say both.
           const now = rollout.workloads[0].revision
@@ -257,6 +262,31 @@ function imageChanges(before: unknown, after: unknown) {
   return containersOf(after)
     .filter(c => old.get(c.name) !== c.image)
     .map(c => ({ container: c.name, previous: old.get(c.name) ?? '', next: c.image ?? '' }))
+}
+
+/**
+ * `mode: rollback` rolls back the workload as it was read when the rollback was planned: a fresh read
+ * proves it is still that one (same uid, same pod template), and hands its resourceVersion on as the
+ * patch's precondition. A workload made anew or moved to another template meanwhile is left alone.
+ */
+async function unchangedSincePlanned(api: KubeApi, planned: Workload & KubeObject): Promise<Proof<LivePrecondition>> {
+  const live = await api.read<Workload & KubeObject>(planned as KubernetesObject)
+  const name = objectName(planned)
+  if (!live) return { ours: false, found: `${name} no longer exists` }
+  if (live.metadata.uid !== planned.metadata.uid) return { ours: false, found: `${name} was deleted and made anew (uid ${live.metadata.uid}) since the rollback was planned`, superseded: true }
+  if (templateKey(live.spec?.template) !== templateKey(planned.spec?.template)) {
+    return { ours: false, found: describeOther({ ...live, kind: planned.kind } as unknown as LiveWorkload, undefined, {}).replace('which is not ours', 'since the rollback was planned'), superseded: true }
+  }
+  const precondition = { uid: live.metadata.uid ?? '', resourceVersion: (live.metadata as { resourceVersion?: string }).resourceVersion ?? '' }
+  return { ours: true, precondition, evidence: `${name} still runs the template the rollback was planned from` }
+}
+
+/** A rollback patch refused for its precondition: the workload changed after the proof, so it is not ours to undo. */
+function staleAsNotOurs(action: string): (error: unknown) => never {
+  return error => {
+    if (error instanceof StaleObject) throw new NotOurs(action, { ours: false, found: error.message, superseded: true })
+    throw error
+  }
 }
 
 function safeNamespace(request: DeployRequest): string {
