@@ -3,7 +3,7 @@ import { HttpMethod, KubeConfig, KubernetesObjectApi, Watch, type KubernetesObje
 import { UserError, errorMessage } from '../../errors.js'
 import type { KubernetesSettings } from '../../request.js'
 import { isRetryable, retry } from '../../rollout/retry.js'
-import { explainApiError, isMalformedApply, looksLikeHtml, unreachable } from './errors.js'
+import { apiFailure, explainApiError, isMalformedApply, looksLikeHtml, unreachable } from './errors.js'
 import type { Owned } from '../../rollout/ownership.js'
 import type { LivePrecondition } from './ownership.js'
 
@@ -188,7 +188,8 @@ export class KubeApi {
     const { uid, resourceVersion } = owned.precondition
     const guarded =
       contentType === 'application/json-patch+json'
-        ? [{ op: 'test', path: '/metadata/uid', value: uid }, { op: 'test', path: '/metadata/resourceVersion', value: resourceVersion }, ...(patch as unknown[])]
+        ? // Written into the object, as in a merge patch: the server compares them with what it holds.
+          [{ op: 'replace', path: '/metadata/uid', value: uid }, { op: 'replace', path: '/metadata/resourceVersion', value: resourceVersion }, ...(patch as unknown[])]
         : { ...(patch as Record<string, unknown>), metadata: { ...((patch as { metadata?: Record<string, unknown> }).metadata ?? {}), uid, resourceVersion } }
     try {
       return await this.sendPatch(object, guarded, contentType, { fieldManager: options.fieldManager }, true)
@@ -214,9 +215,9 @@ export class KubeApi {
     const path = await this.objectPath(object)
     return this.call(`patch ${describe(object)}`, signal =>
       this.connection.raw.send<KubernetesObject>(HttpMethod.PATCH, path, { query, body: patch, contentType, signal }).catch(error => {
-        // A precondition that does not hold: 409 for a stale resourceVersion, 422 for a failed JSON-patch test.
-        const code = (error as { code?: unknown }).code
-        if (guarded && (code === 409 || code === 422)) throw new StaleObject(describe(object), error)
+        // A precondition that does not hold: 409 for a stale resourceVersion, 422 "metadata.uid: field
+        // is immutable" for an object made anew under the same name.
+        if (guarded && preconditionFailed(error)) throw new StaleObject(describe(object), error)
         throw error
       })
     )
@@ -329,6 +330,11 @@ export class KubeApi {
       throw explainApiError(error, what)
     }
   }
+}
+
+function preconditionFailed(error: unknown): boolean {
+  const failure = apiFailure(error)
+  return failure?.code === 409 || (failure?.code === 422 && failure.causes.some(c => c.field === 'metadata.uid'))
 }
 
 /** A 404 answers "it does not exist"; any other failure is passed on. */

@@ -12,15 +12,16 @@ import {
 } from '../../render/manifests.js'
 import { loadKubernetesTemplate } from '../../render/kubernetes-template.js'
 import type { DeployRequest } from '../../request.js'
-import type { ObjectState, Plan, Platform, Rendered } from '../../rollout/platform.js'
-import { AppliedSet } from './applied-set.js'
+import type { ObjectState, Plan, Platform, Rendered, Rollout } from '../../rollout/platform.js'
+import { AppliedSet, objectRef, type AppliedObject } from './applied-set.js'
+import { InterruptedRollout, describeInterruption, type Interruption } from './interrupted.js'
 import { ApplySet, pruneAfterSuccess, prunePreview } from './applyset.js'
 import { KubeApi, StaleObject, loadKubeConfig, namespaceOf } from './client.js'
 import { NotOurs, ifOurs, type Proof } from '../../rollout/ownership.js'
 import { describeOther, templateKey, type LiveWorkload, type LivePrecondition } from './ownership.js'
 import { comparable, dryRunStates, manifestDiff } from './diff.js'
 import { currentRevisionNumber, revisionsOf, undoPatch, undoTarget, type Workload } from './history.js'
-import { KubernetesRollout, madeBy } from './rollout.js'
+import { KubernetesRollout, madeBy, type TrackedWorkload } from './rollout.js'
 import { isPreDeployJob, jobFromWorkload, jobsFromManifests, validateJobs, type PreDeployJob } from './pre-deploy.js'
 import { jobsText, preDeployStep } from './pre-deploy-run.js'
 import { redactSecret } from './secrets.js'
@@ -77,6 +78,21 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
     return request.preDeploy ? [jobFromWorkload(workload, request, images.map(i => i.container), namespace)] : []
   }
 
+  /**
+   * After an apply that failed part-way: the workloads it did change are rolled back or followed
+   * (interrupted.ts); with none among them, nothing rolls out and the failure names what was applied.
+   */
+  async function interrupted(api: KubeApi, stop: Interruption, applied: KubeObject[], answers: Map<string, KubernetesObject>, tracked: TrackedWorkload[]): Promise<Rollout> {
+    const workloads = tracked.filter(w => answers.has(`${w.kind}/${w.name}`))
+    const reason = describeInterruption(stop)
+    if (workloads.length === 0) throw new Error(`${reason}; no workload was changed, so nothing rolls out`, { cause: stop.error })
+    if (!request.wait) throw new Error(`${reason}; ${workloads.map(w => `${w.kind}/${w.name}`).join(', ')} rolls out unwatched (wait: false), and was not rolled back`, { cause: stop.error })
+    const rollout = await KubernetesRollout.settle(api, workloads.map(w => madeBy(w, answers.get(`${w.kind}/${w.name}`), fieldManager)), fieldManager)
+    // Only what was applied is waited for: the rest was never sent.
+    rollout.follow(new AppliedSet(applied.map(appliedObject), { waitForLoadBalancers: request.kubernetes.waitForLoadBalancers }), applied.length)
+    return new InterruptedRollout(rollout, stop, request.rollbackOnFailure)
+  }
+
   return {
     name: 'kubernetes',
 
@@ -122,10 +138,7 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
         const notes = validated.notes.map(n => `\n  ${n}`).join('')
         const wouldPrune: ObjectState[] = []
         // Every object of the set is waited for by its kind's rules (readiness.ts), and listed in the summary.
-        const set = new AppliedSet(
-          objects.map(o => ({ apiVersion: o.apiVersion, kind: o.kind, name: o.metadata.name, namespace: o.metadata.namespace, serviceType: (o.spec as { type?: string } | undefined)?.type })),
-          { waitForLoadBalancers: request.kubernetes.waitForLoadBalancers }
-        )
+        const set = new AppliedSet(objects.map(appliedObject), { waitForLoadBalancers: request.kubernetes.waitForLoadBalancers })
         if (request.wait) await set.checkReadable(api, manifests)
         return {
           ...manifestTexts([...jobs.map(j => j.job), ...objects], rendered.renderedBy),
@@ -143,9 +156,17 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
             // The parent lists the old and new kinds before anything is applied: an interrupted deploy leaks nothing.
             await applySet?.beforeApply(objects)
             const answers = new Map<string, KubernetesObject>()
+            const applied: KubeObject[] = []
             for (const object of objects) {
               const force = forceConflicts || validated.forced.has(object)
-              answers.set(`${object.kind}/${object.metadata.name}`, await cancellable.apply(object as KubernetesObject, { fieldManager, force, dryRun: false }))
+              try {
+                answers.set(`${object.kind}/${object.metadata.name}`, await cancellable.apply(object as KubernetesObject, { fieldManager, force, dryRun: false }))
+              } catch (error) {
+                if (signal.aborted) throw error
+                const stop = { applied: applied.map(refOf), failed: refOf(object), notApplied: objects.slice(applied.length + 1).map(refOf), total: objects.length, error }
+                return interrupted(cancellable, stop, applied, answers, validated.workloads)
+              }
+              applied.push(object)
               const reclaimed = validated.forced.has(object) ? '; took back the fields our own earlier patch (a rollback) had written' : ''
               progress.step(`applied ${objectName(object)} (server-side apply, field manager ${fieldManager}${reclaimed})`)
             }
@@ -232,6 +253,15 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
       }
     }
   }
+}
+
+function appliedObject(o: KubeObject): AppliedObject {
+  return { apiVersion: o.apiVersion, kind: o.kind, name: o.metadata.name, namespace: o.metadata.namespace, serviceType: (o.spec as { type?: string } | undefined)?.type }
+}
+
+/** `Deployment/web`, as the object table names it. */
+function refOf(o: KubeObject): string {
+  return objectRef({ kind: o.kind, name: o.metadata.name })
 }
 
 /** Text with the pre-deploy Jobs before it, for the rendered file and the dry run. */
