@@ -141,7 +141,7 @@ withCluster('only what is provably ours: the workload', () => {
       )
       expect(refused).toBeInstanceOf(NotOurs)
       expect((refused as NotOurs).superseded).toBe(true)
-      expect((refused as NotOurs).found).toMatch(/deployment\/set-image moved on to revision 3 \(set-image=registry\.local\/shop\/set-image:someone-else\), which is not ours \(revision 2\).*field manager "kubectl-set \(Update\)"/)
+      expect((refused as NotOurs).found).toMatch(/deployment\/set-image moved on to revision 3 \(set-image=registry\.local\/shop\/set-image:someone-else\), which is not ours \(revision 2\).*containers\[name=set-image\]\.image is no longer owned by our field manager "deploy-service" \(now field manager "kubectl-set \(Update\)"\)/)
     } finally {
       deadline.dispose()
     }
@@ -176,10 +176,21 @@ withCluster('only what is provably ours: the workload', () => {
     )
     await expect(otherUid).rejects.toBeInstanceOf(StaleObject)
     expect(await imageOf(ns, name)).toBe(`${REGISTRY}/${name}:hotfix`)
-    // With the current uid and resourceVersion, the same patch goes through.
-    await ifOurs<LivePrecondition, KubernetesObject>('roll back', async () => ({ ours: true, precondition: { uid: fresh.metadata!.uid!, resourceVersion: fresh.metadata!.resourceVersion! }, evidence: 'fresh read' }), owned =>
-      kube.patch(owned, target, undo, 'application/json-patch+json', { fieldManager: 'deploy-service' })
-    )
+    // With the current uid and resourceVersion, the same patch goes through. The deployment controller
+    // may still write the hotfix's status after our read (a new resourceVersion): read again then, as undo does.
+    await kubectlOk(['-n', ns, 'rollout', 'status', `deployment/${name}`, '--timeout=60s'])
+    for (let attempt = 1; ; attempt++) {
+      const current = (await kube.read(target))!
+      const precondition = { uid: current.metadata!.uid!, resourceVersion: current.metadata!.resourceVersion! }
+      try {
+        await ifOurs<LivePrecondition, KubernetesObject>('roll back', async () => ({ ours: true, precondition, evidence: 'fresh read' }), owned =>
+          kube.patch(owned, target, undo, 'application/json-patch+json', { fieldManager: 'deploy-service' })
+        )
+        break
+      } catch (error) {
+        if (!(error instanceof StaleObject) || attempt === 5) throw error
+      }
+    }
     expect(await imageOf(ns, name)).toBe(`${REGISTRY}/${name}:0.9`)
   }, 120_000)
 })

@@ -16,9 +16,9 @@ import type { ObjectState, Plan, Platform, Rendered, Rollout } from '../../rollo
 import { AppliedSet, objectRef, type AppliedObject } from './applied-set.js'
 import { InterruptedRollout, describeInterruption, type Interruption } from './interrupted.js'
 import { ApplySet, pruneAfterSuccess, prunePreview } from './applyset.js'
-import { KubeApi, StaleObject, loadKubeConfig, namespaceOf } from './client.js'
-import { NotOurs, ifOurs, type Proof } from '../../rollout/ownership.js'
-import { describeOther, templateKey, type LiveWorkload, type LivePrecondition } from './ownership.js'
+import { KubeApi, loadKubeConfig, namespaceOf } from './client.js'
+import { ifOurs, type Proof } from '../../rollout/ownership.js'
+import { describeOther, staleAsNotOurs, templateKey, type LiveWorkload, type LivePrecondition } from './ownership.js'
 import { comparable, dryRunStates, manifestDiff } from './diff.js'
 import { currentRevisionNumber, revisionsOf, undoPatch, undoTarget, type Workload } from './history.js'
 import { KubernetesRollout, madeBy, type TrackedWorkload } from './rollout.js'
@@ -309,14 +309,6 @@ async function unchangedSincePlanned(api: KubeApi, planned: Workload & KubeObjec
   }
   const precondition = { uid: live.metadata.uid ?? '', resourceVersion: (live.metadata as { resourceVersion?: string }).resourceVersion ?? '' }
   return { ours: true, precondition, evidence: `${name} still runs the template the rollback was planned from` }
-}
-
-/** A rollback patch refused for its precondition: the workload changed after the proof, so it is not ours to undo. */
-function staleAsNotOurs(action: string): (error: unknown) => never {
-  return error => {
-    if (error instanceof StaleObject) throw new NotOurs(action, { ours: false, found: error.message, superseded: true })
-    throw error
-  }
 }
 
 function safeNamespace(request: DeployRequest): string {

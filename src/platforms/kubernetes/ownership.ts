@@ -9,6 +9,8 @@
 // our image, `kubectl set image`, Keel) does not.
 import { CHANGE_CAUSE } from '../../render/manifests.js'
 import { REVISION_ANNOTATION, stripEmpty } from './history.js'
+import { NotOurs, type Proof } from '../../rollout/ownership.js'
+import { StaleObject } from './client.js'
 
 const RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt'
 
@@ -109,7 +111,13 @@ export function changedField(applied: AppliedFields, live: LiveWorkload): string
   const owned = entry?.fieldsV1?.['f:spec']?.['f:template'] as FieldSet | undefined
   if (!owned) return `our field manager "${applied.manager}" no longer owns any field of the pod template`
   for (const path of leafPaths(applied.fields)) {
-    if (!hasPath(owned, path)) return `${describePath(path)} is no longer owned by our field manager "${applied.manager}"`
+    if (!hasPath(owned, path)) {
+      // Whoever took it: the managedFields entry that owns it now (times there are whole seconds, so the
+      // newest entry need not be the one that changed it).
+      const taker = (live.metadata.managedFields ?? []).find(f => f !== entry && !f.subresource && hasPath((f.fieldsV1?.['f:spec']?.['f:template'] as FieldSet | undefined) ?? {}, path))
+      const now = taker?.manager ? ` (now field manager "${taker.manager}${taker.operation ? ` (${taker.operation})` : ''}")` : ''
+      return `${describePath(path)} is no longer owned by our field manager "${applied.manager}"${now}`
+    }
     const ours = valueAt(applied.template, path)
     const now = valueAt(live.spec?.template, path)
     if (canonical(ours) !== canonical(now)) return `${describePath(path)} no longer has the value we applied`
@@ -220,4 +228,34 @@ export function templateManager(live: LiveWorkload): string | undefined {
   writers.sort((a, b) => new Date(b.time ?? 0).getTime() - new Date(a.time ?? 0).getTime())
   const latest = writers[0]
   return latest?.manager ? `${latest.manager}${latest.operation ? ` (${latest.operation})` : ''}` : undefined
+}
+
+/**
+ * May the rollback undo what runs now? Only while it is still ours by the fields we applied (or, for a
+ * revision this run put back, by having been changed by this run). The proof carries the read's uid
+ * and resourceVersion for the patch.
+ */
+export function undoProof(
+  tracked: { kind: string; name: string; template?: string; revision?: number; changeCause?: string; applied?: AppliedFields },
+  live: LiveWorkload & { metadata: { resourceVersion?: string } },
+  now: number | undefined
+): Proof<LivePrecondition> {
+  const precondition = { uid: live.metadata.uid ?? '', resourceVersion: live.metadata.resourceVersion ?? '' }
+  const name = `${tracked.kind.toLowerCase()}/${tracked.name}`
+  if (tracked.template === undefined) return { ours: true, precondition, evidence: `${name} was changed by this run` }
+  const verdict = whoseRollout({ template: tracked.template, revision: tracked.revision, changeCause: tracked.changeCause, applied: tracked.applied }, live, [])
+  // describeOther names the field manager that last wrote the template: whose it is.
+  if (verdict.verdict === 'superseded') {
+    const changed = tracked.applied ? changedField(tracked.applied, live) : undefined
+    return { ours: false, found: now !== undefined ? `${describeOther(live, now, tracked)}${changed ? ` (${changed})` : ''}` : verdict.reason, superseded: true }
+  }
+  return { ours: true, precondition, evidence: `${name} still runs our revision (every field we applied holds)` }
+}
+
+/** A patch refused for its precondition: the object changed after the proof, so it is not ours to touch. */
+export function staleAsNotOurs(action: string): (error: unknown) => never {
+  return error => {
+    if (error instanceof StaleObject) throw new NotOurs(action, { ours: false, found: error.message, superseded: true })
+    throw error
+  }
 }

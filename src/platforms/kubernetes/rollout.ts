@@ -8,8 +8,8 @@ import { StaleObject, type KubeApi } from './client.js'
 import { currentRevisionNumber, revisionsOf, templateOf, undoPatch, undoTarget, type Revision, type UndoPatch, type Workload } from './history.js'
 import { newRevisionObjects, type Owned as Controlled, type WatchedWorkload } from './new-pods.js'
 import { DEFAULT_DOOM_RULES, FailingSince, describeProblem, diagnosePods, logTailText, readLogTail, type DoomRules, type PodProblem, type PodState } from './pods.js'
-import { appliedFields, describeOther, templateKey, whoseRollout, type AppliedFields, type LiveWorkload, type ManagedField, type RevisionRecord, type LivePrecondition } from './ownership.js'
-import { NotOurs, ifOurs, type Owned, type Proof } from '../../rollout/ownership.js'
+import { appliedFields, staleAsNotOurs, templateKey, undoProof, whoseRollout, type AppliedFields, type LiveWorkload, type ManagedField, type RevisionRecord, type LivePrecondition } from './ownership.js'
+import { ifOurs, type Owned } from '../../rollout/ownership.js'
 import { rolloutStatus, type WorkloadState } from './status.js'
 import { Changes, CollectionWatch } from './watch.js'
 import { CHANGE_CAUSE } from '../../render/manifests.js'
@@ -340,7 +340,7 @@ export class KubernetesRollout implements Rollout {
           answer = await api.patch(plan.owned, { apiVersion: 'apps/v1', kind: plan.tracked.kind, metadata: { name: plan.tracked.name, namespace: plan.tracked.namespace } }, plan.patch.patch, plan.patch.contentType, { fieldManager: this.fieldManager })
           break
         } catch (error) {
-          if (!(error instanceof StaleObject) || attempt >= UNDO_ATTEMPTS) throw staleToNotOurs(error, plan.owned.action)
+          if (!(error instanceof StaleObject) || attempt >= UNDO_ATTEMPTS) staleAsNotOurs(plan.owned.action)(error)
           const again = await this.proveUndo(api, plan.tracked)
           if (!again) break
           Object.assign(plan, again)
@@ -371,7 +371,7 @@ export class KubernetesRollout implements Rollout {
     if (!live) return undefined
     const name = objectName(live)
     const revisions = await revisionsOf(api, live)
-    const owned = await ifOurs<LivePrecondition, Owned<LivePrecondition>>(`roll back ${name}`, async () => undoProof(tracked, live, revisions), async proof => proof)
+    const owned = await ifOurs<LivePrecondition, Owned<LivePrecondition>>(`roll back ${name}`, async () => undoProof(tracked, live, currentRevisionNumber(live, revisions)), async proof => proof)
     const target = undoTarget(live, revisions, tracked.previousRevision)
     return { target, patch: undoPatch(live, target), owned, name }
   }
@@ -379,26 +379,6 @@ export class KubernetesRollout implements Rollout {
 
 /** How many times a rollback patch refused for a stale resourceVersion is proved and tried again. */
 const UNDO_ATTEMPTS = 3
-
-/** Is the live workload still ours, by the fields we applied (or, for a restored revision, its template)? */
-function undoProof(tracked: TrackedWorkload, live: Workload, revisions: Revision[]): Proof<LivePrecondition> {
-  const precondition = { uid: live.metadata.uid ?? '', resourceVersion: (live.metadata as { resourceVersion?: string }).resourceVersion ?? '' }
-  const name = objectName(live)
-  if (tracked.template === undefined) return { ours: true, precondition, evidence: `${name} was changed by this run` }
-  const now = currentRevisionNumber(live, revisions)
-  const verdict = whoseRollout({ template: tracked.template, revision: tracked.revision, changeCause: tracked.changeCause, applied: tracked.applied }, live as unknown as LiveWorkload, [])
-  if (verdict.verdict === 'superseded') {
-    // describeOther names the field manager that last wrote the template: whose it is.
-    return { ours: false, found: now !== undefined ? describeOther(live as unknown as LiveWorkload, now, tracked) : verdict.reason, superseded: true }
-  }
-  return { ours: true, precondition, evidence: `${name} still runs our revision (every field we applied holds)` }
-}
-
-/** A rollback patch the server refused for its precondition, every retry spent: someone else's change won. */
-function staleToNotOurs(error: unknown, action: string): unknown {
-  if (!(error instanceof StaleObject)) return error
-  return new NotOurs(action, { ours: false, found: `the workload changed between our check and our patch (${error.message})`, superseded: true })
-}
 
 /**
  * The workload as our own apply or patch left it, from the server's answer to that request: its
