@@ -83,6 +83,23 @@ withCluster('the pre-deploy Job: only ours is deleted, a sidecar does not hold i
     expect((await getJson(ns, 'job', 'catalog-migrate')).metadata.uid).not.toBe(first.metadata.uid)
   }, 180_000)
 
+  it('a deploy that lands during our pre-deploy Job is what our rollback goes back to, not the revision read before the Job', async () => {
+    const name = 'raced-migration'
+    const web = (image: string) => app(name).replace(`${REGISTRY}/${name}:1.0`, image)
+    const job = migrateJob(`${name}-migrate`, `${REGISTRY}/${name}:1.0-job-succeeds`).replace('  template:\n', '  template:\n    metadata:\n      annotations: {deploy-service.test/runs-for: "8s"}\n')
+    expectStatus(await deploy({ service: name, 'image-tag': '1.0', template: templateDir({ 'web.yaml': web(`${REGISTRY}/${name}:1.0`) }), namespace: ns }), 'succeeded')
+    // Our deploy: a migration of 8 s, then an image that cannot be pulled (so it fails and rolls back).
+    const running = deploy({ service: name, 'image-tag': 'missing', template: templateDir({ 'web.yaml': web(`${REGISTRY}/${name}:1.0`), 'migrate.yaml': job }), namespace: ns, timeout: '2m' })
+    await until('our migration runs', async () => (await kubectl(['-n', ns, 'get', 'job', `${name}-migrate`])).code === 0)
+    // Meanwhile another run of the pipeline deploys a hotfix: revision 2.
+    await kubectlOk(['-n', ns, 'apply', '--server-side', '--field-manager=deploy-service', '-f', '-'], web(`${REGISTRY}/${name}:hotfix`))
+    await until('the hotfix is revision 2', async () => (await getJson(ns, 'deployment', name)).metadata.annotations['deployment.kubernetes.io/revision'] === '2')
+    const run = await running
+    expectStatus(run, 'rolled-back')
+    expect(run.log).toMatch(/deployment\/raced-migration: rolled back to revision 2, now revision 4/)
+    expect((await getJson(ns, 'deployment', name)).spec.template.spec.containers[0].image).toBe(`${REGISTRY}/${name}:hotfix`)
+  }, 180_000)
+
   sidecarCases()
 
   function sidecarCases(): void {

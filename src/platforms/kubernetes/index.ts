@@ -21,7 +21,7 @@ import { ifOurs, type Proof } from '../../rollout/ownership.js'
 import { describeOther, staleAsNotOurs, templateKey, type LiveWorkload, type LivePrecondition } from './ownership.js'
 import { comparable, dryRunStates, manifestDiff } from './diff.js'
 import { currentRevisionNumber, revisionsOf, undoPatch, undoTarget, type Workload } from './history.js'
-import { KubernetesRollout, madeBy, type TrackedWorkload } from './rollout.js'
+import { KubernetesRollout, madeBy, readWorkload, type TrackedWorkload } from './rollout.js'
 import { isPreDeployJob, jobFromWorkload, jobsFromManifests, validateJobs, type PreDeployJob } from './pre-deploy.js'
 import { jobsText, preDeployStep } from './pre-deploy-run.js'
 import { redactSecret } from './secrets.js'
@@ -155,6 +155,9 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
             for (const note of validated.notes) progress.step(note)
             // The parent lists the old and new kinds before anything is applied: an interrupted deploy leaks nothing.
             await applySet?.beforeApply(objects)
+            // What runs right before our apply, read now: a deploy that landed during a long pre-deploy
+            // step is what a rollback goes back to, never the revision read before it.
+            const workloads = await Promise.all(validated.workloads.map(async w => ({ ...w, previousRevision: await revisionNow(cancellable, w) })))
             const answers = new Map<string, KubernetesObject>()
             const applied: KubeObject[] = []
             for (const object of objects) {
@@ -164,13 +167,13 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
               } catch (error) {
                 if (signal.aborted) throw error
                 const stop = { applied: applied.map(refOf), failed: refOf(object), notApplied: objects.slice(applied.length + 1).map(refOf), total: objects.length, error }
-                return interrupted(cancellable, stop, applied, answers, validated.workloads)
+                return interrupted(cancellable, stop, applied, answers, workloads)
               }
               applied.push(object)
               const reclaimed = validated.forced.has(object) ? '; took back the fields our own earlier patch (a rollback) had written' : ''
               progress.step(`applied ${objectName(object)} (server-side apply, field manager ${fieldManager}${reclaimed})`)
             }
-            const made = validated.workloads.map(w => madeBy(w, answers.get(`${w.kind}/${w.name}`), fieldManager))
+            const made = workloads.map(w => madeBy(w, answers.get(`${w.kind}/${w.name}`), fieldManager))
             const rollout = await KubernetesRollout.settle(cancellable, made, fieldManager)
             rollout.follow(set, objects.length)
             if (applySet) rollout.afterSuccess = pruneAfterSuccess(applySet, objects, rows => set.recordPruned(rows))
@@ -202,9 +205,11 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
         before: preDeployStep(api, jobs, fieldManager),
         apply: async (progress, signal) => {
           const cancellable = api.withSignal(signal)
+          // Read again after the pre-deploy step, as with a template: what runs right before our change.
+          const before = await Promise.all(tracked.map(async w => ({ ...w, previousRevision: await revisionNow(cancellable, w) })))
           const answer = await cancellable.changeImages(live as KubernetesObject, patch, { fieldManager })
           progress.step(`patched the image of ${objectName(live)} (field manager ${fieldManager})`)
-          return KubernetesRollout.settle(cancellable, tracked.map(w => madeBy(w, answer, fieldManager)), fieldManager)
+          return KubernetesRollout.settle(cancellable, before.map(w => madeBy(w, answer, fieldManager)), fieldManager)
         }
       }
     },
@@ -292,6 +297,12 @@ function imageChanges(before: unknown, after: unknown) {
   return containersOf(after)
     .filter(c => old.get(c.name) !== c.image)
     .map(c => ({ container: c.name, previous: old.get(c.name) ?? '', next: c.image ?? '' }))
+}
+
+/** The revision a workload runs now (undefined when it does not exist yet). */
+async function revisionNow(api: KubeApi, workload: TrackedWorkload): Promise<number | undefined> {
+  const live = await readWorkload(api, workload)
+  return live ? currentRevisionNumber(live, await revisionsOf(api, live)) : undefined
 }
 
 /**
