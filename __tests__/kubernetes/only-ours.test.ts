@@ -12,7 +12,7 @@ import type { LivePrecondition } from '../../src/platforms/kubernetes/ownership.
 import { Deadline } from '../../src/rollout/deadline.js'
 import { NotOurs, ifOurs } from '../../src/rollout/ownership.js'
 import { Progress } from '../../src/rollout/progress.js'
-import { createNamespace, deleteNamespace, deploy, deployment, expectStatus, getJson, inNamespace, kubeconfig, kubectlOk, templateDir, until, withCluster } from './cluster.js'
+import { createNamespace, deleteNamespace, deploy, deployment, expectStatus, getJson, inNamespace, kubeconfig, kubectl, kubectlOk, templateDir, until, withCluster } from './cluster.js'
 
 const REGISTRY = 'registry.local/shop'
 
@@ -78,6 +78,20 @@ withCluster('only what is provably ours: the workload', () => {
       await deleteNamespace(namespace)
     }
   }, 240_000)
+
+  it('an apply refused part-way before any workload says what it applied and that nothing rolls out', async () => {
+    const namespace = await quotaNamespace('k8s-ours-noworkload')
+    try {
+      const name = 'configs-first'
+      const template = templateDir({ 'a-config.yaml': configMap('first') + configMap('second'), 'b-web.yaml': deployment(name, `${REGISTRY}/${name}:1.0`, { replicas: 1 }) })
+      const run = await deploy({ service: name, 'image-tag': '1.0', template, namespace })
+      expect(run.result).toBeUndefined()
+      expect(run.error?.message).toMatch(/could not apply ConfigMap\/second .*exceeded quota: two-configmaps.*; applied before it: ConfigMap\/first; not applied: Deployment\/configs-first; no workload was changed, so nothing rolls out/)
+      expect((await kubectl(['-n', namespace, 'get', 'deployment', name])).code).not.toBe(0)
+    } finally {
+      await deleteNamespace(namespace)
+    }
+  }, 120_000)
 
   it('a controller that edits the pod template in fields we did not set (Reloader) leaves our rollout ours: followed, succeeded', async () => {
     const name = 'reloaded'

@@ -1,6 +1,6 @@
 import type { KubernetesObject } from '@kubernetes/client-node'
 import { stringify } from 'yaml'
-import { UserError } from '../../errors.js'
+import { UserError, errorMessage } from '../../errors.js'
 import {
   WORKLOAD_KINDS,
   annotateChangeCause,
@@ -14,7 +14,7 @@ import { loadKubernetesTemplate } from '../../render/kubernetes-template.js'
 import type { DeployRequest } from '../../request.js'
 import type { ObjectState, Plan, Platform, Rendered, Rollout } from '../../rollout/platform.js'
 import { AppliedSet, objectRef, type AppliedObject } from './applied-set.js'
-import { InterruptedRollout, describeInterruption, type Interruption } from './interrupted.js'
+import { InterruptedRollout, notApplied, stoppedAt, type Interruption } from './interrupted.js'
 import { ApplySet, pruneAfterSuccess, prunePreview } from './applyset.js'
 import { KubeApi, loadKubeConfig, namespaceOf } from './client.js'
 import { ifOurs, type Proof } from '../../rollout/ownership.js'
@@ -84,9 +84,10 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
    */
   async function interrupted(api: KubeApi, stop: Interruption, applied: KubeObject[], answers: Map<string, KubernetesObject>, tracked: TrackedWorkload[]): Promise<Rollout> {
     const workloads = tracked.filter(w => answers.has(`${w.kind}/${w.name}`))
-    const reason = describeInterruption(stop)
-    if (workloads.length === 0) throw new Error(`${reason}; no workload was changed, so nothing rolls out`, { cause: stop.error })
-    if (!request.wait) throw new Error(`${reason}; ${workloads.map(w => `${w.kind}/${w.name}`).join(', ')} rolls out unwatched (wait: false), and was not rolled back`, { cause: stop.error })
+    // Nothing applied at all: the failure is all there is to say (a user's mistake keeps its input and file).
+    if (applied.length === 0) throw stop.error
+    const after = workloads.length === 0 ? 'no workload was changed, so nothing rolls out' : `${workloads.map(w => `${w.kind}/${w.name}`).join(', ')} rolls out unwatched (wait: false), and was not rolled back`
+    if (workloads.length === 0 || !request.wait) throw withApplied(stop, `; applied before it: ${stop.applied.join(', ')}${notApplied(stop)}; ${after}`)
     const rollout = await KubernetesRollout.settle(api, workloads.map(w => madeBy(w, answers.get(`${w.kind}/${w.name}`), fieldManager)), fieldManager)
     // Only what was applied is waited for: the rest was never sent.
     rollout.follow(new AppliedSet(applied.map(appliedObject), { waitForLoadBalancers: request.kubernetes.waitForLoadBalancers }), applied.length)
@@ -297,6 +298,13 @@ function imageChanges(before: unknown, after: unknown) {
   return containersOf(after)
     .filter(c => old.get(c.name) !== c.image)
     .map(c => ({ container: c.name, previous: old.get(c.name) ?? '', next: c.image ?? '' }))
+}
+
+/** The apply's own error, its input and file kept, saying what was applied before it failed. */
+function withApplied(stop: Interruption, said: string): Error {
+  const { error } = stop
+  if (error instanceof UserError) return new UserError(error.problems.map(p => ({ ...p, message: `${p.message}${said}` })))
+  return new Error(`${stoppedAt(stop)}: ${errorMessage(error)}${said}`, { cause: error })
 }
 
 /** The revision a workload runs now (undefined when it does not exist yet). */

@@ -19,9 +19,16 @@ export interface Interruption {
 
 /** One line: which object failed, why, and what was and was not applied. */
 export function describeInterruption(stop: Interruption): string {
-  const position = stop.applied.length + 1
-  const rest = stop.notApplied.length ? `; not applied: ${stop.notApplied.join(', ')}` : ''
-  return `the apply stopped at ${stop.failed} (object ${position} of ${stop.total}): ${errorMessage(stop.error)}; applied before it: ${stop.applied.join(', ') || 'nothing'}${rest}`
+  return `${stoppedAt(stop)}: ${errorMessage(stop.error)}; applied before it: ${stop.applied.join(', ') || 'nothing'}${notApplied(stop)}`
+}
+
+/** `the apply stopped at ConfigMap/b (object 3 of 5)`. */
+export function stoppedAt(stop: Interruption): string {
+  return `the apply stopped at ${stop.failed} (object ${stop.applied.length + 1} of ${stop.total})`
+}
+
+export function notApplied(stop: Interruption): string {
+  return stop.notApplied.length ? `; not applied: ${stop.notApplied.join(', ')}` : ''
 }
 
 /**
