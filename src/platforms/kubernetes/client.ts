@@ -4,7 +4,7 @@ import { UserError, errorMessage } from '../../errors.js'
 import type { KubernetesSettings } from '../../request.js'
 import type { Owned } from '../../rollout/ownership.js'
 import { isRetryable, retry } from '../../rollout/retry.js'
-import { explainApiError, isMalformedApply, looksLikeHtml, unreachable } from './errors.js'
+import { apiFailure, explainApiError, isMalformedApply, looksLikeHtml, unreachable } from './errors.js'
 
 /**
  * The precondition of a destructive call on one object: the uid and resourceVersion of the read that
@@ -134,6 +134,14 @@ class RawObjectApi extends KubernetesObjectApi {
   }
 }
 
+/** A guarded patch refused: the object changed (or was made anew) since the read that proved it ours. */
+export class StaleObject extends Error {
+  constructor(what: string, cause: unknown) {
+    super(`the API server refused the patch of ${what}: it changed since it was read (uid and resourceVersion precondition)`, { cause })
+    this.name = 'StaleObject'
+  }
+}
+
 /** A 2xx answer that is not JSON: a proxy, a login page or a web server stands where the API should. */
 export class NotTheApi extends Error {
   constructor(body: string) {
@@ -186,11 +194,47 @@ export class KubeApi {
     )
   }
 
-  /** A patch other than apply: strategic merge or JSON patch (image-only changes, `rollout undo`). */
-  async patch(object: KubernetesObject, patch: unknown, contentType: string, options: { fieldManager: string; dryRun?: boolean }): Promise<KubernetesObject> {
+  /**
+   * A destructive patch (`rollout undo`), made only with the proof that the object is ours: the patch
+   * carries the proof's uid and resourceVersion, so the API server refuses it (StaleObject) when the
+   * object changed or was made anew since the read that proved it ours.
+   */
+  async patch(owned: Owned<ObjectPrecondition>, object: KubernetesObject, patch: unknown, contentType: string, options: { fieldManager: string }): Promise<KubernetesObject> {
+    const { uid, resourceVersion } = owned.precondition
+    const guarded =
+      contentType === 'application/json-patch+json'
+        ? // Written into the object, as in a merge patch: the server compares them with what it holds.
+          [{ op: 'replace', path: '/metadata/uid', value: uid }, { op: 'replace', path: '/metadata/resourceVersion', value: resourceVersion }, ...(patch as unknown[])]
+        : { ...(patch as Record<string, unknown>), metadata: { ...((patch as { metadata?: Record<string, unknown> }).metadata ?? {}), uid, resourceVersion } }
+    try {
+      return await this.sendPatch(object, guarded, contentType, { fieldManager: options.fieldManager }, true)
+    } catch (error) {
+      throw (error as { cause?: unknown }).cause instanceof StaleObject ? (error as { cause: StaleObject }).cause : error
+    }
+  }
+
+  /** A patch checked by the server without persisting it (dryRun=All): what a rollback or image change would do. */
+  async dryRunPatch(object: KubernetesObject, patch: unknown, contentType: string, options: { fieldManager: string }): Promise<KubernetesObject> {
+    return this.sendPatch(object, patch, contentType, { fieldManager: options.fieldManager, dryRun: 'All' }, false)
+  }
+
+  /**
+   * This run's own change of a live workload (an image-only deploy, a strategic-merge patch of the
+   * chosen containers' images): like an apply, it makes our revision and never goes back to an earlier one.
+   */
+  async changeImages(object: KubernetesObject, patch: unknown, options: { fieldManager: string }): Promise<KubernetesObject> {
+    return this.sendPatch(object, patch, 'application/strategic-merge-patch+json', { fieldManager: options.fieldManager }, false)
+  }
+
+  private async sendPatch(object: KubernetesObject, patch: unknown, contentType: string, query: { fieldManager: string; dryRun?: string }, guarded: boolean): Promise<KubernetesObject> {
     const path = await this.objectPath(object)
     return this.call(`patch ${describe(object)}`, signal =>
-      this.connection.raw.send(HttpMethod.PATCH, path, { query: { fieldManager: options.fieldManager, dryRun: options.dryRun ? 'All' : undefined }, body: patch, contentType, signal })
+      this.connection.raw.send<KubernetesObject>(HttpMethod.PATCH, path, { query, body: patch, contentType, signal }).catch(error => {
+        // A precondition that does not hold: 409 for a stale resourceVersion, 422 "metadata.uid: field
+        // is immutable" for an object made anew under the same name.
+        if (guarded && preconditionFailed(error)) throw new StaleObject(describe(object), error)
+        throw error
+      })
     )
   }
 
@@ -304,6 +348,11 @@ export class KubeApi {
       throw explainApiError(error, what)
     }
   }
+}
+
+function preconditionFailed(error: unknown): boolean {
+  const failure = apiFailure(error)
+  return failure?.code === 409 || (failure?.code === 422 && failure.causes.some(c => c.field === 'metadata.uid'))
 }
 
 /** A 404 answers "it does not exist"; any other failure is passed on. */

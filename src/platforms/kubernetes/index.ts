@@ -1,6 +1,6 @@
 import type { KubernetesObject } from '@kubernetes/client-node'
 import { stringify } from 'yaml'
-import { UserError } from '../../errors.js'
+import { UserError, errorMessage } from '../../errors.js'
 import {
   WORKLOAD_KINDS,
   annotateChangeCause,
@@ -12,15 +12,18 @@ import {
 } from '../../render/manifests.js'
 import { loadKubernetesTemplate } from '../../render/kubernetes-template.js'
 import type { DeployRequest } from '../../request.js'
-import type { ObjectState, Plan, Platform, Rendered } from '../../rollout/platform.js'
-import { AppliedSet } from './applied-set.js'
+import type { ObjectState, Plan, Platform, Rendered, Rollout } from '../../rollout/platform.js'
+import { AppliedSet, objectRef, type AppliedObject } from './applied-set.js'
+import { InterruptedRollout, notApplied, stoppedAt, type Interruption } from './interrupted.js'
 import { ApplySet } from './applyset.js'
 import type { LiveMember } from './prune-proof.js'
 import { pruneAfterSuccess, pruneLater, prunePreview } from './prune-steps.js'
 import { KubeApi, loadKubeConfig, namespaceOf } from './client.js'
+import { ifOurs, type Proof } from '../../rollout/ownership.js'
+import { describeOther, staleAsNotOurs, templateKey, type LiveWorkload, type LivePrecondition } from './ownership.js'
 import { comparable, dryRunStates, manifestDiff } from './diff.js'
 import { currentRevisionNumber, revisionsOf, undoPatch, undoTarget, type Workload } from './history.js'
-import { KubernetesRollout, madeBy } from './rollout.js'
+import { KubernetesRollout, madeBy, readWorkload, type TrackedWorkload } from './rollout.js'
 import { isPreDeployJob, jobFromWorkload, jobsFromManifests, validateJobs, type PreDeployJob } from './pre-deploy.js'
 import { jobsText, preDeployStep } from './pre-deploy-run.js'
 import { redactSecret } from './secrets.js'
@@ -77,6 +80,22 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
     return request.preDeploy ? [jobFromWorkload(workload, request, images.map(i => i.container), namespace)] : []
   }
 
+  /**
+   * After an apply that failed part-way: the workloads it did change are rolled back or followed
+   * (interrupted.ts); with none among them, nothing rolls out and the failure names what was applied.
+   */
+  async function interrupted(api: KubeApi, stop: Interruption, applied: KubeObject[], answers: Map<string, KubernetesObject>, tracked: TrackedWorkload[]): Promise<Rollout> {
+    const workloads = tracked.filter(w => answers.has(`${w.kind}/${w.name}`))
+    // Nothing applied at all: the failure is all there is to say (a user's mistake keeps its input and file).
+    if (applied.length === 0) throw stop.error
+    const after = workloads.length === 0 ? 'no workload was changed, so nothing rolls out' : `${workloads.map(w => `${w.kind}/${w.name}`).join(', ')} rolls out unwatched (wait: false), and was not rolled back`
+    if (workloads.length === 0 || !request.wait) throw withApplied(stop, `; applied before it: ${stop.applied.join(', ')}${notApplied(stop)}; ${after}`)
+    const rollout = await KubernetesRollout.settle(api, workloads.map(w => madeBy(w, answers.get(`${w.kind}/${w.name}`), fieldManager)), fieldManager)
+    // Only what was applied is waited for: the rest was never sent.
+    rollout.follow(new AppliedSet(applied.map(appliedObject), { waitForLoadBalancers: request.kubernetes.waitForLoadBalancers }), applied.length)
+    return new InterruptedRollout(rollout, stop, request.rollbackOnFailure)
+  }
+
   return {
     name: 'kubernetes',
 
@@ -125,10 +144,7 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
         const notes = [...validated.notes, ...adopted].map(n => `\n  ${n}`).join('')
         const wouldPrune: ObjectState[] = []
         // Every object of the set is waited for by its kind's rules (readiness.ts), and listed in the summary.
-        const set = new AppliedSet(
-          objects.map(o => ({ apiVersion: o.apiVersion, kind: o.kind, name: o.metadata.name, namespace: o.metadata.namespace, serviceType: (o.spec as { type?: string } | undefined)?.type })),
-          { waitForLoadBalancers: request.kubernetes.waitForLoadBalancers }
-        )
+        const set = new AppliedSet(objects.map(appliedObject), { waitForLoadBalancers: request.kubernetes.waitForLoadBalancers })
         if (request.wait) await set.checkReadable(api, manifests)
         return {
           ...manifestTexts([...jobs.map(j => j.job), ...objects], rendered.renderedBy),
@@ -147,14 +163,25 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
             if (jobs.length) await applySet?.refuseHeldNow(manifests, adopt)
             // The parent lists the old and new kinds before anything is applied: an interrupted deploy leaks nothing.
             await applySet?.beforeApply(objects)
+            // What runs right before our apply, read now: a deploy that landed during a long pre-deploy
+            // step is what a rollback goes back to, never the revision read before it.
+            const workloads = await Promise.all(validated.workloads.map(async w => ({ ...w, previousRevision: await revisionNow(cancellable, w) })))
             const answers = new Map<string, KubernetesObject>()
+            const applied: KubeObject[] = []
             for (const object of objects) {
               const force = forceConflicts || validated.forced.has(object)
-              answers.set(`${object.kind}/${object.metadata.name}`, await cancellable.apply(object as KubernetesObject, { fieldManager, force, dryRun: false }))
+              try {
+                answers.set(`${object.kind}/${object.metadata.name}`, await cancellable.apply(object as KubernetesObject, { fieldManager, force, dryRun: false }))
+              } catch (error) {
+                if (signal.aborted) throw error
+                const stop = { applied: applied.map(refOf), failed: refOf(object), notApplied: objects.slice(applied.length + 1).map(refOf), total: objects.length, error }
+                return interrupted(cancellable, stop, applied, answers, workloads)
+              }
+              applied.push(object)
               const reclaimed = validated.forced.has(object) ? '; took back the fields our own earlier patch (a rollback) had written' : ''
               progress.step(`applied ${objectName(object)} (server-side apply, field manager ${fieldManager}${reclaimed})`)
             }
-            const made = validated.workloads.map(w => madeBy(w, answers.get(`${w.kind}/${w.name}`)))
+            const made = workloads.map(w => madeBy(w, answers.get(`${w.kind}/${w.name}`), fieldManager))
             const rollout = await KubernetesRollout.settle(cancellable, made, fieldManager)
             rollout.follow(set, objects.length)
             // With wait: false nothing is known of the new set's health: pruning waits for a deploy that waits.
@@ -171,8 +198,7 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
       }
       const { patch, images, text, object } = imagePatch(live)
       const previous = currentRevisionNumber(live, await revisionsOf(api, live))
-      const smp = 'application/strategic-merge-patch+json'
-      const after = await api.patch(live as KubernetesObject, patch, smp, { fieldManager, dryRun: true })
+      const after = await api.dryRunPatch(live as KubernetesObject, patch, 'application/strategic-merge-patch+json', { fieldManager })
       const jobs = preDeployJobs(object, images, namespace)
       await validateJobs(api, jobs, fieldManager)
       const tracked = [{ kind: live.kind, name: service, namespace, previousRevision: previous }]
@@ -188,9 +214,11 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
         before: preDeployStep(api, jobs, fieldManager),
         apply: async (progress, signal) => {
           const cancellable = api.withSignal(signal)
-          const answer = await cancellable.patch(live as KubernetesObject, patch, smp, { fieldManager })
+          // Read again after the pre-deploy step, as with a template: what runs right before our change.
+          const before = await Promise.all(tracked.map(async w => ({ ...w, previousRevision: await revisionNow(cancellable, w) })))
+          const answer = await cancellable.changeImages(live as KubernetesObject, patch, { fieldManager })
           progress.step(`patched the image of ${objectName(live)} (field manager ${fieldManager})`)
-          return KubernetesRollout.settle(cancellable, tracked.map(w => madeBy(w, answer)), fieldManager)
+          return KubernetesRollout.settle(cancellable, before.map(w => madeBy(w, answer, fieldManager)), fieldManager)
         }
       }
     },
@@ -210,7 +238,7 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
       const target = undoTarget(live, revisions, request.toRevision ? Number(request.toRevision) : undefined)
       const patch = undoPatch(live, target)
       const name = objectName(live)
-      const after = patch ? await api.patch(live as KubernetesObject, patch.patch, patch.contentType, { fieldManager, dryRun: true }) : live
+      const after = patch ? await api.dryRunPatch(live as KubernetesObject, patch.patch, patch.contentType, { fieldManager }) : live
       const text = stringify(target.content, { lineWidth: 0 })
       return {
         text,
@@ -223,8 +251,12 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
         checkedBy: SERVER_DRY_RUN,
         apply: async (progress, signal) => {
           const cancellable = api.withSignal(signal)
-          const answer = patch ? await cancellable.patch(live as KubernetesObject, patch.patch, patch.contentType, { fieldManager }) : undefined
-          const restoring = madeBy({ kind: live.kind, name: service, namespace, previousRevision: current, restored: target.number }, answer)
+          // The revision was chosen from the workload as read when the rollback was planned: only that
+          // workload, unchanged since (uid and resourceVersion), is rolled back.
+          const answer = patch
+            ? await ifOurs(`roll back ${name}`, () => unchangedSincePlanned(cancellable, live), owned => cancellable.patch(owned, live as KubernetesObject, patch.patch, patch.contentType, { fieldManager })).catch(staleAsNotOurs(`roll back ${name}`))
+            : undefined
+          const restoring = madeBy({ kind: live.kind, name: service, namespace, previousRevision: current, restored: target.number }, answer, fieldManager)
           const rollout = await KubernetesRollout.settle(cancellable, [restoring], fieldManager)
           // `rollout undo` gives the old template a new revision number: say both.
           const now = rollout.workloads[0].revision
@@ -235,6 +267,15 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
       }
     }
   }
+}
+
+function appliedObject(o: KubeObject): AppliedObject {
+  return { apiVersion: o.apiVersion, kind: o.kind, name: o.metadata.name, namespace: o.metadata.namespace, serviceType: (o.spec as { type?: string } | undefined)?.type }
+}
+
+/** `Deployment/web`, as the object table names it. */
+function refOf(o: KubeObject): string {
+  return objectRef({ kind: o.kind, name: o.metadata.name })
 }
 
 /** Text with the pre-deploy Jobs before it, for the rendered file and the dry run. */
@@ -265,6 +306,36 @@ function imageChanges(before: unknown, after: unknown) {
   return containersOf(after)
     .filter(c => old.get(c.name) !== c.image)
     .map(c => ({ container: c.name, previous: old.get(c.name) ?? '', next: c.image ?? '' }))
+}
+
+/** The apply's own error, its input and file kept, saying what was applied before it failed. */
+function withApplied(stop: Interruption, said: string): Error {
+  const { error } = stop
+  if (error instanceof UserError) return new UserError(error.problems.map(p => ({ ...p, message: `${p.message}${said}` })))
+  return new Error(`${stoppedAt(stop)}: ${errorMessage(error)}${said}`, { cause: error })
+}
+
+/** The revision a workload runs now (undefined when it does not exist yet). */
+async function revisionNow(api: KubeApi, workload: TrackedWorkload): Promise<number | undefined> {
+  const live = await readWorkload(api, workload)
+  return live ? currentRevisionNumber(live, await revisionsOf(api, live)) : undefined
+}
+
+/**
+ * `mode: rollback` rolls back the workload as it was read when the rollback was planned: a fresh read
+ * proves it is still that one (same uid, same pod template), and hands its resourceVersion on as the
+ * patch's precondition. A workload made anew or moved to another template meanwhile is left alone.
+ */
+async function unchangedSincePlanned(api: KubeApi, planned: Workload & KubeObject): Promise<Proof<LivePrecondition>> {
+  const live = await api.read<Workload & KubeObject>(planned as KubernetesObject)
+  const name = objectName(planned)
+  if (!live) return { ours: false, found: `${name} no longer exists` }
+  if (live.metadata.uid !== planned.metadata.uid) return { ours: false, found: `${name} was deleted and made anew (uid ${live.metadata.uid}) since the rollback was planned`, superseded: true }
+  if (templateKey(live.spec?.template) !== templateKey(planned.spec?.template)) {
+    return { ours: false, found: describeOther({ ...live, kind: planned.kind } as unknown as LiveWorkload, undefined, {}).replace('which is not ours', 'since the rollback was planned'), superseded: true }
+  }
+  const precondition = { uid: live.metadata.uid ?? '', resourceVersion: (live.metadata as { resourceVersion?: string }).resourceVersion ?? '' }
+  return { ours: true, precondition, evidence: `${name} still runs the template the rollback was planned from` }
 }
 
 function safeNamespace(request: DeployRequest): string {

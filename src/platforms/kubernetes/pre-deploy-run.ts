@@ -9,10 +9,11 @@ import { objectName } from '../../render/manifests.js'
 import { sleep } from '../../rollout/poll.js'
 import type { BeforeOutcome, BeforeStep, WaitContext } from '../../rollout/platform.js'
 import type { Progress } from '../../rollout/progress.js'
-import { ifOurs, isNotOurs, type Proof } from '../../rollout/ownership.js'
-import { KubeApi, describe, preconditionOf, type ObjectPrecondition } from './client.js'
+import { KubeApi } from './client.js'
 import { DEFAULT_DOOM_RULES, FailingSince, describeProblem, diagnosePods, readLogTail, type PodState } from './pods.js'
-import { PHASE_ANNOTATION, PRE_DEPLOY_PHASE, describeJob, jobVerdict, type JobStatus, type PreDeployJob } from './pre-deploy.js'
+import { PHASE_ANNOTATION, PRE_DEPLOY_PHASE, describeJob, finishedJobProof, jobVerdict, notOursToReplace, type JobStatus, type PreDeployJob } from './pre-deploy.js'
+import { ifOurs, isNotOurs, type Proof } from '../../rollout/ownership.js'
+import type { LivePrecondition } from './ownership.js'
 import { Changes, CollectionWatch } from './watch.js'
 
 const TAIL_LINES = 20
@@ -120,7 +121,7 @@ export async function runPreDeployJob(api: KubeApi, preDeploy: PreDeployJob, fie
   const name = job.metadata.name
   const outputs: Record<string, string> = { 'pre-deploy-task': name }
   const live = api.withSignal(deadline.signal)
-  await replaceFinished(live, preDeploy, progress)
+  await replaceFinished(live, preDeploy, fieldManager, progress)
   const applied = await live.apply(job as KubernetesObject, { fieldManager, force: true, dryRun: false })
   const uid = applied.metadata?.uid
   progress.step(`created ${objectName(job)} in namespace ${namespace}; following it and its pod's log`)
@@ -166,19 +167,26 @@ export async function runPreDeployJob(api: KubeApi, preDeploy: PreDeployJob, fie
       // pod's last known exit code says how it ended (the pod may be gone too by now).
       const vanished = jobs.synced && seen && !current
       const verdict = vanished ? { state: outputs['pre-deploy-exit-code'] === '0' ? 'succeeded' : 'failed', reason: `the Job was deleted before it finished (by someone else, or its ttlSecondsAfterFinished)` } as const : jobs.synced && current ? jobVerdict(current.status) : undefined
+      // A mesh sidecar (istio-proxy, linkerd-proxy, a native sidecar) outlives the command: the pod,
+      // and so the Job, would never end. The command's container ended: its exit code is the verdict.
+      const sidecars = pod && exit !== undefined && !verdict ? stillRunning(pod, container) : []
+      const byContainer = sidecars.length ? ({ state: exit === 0 ? 'succeeded' : 'failed', reason: `container ${container} exited while ${sidecars.join(', ')} kept the pod running` } as const) : undefined
       // The container ended: its log stream is drained while the Job controller makes up its mind.
       if (state?.terminated && log.started) draining ??= log.stop()
-      if (verdict) {
+      const decided = verdict ?? byContainer
+      if (decided) {
         await (draining ?? log.stop())
-        if (verdict.state === 'succeeded') {
+        // Ours (the uid of our apply): deleting it stops the sidecars that would keep it running for ever.
+        const deleted = byContainer ? `; ${await deleteJob(api, preDeploy, uid, progress)}` : ''
+        if (decided.state === 'succeeded') {
           // The stream could not be followed (or gave nothing): the log is shown all the same.
           if (log.lines === 0 && pod) await printLog(live, namespace, pod.metadata.name, container, log)
-          progress.step(`${objectName(job)} completed${exit !== undefined ? ` (exit code ${exit})` : ''}`)
+          progress.step(`${objectName(job)} completed${exit !== undefined ? ` (exit code ${exit}${byContainer ? ` of container ${container}; ${byContainer.reason}${deleted}` : ''})` : ''}`)
           return { state: 'succeeded', outputs }
         }
         const tail = await logTail(live, namespace, pod, container, log)
         const code = exit !== undefined ? `exit code ${exit}` : 'no exit code'
-        return { state: 'failed', reason: `${objectName(job)} failed (${code}; ${verdict.reason})${tail}`, outputs }
+        return { state: 'failed', reason: `${objectName(job)} failed (${code}; ${decided.reason}${deleted})${tail}`, outputs }
       }
       // A pod that will never start (image not found, a missing Secret) never ends the Job by itself.
       const doomed = pod ? diagnosePods([pod], failing, Date.now(), DEFAULT_DOOM_RULES).find(p => p.doomed && p.container === container) : undefined
@@ -209,6 +217,14 @@ export async function runPreDeployJob(api: KubeApi, preDeploy: PreDeployJob, fie
   return { state: deadline.stoppedBy === 'cancelled' ? 'cancelled' : 'timed-out', reason: `${objectName(job)}: ${cause} (${status}); ${deleted}${tail}`, outputs }
 }
 
+/** The pod's other containers still running: regular ones (an injected istio-proxy) and native sidecars. */
+export function stillRunning(pod: PodState, container: string): string[] {
+  const regular = (pod.status?.containerStatuses ?? []).filter(c => c.name !== container && !c.state?.terminated)
+  // An init container that runs beside the others is a native sidecar (restartPolicy: Always).
+  const native = (pod.status?.initContainerStatuses ?? []).filter(c => c.state?.running)
+  return [...regular, ...native].map(c => c.name)
+}
+
 function containerState(pod: Pod, container: string) {
   return pod.status?.containerStatuses?.find(c => c.name === container)?.state
 }
@@ -236,54 +252,72 @@ async function logTail(api: KubeApi, namespace: string, pod: Pod | undefined, co
 
 /**
  * Deletes the Job and its pods (propagation Background), with a connection of its own: the run's
- * signal may be the reason we are here. Says what happened, for the reason.
+ * signal may be the reason we are here. Only the Job this run created (the uid in the answer to our
+ * apply), proved by a fresh read: one made anew under the same name is another deploy's. Says what
+ * happened, for the reason.
  */
 async function deleteJob(api: KubeApi, preDeploy: PreDeployJob, uid: string | undefined, progress: Progress): Promise<string> {
   const cleanup = new KubeApi(api.config, AbortSignal.timeout(CLEANUP_TIMEOUT_MS))
+  const name = objectName(preDeploy.job)
   try {
-    // Only the Job we made (its uid): one made anew under the same name (the next deploy's) is not ours.
-    const job = preDeploy.job as KubernetesObject
-    if (!(await ifOurs(`delete ${objectName(preDeploy.job)}`, () => sameJob(cleanup, job, uid), owned => cleanup.delete(owned, job)))) return 'the Job was already gone'
-    progress.step(`deleted ${objectName(preDeploy.job)} and its pod (propagation Background)`)
+    const deleted = await ifOurs(
+      `delete ${name}`,
+      async (): Promise<Proof<LivePrecondition>> => {
+        const live = await cleanup.read<KubernetesObject>(preDeploy.job as KubernetesObject)
+        if (!live) return { ours: false, found: `${name} is gone already` }
+        if (!uid || live.metadata?.uid !== uid) return { ours: false, found: `${name} is another Job of that name (uid ${live.metadata?.uid}), made after ours`, owner: 'another deploy' }
+        return { ours: true, precondition: { uid, resourceVersion: live.metadata?.resourceVersion ?? '' }, evidence: `${name} is the Job this run created (uid ${uid})` }
+      },
+      owned => cleanup.delete(owned, preDeploy.job as KubernetesObject)
+    )
+    if (!deleted) return 'the Job was already gone'
+    progress.step(`deleted ${name} and its pod (propagation Background)`)
     return 'the Job was deleted'
   } catch (error) {
-    if (isNotOurs(error)) return `the Job was not deleted: ${error.found}`
-    const message = `could not delete ${objectName(preDeploy.job)}: ${errorMessage(error)}; delete it yourself (kubectl delete job ${preDeploy.job.metadata.name} -n ${preDeploy.job.metadata.namespace})`
+    if (isNotOurs(error)) return error.found.endsWith('is gone already') ? 'the Job was already gone' : `the Job was left alone: ${error.found}`
+    const message = `could not delete ${name}: ${errorMessage(error)}; delete it yourself (kubectl delete job ${preDeploy.job.metadata.name} -n ${preDeploy.job.metadata.namespace})`
     progress.reason(message)
     return message
   }
 }
 
 /**
- * The proof for deleting a Job: a fresh read finds the Job with `uid` (precondition: its uid and
- * resourceVersion as read now). A minimal proof that keeps today's rule (the uid we know); the Job's
- * own ownership rules belong to the pre-deploy code.
+ * An annotated Job of an earlier deploy has the same name: a Job's template cannot change, so it is
+ * replaced, but only when a fresh read proves it ours (finishedJobProof) and only that very Job (its
+ * uid): another team's Job of the same name is left alone and the deploy stops, nothing changed.
  */
-async function sameJob(api: KubeApi, job: KubernetesObject, uid: string | undefined): Promise<Proof<ObjectPrecondition>> {
-  const live = await api.read(job)
-  const precondition = preconditionOf(live)
-  if (!live || !precondition) return { ours: false, found: `${describe(job)} is gone` }
-  if (uid && precondition.uid !== uid) return { ours: false, found: `${describe(job)} is another Job now (uid ${precondition.uid}, not ${uid})` }
-  return { ours: true, precondition, evidence: `uid ${precondition.uid}` }
-}
-
-/** An annotated Job of an earlier deploy has the same name: a Job's template cannot change, so it is replaced. */
-async function replaceFinished(api: KubeApi, preDeploy: PreDeployJob, progress: Progress): Promise<void> {
+async function replaceFinished(api: KubeApi, preDeploy: PreDeployJob, fieldManager: string, progress: Progress): Promise<void> {
   if (preDeploy.origin !== 'manifest') return
-  const live = await api.read<KubernetesObject & { status?: JobStatus }>(preDeploy.job as KubernetesObject)
+  const name = objectName(preDeploy.job)
+  const read = () => api.read<KubernetesObject & { status?: JobStatus }>(preDeploy.job as KubernetesObject)
+  const live = await read()
   if (!live) return
-  if (!jobVerdict(live.status)) throw new Error(`${objectName(preDeploy.job)} is still running (another deploy's?): wait for it to finish, or delete it`)
-  // Only the finished Job just read: one made anew meanwhile (another deploy's) is left alone.
-  const finished = preDeploy.job as KubernetesObject
-  await ifOurs(`delete the finished ${objectName(preDeploy.job)}`, () => sameJob(api, finished, live.metadata?.uid), owned => api.delete(owned, finished))
-  let remaining = await api.read(preDeploy.job as KubernetesObject)
+  if (!jobVerdict(live.status)) throw new Error(`${name} is still running (another deploy's?): wait for it to finish, or delete it`)
+  try {
+    await ifOurs(
+      `delete the finished ${name} to run it again`,
+      async () => {
+        // The read made for this call: the one above only told whether there is anything to replace.
+        const now = await read()
+        if (!now) return { ours: false, found: `${name} is gone already` }
+        if (!jobVerdict(now.status)) return { ours: false, found: `${name} was made anew and is running (another deploy's?)` }
+        return finishedJobProof(now, preDeploy, fieldManager)
+      },
+      owned => api.delete(owned, preDeploy.job as KubernetesObject)
+    )
+  } catch (error) {
+    if (isNotOurs(error) && error.found.endsWith('is gone already')) return
+    if (isNotOurs(error)) throw new Error(notOursToReplace(preDeploy.job, { ours: false, found: error.found, owner: error.owner }), { cause: error })
+    throw error
+  }
+  let remaining = await read()
   for (let i = 0; i < 100 && remaining; i++) {
     await sleep(100, api.signal)
-    remaining = await api.read(preDeploy.job as KubernetesObject)
+    remaining = await read()
   }
   // Still there (a finalizer holds it, or its deletion is slow): applying now would patch the dying Job.
-  if (remaining) throw new Error(`${objectName(preDeploy.job)} of an earlier deploy is still being deleted after 10s (a finalizer?): wait for it to go, or remove it yourself (kubectl delete job ${preDeploy.job.metadata.name} -n ${preDeploy.job.metadata.namespace})`)
-  progress.step(`deleted the finished ${objectName(preDeploy.job)} of an earlier deploy, to run it again`)
+  if (remaining) throw new Error(`${name} of an earlier deploy is still being deleted after 10s (a finalizer?): wait for it to go, or remove it yourself (kubectl delete job ${preDeploy.job.metadata.name} -n ${preDeploy.job.metadata.namespace})`)
+  progress.step(`deleted the finished ${name} of an earlier deploy, to run it again`)
 }
 
 /**

@@ -8,10 +8,14 @@ import { objectName, type KubeObject, type Manifest } from '../../render/manifes
 import type { DeployRequest } from '../../request.js'
 import type { KubeApi } from './client.js'
 import { explainApiError } from './errors.js'
+import type { Proof } from '../../rollout/ownership.js'
+import type { LivePrecondition } from './ownership.js'
 
 /** The annotation that marks a Job of the set as the pre-deploy step: applied first, alone, and followed. */
 export const PHASE_ANNOTATION = 'deploy-service/phase'
 export const PRE_DEPLOY_PHASE = 'pre-deploy'
+/** The label that names the service a pre-deploy Job belongs to (on every Job this action runs). */
+export const SERVICE_LABEL = 'deploy-service/service'
 /** Finished Jobs (and their pods, with the log) are kept this long for a look, then removed by the cluster. */
 const TTL_SECONDS = 86_400
 const LABEL_VALUE = /[^A-Za-z0-9._-]/g
@@ -73,7 +77,7 @@ export function jobFromWorkload(workload: KubeObject, request: DeployRequest, ta
   const name = jobName(request.service, runId)
   const labels = {
     'app.kubernetes.io/managed-by': 'deploy-service',
-    'deploy-service/service': labelValue(request.service),
+    [SERVICE_LABEL]: labelValue(request.service),
     'deploy-service/run-id': labelValue(runId),
     [PHASE_ANNOTATION]: PRE_DEPLOY_PHASE
   }
@@ -127,6 +131,9 @@ export function jobsFromManifests(manifests: Manifest[], request: DeployRequest)
       problems.add({ input: 'template', location: source.locate(['spec', 'template', 'spec', 'containers']), message: `the pre-deploy ${objectName(object)} must have exactly one container (it has ${containers.length}): its exit code is the verdict` })
       continue
     }
+    // Our service label: with our phase annotation and our field manager, what proves a finished Job of
+    // this name ours to delete before it runs again (another team's Job of the same name is not).
+    object.metadata.labels = { ...object.metadata.labels, [SERVICE_LABEL]: labelValue(request.service) }
     jobs.push({ job: object, container, origin: 'manifest' })
   }
   problems.throwIfAny()
@@ -135,16 +142,23 @@ export function jobsFromManifests(manifests: Manifest[], request: DeployRequest)
 
 /**
  * A server-side dry run of each Job, with everything the server checks (schema, admission, quota,
- * names). A finished Job of the same name (an annotated Job of an earlier deploy) is replaced when it
- * runs, so it is checked as a new object beside it; one still running is refused.
+ * names). A finished Job of ours of the same name (an annotated Job of an earlier deploy) is replaced
+ * when it runs, so it is checked as a new object beside it; one still running is refused, and so is
+ * one that is not provably ours (another team's `Job/migrate`): nothing is changed.
  */
 export async function validateJobs(api: KubeApi, jobs: PreDeployJob[], fieldManager: string): Promise<void> {
   const problems = new ProblemList()
-  for (const { job } of jobs) {
+  for (const preDeploy of jobs) {
+    const { job } = preDeploy
     try {
       const live = await api.read<KubeObject & { status?: JobStatus }>(job as KubernetesObject)
       if (live && !finished(live.status)) {
         problems.add({ input: 'template', message: `${objectName(job)} in namespace ${job.metadata.namespace} is still running (another deploy's?): wait for it to finish, or delete it` })
+        continue
+      }
+      const proof = live ? finishedJobProof(live, preDeploy, fieldManager) : undefined
+      if (proof && !proof.ours) {
+        problems.add({ input: 'template', message: notOursToReplace(job, proof) })
         continue
       }
       const probe = live ? { ...job, metadata: { ...job.metadata, name: `${job.metadata.name.slice(0, 54)}-dry-run` } } : job
@@ -156,6 +170,35 @@ export async function validateJobs(api: KubeApi, jobs: PreDeployJob[], fieldMana
     }
   }
   problems.throwIfAny()
+}
+
+interface LiveJob {
+  metadata?: { uid?: string; resourceVersion?: string; labels?: Record<string, string>; annotations?: Record<string, string>; managedFields?: Array<{ manager?: string; operation?: string; subresource?: string }> }
+}
+
+/**
+ * Is a live Job of the same name one that an earlier deploy of this service ran, so ours to delete
+ * before running it again? It must carry our phase annotation and this service's label, and have been
+ * applied by our field manager: a label alone is never proof (anyone can copy it).
+ */
+export function finishedJobProof(live: LiveJob, ours: PreDeployJob, fieldManager: string): Proof<LivePrecondition> {
+  const metadata = live.metadata ?? {}
+  const service = ours.job.metadata.labels?.[SERVICE_LABEL]
+  const appliers = (metadata.managedFields ?? []).filter(f => !f.subresource && f.operation === 'Apply').map(f => f.manager ?? '?')
+  const writers = [...new Set((metadata.managedFields ?? []).filter(f => !f.subresource).map(f => f.manager ?? '?'))]
+  const owner = writers.length ? `written by field manager${writers.length > 1 ? 's' : ''} ${writers.map(w => `"${w}"`).join(', ')}` : undefined
+  const missing = [
+    metadata.annotations?.[PHASE_ANNOTATION] !== PRE_DEPLOY_PHASE ? `no ${PHASE_ANNOTATION}: ${PRE_DEPLOY_PHASE} annotation` : '',
+    !service || metadata.labels?.[SERVICE_LABEL] !== service ? `no ${SERVICE_LABEL}=${service ?? '?'} label${metadata.labels?.[SERVICE_LABEL] ? ` (it has ${SERVICE_LABEL}=${metadata.labels[SERVICE_LABEL]})` : ''}` : '',
+    !appliers.includes(fieldManager) ? `not applied by our field manager "${fieldManager}"` : ''
+  ].filter(Boolean)
+  if (missing.length) return { ours: false, found: `${objectName(ours.job)} in namespace ${ours.job.metadata.namespace} already exists with ${missing.join(', ')}`, owner }
+  return { ours: true, precondition: { uid: metadata.uid ?? '', resourceVersion: metadata.resourceVersion ?? '' }, evidence: `${objectName(ours.job)} was applied by field manager "${fieldManager}" as the pre-deploy Job of ${service}` }
+}
+
+/** Why a Job of the same name is left alone, and what the user can do. */
+export function notOursToReplace(job: KubeObject, proof: Extract<Proof<unknown>, { ours: false }>): string {
+  return `${proof.found}${proof.owner ? ` (${proof.owner})` : ''}, so it is not ours to delete and run again: rename the pre-deploy Job in the template (metadata.name), or, if it is a leftover of this service, delete it yourself (kubectl delete job ${job.metadata.name} -n ${job.metadata.namespace})`
 }
 
 export interface JobStatus {

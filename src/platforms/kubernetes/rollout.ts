@@ -4,11 +4,12 @@ import { sleep } from '../../rollout/poll.js'
 import type { Progress } from '../../rollout/progress.js'
 import type { ObjectState, Rollout, WaitContext, WaitOutcome } from '../../rollout/platform.js'
 import { AppliedSet } from './applied-set.js'
-import type { KubeApi } from './client.js'
+import { StaleObject, type KubeApi } from './client.js'
 import { currentRevisionNumber, revisionsOf, templateOf, undoPatch, undoTarget, type Revision, type UndoPatch, type Workload } from './history.js'
-import { newRevisionObjects, type Owned, type WatchedWorkload } from './new-pods.js'
+import { newRevisionObjects, type Owned as Controlled, type WatchedWorkload } from './new-pods.js'
 import { DEFAULT_DOOM_RULES, FailingSince, describeProblem, diagnosePods, logTailText, readLogTail, type DoomRules, type PodProblem, type PodState } from './pods.js'
-import { describeOther, templateKey, whoseRollout, type LiveWorkload, type RevisionRecord } from './ownership.js'
+import { appliedFields, staleAsNotOurs, templateKey, undoProof, whoseRollout, type AppliedFields, type LiveWorkload, type ManagedField, type RevisionRecord, type LivePrecondition } from './ownership.js'
+import { ifOurs, type Owned } from '../../rollout/ownership.js'
 import { rolloutStatus, type WorkloadState } from './status.js'
 import { Changes, CollectionWatch } from './watch.js'
 import { CHANGE_CAUSE } from '../../render/manifests.js'
@@ -26,6 +27,8 @@ export interface TrackedWorkload {
   changeCause?: string
   /** For a rollback: the old revision number it put back (the controller gives it a new one). */
   restored?: number
+  /** The template fields our field manager wrote, with their values: "ours" while they all hold. */
+  applied?: AppliedFields
 }
 
 interface WarningEvent {
@@ -188,7 +191,7 @@ export class KubernetesRollout implements Rollout {
     progress: Progress
   ): Promise<{ outcome?: WaitOutcome; status: string }> {
     const values = <T>(list: Array<CollectionWatch<never>>): T[] => list.flatMap(w => [...w.objects.values()] as T[])
-    const collections = { pods: values<PodState & Owned>(watches.pods), replicaSets: values<Owned>(watches.replicaSets), controllerRevisions: values<Owned & { revision?: number }>(watches.controllerRevisions) }
+    const collections = { pods: values<PodState & Controlled>(watches.pods), replicaSets: values<Controlled>(watches.replicaSets), controllerRevisions: values<Controlled & { revision?: number }>(watches.controllerRevisions) }
     const events = values<WarningEvent>(watches.events)
     const pending: string[] = []
     const doomed: PodProblem[] = []
@@ -254,7 +257,7 @@ export class KubernetesRollout implements Rollout {
   private ownership(tracked: TrackedWorkload, live: LiveWorkload, controllerRevisions: Iterable<RevisionRecord>, progress: Progress): { superseded?: string; waiting?: string } {
     if (tracked.template === undefined) return {}
     const name = `${tracked.kind.toLowerCase()}/${tracked.name}`
-    const owner = whoseRollout({ template: tracked.template, revision: tracked.revision, changeCause: tracked.changeCause }, live, controllerRevisions)
+    const owner = whoseRollout({ template: tracked.template, revision: tracked.revision, changeCause: tracked.changeCause, applied: tracked.applied }, live, controllerRevisions)
     if (owner.verdict === 'superseded') {
       // The controller numbers a new revision within moments (Recreate: once the old pods are gone):
       // wait a little so the report can name it, but never long.
@@ -269,6 +272,16 @@ export class KubernetesRollout implements Rollout {
       progress.step(note)
       this.notes.push(note)
       // From now on the restarted template is ours: its pods are our change's pods.
+      tracked.template = templateKey(live.spec?.template)
+      tracked.revision = owner.revision
+    }
+    if (owner.verdict === 'edited') {
+      // Reloader's annotation, a policy controller's label: every field we applied still has our value.
+      const who = owner.by ? `field manager "${owner.by}"` : 'someone else'
+      if (owner.revision === undefined) return { waiting: `${name}: its pod template was edited by ${who} in fields we did not set; waiting for its controller to number the new revision` }
+      const note = `${name}'s pod template was edited by ${who} while we waited, in fields we did not set: revision ${owner.revision} keeps every field we applied, so it was followed instead of ${tracked.revision !== undefined ? `revision ${tracked.revision}` : 'our unnumbered one'}`
+      progress.step(note)
+      this.notes.push(note)
       tracked.template = templateKey(live.spec?.template)
       tracked.revision = owner.revision
     }
@@ -301,52 +314,81 @@ export class KubernetesRollout implements Rollout {
 
   /**
    * `kubectl rollout undo` on each workload this rollout changed, back to the revision it ran before,
-   * but only while the workload still runs our revision: someone else's change is never undone.
+   * but only while the workload still runs our revision (the fields we applied hold, ownership.ts): a
+   * fresh read proves it, and the patch carries that read's uid and resourceVersion, so a change that
+   * lands between the read and the patch is refused by the API server. Someone else's revision is
+   * never undone: `NotOurs`, superseded.
    */
   async undo(context: WaitContext): Promise<Rollout> {
     const { progress, deadline } = context
     const api = this.api.withSignal(deadline.signal)
-    const plans: Array<{ tracked: TrackedWorkload; live: Workload; target: Revision; patch?: UndoPatch }> = []
-    // Every workload is checked before any is patched: all or nothing.
+    const plans: Array<{ tracked: TrackedWorkload; target: Revision; patch?: UndoPatch; owned: Owned<LivePrecondition>; name: string }> = []
+    // Every workload is proved ours before any is patched: all or nothing.
     for (const tracked of this.workloads) {
       if (tracked.previousRevision === undefined || tracked.previousRevision === tracked.revision) continue
-      const live = await readWorkload(api, tracked)
-      if (!live) continue
-      const revisions = await revisionsOf(api, live)
-      if (tracked.template !== undefined && templateKey(live.spec?.template) !== tracked.template) {
-        const now = currentRevisionNumber(live, revisions)
-        const what = now !== undefined ? describeOther(live as unknown as LiveWorkload, now, tracked) : `${objectName(live)} runs a template that is not ours`
-        throw new Error(`not rolling back: ${what}; undoing it would undo someone else's change`)
-      }
-      const target = undoTarget(live, revisions, tracked.previousRevision)
-      plans.push({ tracked, live, target, patch: undoPatch(live, target) })
+      const planned = await this.proveUndo(api, tracked)
+      if (planned) plans.push({ tracked, ...planned })
     }
     if (plans.length === 0) throw new Error('nothing to roll back: no workload of this deploy had a previous revision')
     const answers: unknown[] = []
-    for (const { live, patch } of plans) answers.push(patch ? await api.patch(live as never, patch.patch, patch.contentType, { fieldManager: this.fieldManager }) : undefined)
+    for (const plan of plans) {
+      let answer: unknown
+      // A status update between our read and our patch (the controller's) changes the resourceVersion
+      // too: read again and prove again, a few times, rather than give up a rollback that is ours to make.
+      for (let attempt = 1; plan.patch; attempt++) {
+        try {
+          answer = await api.patch(plan.owned, { apiVersion: 'apps/v1', kind: plan.tracked.kind, metadata: { name: plan.tracked.name, namespace: plan.tracked.namespace } }, plan.patch.patch, plan.patch.contentType, { fieldManager: this.fieldManager })
+          break
+        } catch (error) {
+          if (!(error instanceof StaleObject) || attempt >= UNDO_ATTEMPTS) staleAsNotOurs(plan.owned.action)(error)
+          const again = await this.proveUndo(api, plan.tracked)
+          if (!again) break
+          Object.assign(plan, again)
+        }
+      }
+      answers.push(answer)
+    }
     const restore = await KubernetesRollout.settle(
       api,
-      plans.map(({ tracked, target }, i) => madeBy({ ...tracked, template: undefined, changeCause: undefined, previousRevision: tracked.revision, restored: target.number }, answers[i])),
+      plans.map(({ tracked, target }, i) => madeBy({ ...tracked, template: undefined, changeCause: undefined, applied: undefined, previousRevision: tracked.revision, restored: target.number }, answers[i], this.fieldManager)),
       this.fieldManager,
       this.rules
     )
-    for (const [i, { live, target }] of plans.entries()) {
+    for (const [i, { name, target }] of plans.entries()) {
       const now = restore.workloads[i].revision
       const renumbered = now !== undefined && now !== target.number ? `, now revision ${now}` : ''
-      progress.step(`${objectName(live)}: rolled back to revision ${target.number}${renumbered}${target.changeCause ? ` (${target.changeCause})` : ''}`)
+      progress.step(`${name}: rolled back to revision ${target.number}${renumbered}${target.changeCause ? ` (${target.changeCause})` : ''}`)
     }
     return restore
   }
+
+  /**
+   * A fresh read of one workload: the revision to go back to, the patch, and the proof that what runs
+   * now is still ours (with its uid and resourceVersion). Undefined when the workload is gone.
+   */
+  private async proveUndo(api: KubeApi, tracked: TrackedWorkload): Promise<{ target: Revision; patch?: UndoPatch; owned: Owned<LivePrecondition>; name: string } | undefined> {
+    const live = await readWorkload(api, tracked)
+    if (!live) return undefined
+    const name = objectName(live)
+    const revisions = await revisionsOf(api, live)
+    const owned = await ifOurs<LivePrecondition, Owned<LivePrecondition>>(`roll back ${name}`, async () => undoProof(tracked, live, currentRevisionNumber(live, revisions)), async proof => proof)
+    const target = undoTarget(live, revisions, tracked.previousRevision)
+    return { target, patch: undoPatch(live, target), owned, name }
+  }
 }
+
+/** How many times a rollback patch refused for a stale resourceVersion is proved and tried again. */
+const UNDO_ATTEMPTS = 3
 
 /**
  * The workload as our own apply or patch left it, from the server's answer to that request: its
  * template is what "ours" means from then on. Without an answer, `settle` reads the live one.
  */
-export function madeBy(tracked: TrackedWorkload, answer: unknown): TrackedWorkload {
-  const made = answer as { spec?: { template?: unknown }; metadata?: { annotations?: Record<string, string> } } | undefined
+export function madeBy(tracked: TrackedWorkload, answer: unknown, fieldManager?: string): TrackedWorkload {
+  const made = answer as { spec?: { template?: unknown }; metadata?: { annotations?: Record<string, string>; managedFields?: ManagedField[] } } | undefined
   if (!made?.spec?.template) return tracked
-  return { ...tracked, template: templateKey(made.spec.template), changeCause: made.metadata?.annotations?.[CHANGE_CAUSE] }
+  const applied = fieldManager ? appliedFields(made, fieldManager) : undefined
+  return { ...tracked, template: templateKey(made.spec.template), changeCause: made.metadata?.annotations?.[CHANGE_CAUSE], applied }
 }
 
 export async function readWorkload(api: KubeApi, tracked: { kind: string; name: string; namespace: string }): Promise<Workload | undefined> {
