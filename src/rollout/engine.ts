@@ -109,6 +109,8 @@ export async function runDeployment(
   // The rollout's outputs grow while it waits (a service deployment found late): read them live.
   const applied = {
     ...planned,
+    // Read again at apply (a deploy that landed during the pre-deploy step): what a rollback returns to.
+    previousRevision: rollout.previousRevision ?? planned.previousRevision,
     revision: rollout.revision,
     get outputs() {
       return { ...beforeOutputs, ...rollout.outputs }
