@@ -97,7 +97,8 @@ export function createEcsPlatform(request: DeployRequest, client = new EcsApi(re
       const rollbackTarget = async (progress: Progress, signal: AbortSignal): Promise<{ service: Service; previous: string }> => {
         const now = await api.describeService(service, signal)
         const running = now.deployments?.find(d => d.status === 'PRIMARY')?.taskDefinition ?? now.taskDefinition ?? previous
-        if (running === previous) return { service: now, previous }
+        // A service may name it by family:revision rather than by ARN.
+        if (shortArn(running) === shortArn(previous)) return { service: now, previous }
         const who = await whoDeployed(api, running, signal)
         progress.step(`service ${service} moved from ${shortArn(previous)} to ${shortArn(running)} since the plan was made (${who}): a rollback of this deploy returns to ${shortArn(running)}`)
         if (registration) {
@@ -115,9 +116,10 @@ export function createEcsPlatform(request: DeployRequest, client = new EcsApi(re
           diff: async () => taskDefinitionDiff(live, definition),
           revisionPreview: `(the new revision of ${definition.family})`,
           revision: async (progress, signal) => {
-            const registered = await register(signal)
+            const now = await rollbackTarget(progress, signal)
+            const registered = await register(signal, now.previous)
             progress.step(`registered task definition ${shortArn(registered.taskDefinitionArn)}`)
-            return registered.taskDefinitionArn!
+            return { taskDefinition: registered.taskDefinitionArn!, previous: now.previous }
           }
         })
         // The pre-deploy task runs from the same registration the CodeDeploy deployment deploys.
@@ -179,7 +181,7 @@ export function createEcsPlatform(request: DeployRequest, client = new EcsApi(re
           rendered: { ...texts(taskDefinition), fileName: `${taskDefinition.family}-task-definition.json`, images: images.filter(i => i.previous !== i.next) },
           description: `ECS service ${service} (cluster ${request.ecs.cluster}): roll back ${shortArn(previous)} -> ${shortArn(target)}`,
           diff: async () => taskDefinitionDiff(live, taskDefinition as TaskDefinitionInput),
-          revision: async () => target
+          revision: async () => ({ taskDefinition: target, previous })
         })
       }
       return {
