@@ -145,3 +145,26 @@ describe('ECS rollback target and service deployment after the pre-deploy step',
     })
   })
 })
+
+describe('mode rollback acts only on what it read', () => {
+  it('does not roll back a deploy that landed after the plan was made', async () => {
+    let armed = false
+    let hotfixArn = ''
+    // The plan's last look at the service deployments: another team deploys right after it.
+    const afterCall = (call: { operation: string }, send: (operation: string, input: Obj) => Obj) => {
+      if (armed && !hotfixArn && call.operation === 'DescribeServiceDeployments') hotfixArn = hotfix(send, 'hotfix-5')
+    }
+    await withEcs({ afterCall }, async ecs => {
+      const first = await runEcs(ecs.endpoint, { service: 'web', 'image-tag': '2.0.0', timeout: '30s' })
+      expect(first.result).toMatchObject({ status: 'succeeded' })
+      armed = true
+      const back = await runEcs(ecs.endpoint, { service: 'web', mode: 'rollback', timeout: '30s' })
+      expect(hotfixArn).toMatch(/web:3$/)
+      expect(back.result).toBeUndefined()
+      expect(back.error!.message).toMatch(/did not roll back service web to web:1: service web now runs web:3 .*not web:2 that mode 'rollback' read when it made the plan/)
+      expect(back.error!.message).toContain('deploy-service registered it in run https://github.com/acme/hotfixes/actions/runs/77')
+      expect(updates(ecs)).toEqual([expect.stringMatching(/web:2$/)])
+      expect(await runningTaskDefinition(ecs)).toBe(hotfixArn)
+    })
+  })
+})

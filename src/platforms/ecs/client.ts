@@ -199,8 +199,8 @@ export class EcsApi {
    * The rollback UpdateService: only with the proof, read right before, that the service still rolls out
    * our deployment (ECS has no conditional update: that read is the strongest precondition it offers).
    */
-  async rollBackService(owned: Owned<ServiceRead>, taskDefinition: string, signal?: AbortSignal): Promise<Service> {
-    return this.updateService(owned.precondition.service, { taskDefinition }, signal)
+  async rollBackService(owned: Owned<ServiceRead>, taskDefinition: string, signal?: AbortSignal, desiredCount?: number): Promise<Service> {
+    return this.updateService(owned.precondition.service, { taskDefinition, desiredCount }, signal)
   }
 
   /** Adds tags to a task definition (TagResource); tags of the same keys are replaced. */

@@ -15,7 +15,8 @@ import { redactEnvironment, taskDefinitionDiff } from './diff.js'
 import { resolveRollbackTarget, PREVIOUS_TAG } from './revisions.js'
 import { preDeployTask } from './one-off.js'
 import { EcsRollout } from './rollout.js'
-import { whoDeployed } from './ownership.js'
+import { proveStillRuns, whoDeployed } from './ownership.js'
+import { ifOurs } from '../../rollout/ownership.js'
 import type { CodeDeployApi } from './codedeploy/client.js'
 import { describeStrategy, timeoutWarning } from './service-deployment.js'
 import { continuePlan, rollbackInFlightPlan } from './service-deployment-modes.js'
@@ -96,7 +97,7 @@ export function createEcsPlatform(request: DeployRequest, client = new EcsApi(re
        */
       const rollbackTarget = async (progress: Progress, signal: AbortSignal): Promise<{ service: Service; previous: string }> => {
         const now = await api.describeService(service, signal)
-        const running = now.deployments?.find(d => d.status === 'PRIMARY')?.taskDefinition ?? now.taskDefinition ?? previous
+        const running = now.taskDefinition ?? previous
         // A service may name it by family:revision rather than by ARN.
         if (shortArn(running) === shortArn(previous)) return { service: now, previous }
         const who = await whoDeployed(api, running, signal)
@@ -192,7 +193,9 @@ export function createEcsPlatform(request: DeployRequest, client = new EcsApi(re
         description: `ECS service ${service} (cluster ${request.ecs.cluster}): roll back ${shortArn(previous)} -> ${shortArn(target)}`,
         dryRun: async () => taskDefinitionDiff(live, taskDefinition as TaskDefinitionInput),
         checkedBy: ECS_CHECKS,
-        apply: (progress, signal) => EcsRollout.start(api, service, { taskDefinition: target, desiredCount: request.ecs.desiredCount }, previous, progress, signal, current.currentServiceDeployment)
+        // Read again right before the update: what runs must still be what the plan rolls back.
+        apply: (progress, signal) => ifOurs(`roll back service ${service} to ${shortArn(target)}`, () => proveStillRuns(api, service, previous, signal), owned =>
+          EcsRollout.restore(api, owned, target, previous, progress, signal, current.currentServiceDeployment, request.ecs.desiredCount))
       }
     }
   }

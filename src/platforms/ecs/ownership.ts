@@ -44,7 +44,7 @@ export async function whoDeployed(api: EcsApi, taskDefinition: string | undefine
 /** One line: what the service rolls out now (its PRIMARY deployment and current service deployment). */
 export function runsNow(service: Service): string {
   const primary = service.deployments?.find(d => d.status === 'PRIMARY')
-  const taskDefinition = primary?.taskDefinition ?? service.taskDefinition
+  const taskDefinition = service.taskDefinition ?? primary?.taskDefinition
   const sd = service.currentServiceDeployment ? `, service deployment ${shortArn(service.currentServiceDeployment)}` : ''
   return `service ${service.serviceName} now runs ${shortArn(taskDefinition) || 'no task definition'}${primary?.id ? ` (deployment ${primary.id}${sd})` : sd ? ` (${sd.slice(2)})` : ''}`
 }
@@ -58,14 +58,36 @@ export function runsNow(service: Service): string {
 export async function proveRunsOurs(api: EcsApi, name: string, ours: { revision: string; deployments: readonly string[] }, signal?: AbortSignal): Promise<Proof<ServiceRead>> {
   const service = await api.describeService(name, signal)
   const primary = service.deployments?.find(d => d.status === 'PRIMARY')
-  const taskDefinition = primary?.taskDefinition ?? service.taskDefinition
-  const followed = ours.deployments.length === 0 || (primary?.id !== undefined && ours.deployments.includes(primary.id))
-  if (taskDefinition === ours.revision && followed) {
+  // What UpdateService set last (DescribeServices' taskDefinition; its PRIMARY deployment's too, on ECS).
+  const taskDefinition = service.taskDefinition ?? primary?.taskDefinition
+  // Our revision redeployed by someone else (force-new-deployment) is their deployment, not one we follow.
+  const redeployed = primary?.id !== undefined && primary.taskDefinition === ours.revision && ours.deployments.length > 0 && !ours.deployments.includes(primary.id)
+  if (taskDefinition !== undefined && shortArn(taskDefinition) === shortArn(ours.revision) && !redeployed) {
     return { ours: true, precondition: { service: name, deploymentId: primary?.id, taskDefinition }, evidence: `service ${name} still rolls out ${shortArn(ours.revision)}${primary?.id ? ` (deployment ${primary.id})` : ''}, which this run deployed` }
   }
   return {
     ours: false,
     found: `${runsNow(service)}, not ${shortArn(ours.revision)} that this run deployed`,
+    owner: await whoDeployed(api, taskDefinition, signal),
+    superseded: true
+  }
+}
+
+/**
+ * Before `mode: rollback`'s UpdateService: the service (read now) still runs `running`, the revision the
+ * plan was made to roll back. A deploy that landed since the plan was read is someone else's; the user
+ * asked to undo what ran then, not that.
+ */
+export async function proveStillRuns(api: EcsApi, name: string, running: string, signal?: AbortSignal): Promise<Proof<ServiceRead>> {
+  const service = await api.describeService(name, signal)
+  const primary = service.deployments?.find(d => d.status === 'PRIMARY')
+  const taskDefinition = service.taskDefinition ?? primary?.taskDefinition ?? ''
+  if (shortArn(taskDefinition) === shortArn(running)) {
+    return { ours: true, precondition: { service: name, deploymentId: primary?.id, taskDefinition }, evidence: `service ${name} still runs ${shortArn(running)}, which mode 'rollback' was asked to roll back` }
+  }
+  return {
+    ours: false,
+    found: `${runsNow(service)}, not ${shortArn(running)} that mode 'rollback' read when it made the plan`,
     owner: await whoDeployed(api, taskDefinition, signal),
     superseded: true
   }
@@ -89,7 +111,7 @@ export async function readCurrent(api: EcsApi, name: string, arn: string, whose:
       proof: {
         ours: false,
         found: `${runsNow(service)}: its current service deployment is no longer ${shortArn(arn)} (${whose})`,
-        owner: await whoDeployed(api, primary?.taskDefinition ?? service.taskDefinition, signal),
+        owner: await whoDeployed(api, service.taskDefinition ?? primary?.taskDefinition, signal),
         superseded: true
       }
     }

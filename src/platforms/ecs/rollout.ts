@@ -104,9 +104,9 @@ export class EcsRollout implements Rollout, FollowedRollout {
   }
 
   /** The rollback UpdateService, made only with the proof that the service still rolls out our deployment. */
-  static async restore(api: EcsApi, owned: Owned<ServiceRead>, taskDefinition: string, from: string, progress: Progress, signal: AbortSignal, before?: string): Promise<EcsRollout> {
+  static async restore(api: EcsApi, owned: Owned<ServiceRead>, taskDefinition: string, from: string, progress: Progress, signal: AbortSignal, before?: string, desiredCount?: number): Promise<EcsRollout> {
     const calledAt = Date.now()
-    const updated = await api.rollBackService(owned, taskDefinition, signal)
+    const updated = await api.rollBackService(owned, taskDefinition, signal, desiredCount)
     return EcsRollout.started(api, owned.precondition.service, updated, taskDefinition, calledAt, from, progress, signal, before)
   }
 
