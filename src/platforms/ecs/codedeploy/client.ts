@@ -114,7 +114,9 @@ export class CodeDeployApi {
    * right before, that no deployment but ours has been made in the group since ours.
    */
   async redeploy(owned: Owned<CodeDeployRead>, input: { application: string; group: string; appSpec: string; description: string }, signal?: AbortSignal): Promise<string> {
-    return this.createDeployment(input, signal)
+    // The description names the deployment it undoes (CodeDeploy keeps at most 100 characters).
+    const undoes = ` (undoes ${owned.precondition.deploymentId})`
+    return this.createDeployment({ ...input, description: `${input.description.slice(0, 100 - undoes.length)}${undoes}` }, signal)
   }
 
   /** Ids of the group's deployments created at or after `since` (ListDeployments createTimeRange), any status. */
