@@ -167,4 +167,31 @@ describe('mode rollback acts only on what it read', () => {
       expect(await runningTaskDefinition(ecs)).toBe(hotfixArn)
     })
   })
+
+  const PAUSED_AT_TEST = {
+    strategy: 'BLUE_GREEN',
+    bakeTimeInMinutes: 1,
+    lifecycleHooks: [{ targetType: 'PAUSE', lifecycleStages: ['POST_TEST_TRAFFIC_SHIFT'], timeoutConfiguration: { timeoutInMinutes: 600, action: 'ROLLBACK' } }]
+  }
+
+  for (const mode of ['continue', 'rollback'] as const) {
+    it(`mode ${mode} does not act on a paused service deployment that another deploy replaced after the plan was read`, async () => {
+      let armed = false
+      let hotfixArn = ''
+      const afterCall = (call: { operation: string }, send: (operation: string, input: Obj) => Obj) => {
+        if (armed && !hotfixArn && call.operation === 'DescribeServiceDeployments') hotfixArn = hotfix(send, 'hotfix-6')
+      }
+      const services = defaultSeed().map(seed => ({ ...seed, deploymentConfiguration: PAUSED_AT_TEST }))
+      await withEcs({ afterCall, services, settleMs: 1200, serviceDeployments: { minuteMs: 1000, stageMs: 100 } }, async ecs => {
+        const first = await runEcs(ecs.endpoint, { service: 'web', 'image-tag': '2.0.0', 'on-pause': 'exit', timeout: '30s' })
+        expect(first.result).toMatchObject({ status: 'paused' })
+        armed = true
+        const second = await runEcs(ecs.endpoint, { service: 'web', mode, timeout: '30s' })
+        expect(hotfixArn).toMatch(/web:3$/)
+        expect(second.error!.message).toMatch(new RegExp(`did not ${mode === 'continue' ? 'continue' : 'roll back'} service deployment \\w+: service web now runs web:3 .*its current service deployment is no longer \\w+`))
+        expect(calls(ecs, 'ContinueServiceDeployment')).toHaveLength(0)
+        expect(calls(ecs, 'StopServiceDeployment')).toHaveLength(0)
+      })
+    })
+  }
 })
