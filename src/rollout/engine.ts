@@ -109,10 +109,20 @@ export async function runDeployment(
   }
   progress.phase('Apply')
   progress.changing = true
-  const rollout = await plan.apply(progress, cancelled)
+  let rollout: Rollout
+  try {
+    rollout = await plan.apply(progress, cancelled)
+  } catch (error) {
+    // `mode: rollback` / `continue` act on what runs now: a fresh read that found someone else's deploy refuses it.
+    if (!isNotOurs(error)) throw error
+    progress.reason(error.message, { headline: true })
+    return { ...planned, outputs: beforeOutputs, status: error.superseded ? 'superseded' : 'failed', ok: false, message: `${error.message}; nothing was changed` }
+  }
   // The rollout's outputs grow while it waits (a service deployment found late): read them live.
   const applied = {
     ...planned,
+    // Read again at apply (a deploy that landed during the pre-deploy step): what a rollback returns to.
+    previousRevision: rollout.previousRevision ?? planned.previousRevision,
     revision: rollout.revision,
     get outputs() {
       return { ...beforeOutputs, ...rollout.outputs }

@@ -22,7 +22,7 @@
 //   DeploymentLimitExceededException.
 // - Discovery: ListApplications, BatchGetApplications (computePlatform ECS or Server, at most 100
 //   names), ListDeploymentGroups, BatchGetDeploymentGroups (ecsServices, autoRollbackConfiguration,
-//   blueGreenDeploymentConfiguration); ListDeployments by group and status.
+//   blueGreenDeploymentConfiguration); ListDeployments by group, status and createTimeRange.
 // - Faults: ThrottlingException, and answers lost after the request ran (500 InternalFailure).
 //
 // Time is lazy: each deployment's changes are actions due at moments after it was created; every
@@ -299,7 +299,10 @@ export async function startScriptedCodeDeploy(options: ScriptedCodeDeployOptions
     ListDeployments: input => {
       const group = findGroup(input.applicationName, input.deploymentGroupName)
       const statuses: string[] | undefined = input.includeOnlyStatuses
-      return { deployments: [...deployments.values()].filter(d => d.group === group && (!statuses || statuses.includes(d.info.status))).map(d => d.info.deploymentId) }
+      // createTimeRange: start and end (epoch seconds) of createTime, each open-ended when left out.
+      const { start, end } = (input.createTimeRange ?? {}) as { start?: number; end?: number }
+      const inRange = (d: Deployment) => (start === undefined || d.info.createTime >= start) && (end === undefined || d.info.createTime <= end)
+      return { deployments: [...deployments.values()].filter(d => d.group === group && (!statuses || statuses.includes(d.info.status)) && inRange(d)).map(d => d.info.deploymentId) }
     },
     ListDeploymentGroups: input => {
       if (!applications.includes(input.applicationName)) throw new CodeDeployError('ApplicationDoesNotExistException', `No application found for name: ${input.applicationName}`)

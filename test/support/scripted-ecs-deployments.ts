@@ -1,5 +1,5 @@
 // Service deployments for the scripted ECS endpoint: ListServiceDeployments, DescribeServiceDeployments,
-// StopServiceDeployment, ContinueServiceDeployment, and the strategies ECS plays with them (ROLLING,
+// DescribeServiceRevisions (a service revision's task definition), StopServiceDeployment, ContinueServiceDeployment, and the strategies ECS plays with them (ROLLING,
 // BLUE_GREEN, LINEAR, CANARY), kept beside scripted-ecs.ts so that file stays about task rollouts.
 //
 // What it plays follows the ECS API reference (botocore's ecs service-2.json, 2014-11-13):
@@ -76,6 +76,8 @@ export class ServiceDeployments {
   private readonly state: EcsState
   private readonly options: ServiceDeploymentOptions
   private readonly revisions = new Map<string, string>()
+  /** Service revision ARN -> when ECS made it (DescribeServiceRevisions' createdAt). */
+  private readonly revisionCreatedAt = new Map<string, number>()
 
   constructor(state: EcsState, options: ServiceDeploymentOptions = {}) {
     this.state = state
@@ -92,6 +94,7 @@ export class ServiceDeployments {
     if (!arn) {
       arn = this.state.arn('service-revision', `${svc.cluster}/${svc.name}/${randomBytes(8).readBigUInt64BE() % 10n ** 19n}`)
       this.revisions.set(key, arn)
+      this.revisionCreatedAt.set(arn, this.state.clock)
     }
     return arn
   }
@@ -402,6 +405,28 @@ export class ServiceDeployments {
         return {
           serviceDeployments: found.filter(r => r !== undefined).map(r => this.render(r)),
           failures: arns.filter((_a, i) => !found[i]).map(arn => ({ arn: String(arn), reason: 'MISSING' }))
+        }
+      },
+      // DescribeServiceRevisions: 1-20 ARNs; the ones it does not know are failures (reason MISSING).
+      DescribeServiceRevisions: input => {
+        const arns = input.serviceRevisionArns
+        if (!Array.isArray(arns) || arns.length === 0) throw invalid('serviceRevisionArns cannot be empty.')
+        if (arns.length > 20) throw invalid('Too many service revisions were provided. The maximum is 20.')
+        deny('DescribeServiceRevisions', String(arns[0]))
+        const known = arns.map(arn => [...this.revisions.entries()].find(([, v]) => v === arn))
+        return {
+          serviceRevisions: known.flatMap((entry, i) => {
+            if (!entry) return []
+            const [key] = entry
+            const svc = s.services.find(x => x.arn === key.split(' ')[0])!
+            const taskDefinition = key.split(' ')[1]
+            return [{
+              serviceRevisionArn: arns[i], serviceArn: svc.arn, clusterArn: s.arn('cluster', svc.cluster), taskDefinition,
+              launchType: svc.launchType, ...(svc.launchType === 'FARGATE' ? { platformVersion: '1.4.0' } : {}),
+              loadBalancers: [], serviceRegistries: [], createdAt: secs(this.revisionCreatedAt.get(String(arns[i])))
+            }]
+          }),
+          failures: arns.filter((_a, i) => !known[i]).map(arn => ({ arn: String(arn), reason: 'MISSING' }))
         }
       },
       StopServiceDeployment: input => {

@@ -38,6 +38,12 @@ export interface ScriptedEcsOptions {
   services?: SeedService[]
   /** Service deployments and strategies (scripted-ecs-deployments.ts): time scale, late appearance, IAM denial. */
   serviceDeployments?: ServiceDeploymentOptions
+  /**
+   * Someone else at work: called after each request the action made was carried out (its answer
+   * already made, not yet sent), with `send` to make calls of another client at that very moment (a
+   * hotfix that lands while a migration runs or just before a timeout). Those calls are not recorded.
+   */
+  afterCall?: (call: { operation: string; input: Obj }, send: (operation: string, input: Obj) => Obj) => void
 }
 export interface SeedService {
   cluster?: string

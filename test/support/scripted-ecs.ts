@@ -125,6 +125,10 @@ export async function startScriptedEcs(options: ScriptedEcsOptions = {}): Promis
       if (fault && !options.serverErrors?.afterRunning) throw fault
       state.advance(at)
       body = handler(input)
+      options.afterCall?.({ operation, input }, (op, given) => {
+        if (!Object.hasOwn(ops, op)) throw new Error(`afterCall: unknown operation ${op}`)
+        return ops[op]!(given)
+      })
       if (fault) throw fault
     } catch (e) {
       const err = e instanceof EcsError ? e : new EcsError('ServerException', String(e), 500)

@@ -16,7 +16,10 @@ import {
   DescribeServiceDeploymentsCommand,
   ListServiceDeploymentsCommand,
   StopServiceDeploymentCommand,
+  DescribeServiceRevisionsCommand,
+  TagResourceCommand,
   type ServiceDeployment,
+  type ServiceRevision,
   type ServiceDeploymentBrief,
   type ECSClientConfig,
   type RegisterTaskDefinitionCommandInput,
@@ -30,9 +33,10 @@ import {
 import type { CloudWatchLogsClientConfig } from '@aws-sdk/client-cloudwatch-logs'
 import { randomUUID } from 'node:crypto'
 import { UserError, errorMessage } from '../../errors.js'
-import type { Owned } from '../../rollout/ownership.js'
 import { errnoOf, isThrottling, retry, wasNotExecuted, type RetryOptions } from '../../rollout/retry.js'
+import type { Owned } from '../../rollout/ownership.js'
 import { revisionNumber } from './assess.js'
+import type { ServiceDeploymentRead, ServiceRead } from './ownership.js'
 import { ServiceDeploymentsUnavailable, unavailableAs } from './service-deployment-errors.js'
 
 export { ServiceDeploymentsUnavailable } from './service-deployment-errors.js'
@@ -178,8 +182,9 @@ export class EcsApi {
   }
 
   /**
-   * Retried like any call: repeating the same update leaves the service as one update would (with
-   * force-new-deployment, at worst one more deployment of the same revision, which is followed).
+   * Starts a deploy of our change. Retried like any call: repeating the same update leaves the service
+   * as one update would (with force-new-deployment, at worst one more deployment of the same revision,
+   * which is followed). Putting a previous revision back is `rollBackService`, which needs the proof.
    */
   async updateService(service: string, change: { taskDefinition: string; desiredCount?: number; forceNewDeployment?: boolean }, signal?: AbortSignal): Promise<Service> {
     const abortSignal = this.signalFor(signal)
@@ -188,6 +193,32 @@ export class EcsApi {
     , undefined, abortSignal)
     if (!output.service) throw new Error('UpdateService returned no service')
     return output.service
+  }
+
+  /**
+   * The rollback UpdateService: only with the proof, read right before, that the service still rolls out
+   * our deployment (ECS has no conditional update: that read is the strongest precondition it offers).
+   */
+  async rollBackService(owned: Owned<ServiceRead>, taskDefinition: string, signal?: AbortSignal, desiredCount?: number): Promise<Service> {
+    return this.updateService(owned.precondition.service, { taskDefinition, desiredCount }, signal)
+  }
+
+  /** Adds tags to a task definition (TagResource); tags of the same keys are replaced. */
+  async tagTaskDefinition(arn: string, tags: Tag[], signal?: AbortSignal): Promise<void> {
+    const abortSignal = this.signalFor(signal)
+    await this.call(`tag task definition '${arn}'`, () => this.client.send(new TagResourceCommand({ resourceArn: arn, tags }), { abortSignal }), undefined, abortSignal)
+  }
+
+  /**
+   * A service revision (its task definition): undefined when ECS does not know it. Throws
+   * ServiceDeploymentsUnavailable when the call is denied or not there, like the service-deployment calls.
+   */
+  async describeServiceRevision(arn: string, signal?: AbortSignal): Promise<ServiceRevision | undefined> {
+    const abortSignal = this.signalFor(signal)
+    const output = await this.call(`describe service revision '${arn}'`, () =>
+      unavailableAs('ecs:DescribeServiceRevisions', this.client.send(new DescribeServiceRevisionsCommand({ serviceRevisionArns: [arn] }), { abortSignal }))
+    , undefined, abortSignal)
+    return output.serviceRevisions?.find(r => r.serviceRevisionArn === arn)
   }
 
   /** Task-definition ARNs of a family, newest first. */
@@ -294,24 +325,28 @@ export class EcsApi {
   }
 
   /**
-   * ECS's own rollback (ROLLBACK) of a service deployment in flight, or its end where it stands (ABORT).
-   * After a failure that may have run (a 5xx, a reset), the deployment is read before trying again: one
-   * already stopping or rolling back means the first try took.
+   * ECS's own rollback (ROLLBACK) of a service deployment in flight, or its end where it stands (ABORT),
+   * only with the proof that it is ours and still the service's current one. After a failure that may
+   * have run (a 5xx, a reset), the deployment is read before trying again: one already stopping or
+   * rolling back means the first try took.
    */
-  async stopServiceDeployment(arn: string, stopType: 'ROLLBACK' | 'ABORT', signal?: AbortSignal): Promise<void> {
+  async stopServiceDeployment(owned: Owned<ServiceDeploymentRead>, stopType: 'ROLLBACK' | 'ABORT', signal?: AbortSignal): Promise<void> {
     const abortSignal = this.signalFor(signal)
+    const arn = owned.precondition.serviceDeploymentArn
     await this.onceAfterAmbiguity(`stop service deployment '${arn}' (${stopType})`, arn, abortSignal,
       sd => (stopType === 'ROLLBACK' ? sd.status?.startsWith('ROLLBACK') : ['STOP_REQUESTED', 'STOPPED'].includes(sd.status ?? '')) ?? false,
       () => this.client.send(new StopServiceDeploymentCommand({ serviceDeploymentArn: arn, stopType }), { abortSignal }))
   }
 
   /**
-   * Continues (or rolls back) a service deployment paused at PAUSE hook `hookId`. After a failure that
-   * may have run, a hook no longer awaiting action (or, for ROLLBACK, a deployment rolling back) means
-   * the first try took.
+   * Continues (or rolls back) a service deployment paused at the PAUSE hook the proof read, only with
+   * the proof that it is ours and still the service's current one. After a failure that may have run,
+   * a hook no longer awaiting action (or, for ROLLBACK, a deployment rolling back) means the first try took.
    */
-  async continueServiceDeployment(arn: string, hookId: string, action: 'CONTINUE' | 'ROLLBACK', signal?: AbortSignal): Promise<void> {
+  async continueServiceDeployment(owned: Owned<ServiceDeploymentRead>, action: 'CONTINUE' | 'ROLLBACK', signal?: AbortSignal): Promise<void> {
     const abortSignal = this.signalFor(signal)
+    const { serviceDeploymentArn: arn, hookId } = owned.precondition
+    if (!hookId) throw new Error(`service deployment '${arn}' waits at no PAUSE hook: nothing to ${action === 'CONTINUE' ? 'continue' : 'roll back'} there`)
     await this.onceAfterAmbiguity(`continue service deployment '${arn}' at hook ${hookId} (${action})`, arn, abortSignal,
       sd => {
         const hook = sd.lifecycleHookDetails?.find(h => h.hookId === hookId)

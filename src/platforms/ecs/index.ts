@@ -1,5 +1,6 @@
 import * as core from '@actions/core'
 import type { Service, TaskDefinition } from '@aws-sdk/client-ecs'
+import type { Progress } from '../../rollout/progress.js'
 import { UserError } from '../../errors.js'
 import { formatImageReference, parseImageReference, versionOf } from '../../render/image.js'
 import { templateValues, substitute } from '../../render/placeholders.js'
@@ -14,6 +15,8 @@ import { redactEnvironment, taskDefinitionDiff } from './diff.js'
 import { resolveRollbackTarget, PREVIOUS_TAG } from './revisions.js'
 import { preDeployTask } from './one-off.js'
 import { EcsRollout } from './rollout.js'
+import { proveStillRuns, whoDeployed } from './ownership.js'
+import { ifOurs } from '../../rollout/ownership.js'
 import type { CodeDeployApi } from './codedeploy/client.js'
 import { describeStrategy, timeoutWarning } from './service-deployment.js'
 import { continuePlan, rollbackInFlightPlan } from './service-deployment-modes.js'
@@ -77,14 +80,34 @@ export function createEcsPlatform(request: DeployRequest, client = new EcsApi(re
       const changes = rendered.images.map(change => ({ ...change, previous: live.containerDefinitions?.find(c => c.name === change.container)?.image ?? '' }))
       const definition = withTags(rendered.taskDefinition, {
         'deploy-service:commit': request.github.sha,
-        'deploy-service:run': request.github.runUrl,
-        [PREVIOUS_TAG]: previous
+        'deploy-service:run': request.github.runUrl
       })
       const images = changes.map(i => `${i.container}: ${i.previous || '(new container)'} -> ${i.next}`).join('; ')
       const nothingRuns = warnIfNothingRuns(current)
       // One registration per deploy: the pre-deploy task runs from the revision that apply deploys.
+      // Registered in apply (no pre-deploy step), it records what runs then; before the pre-deploy
+      // task, what ran at prepare, which apply corrects (rollbackTarget) when another deploy landed since.
       let registration: Promise<TaskDefinition> | undefined
-      const register = (signal: AbortSignal): Promise<TaskDefinition> => (registration ??= api.registerTaskDefinition(definition as never, signal))
+      const register = (signal: AbortSignal, before = previous): Promise<TaskDefinition> =>
+        (registration ??= api.registerTaskDefinition(withTags(definition, { [PREVIOUS_TAG]: before }) as never, signal))
+      /**
+       * What runs right before our apply, read again after the pre-deploy step: a deploy that landed
+       * during a long migration is what a rollback of ours must return to, and what the registered
+       * revision's PREVIOUS_TAG must name.
+       */
+      const rollbackTarget = async (progress: Progress, signal: AbortSignal): Promise<{ service: Service; previous: string }> => {
+        const now = await api.describeService(service, signal)
+        const running = now.taskDefinition ?? previous
+        // A service may name it by family:revision rather than by ARN.
+        if (shortArn(running) === shortArn(previous)) return { service: now, previous }
+        const who = await whoDeployed(api, running, signal)
+        progress.step(`service ${service} moved from ${shortArn(previous)} to ${shortArn(running)} since the plan was made (${who}): a rollback of this deploy returns to ${shortArn(running)}`)
+        if (registration) {
+          const registered = await registration
+          await api.tagTaskDefinition(registered.taskDefinitionArn!, [{ key: PREVIOUS_TAG, value: running }], signal)
+        }
+        return { service: now, previous: running }
+      }
       const before = request.preDeploy ? preDeployTask({ api, request, service: current, definition, images: changes, register }) : undefined
       if (isCodeDeploy(current)) {
         // Loaded only for CODE_DEPLOY services: a rolling deploy never parses the CodeDeploy client.
@@ -94,9 +117,10 @@ export function createEcsPlatform(request: DeployRequest, client = new EcsApi(re
           diff: async () => taskDefinitionDiff(live, definition),
           revisionPreview: `(the new revision of ${definition.family})`,
           revision: async (progress, signal) => {
-            const registered = await register(signal)
+            const now = await rollbackTarget(progress, signal)
+            const registered = await register(signal, now.previous)
             progress.step(`registered task definition ${shortArn(registered.taskDefinitionArn)}`)
-            return registered.taskDefinitionArn!
+            return { taskDefinition: registered.taskDefinitionArn!, previous: now.previous }
           }
         })
         // The pre-deploy task runs from the same registration the CodeDeploy deployment deploys.
@@ -116,16 +140,17 @@ export function createEcsPlatform(request: DeployRequest, client = new EcsApi(re
         before,
         apply: async (progress, signal) => {
           const registeredBefore = Boolean(registration)
-          const registered = await register(signal)
+          const now = await rollbackTarget(progress, signal)
+          const registered = await register(signal, now.previous)
           progress.step(`${registeredBefore ? 'deploying' : 'registered'} task definition ${shortArn(registered.taskDefinitionArn)}`)
           const rollout = await EcsRollout.start(
             api,
             service,
             { taskDefinition: registered.taskDefinitionArn!, desiredCount: request.ecs.desiredCount, forceNewDeployment: request.ecs.forceNewDeployment },
-            previous,
+            now.previous,
             progress,
             signal,
-            current.currentServiceDeployment
+            now.service.currentServiceDeployment
           )
           rollout.keepRevisions = request.ecs.keepRevisions
           rollout.onPause = request.ecs.onPause
@@ -157,7 +182,7 @@ export function createEcsPlatform(request: DeployRequest, client = new EcsApi(re
           rendered: { ...texts(taskDefinition), fileName: `${taskDefinition.family}-task-definition.json`, images: images.filter(i => i.previous !== i.next) },
           description: `ECS service ${service} (cluster ${request.ecs.cluster}): roll back ${shortArn(previous)} -> ${shortArn(target)}`,
           diff: async () => taskDefinitionDiff(live, taskDefinition as TaskDefinitionInput),
-          revision: async () => target
+          revision: async () => ({ taskDefinition: target, previous })
         })
       }
       return {
@@ -168,7 +193,9 @@ export function createEcsPlatform(request: DeployRequest, client = new EcsApi(re
         description: `ECS service ${service} (cluster ${request.ecs.cluster}): roll back ${shortArn(previous)} -> ${shortArn(target)}`,
         dryRun: async () => taskDefinitionDiff(live, taskDefinition as TaskDefinitionInput),
         checkedBy: ECS_CHECKS,
-        apply: (progress, signal) => EcsRollout.start(api, service, { taskDefinition: target, desiredCount: request.ecs.desiredCount }, previous, progress, signal, current.currentServiceDeployment)
+        // Read again right before the update: what runs must still be what the plan rolls back.
+        apply: (progress, signal) => ifOurs(`roll back service ${service} to ${shortArn(target)}`, () => proveStillRuns(api, service, previous, signal), owned =>
+          EcsRollout.restore(api, owned, target, previous, progress, signal, current.currentServiceDeployment, request.ecs.desiredCount))
       }
     }
   }

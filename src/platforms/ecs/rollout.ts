@@ -1,5 +1,4 @@
 import type { Deployment, Service } from '@aws-sdk/client-ecs'
-import { errorMessage } from '../../errors.js'
 import type { OnPause } from '../../request.js'
 import type { Rollout, WaitContext, WaitOutcome } from '../../rollout/platform.js'
 import { pollRollout, type Observation } from '../../rollout/poll-loop.js'
@@ -8,7 +7,10 @@ import { assessDeployment, circuitBreakerOn, failureThreshold, isFailedTask, sho
 import { ServiceDeploymentsUnavailable, type EcsApi } from './client.js'
 import { pruneRevisions, reportPruned } from './revisions.js'
 import { inFlight, ServiceDeploymentFollow, ServiceDeploymentRollback, type FollowedRollout } from './service-deployment-follow.js'
-import { assessServiceDeployment, shortId } from './service-deployment.js'
+import { CREATED_AT_TOLERANCE_MS } from './service-deployment-ours.js'
+import { shortId } from './service-deployment.js'
+import { ifOurs, type Owned } from '../../rollout/ownership.js'
+import { proveRunsOurs, readCurrent, whoDeployed, type ServiceRead } from './ownership.js'
 
 /** How long the stopped tasks of a rollout that timed out may still be looked up. */
 const AFTER_DEADLINE_MS = 5000
@@ -96,15 +98,29 @@ export class EcsRollout implements Rollout, FollowedRollout {
     /** The service's currentServiceDeployment before the update (never ours). */
     before?: string
   ): Promise<EcsRollout> {
+    const calledAt = Date.now()
     const updated = await api.updateService(service, change, signal)
-    const deployment = updated.deployments?.find(d => d.status === 'PRIMARY' && d.taskDefinition === change.taskDefinition)
-    progress.step(`service ${service} updated to ${shortArn(change.taskDefinition)}${deployment?.id ? `: deployment ${deployment.id}` : ''}`)
+    return EcsRollout.started(api, service, updated, change.taskDefinition, calledAt, previousRevision, progress, signal, before)
+  }
+
+  /** The rollback UpdateService, made only with the proof that the service still rolls out our deployment. */
+  static async restore(api: EcsApi, owned: Owned<ServiceRead>, taskDefinition: string, from: string, progress: Progress, signal: AbortSignal, before?: string, desiredCount?: number): Promise<EcsRollout> {
+    const calledAt = Date.now()
+    const updated = await api.rollBackService(owned, taskDefinition, signal, desiredCount)
+    return EcsRollout.started(api, owned.precondition.service, updated, taskDefinition, calledAt, from, progress, signal, before)
+  }
+
+  /** The rollout our UpdateService (answered `updated`) started: its deployment by id, its service deployment once proved ours. */
+  private static async started(api: EcsApi, service: string, updated: Service, taskDefinition: string, calledAt: number, previousRevision: string | undefined, progress: Progress, signal: AbortSignal, before?: string): Promise<EcsRollout> {
+    const deployment = updated.deployments?.find(d => d.status === 'PRIMARY' && d.taskDefinition === taskDefinition)
+    progress.step(`service ${service} updated to ${shortArn(taskDefinition)}${deployment?.id ? `: deployment ${deployment.id}` : ''}`)
     // The answer carries the events so far: everything after them is news of this rollout.
     const knownEvents = new Set((updated.events ?? []).map(event => event.id ?? ''))
-    const current = updated.currentServiceDeployment
-    const follow = new ServiceDeploymentFollow(before, current && current !== before ? current : undefined)
-    if (follow.arn) progress.step(`service deployment ${follow.arn}`)
-    return new EcsRollout(api, service, deployment?.id, change.taskDefinition, previousRevision, knownEvents, follow)
+    // ECS's own clock for our call where the answer gives it (no skew with ours), else ours just before the call.
+    const since = (deployment?.createdAt?.getTime() ?? calledAt) - CREATED_AT_TOLERANCE_MS
+    const follow = new ServiceDeploymentFollow({ revision: taskDefinition, since, before })
+    await follow.adoptAnswered(api, updated.currentServiceDeployment, progress, signal)
+    return new EcsRollout(api, service, deployment?.id, taskDefinition, previousRevision, knownEvents, follow)
   }
 
   async wait(context: WaitContext): Promise<WaitOutcome> {
@@ -222,54 +238,49 @@ export class EcsRollout implements Rollout, FollowedRollout {
   }
 
   /**
-   * A service deployment still in flight is rolled back by ECS (StopServiceDeployment ROLLBACK, or
-   * ContinueServiceDeployment ROLLBACK at a pause: for blue/green an instant shift back); otherwise the
-   * previous task definition goes back by UpdateService.
+   * A service deployment of ours still in flight is rolled back by ECS (StopServiceDeployment ROLLBACK,
+   * or ContinueServiceDeployment ROLLBACK at a pause: for blue/green an instant shift back); otherwise
+   * the previous task definition goes back by UpdateService. Either only after a read, right before the
+   * call, proves that what runs is still ours (src/rollout/ownership.ts): a hotfix that landed while we
+   * verified or waited is someone else's, and NotOurs says so instead.
    */
   async undo(context: WaitContext): Promise<Rollout> {
     // A cancellation or the rollback's deadline that fired before the call: do not start it.
-    if (context.deadline.signal.aborted) throw context.deadline.signal.reason
-    const arn = this.follow.following ? this.follow.arn : undefined
+    const signal = context.deadline.signal
+    if (signal.aborted) throw signal.reason
+    const own = this.follow.ownArn
     // Only calls that are denied or not there send us to UpdateService: after a transient failure (its
     // retries spent) a blue/green deployment in flight must not be undone by a new deployment instead of ECS's rollback.
-    const sd = arn ? await this.api.describeServiceDeployment(arn, context.deadline.signal).catch((error: unknown) => {
+    const read = own ? await readCurrent(this.api, this.service, own, 'created by this run', signal).catch((error: unknown) => {
       if (error instanceof ServiceDeploymentsUnavailable) return undefined
       throw error
     }) : undefined
-    if (arn && sd && inFlight(sd) && !sd.status?.startsWith('ROLLBACK')) {
-      const verdict = assessServiceDeployment(sd)
-      if (verdict.kind === 'paused') await this.api.continueServiceDeployment(arn, verdict.hookId, 'ROLLBACK', context.deadline.signal)
-      else await this.api.stopServiceDeployment(arn, 'ROLLBACK', context.deadline.signal)
-      context.progress.step(`asked ECS to roll back service deployment ${shortId(arn)} (${verdict.kind === 'paused' ? 'ContinueServiceDeployment' : 'StopServiceDeployment'} ROLLBACK)`)
-      return new ServiceDeploymentRollback(this.api, arn, this.previousRevision ?? sd.rollback?.serviceRevisionArn ?? 'the previous revision', this.revision)
+    if (own && read) {
+      const sd = read.sd
+      if (sd?.status?.startsWith('ROLLBACK')) return new ServiceDeploymentRollback(this.api, own, this.previousRevision ?? 'the previous revision', this.revision)
+      // Not current any more: someone else's deployment replaced ours, and it is not ours to undo.
+      if (!read.proof.ours || inFlight(sd)) {
+        const how = read.proof.ours && read.proof.precondition.hookId ? 'ContinueServiceDeployment' : 'StopServiceDeployment'
+        await ifOurs(`roll back service deployment ${shortId(own)}`, async () => read.proof, owned =>
+          owned.precondition.hookId ? this.api.continueServiceDeployment(owned, 'ROLLBACK', signal) : this.api.stopServiceDeployment(owned, 'ROLLBACK', signal))
+        context.progress.step(`asked ECS to roll back service deployment ${shortId(own)} (${how} ROLLBACK)`)
+        return new ServiceDeploymentRollback(this.api, own, this.previousRevision ?? sd?.rollback?.serviceRevisionArn ?? 'the previous revision', this.revision)
+      }
     }
-    if (arn && sd?.status?.startsWith('ROLLBACK')) return new ServiceDeploymentRollback(this.api, arn, this.previousRevision ?? 'the previous revision', this.revision)
-    if (!this.previousRevision) throw new Error(`no previous task definition is known for service ${this.service}`)
-    return EcsRollout.start(this.api, this.service, { taskDefinition: this.previousRevision }, this.revision, context.progress, context.deadline.signal, arn ?? this.lastService?.currentServiceDeployment)
+    const previous = this.previousRevision
+    if (!previous) throw new Error(`no previous task definition is known for service ${this.service}`)
+    const ours = { revision: this.revision, deployments: [this.deploymentId, this.following].filter((id): id is string => Boolean(id)) }
+    return ifOurs(`roll back service ${this.service} to ${shortArn(previous)}`, () => proveRunsOurs(this.api, this.service, ours, signal), owned =>
+      EcsRollout.restore(this.api, owned, previous, this.revision, context.progress, signal, this.lastService?.currentServiceDeployment))
   }
 
   /** One line: who replaced the deployment we followed, with what, and what its task definition's tags say. */
   private async supersededReason(by: Deployment, ours: Deployment | undefined, followed: string, signal: AbortSignal): Promise<string> {
     const state = ours ? `left ${`${ours.status ?? ''} ${ours.rolloutState ?? ''}`.trim()}` : 'now gone from the service'
     const failedFirst = ours?.rolloutState === 'FAILED' ? `, after ours had failed (${ours.rolloutStateReason ?? 'FAILED'})` : ''
-    const who = await this.whoDeployed(by.taskDefinition, signal)
+    const who = await whoDeployed(this.api, by.taskDefinition, signal)
     return `service ${this.service} now rolls out ${shortArn(by.taskDefinition)} (deployment ${by.id}), which replaced ours ` +
       `(${followed} of ${this.label}, ${state})${failedFirst}; ${who}`
-  }
-
-  /** What the deploy-service tags of a task definition say about who registered it. */
-  private async whoDeployed(taskDefinition: string | undefined, signal: AbortSignal): Promise<string> {
-    if (!taskDefinition) return 'who deployed it is not known'
-    try {
-      const { tags } = await this.api.describeTaskDefinition(taskDefinition, 'service', signal)
-      const tag = (key: string): string | undefined => clip(tags.find(t => t.key === key)?.value)
-      const commit = tag('deploy-service:commit')
-      const run = tag('deploy-service:run')
-      if (!commit && !run) return `its task definition has no deploy-service tags (deployed by hand or by another tool)`
-      return `its task definition's tags say deploy-service registered it${commit ? ` for commit ${commit}` : ''}${run ? ` in run ${run}` : ''}`
-    } catch (error) {
-      return `who deployed it is not known: its task definition's tags could not be read (${errorMessage(error)})`
-    }
   }
 
   /** Prints service events newer than our update, oldest first, each once; returns this poll's news. */
@@ -309,11 +320,4 @@ export class EcsRollout implements Rollout, FollowedRollout {
     }
     return failed > 0
   }
-}
-
-/** Text from a tag is data: one line, bounded. */
-function clip(value: string | undefined): string | undefined {
-  if (!value) return undefined
-  const line = value.replace(/\s+/g, ' ').trim()
-  return line.length > 200 ? `${line.slice(0, 200)}…` : line
 }

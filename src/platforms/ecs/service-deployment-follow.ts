@@ -1,4 +1,4 @@
-import type { Service, ServiceDeployment, ServiceDeploymentBrief } from '@aws-sdk/client-ecs'
+import type { Service, ServiceDeployment } from '@aws-sdk/client-ecs'
 import { errorMessage } from '../../errors.js'
 import type { OnPause } from '../../request.js'
 import { formatDuration } from '../../rollout/deadline.js'
@@ -7,6 +7,9 @@ import { pollRollout, type Observation } from '../../rollout/poll-loop.js'
 import type { Progress } from '../../rollout/progress.js'
 import { shortArn, type Assessment } from './assess.js'
 import { ServiceDeploymentsUnavailable, type EcsApi } from './client.js'
+import { ifOurs, type Proof } from '../../rollout/ownership.js'
+import type { ServiceDeploymentRead } from './ownership.js'
+import { OurServiceDeployment, type OurCall } from './service-deployment-ours.js'
 import { allTargetTasksUp, assessServiceDeployment, bakeOf, IN_FLIGHT, serviceDeploymentLine, shortId, whyRolledBack } from './service-deployment.js'
 
 /** What the follower needs of the rollout it serves (EcsRollout): the service read, the old rules' verdicts. */
@@ -44,10 +47,15 @@ const SERVICE_EVERY_DRAIN_MS = 20_000
  */
 export class ServiceDeploymentFollow {
   arn?: string
+  /**
+   * The service deployment this run may act on (continue, stop, roll back): the one proved created by
+   * our UpdateService, or the one `mode: continue` was asked to continue. `arn` may move on to someone
+   * else's redeploy of our revision; this never does.
+   */
+  ownArn?: string
   state: 'finding' | 'following' | 'unavailable' = 'finding'
-  /** The service's current service deployment before our update: never ours. */
-  private readonly before?: string
-  private readonly startedAt: number
+  /** Finds the service deployment our UpdateService created (absent when following a given one). */
+  private readonly finder?: OurServiceDeployment
   private lastStage = ''
   private lastWeight: number | undefined
   private lastStatus = ''
@@ -58,8 +66,6 @@ export class ServiceDeploymentFollow {
   private idleMs = 1000
   private serviceReadAt = 0
   private misses = 0
-  /** When ListServiceDeployments was last called while finding (-Infinity: never). */
-  private listedAt = -Infinity
   /** Hooks we acted on (the continue or rollback call succeeded): never acted on again. */
   private readonly handledHooks = new Set<string>()
   /** Hooks whose pause line was printed: a call that failed and is tried again on the next look prints nothing new. */
@@ -71,11 +77,15 @@ export class ServiceDeploymentFollow {
   /** Someone redeployed our revision: the deployment (id) we follow instead. */
   private redeployedAs?: string
 
-  constructor(before: string | undefined, arn?: string, now = Date.now()) {
-    this.before = before
-    this.startedAt = now
+  /**
+   * `ours`: find the service deployment our UpdateService created, and follow only that. `arn`: follow
+   * (and act on) this one, which the user named or `mode: continue` found current.
+   */
+  constructor(ours: OurCall | undefined, arn?: string) {
+    this.finder = ours ? new OurServiceDeployment(ours) : undefined
     if (arn) {
       this.arn = arn
+      this.ownArn = arn
       this.state = 'following'
     }
   }
@@ -96,7 +106,7 @@ export class ServiceDeploymentFollow {
   giveUp(error: unknown, progress: Progress): void {
     this.state = 'unavailable'
     const fallback = 'following the rollout by DescribeServices alone (deployments[] rolloutState), which cannot see lifecycle stages, bake time, alarms or pauses'
-    const all = ['ecs:ListServiceDeployments', 'ecs:DescribeServiceDeployments', 'ecs:StopServiceDeployment', 'ecs:ContinueServiceDeployment']
+    const all = ['ecs:ListServiceDeployments', 'ecs:DescribeServiceDeployments', 'ecs:DescribeServiceRevisions', 'ecs:StopServiceDeployment', 'ecs:ContinueServiceDeployment']
     if (error instanceof ServiceDeploymentsUnavailable && error.notImplemented) {
       progress.reason(`the service deployment could not be read: the ECS endpoint does not implement ${error.permission} (${error.message}; an emulator?); ${fallback}`)
     } else if (error instanceof ServiceDeploymentsUnavailable) {
@@ -108,34 +118,45 @@ export class ServiceDeploymentFollow {
   }
 
   /**
-   * Looks for our service deployment: the service's current one when it is new, else (listed at most
-   * every LIST_EVERY_MS) the first listed that was created after the one current before our update.
+   * Looks for our service deployment (OurServiceDeployment: followed only once proved created by our
+   * UpdateService). Until then the deployments[] rules follow our deployment by its id.
    */
   async find(api: EcsApi, service: Service, context: WaitContext): Promise<void> {
-    if (this.state !== 'finding') return
-    const current = service.currentServiceDeployment
-    if (current && current !== this.before) {
-      this.arn = current
-      this.state = 'following'
-      return
-    }
-    const now = Date.now()
-    if (now - this.listedAt < LIST_EVERY_MS) return
-    this.listedAt = now
+    if (this.state !== 'finding' || !this.finder) return
+    const signal = context.deadline.signal
     try {
-      // ECS's clock and ours differ: a few minutes' margin, and only what was created after the one current before.
-      const listed = await api.listServiceDeployments(service.serviceName ?? '', new Date(this.startedAt - 300_000), context.deadline.signal)
-      const ours = ourListed(listed, this.before)
-      if (ours?.serviceDeploymentArn) {
-        this.arn = ours.serviceDeploymentArn
-        this.state = 'following'
-      }
+      this.adopt(await this.finder.find(api, service, signal), context.progress)
     } catch (error) {
       // Denied, or not there at all (an emulator that does not implement it): the old rules from now on.
       // Anything else (a 5xx, throttling) is the poll loop's to retry, as for observe.
-      if (context.deadline.signal.aborted || !(error instanceof ServiceDeploymentsUnavailable)) throw error
+      if (signal.aborted || !(error instanceof ServiceDeploymentsUnavailable)) throw error
       this.giveUp(error, context.progress)
     }
+  }
+
+  /**
+   * The service deployment our UpdateService answer names as current, proved ours at once so that its
+   * first stages are seen. Not proved (someone else's, not visible yet, the calls denied): `find` goes on.
+   */
+  async adoptAnswered(api: EcsApi, arn: string | undefined, progress: Progress, signal: AbortSignal): Promise<void> {
+    if (this.state !== 'finding' || !this.finder || !arn) return
+    try {
+      const sd = await this.finder.answered(api, arn, signal)
+      this.adopt(sd?.serviceDeploymentArn, progress)
+      // Read just now: its first stage is the rollout's first step, however short it is.
+      if (sd) this.noteChanges(sd, progress)
+    } catch (error) {
+      // Denied or failing: the first look of `find` deals with it, under the wait's retry and warnings.
+      if (signal.aborted) throw error
+    }
+  }
+
+  private adopt(arn: string | undefined, progress: Progress): void {
+    if (!arn) return
+    this.arn = arn
+    this.ownArn = arn
+    this.state = 'following'
+    progress.step(`service deployment ${arn} (created by our update)`)
   }
 
   /** One look: the service deployment, and the service when something moved or it is time. */
@@ -299,7 +320,9 @@ export class ServiceDeploymentFollow {
       this.announcedHooks.add(hookId)
       progress.step(message)
     }
-    switch (rollout.onPause) {
+    // Someone else's redeploy of our revision, followed: its pauses are theirs to continue, never ours.
+    const onPause = this.arn === this.ownArn ? rollout.onPause : 'wait'
+    switch (onPause) {
       case 'exit':
         this.handledHooks.add(hookId)
         // The output a later step continues (or rolls back) with: set only when the run ends at the pause.
@@ -307,7 +330,7 @@ export class ServiceDeploymentFollow {
         return { state: 'paused', reason: `${where}${expires}; continue it with mode 'continue' (or roll it back with mode 'rollback'), service-deployment-arn ${this.arn}` }
       case 'continue':
         announce(`${where}: continuing it (on-pause: continue)`)
-        await rollout.api.continueServiceDeployment(this.arn!, hookId, 'CONTINUE', deadline.signal)
+        await this.actAtHook(rollout, sd, hookId, 'CONTINUE', deadline.signal)
         this.handledHooks.add(hookId)
         return undefined
       case 'verify': {
@@ -316,7 +339,7 @@ export class ServiceDeploymentFollow {
           // Nothing reaches the new revision yet: a check now would test the old one. Continue; the check runs
           // at a later hook with traffic, or after the rollout.
           announce(`${where}: continuing it; no traffic reaches the new revision at this stage, so it is verified later (on-pause: verify)`)
-          await rollout.api.continueServiceDeployment(this.arn!, hookId, 'CONTINUE', deadline.signal)
+          await this.actAtHook(rollout, sd, hookId, 'CONTINUE', deadline.signal)
           this.handledHooks.add(hookId)
           return undefined
         }
@@ -332,7 +355,7 @@ export class ServiceDeploymentFollow {
             progress.reason(this.verifyFailure)
           }
         }
-        await rollout.api.continueServiceDeployment(this.arn!, hookId, check.ok ? 'CONTINUE' : 'ROLLBACK', deadline.signal)
+        await this.actAtHook(rollout, sd, hookId, check.ok ? 'CONTINUE' : 'ROLLBACK', deadline.signal)
         this.handledHooks.add(hookId)
         return undefined
       }
@@ -340,6 +363,19 @@ export class ServiceDeploymentFollow {
     this.handledHooks.add(hookId)
     progress.step(`${where}${expires}; waiting for someone to continue it (ContinueServiceDeployment, or this action with mode 'continue') within the timeout`)
     return undefined
+  }
+
+  /**
+   * ContinueServiceDeployment at `hookId`, on our service deployment only: the one our UpdateService
+   * created (or that `mode: continue` was asked to continue), read paused at that hook by this look.
+   */
+  private async actAtHook(rollout: FollowedRollout, sd: ServiceDeployment, hookId: string, action: 'CONTINUE' | 'ROLLBACK', signal: AbortSignal): Promise<void> {
+    const id = shortId(sd)
+    const proof = (): Proof<ServiceDeploymentRead> => this.arn === this.ownArn
+      ? { ours: true, precondition: { service: shortArn(sd.serviceArn), serviceDeploymentArn: this.arn!, status: sd.status ?? '', hookId }, evidence: `service deployment ${id} is this run's, read paused at hook ${hookId}` }
+      : { ours: false, found: `service deployment ${id} was started by another deploy (a redeploy of ${rollout.label})` }
+    await ifOurs(`${action === 'CONTINUE' ? 'continue' : 'roll back'} service deployment ${id} at hook ${hookId}`, async () => proof(), owned =>
+      rollout.api.continueServiceDeployment(owned, action, signal))
   }
 }
 
@@ -352,28 +388,6 @@ export class ServiceDeploymentFollow {
  * at (the check then runs after the rollout, so nothing goes unchecked).
  */
 const TRAFFIC_STAGES: ReadonlySet<string> = new Set(['TEST_TRAFFIC_SHIFT', 'POST_TEST_TRAFFIC_SHIFT', 'PRODUCTION_TRAFFIC_SHIFT', 'POST_PRODUCTION_TRAFFIC_SHIFT'])
-
-/** Any status: a listed deployment newer than the one current before our update is ours, whatever it did since. */
-const IN_FLIGHT_OR_DONE = new Set([...IN_FLIGHT, 'SUCCESSFUL', 'STOPPED', 'ROLLBACK_SUCCESSFUL', 'ROLLBACK_FAILED'])
-
-/** ListServiceDeployments at most this often while our service deployment is not known. */
-const LIST_EVERY_MS = 5_000
-
-/**
- * Ours among the listed: the first created after `before` (the one current before our update), whatever it
- * did since (with no `before`, the newest listed). The API reference promises no order, so createdAt decides. When `before` is not listed it was
- * created before the listed window, so every listed one is newer; when it is, one created before it, or
- * without a creation time, is never ours (an older deployment still draining or rolling back).
- */
-function ourListed(listed: readonly ServiceDeploymentBrief[], before: string | undefined): ServiceDeploymentBrief | undefined {
-  const beforeAt = listed.find(d => d.serviceDeploymentArn === before)?.createdAt?.getTime()
-  const candidates = listed.filter(d => d.serviceDeploymentArn && d.serviceDeploymentArn !== before && IN_FLIGHT_OR_DONE.has(d.status ?? '') &&
-    (beforeAt === undefined || (d.createdAt !== undefined && d.createdAt.getTime() > beforeAt)))
-  const createdAt = (d: ServiceDeploymentBrief) => d.createdAt?.getTime() ?? 0
-  // Nothing known before ours: the newest listed.
-  if (before === undefined) return candidates.sort((a, b) => createdAt(b) - createdAt(a))[0]
-  return candidates.sort((a, b) => createdAt(a) - createdAt(b))[0]
-}
 
 /** Jitter of ±10 %, so parallel deploys do not poll in step. */
 function jitter(ms: number): number {

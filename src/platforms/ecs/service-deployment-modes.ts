@@ -7,6 +7,13 @@ import { ServiceDeploymentsUnavailable, type EcsApi } from './client.js'
 import { EcsRollout } from './rollout.js'
 import { inFlight, ServiceDeploymentFollow, ServiceDeploymentRollback } from './service-deployment-follow.js'
 import { assessServiceDeployment, shortId } from './service-deployment.js'
+import { ifOurs } from '../../rollout/ownership.js'
+import { readCurrent } from './ownership.js'
+
+/** Whose the service deployment `mode: continue` / `mode: rollback` acts on is: the user's choice, or the current one. */
+function whose(request: DeployRequest): string {
+  return request.ecs.serviceDeploymentArn ? 'named by service-deployment-arn' : 'the current one when this run read the service'
+}
 
 /**
  * The service deployment `mode: continue` / `mode: rollback` acts on: `service-deployment-arn`, else the
@@ -71,8 +78,13 @@ export async function continuePlan(api: EcsApi, request: DeployRequest, { curren
     checkedBy: 'the service deployment was read from ECS',
     apply: async (progress, signal) => {
       if (verdict.kind === 'paused') {
-        await api.continueServiceDeployment(arn, verdict.hookId, 'CONTINUE', signal)
-        progress.step(`continued service deployment ${shortId(arn)} at hook ${verdict.hookId}`)
+        // Read again right before the call: another deploy since the plan was made replaced it, or someone continued it.
+        const { proof } = await readCurrent(api, service, arn, whose(request), signal)
+        const hookId = proof.ours ? proof.precondition.hookId : undefined
+        if (!proof.ours || hookId) {
+          await ifOurs(`continue service deployment ${shortId(arn)}`, async () => proof, owned => api.continueServiceDeployment(owned, 'CONTINUE', signal))
+          progress.step(`continued service deployment ${shortId(arn)} at hook ${hookId}`)
+        } else progress.step(`service deployment ${shortId(arn)} is no longer paused (someone continued it): following it`)
       }
       const knownEvents = new Set((current.events ?? []).map(event => event.id ?? ''))
       const rollout = new EcsRollout(api, service, deploymentId, target, source, knownEvents, new ServiceDeploymentFollow(undefined, arn))
@@ -110,9 +122,16 @@ export async function rollbackInFlightPlan(api: EcsApi, request: DeployRequest, 
     checkedBy: 'the service deployment was read from ECS',
     apply: async (progress, signal) => {
       if (!rollingBack) {
-        if (verdict.kind === 'paused') await api.continueServiceDeployment(arn, verdict.hookId, 'ROLLBACK', signal)
-        else await api.stopServiceDeployment(arn, 'ROLLBACK', signal)
-        progress.step(`asked ECS to roll back service deployment ${shortId(arn)} (${how})`)
+        // Read again right before the call: it must still be the service's current one, and in flight.
+        const { sd: now, proof } = await readCurrent(api, request.service, arn, whose(request), signal)
+        if (now?.status?.startsWith('ROLLBACK')) progress.step(`ECS is rolling back service deployment ${shortId(arn)} already`)
+        else if (proof.ours && !inFlight(now)) {
+          throw new Error(`service deployment ${shortId(arn)} is ${now?.status} now, no longer in flight: nothing was rolled back; run mode 'rollback' again to roll back to the previous task definition`)
+        } else {
+          await ifOurs(`roll back service deployment ${shortId(arn)}`, async () => proof, owned =>
+            owned.precondition.hookId ? api.continueServiceDeployment(owned, 'ROLLBACK', signal) : api.stopServiceDeployment(owned, 'ROLLBACK', signal))
+          progress.step(`asked ECS to roll back service deployment ${shortId(arn)} (${how})`)
+        }
       }
       return new ServiceDeploymentRollback(api, arn, back, target)
     }

@@ -20,6 +20,13 @@ import { UserError, errorMessage } from '../../../errors.js'
 import { errnoOf, isThrottling, retry, wasNotExecuted } from '../../../rollout/retry.js'
 import { AWS_CLIENT_BOUNDS, CONNECT_TIMEOUT_MS, ECS_RETRY, REQUEST_TIMEOUT_MS } from '../client.js'
 import { shortArn } from '../assess.js'
+import type { Owned } from '../../../rollout/ownership.js'
+
+/** What a destructive CodeDeploy call carries: our deployment, as read right before the call. */
+export interface CodeDeployRead {
+  deploymentId: string
+  status: string
+}
 
 /**
  * A CodeDeploy client bounded like the ECS one (connect, request; no SDK retry of its own: every call
@@ -103,7 +110,25 @@ export class CodeDeployApi {
   }
 
   /**
-   * Creates one deployment, even when a try fails ambiguously (a 5xx, a reset, a timeout after
+   * The rollback's CreateDeployment (of the revision that ran before ours), only with the proof, read
+   * right before, that no deployment but ours has been made in the group since ours.
+   */
+  async redeploy(owned: Owned<CodeDeployRead>, input: { application: string; group: string; appSpec: string; description: string }, signal?: AbortSignal): Promise<string> {
+    // The description names the deployment it undoes (CodeDeploy keeps at most 100 characters).
+    const undoes = ` (undoes ${owned.precondition.deploymentId})`
+    return this.createDeployment({ ...input, description: `${input.description.slice(0, 100 - undoes.length)}${undoes}` }, signal)
+  }
+
+  /** Ids of the group's deployments created at or after `since` (ListDeployments createTimeRange), any status. */
+  async deploymentsSince(application: string, group: string, since: Date, signal?: AbortSignal): Promise<string[]> {
+    const abortSignal = this.signalFor(signal)
+    return this.pages(`list deployments of ${application}/${group}`, token => this.client.send(new ListDeploymentsCommand({
+      applicationName: application, deploymentGroupName: group, createTimeRange: { start: since }, nextToken: token
+    }), { abortSignal }), o => o.deployments, abortSignal)
+  }
+
+  /**
+   * Creates one deployment of our change, even when a try fails ambiguously (a 5xx, a reset, a timeout after
    * sending: it may have been created). CodeDeploy allows one active deployment per group, so the next
    * try is refused (DeploymentLimitExceeded); the active deployment whose AppSpec is ours (it names the
    * task definition this run registered) is then the one the lost answer named.
@@ -172,9 +197,13 @@ export class CodeDeployApi {
     }
   }
 
-  /** CodeDeploy's own rollback: stop the deployment and put the original task set back. */
-  async stopAndRollBack(deploymentId: string, signal?: AbortSignal): Promise<{ status?: string; message?: string; alreadyCompleted?: boolean }> {
+  /**
+   * CodeDeploy's own rollback: stop the deployment and put the original task set back; only with the
+   * proof that it is ours (its CreateDeployment answer) and still in flight, read right before.
+   */
+  async stopAndRollBack(owned: Owned<CodeDeployRead>, signal?: AbortSignal): Promise<{ status?: string; message?: string; alreadyCompleted?: boolean }> {
     const abortSignal = this.signalFor(signal)
+    const { deploymentId } = owned.precondition
     try {
       const output = await this.call(`stop CodeDeploy deployment '${deploymentId}'`, () =>
         this.client.send(new StopDeploymentCommand({ deploymentId, autoRollbackEnabled: true }), { abortSignal }), abortSignal)

@@ -28,8 +28,11 @@ export interface CodeDeployPlanInput {
   checkedBy: string
   /** The task definition diff of the ECS dry run. */
   diff(): Promise<string>
-  /** Registers the new revision (deploy) or names the target (rollback); returns its ARN. */
-  revision(progress: Progress, signal: AbortSignal): Promise<string>
+  /**
+   * Registers the new revision (deploy) or names the target (rollback): its ARN, and what runs right
+   * before the deployment (read again at apply: a deploy may have landed during the pre-deploy step).
+   */
+  revision(progress: Progress, signal: AbortSignal): Promise<{ taskDefinition: string; previous: string }>
   /** Placeholder for the revision in the dry run's AppSpec, before it is registered. */
   revisionPreview: string
   /** Tests pass a client pointed at a local endpoint; the standard AWS chain otherwise. */
@@ -77,15 +80,15 @@ export async function planCodeDeploy(input: CodeDeployPlanInput): Promise<Plan> 
       return `${diff}\n\nCodeDeploy: application ${application}, deployment group ${groupName}, ${config}, ${rollbackSetting}\nAppSpec${hooks}:\n${JSON.stringify(preview, null, 2)}`
     },
     apply: async (progress, signal) => {
-      const revision = await input.revision(progress, signal)
+      const { taskDefinition: revision, previous } = await input.revision(progress, signal)
       const why = `deploy-service: ${request.service} -> ${shortArn(revision)} (${request.github.sha.slice(0, 12)})`
-      const rollout = await CodeDeployRollout.start(target, revision, input.previousRevision, progress, signal, why)
+      const rollout = await CodeDeployRollout.start(target, revision, previous, progress, signal, why)
       const keep = request.mode === 'deploy' ? request.ecs.keepRevisions : undefined
       if (keep !== undefined) {
         rollout.afterSuccess = async after => {
           const family = shortArn(revision).replace(/:\d+$/, '')
           // The revision a rollback of this deploy returns to is kept whatever its age.
-          reportPruned(after, keep, await pruneRevisions(input.ecs, family, keep, [input.previousRevision]))
+          reportPruned(after, keep, await pruneRevisions(input.ecs, family, keep, [previous]))
         }
       }
       progress.step(`following CodeDeploy deployment ${rollout.outputs['codedeploy-deployment-id']} of ECS service ${request.service} (cluster ${shortArn(request.ecs.cluster)})`)

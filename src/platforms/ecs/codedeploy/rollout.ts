@@ -5,7 +5,8 @@ import { pollRollout, type Observation } from '../../../rollout/poll-loop.js'
 import type { Progress } from '../../../rollout/progress.js'
 import { shortArn } from '../assess.js'
 import { ENDED, clip, describeDeployment, failedEvent, failureReason, hookFailure, rollsBackOnFailure, trafficLine } from './assess.js'
-import type { CodeDeployApi } from './client.js'
+import type { CodeDeployApi, CodeDeployRead } from './client.js'
+import { ifOurs, type Owned, type Proof } from '../../../rollout/ownership.js'
 
 /** A failed deployment whose group rolls back by itself: how many looks to wait for the rollback to be named. */
 const ROLLBACK_APPEARS_LOOKS = 5
@@ -65,8 +66,9 @@ export class CodeDeployRollout implements Rollout {
   }
 
   /** Creates a CodeDeploy deployment of `taskDefinition` and returns it, to be followed by id. */
-  static async start(target: CodeDeployTarget, taskDefinition: string, previousRevision: string | undefined, progress: Progress, signal: AbortSignal, why: string): Promise<CodeDeployRollout> {
-    const id = await target.api.createDeployment({ application: target.application, group: target.group, appSpec: target.appSpecFor(taskDefinition), description: clip(why, 100) }, signal)
+  static async start(target: CodeDeployTarget, taskDefinition: string, previousRevision: string | undefined, progress: Progress, signal: AbortSignal, why: string, owned?: Owned<CodeDeployRead>): Promise<CodeDeployRollout> {
+    const input = { application: target.application, group: target.group, appSpec: target.appSpecFor(taskDefinition), description: clip(why, 100) }
+    const id = owned ? await target.api.redeploy(owned, input, signal) : await target.api.createDeployment(input, signal)
     progress.step(`CodeDeploy deployment ${id} created in ${target.application}/${target.group}: ${shortArn(taskDefinition)}`)
     return new CodeDeployRollout(target, { id }, taskDefinition, previousRevision)
   }
@@ -201,25 +203,66 @@ export class CodeDeployRollout implements Rollout {
   }
 
   /**
-   * CodeDeploy's own rollback while the deployment is in flight: StopDeployment with
-   * autoRollbackEnabled, then follow the rollback deployment it makes. A deployment that already
-   * ended (succeeded and then failed verification, or failed with no rollback) cannot be stopped:
-   * a new CodeDeploy deployment of the previous task definition puts it back.
+   * CodeDeploy's own rollback while our deployment is in flight: StopDeployment with autoRollbackEnabled,
+   * then follow the rollback deployment it makes. A deployment that already ended (succeeded and then
+   * failed verification, or failed with no rollback) cannot be stopped: a new CodeDeploy deployment of
+   * the previous task definition puts it back, only when no one has deployed to the group since ours
+   * (read right before): someone's hotfix is never replaced by our rollback (src/rollout/ownership.ts).
    */
   async undo(context: WaitContext): Promise<Rollout> {
-    if (context.deadline.signal.aborted) throw context.deadline.signal.reason
+    const signal = context.deadline.signal
+    if (signal.aborted) throw signal.reason
     const id = this.following ?? this.rollbackOf
-    if (!this.previousRevision) throw new Error(`no previous task definition is known for service ${this.target.service}`)
-    if (id) {
-      const info = await this.target.api.getDeployment(id, context.deadline.signal)
-      if (!ENDED.has(info.status ?? '')) {
-        const stop = await this.target.api.stopAndRollBack(id, context.deadline.signal)
-        if (!stop.alreadyCompleted) {
-          context.progress.step(`stopped CodeDeploy deployment ${id} with rollback (${stop.status ?? 'requested'}${stop.message ? `: ${clip(stop.message)}` : ''})`)
-          return new CodeDeployRollout(this.target, { rollbackOf: id }, this.previousRevision, this.revision)
-        }
+    const previous = this.previousRevision
+    if (!previous) throw new Error(`no previous task definition is known for service ${this.target.service}`)
+    if (!id) throw new Error(`no CodeDeploy deployment of this run is known for service ${this.target.service}: nothing was rolled back`)
+    const info = await this.target.api.getDeployment(id, signal)
+    if (!ENDED.has(info.status ?? '')) {
+      // Ours (its id is our CreateDeployment's answer), and in flight as just read.
+      const proof: Proof<CodeDeployRead> = { ours: true, precondition: { deploymentId: id, status: info.status ?? '' }, evidence: `CodeDeploy deployment ${id} is this run's and still ${info.status}` }
+      const stop = await ifOurs(`stop CodeDeploy deployment ${id}`, async () => proof, owned => this.target.api.stopAndRollBack(owned, signal))
+      if (!stop.alreadyCompleted) {
+        context.progress.step(`stopped CodeDeploy deployment ${id} with rollback (${stop.status ?? 'requested'}${stop.message ? `: ${clip(stop.message)}` : ''})`)
+        return new CodeDeployRollout(this.target, { rollbackOf: id }, previous, this.revision)
       }
     }
-    return CodeDeployRollout.start(this.target, this.previousRevision, this.revision, context.progress, context.deadline.signal, `deploy-service: roll back ${this.target.service} to ${shortArn(this.previousRevision)}`)
+    return ifOurs(`roll back ${this.target.service} to ${shortArn(previous)} with a new CodeDeploy deployment`, () => this.stillOurs(id, signal), owned =>
+      CodeDeployRollout.start(this.target, previous, this.revision, context.progress, signal, `deploy-service: roll back ${this.target.service} to ${shortArn(previous)}`, owned))
+  }
+
+  /**
+   * Whether the service still runs what our deployment `id` put there: no deployment has been created in
+   * its group since ours (ListDeployments by createTime, read now), other than CodeDeploy's rollback of ours.
+   */
+  private async stillOurs(id: string, signal: AbortSignal): Promise<Proof<CodeDeployRead>> {
+    const { api, application, group } = this.target
+    const ours = await api.getDeployment(id, signal)
+    const since = ours.createTime ?? new Date(0)
+    for (const other of (await api.deploymentsSince(application, group, since, signal)).filter(other => other !== id)) {
+      const info = await api.getDeployment(other, signal)
+      if ((info.createTime?.getTime() ?? 0) < since.getTime()) continue
+      if (info.creator === 'codeDeployRollback' && info.rollbackInfo?.rollbackTriggeringDeploymentId === id) {
+        return { ours: false, found: `CodeDeploy already rolled back our deployment ${id} with deployment ${other} (${info.status})` }
+      }
+      const deploys = taskDefinitionOf(info)
+      return {
+        ours: false,
+        found: `deployment group ${application}/${group} has a newer deployment than ours (${id}): ${other}${deploys ? ` of ${shortArn(deploys)}` : ''} (${info.status})`,
+        owner: `created by ${info.creator ?? 'someone'}${info.description ? `: "${clip(info.description, 100)}"` : ''}`,
+        superseded: true
+      }
+    }
+    return { ours: true, precondition: { deploymentId: id, status: ours.status ?? '' }, evidence: `no deployment was made in ${application}/${group} since ours (${id}, ${ours.status})` }
+  }
+}
+
+/** The task definition a deployment's AppSpec deploys, when it can be read (AppSpec text is data). */
+function taskDefinitionOf(info: DeploymentInfo): string | undefined {
+  try {
+    const appSpec = JSON.parse(info.revision?.appSpecContent?.content ?? '') as { Resources?: Array<{ TargetService?: { Properties?: { TaskDefinition?: unknown } } }> }
+    const taskDefinition = appSpec.Resources?.[0]?.TargetService?.Properties?.TaskDefinition
+    return typeof taskDefinition === 'string' ? clip(taskDefinition, 200) : undefined
+  } catch {
+    return undefined
   }
 }
