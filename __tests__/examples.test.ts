@@ -194,14 +194,15 @@ describe('.github/', () => {
     expect(unknownOutputs(workflow)).toEqual([])
   })
 
-  it.each(repoWorkflows)('$name: least privilege (read-only by default, writes granted per job) and actions pinned to a major version', ({ workflow }) => {
+  it.each(repoWorkflows)('$name: least privilege (read-only by default, writes granted per job) and actions pinned by full commit SHA', ({ workflow }) => {
     expect(workflow.permissions).toEqual(expect.objectContaining({ contents: 'read' }))
     expect(Object.values(workflow.permissions as Record<string, string>).filter(level => level !== 'read')).toEqual([])
     for (const [jobName, job] of Object.entries(workflow.jobs)) {
       expect([jobName, job.permissions]).not.toEqual([jobName, 'write-all'])
       for (const step of job.steps ?? []) {
         if (step.uses === undefined || step.uses === './') continue
-        expect([jobName, step.uses]).toEqual([jobName, expect.stringMatching(/^[\w.-]+\/[\w./-]+@v\d+$/)])
+        // The version comment beside the SHA is checked on the file's text in workflow-audit.test.ts.
+        expect([jobName, step.uses]).toEqual([jobName, expect.stringMatching(/^[\w.-]+\/[\w./-]+@[0-9a-f]{40}$/)])
       }
     }
   })
