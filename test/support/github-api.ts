@@ -270,6 +270,11 @@ export async function startGitHubApi(options: GitHubApiOptions = {}): Promise<Gi
     const repositoryUrl = `${base}/repos/${owner}/${repo}`
     const deployment = (id: string): Obj | undefined => deployments.find(d => d.id === Number(id) && d.repository_url === repositoryUrl)
     const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z')
+    if (/^issues\/(create|update)-comment$/.test(op.operationId) && typeof body?.body === 'string' && body.body.length > 65_536) {
+      // GitHub's limit on a comment body; it refuses longer ones.
+      violations.push(`${op.operationId}: body longer than 65536 characters (${body.body.length})`)
+      return [422, { message: 'Validation Failed', documentation_url: op.spec.externalDocs?.url ?? '', errors: [{ resource: 'IssueComment', field: 'body', code: 'custom', message: 'body is too long (maximum is 65536 characters)' }] }]
+    }
     switch (op.operationId) {
       case 'repos/create-deployment': {
         if (typeof body?.ref !== 'string' || body.ref === '') {
