@@ -113,9 +113,35 @@ export function createDeploymentRecorder(request: DeployRequest, platform: Platf
     if (ok) log.info(`GitHub Deployment ${id} (${environment}): ${state}`)
   }
 
+  /**
+   * A job with `environment:` gets a Deployment from GitHub when it starts, and ours comes on top: two
+   * records per deploy. It is not reused: GitHub sets that record's status itself when the job ends
+   * (overwriting ours), and it stands for the job, not for what was deployed. So the run warns and says
+   * how to leave the record to deploy-service. Only advice: a failed check says nothing, and creating
+   * our own Deployment next reports any real problem.
+   */
+  async function warnOfJobDeployment(): Promise<void> {
+    const octokit = gaveUp ? undefined : await loadOctokit()
+    if (!octokit) return
+    let listed: Awaited<ReturnType<Octokit['rest']['repos']['listDeployments']>>['data']
+    try {
+      listed = (await callGitHub(signal => octokit.rest.repos.listDeployments({ owner, repo, sha: ref, environment, per_page: 30, request: { signal } }), { timeoutMs, maxDelayMs })).data
+    } catch {
+      return
+    }
+    // The job's record: made by the Actions app, with no payload of ours, while this job could have run.
+    const since = Date.now() - JOB_MAX_MS
+    const job = listed.find(d => d.creator?.login === ACTIONS_BOT && !isOurPayload(d.payload) && Date.parse(d.created_at) >= since)
+    if (!job) return
+    log.warning(
+      `GitHub already recorded Deployment ${job.id} of this commit in environment '${environment}', for the job's \`environment:\`; deploy-service records its own, so each deploy shows twice. Write \`environment: { name: ${environment}, deployment: false }\` in the job: it keeps the environment's secrets and variables and leaves the record to deploy-service.`
+    )
+  }
+
   return {
     async started(plan) {
       if (deploymentId !== undefined) return
+      await warnOfJobDeployment()
       const image = plan.images.map(change => change.next).join(', ')
       const rollback = request.mode === 'rollback'
       const created = await call(`create a GitHub Deployment in environment '${environment}'`, (octokit, signal) =>
@@ -179,6 +205,23 @@ export function createDeploymentRecorder(request: DeployRequest, platform: Platf
       return setStatus('error', `${prefix}: ${errorMessage(error)}`)
     }
   }
+}
+
+/** The login of the GitHub Actions app, which creates a job's Deployment (and ours, with GITHUB_TOKEN). */
+const ACTIONS_BOT = 'github-actions[bot]'
+/** A job on a GitHub-hosted runner runs at most 6 hours: an older Deployment is not this job's. */
+const JOB_MAX_MS = 6 * 3600_000
+
+/** Our Deployments carry the service in their payload; GitHub's own for a job carry none. */
+function isOurPayload(payload: unknown): boolean {
+  if (typeof payload === 'string') {
+    try {
+      return isOurPayload(JSON.parse(payload))
+    } catch {
+      return false
+    }
+  }
+  return typeof payload === 'object' && payload !== null && 'service' in payload
 }
 
 /** Names such as `production`, `prod`, `prod-eu`, `us-production`. */
