@@ -205,7 +205,7 @@ export function parseInputs(env: Env = process.env, registerSecret: (secret: str
     outputDir: env.RUNNER_TEMP || os.tmpdir(),
     preDeploy,
     verify,
-    github: gitHubContext(env, optional('environment'), environmentUrl, optional('github-token')),
+    github: gitHubContext(env, optional('environment'), environmentUrl, optional('github-token'), boolean('pr-comment', false)),
     ecs: {
       cluster: input('cluster') || 'default',
       onPause: oneOf('on-pause', ON_PAUSE, 'wait') ?? 'wait',
@@ -234,6 +234,11 @@ export function parseInputs(env: Env = process.env, registerSecret: (secret: str
   }
   if (request.dryRun && mode === 'render') {
     problems.add({ input: 'dry-run', message: "mode 'render' never touches the server; drop dry-run or use mode 'deploy'" })
+  }
+  // A deploy step shared by push and pull_request (`dry-run: ${{ github.event_name == 'pull_request' }}`)
+  // keeps `pr-comment: true` on its deploys too, so there it is only a note; these modes never comment.
+  if (request.github.prComment && (mode === 'render' || mode === 'rollback' || mode === 'continue')) {
+    problems.add({ input: 'pr-comment', message: `comments the plan of a dry run on a pull request; mode '${mode}' has no plan to comment: drop pr-comment or use mode 'deploy' with dry-run: true` })
   }
   if (request.ecs.onPause === 'verify' && !verify) {
     problems.add({ input: 'on-pause', message: "'verify' runs verify-url or verify-command at the pause: set one of them" })
@@ -362,7 +367,7 @@ export function parseVars(text: string): Record<string, string> {
   return vars
 }
 
-function gitHubContext(env: Env, environment?: string, environmentUrl?: string, token?: string): GitHubContext {
+function gitHubContext(env: Env, environment: string | undefined, environmentUrl: string | undefined, token: string | undefined, prComment: boolean): GitHubContext {
   const serverUrl = env.GITHUB_SERVER_URL || 'https://github.com'
   const repository = env.GITHUB_REPOSITORY || ''
   const runId = env.GITHUB_RUN_ID || ''
@@ -370,6 +375,9 @@ function gitHubContext(env: Env, environment?: string, environmentUrl?: string, 
     environment,
     environmentUrl,
     token: token || env.GITHUB_TOKEN || undefined,
+    prComment,
+    eventName: env.GITHUB_EVENT_NAME || '',
+    eventPath: env.GITHUB_EVENT_PATH || '',
     sha: env.GITHUB_SHA || '',
     ref: env.GITHUB_REF || '',
     refName: env.GITHUB_REF_NAME || '',

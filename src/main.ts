@@ -24,6 +24,7 @@ export async function run(): Promise<void> {
     const result = await runDeployment(request, platform, progress, cancellation.signal, { beforeApply: plan => recorder.started(plan) })
     progress.endPhase()
     await recorder.finished(result)
+    if (request.github.prComment) await (await import('./report/pull-request.js')).commentPlan(result, request, platformName)
     await reportResult(result, request, platformName)
   } catch (error) {
     progress.endPhase()

@@ -46,6 +46,12 @@ export interface GitHubContext {
   environment?: string
   environmentUrl?: string
   token?: string
+  /** `pr-comment`: a dry run on a pull request writes its plan as one comment there, updated by later runs. */
+  prComment: boolean
+  /** GITHUB_EVENT_NAME (`pull_request`, `push` ...). */
+  eventName: string
+  /** GITHUB_EVENT_PATH: the event's payload (the pull request's number when GITHUB_REF does not hold it). */
+  eventPath: string
   sha: string
   ref: string
   refName: string

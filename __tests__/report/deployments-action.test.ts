@@ -41,7 +41,7 @@ afterEach(async () => {
   api = ecs = undefined
 })
 
-async function deploy(tag: string, server: GitHubApiOptions = {}): Promise<{ api: GitHubApi; outputs: string; warnings: string[] }> {
+async function deploy(tag: string, server: GitHubApiOptions = {}, extra: Record<string, string> = {}): Promise<{ api: GitHubApi; outputs: string; warnings: string[] }> {
   ecs = await startScriptedEcs({ settleMs: 300, failAfterMs: 300 })
   api = await startGitHubApi(server)
   for (const name of Object.keys(process.env)) if (name.startsWith('INPUT_')) delete process.env[name]
@@ -69,7 +69,8 @@ async function deploy(tag: string, server: GitHubApiOptions = {}): Promise<{ api
     GITHUB_RUN_ID: '77',
     GITHUB_OUTPUT: outputFile,
     GITHUB_STEP_SUMMARY: path.join(dir, 'summary.md'),
-    RUNNER_TEMP: dir
+    RUNNER_TEMP: dir,
+    ...extra
   })
   await run()
   if (process.env.DEBUG_ACTION_LOG) writeStdout.call(process.stdout, log.join(""))
@@ -116,3 +117,25 @@ describe('the action records its GitHub Deployment', () => {
     expect(warnings[0]).toContain('Add `permissions: deployments: write` to the job')
   })
 })
+
+describe('the action comments a dry run\'s plan on the pull request (pr-comment)', () => {
+  const pullRequest = { 'INPUT_DRY-RUN': 'true', 'INPUT_PR-COMMENT': 'true', GITHUB_EVENT_NAME: 'pull_request', GITHUB_REF: 'refs/pull/12/merge' }
+
+  it('writes the plan with the images and the ECS strategy, and records no Deployment', async () => {
+    const first = await deploy('1.2.3', {}, pullRequest)
+    expect(first.api.violations).toEqual([])
+    expect(first.warnings).toEqual([])
+    expect(process.exitCode).toBeUndefined()
+    expect(first.outputs).toMatch(/status<<.*\ndry-run\n/)
+    expect(first.api.deployments).toEqual([])
+    expect(first.api.comments).toHaveLength(1)
+    const body = first.api.comments[0].body as string
+    if (process.env.DEBUG_ACTION_LOG) writeStdout.call(process.stdout, body)
+    expect(body.split('\n')[0]).toBe('<!-- deploy-service plan: service=web environment=production -->')
+    expect(body).toContain('| `web` | `registry.example/web:1.0.0` | `registry.example/web:1.2.3` |')
+    expect(body).toMatch(/\*\*Change:\*\* ECS service web \(cluster default\): web:1 -&gt; a new revision of web; .*deployment controller ECS, strategy ROLLING/)
+    expect(body).toMatch(/<details>\n<summary>Diff \(\d+ lines; secret values redacted\)<\/summary>/)
+
+  })
+})
+

@@ -102,12 +102,13 @@ describe('GitHub Deployments', () => {
     expect(api.violations).toEqual([])
     expect(warnings).toEqual([])
     expect(api.requests.map(r => `${r.operationId} ${r.status}`)).toEqual([
+      'repos/list-deployments 200',
       'repos/create-deployment 201',
       'repos/create-deployment-status 201',
       'repos/create-deployment-status 201'
     ])
-    expect(api.requests[0].path).toBe('/repos/acme/shop/deployments')
-    expect(api.requests[0].body).toEqual({
+    expect(api.requests[1].path).toBe('/repos/acme/shop/deployments')
+    expect(api.requests[1].body).toEqual({
       ref: SHA,
       environment: 'production',
       task: 'deploy',
@@ -120,13 +121,45 @@ describe('GitHub Deployments', () => {
     })
     expect(api.deployments).toHaveLength(1)
     const id = api.deployments[0].id
-    expect(api.requests[1].path).toBe(`/repos/acme/shop/deployments/${id}/statuses`)
+    expect(api.requests[2].path).toBe(`/repos/acme/shop/deployments/${id}/statuses`)
     expect(statesOf(api)).toEqual(['in_progress', 'success'])
     for (const status of api.statuses) {
       expect(status).toMatchObject({ log_url: 'https://github.com/acme/shop/actions/runs/4242', environment_url: 'https://shop.example.com', environment: 'production' })
     }
     expect(api.statuses[0].description).toBe(`deploying ${IMAGE}`)
     expect(api.statuses[1].description).toBe('deployed web:7 in 1m 12s')
+  })
+
+  it("warns, with the line that avoids it, when the job's `environment:` already made a Deployment of the commit", async () => {
+    const { api, deployments, warnings } = await setup({ environment: 'production' })
+    const post = (body: unknown) =>
+      fetch(`${api.url}/repos/acme/shop/deployments`, { method: 'POST', headers: { authorization: 'token t', 'content-type': 'application/json' }, body: JSON.stringify(body) })
+    // What GitHub records for a job with `environment: production`, and records that are not the job's.
+    expect((await post({ ref: SHA, environment: 'production', auto_merge: false, required_contexts: [] })).status).toBe(201)
+    expect((await post({ ref: SHA, environment: 'staging', auto_merge: false, required_contexts: [] })).status).toBe(201)
+    const jobs = api.deployments.map(d => d.id as number)
+    await deployments.started(plan())
+    await deployments.finished(result({}))
+    expect(api.violations).toEqual([])
+    expect(api.requests[2]).toMatchObject({ method: 'GET', operationId: 'repos/list-deployments', status: 200 })
+    expect(warnings).toEqual([
+      `GitHub already recorded Deployment ${jobs[0]} of this commit in environment 'production', for the job's \`environment:\`; deploy-service records its own, so each deploy shows twice. Write \`environment: { name: production, deployment: false }\` in the job: it keeps the environment's secrets and variables and leaves the record to deploy-service.`
+    ])
+    // Not reused: ours is recorded as usual, and GitHub's record gets no status from us.
+    expect(api.deployments).toHaveLength(3)
+    expect(api.statuses.map(s => [s.deployment_id, s.state])).toEqual([
+      [api.deployments[2].id, 'in_progress'],
+      [api.deployments[2].id, 'success']
+    ])
+
+    // A later deploy of the same commit sees our earlier record (its payload names the service): no warning for that.
+    const again = createDeploymentRecorder(parseInputs({ INPUT_SERVICE: 'web', 'INPUT_IMAGE-TAG': '1', INPUT_ENVIRONMENT: 'staging', 'INPUT_GITHUB-TOKEN': 't', GITHUB_API_URL: api.url, GITHUB_REPOSITORY: 'acme/shop', GITHUB_SHA: SHA }, () => {}), 'ecs', {
+      log: { info: () => {}, warning: m => void warnings.push(m) },
+      retryMaxDelayMs: 0
+    })
+    api.deployments[1].payload = { service: 'web', image: IMAGE, platform: 'ecs' }
+    await again.started(plan())
+    expect(warnings).toHaveLength(1)
   })
 
   it('records a failed rollout that was rolled back as failure, naming the restored revision', async () => {
@@ -145,7 +178,7 @@ describe('GitHub Deployments', () => {
 
     expect(api.violations).toEqual([])
     expect(warnings).toEqual([])
-    expect(api.requests[0].body).toMatchObject({ environment: 'staging', production_environment: false, transient_environment: false })
+    expect(api.requests[1].body).toMatchObject({ environment: 'staging', production_environment: false, transient_environment: false })
     expect(statesOf(api)).toEqual(['in_progress', 'failure'])
     const failure = api.statuses[1]
     expect(failure.description).toMatch(/^web:7 failed; rolled back to web:6 \(healthy\): task 9f3c stopped: CannotPullContainerError/)
@@ -160,7 +193,8 @@ describe('GitHub Deployments', () => {
     await expect(deployments.finished(result({}))).resolves.toBeUndefined()
 
     expect(api.violations).toEqual([])
-    expect(api.requests.map(r => `${r.operationId} ${r.status}`)).toEqual(['repos/create-deployment 403'])
+    // The check for the job's own Deployment is refused too, silently: the one warning is about ours.
+    expect(api.requests.map(r => `${r.operationId} ${r.status}`)).toEqual(['repos/list-deployments 403', 'repos/create-deployment 403'])
     expect(warnings).toHaveLength(1)
     expect(warnings[0]).toContain("Could not create a GitHub Deployment in environment 'production': GitHub answered 403 'Resource not accessible by integration'.")
     expect(warnings[0]).toContain('Add `permissions: deployments: write` to the job (or the workflow)')
@@ -174,7 +208,7 @@ describe('GitHub Deployments', () => {
     cancel.abort(new Error('the run was cancelled'))
     await deployments.finished(result({ status: 'failed', ok: false, message: `cancelled while rolling out ${ARN(7)}: the run was cancelled` }))
     expect(api.violations).toEqual([])
-    expect(api.requests[0].body).toMatchObject({ environment: 'pr-123', production_environment: false, transient_environment: true })
+    expect(api.requests[1].body).toMatchObject({ environment: 'pr-123', production_environment: false, transient_environment: true })
     expect(statesOf(api)).toEqual(['in_progress', 'error'])
     expect(api.statuses[1].description).toMatch(/^cancelled: cancelled while rolling out/)
   })
@@ -196,7 +230,7 @@ describe('GitHub Deployments', () => {
     await deployments.finished(result({}))
     expect(api.violations).toEqual([])
     expect(warnings).toEqual([])
-    expect(api.requests.map(r => r.status)).toEqual([502, 201, 201, 201])
+    expect(api.requests.map(r => r.status)).toEqual([502, 200, 201, 201, 201])
     expect(statesOf(api)).toEqual(['in_progress', 'success'])
   })
 

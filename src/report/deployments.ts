@@ -1,10 +1,9 @@
 import * as core from '@actions/core'
-import type * as GitHub from '@actions/github'
 import { errorMessage } from '../errors.js'
-import { retry } from '../rollout/retry.js'
 import type { Plan } from '../rollout/platform.js'
 import type { RunResult } from '../rollout/engine.js'
 import type { DeployRequest, PlatformName } from '../request.js'
+import { apiWarning, callGitHub, loadGitHubClient, type Octokit } from './github-client.js'
 import { rollbackHealth } from './summary.js'
 
 /**
@@ -35,15 +34,15 @@ export interface RecorderOptions {
   retryMaxDelayMs?: number
 }
 
-type Octokit = ReturnType<typeof GitHub.getOctokit>
-
 type DeploymentState = 'in_progress' | 'success' | 'failure' | 'error' | 'inactive'
 
 /** GitHub's limit for a deployment status description. */
 const MAX_DESCRIPTION = 140
 
-export const PERMISSION_HINT =
-  'Add `permissions: deployments: write` to the job (or the workflow), or give `github-token` a token that may create deployments.'
+export const PERMISSION_HINT = {
+  mayNot: 'write deployments of this repository',
+  fix: 'Add `permissions: deployments: write` to the job (or the workflow), or give `github-token` a token that may create deployments.'
+}
 
 const NOOP: DeploymentRecorder = { started: async () => {}, finished: async () => {}, failed: async () => {} }
 
@@ -64,12 +63,11 @@ export function createDeploymentRecorder(request: DeployRequest, platform: Platf
   }
 
   const token = github.token
-  // Loaded only when a Deployment is recorded: most runs never parse Octokit, and a broken
-  // GITHUB_EVENT_PATH (which @actions/github reads as it loads) costs the record, never the deploy.
+  // Loaded only when a Deployment is recorded.
   let client: Promise<Octokit | undefined> | undefined
   const loadOctokit = (): Promise<Octokit | undefined> =>
-    (client ??= import('@actions/github').then(
-      module => module.getOctokit(token, { baseUrl: github.apiUrl.replace(/\/+$/, '') }),
+    (client ??= loadGitHubClient(token, github.apiUrl).then(
+      octokit => octokit,
       (error: unknown) => {
         gaveUp = true
         log.warning(`No GitHub Deployment is recorded for environment '${environment}': the GitHub client did not load (${errorMessage(error)}). Is GITHUB_EVENT_PATH a readable JSON file? The deploy itself is not affected.`)
@@ -87,12 +85,11 @@ export function createDeploymentRecorder(request: DeployRequest, platform: Platf
     const octokit = gaveUp ? undefined : await loadOctokit()
     if (!octokit) return undefined
     try {
-      // The action's one retry policy, with GitHub's own rule of what is worth another try.
-      return await retry(() => fn(octokit, AbortSignal.timeout(timeoutMs)), { attempts: 3, baseMs: Math.min(1000, maxDelayMs), maxMs: maxDelayMs, retryable: worthRetryingOnGitHub })
+      return await callGitHub(signal => fn(octokit, signal), { timeoutMs, maxDelayMs })
     } catch (error) {
       gaveUp = true
       const consequence = deploymentId === undefined ? `no Deployment is recorded in environment '${environment}'` : `GitHub Deployment ${deploymentId} keeps its last status`
-      log.warning(apiWarning(what, consequence, error))
+      log.warning(apiWarning(what, consequence, error, PERMISSION_HINT))
       return undefined
     }
   }
@@ -116,9 +113,35 @@ export function createDeploymentRecorder(request: DeployRequest, platform: Platf
     if (ok) log.info(`GitHub Deployment ${id} (${environment}): ${state}`)
   }
 
+  /**
+   * A job with `environment:` gets a Deployment from GitHub when it starts, and ours comes on top: two
+   * records per deploy. It is not reused: GitHub sets that record's status itself when the job ends
+   * (overwriting ours), and it stands for the job, not for what was deployed. So the run warns and says
+   * how to leave the record to deploy-service. Only advice: a failed check says nothing, and creating
+   * our own Deployment next reports any real problem.
+   */
+  async function warnOfJobDeployment(): Promise<void> {
+    const octokit = gaveUp ? undefined : await loadOctokit()
+    if (!octokit) return
+    let listed: Awaited<ReturnType<Octokit['rest']['repos']['listDeployments']>>['data']
+    try {
+      listed = (await callGitHub(signal => octokit.rest.repos.listDeployments({ owner, repo, sha: ref, environment, per_page: 30, request: { signal } }), { timeoutMs, maxDelayMs })).data
+    } catch {
+      return
+    }
+    // The job's record: made by the Actions app, with no payload of ours, while this job could have run.
+    const since = Date.now() - JOB_MAX_MS
+    const job = listed.find(d => d.creator?.login === ACTIONS_BOT && !isOurPayload(d.payload) && Date.parse(d.created_at) >= since)
+    if (!job) return
+    log.warning(
+      `GitHub already recorded Deployment ${job.id} of this commit in environment '${environment}', for the job's \`environment:\`; deploy-service records its own, so each deploy shows twice. Write \`environment: { name: ${environment}, deployment: false }\` in the job: it keeps the environment's secrets and variables and leaves the record to deploy-service.`
+    )
+  }
+
   return {
     async started(plan) {
       if (deploymentId !== undefined) return
+      await warnOfJobDeployment()
       const image = plan.images.map(change => change.next).join(', ')
       const rollback = request.mode === 'rollback'
       const created = await call(`create a GitHub Deployment in environment '${environment}'`, (octokit, signal) =>
@@ -184,6 +207,23 @@ export function createDeploymentRecorder(request: DeployRequest, platform: Platf
   }
 }
 
+/** The login of the GitHub Actions app, which creates a job's Deployment (and ours, with GITHUB_TOKEN). */
+const ACTIONS_BOT = 'github-actions[bot]'
+/** A job on a GitHub-hosted runner runs at most 6 hours: an older Deployment is not this job's. */
+const JOB_MAX_MS = 6 * 3600_000
+
+/** Our Deployments carry the service in their payload; GitHub's own for a job carry none. */
+function isOurPayload(payload: unknown): boolean {
+  if (typeof payload === 'string') {
+    try {
+      return isOurPayload(JSON.parse(payload))
+    } catch {
+      return false
+    }
+  }
+  return typeof payload === 'object' && payload !== null && 'service' in payload
+}
+
 /** Names such as `production`, `prod`, `prod-eu`, `us-production`. */
 export function isProductionEnvironment(name: string): boolean {
   return /(^|[^a-z0-9])prod(uction)?([^a-z]|$)/i.test(name)
@@ -207,47 +247,4 @@ function clip(text: string): string {
     .replace(/\s+/g, ' ')
     .trim()
   return line.length <= MAX_DESCRIPTION ? line : `${line.slice(0, MAX_DESCRIPTION - 1)}…`
-}
-
-/** The status GitHub answered; undefined when there was no answer (Octokit calls that a 500). */
-function httpStatus(error: unknown): number | undefined {
-  const e = error as { status?: unknown; response?: unknown }
-  return typeof e?.status === 'number' && e.response !== undefined ? e.status : undefined
-}
-
-/** The error and its causes: Octokit wraps fetch's error, which wraps the socket's. */
-function causes(error: unknown): Array<{ name?: string; message?: string; code?: unknown }> {
-  const chain = []
-  for (let at = error as { name?: string; message?: string; code?: unknown; cause?: unknown } | undefined; at && chain.length < 5; at = at.cause as typeof at) chain.push(at)
-  return chain
-}
-
-function worthRetryingOnGitHub(error: unknown): boolean {
-  const status = httpStatus(error)
-  if (status !== undefined) return status >= 500 || status === 429
-  // No answer: the connection failed (reset, refused) — but not our own timeout.
-  return !causes(error).some(e => e.name === 'TimeoutError' || e.name === 'AbortError')
-}
-
-/** Why a call got no answer: "fetch failed (connect ECONNREFUSED 127.0.0.1:443)". */
-function noAnswer(error: unknown): string {
-  const chain = causes(error)
-  if (chain.some(e => e.name === 'TimeoutError')) return 'no answer in time'
-  const messages = [...new Set(chain.map(e => e.message).filter((m): m is string => typeof m === 'string' && m !== ''))]
-  return messages.length > 1 ? `${messages[0]} (${messages.at(-1)})` : (messages[0] ?? errorMessage(error))
-}
-
-/** The warning for a GitHub API call that failed; a missing permission says which line to add. */
-export function apiWarning(what: string, consequence: string, error: unknown): string {
-  const status = httpStatus(error)
-  // Octokit's message appends the documentation link; GitHub's own message reads better.
-  const answered = (error as { response?: { data?: { message?: unknown } } })?.response?.data?.message
-  const message = typeof answered === 'string' && answered !== '' ? answered : errorMessage(error)
-  const lead = `Could not ${what}`
-  if (status === 403 || status === 404 || /not accessible by integration/i.test(message)) {
-    const answer = status === undefined ? `'${message}'` : `${status} '${message}'`
-    return `${lead}: GitHub answered ${answer}. The token may not write deployments of this repository. ${PERMISSION_HINT} The deploy itself is not affected; ${consequence}.`
-  }
-  const problem = status === undefined ? `GitHub could not be reached: ${noAnswer(error)}` : `GitHub answered ${status}: ${message}`
-  return `${lead}: ${problem}. The deploy itself is not affected; ${consequence}.`
 }

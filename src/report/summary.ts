@@ -147,7 +147,7 @@ function html(value: string): string {
 }
 
 /** A code fence longer than any run of backticks in the text, so the text cannot close it. */
-function fenceFor(body: string): string {
+export function fenceFor(body: string): string {
   return '`'.repeat(Math.max(3, longestRun(body, '`') + 1))
 }
 

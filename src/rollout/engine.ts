@@ -29,6 +29,11 @@ export interface RunResult {
   outputs: Record<string, string>
   renderedPath?: string
   diff?: string
+  /**
+   * A dry run's plan in words, for the pull-request comment: the change (ECS: with the strategy and its
+   * timing) and the step that would run before it (the pre-deploy command).
+   */
+  plan?: { description: string; before?: string }
   /** Why the rollout failed, as the platform explained it (events, stopped tasks, pod reasons). */
   reasons: string[]
   /** What the rollout did, step by step. */
@@ -78,7 +83,8 @@ export async function runDeployment(
 
   if (request.dryRun) {
     const diff = await plan.dryRun()
-    return { ...planned, status: 'dry-run', ok: true, diff, objects: plan.dryRunObjects?.(), message: `dry run: ${plan.checkedBy}; nothing was changed` }
+    const described = { description: plan.description, ...(plan.before ? { before: plan.before.description } : {}) }
+    return { ...planned, status: 'dry-run', ok: true, diff, objects: plan.dryRunObjects?.(), plan: described, message: `dry run: ${plan.checkedBy}; nothing was changed` }
   }
 
   // A cancellation that came while validating stops here, before anything changes.

@@ -1,4 +1,4 @@
-// A local GitHub REST API for the Deployments endpoints that enforces GitHub's own published OpenAPI
+// A local GitHub REST API for the Deployments and issue-comment endpoints that enforces GitHub's own published OpenAPI
 // description (@octokit/openapi, generated/api.github.com.json), not a hand-written idea of it. That
 // package weighs 385 MB installed (every GitHub edition, dereferenced copies); the one 13 MB file used
 // here is taken from its pinned tarball once (`npm pack`, which checks the registry's integrity hash)
@@ -43,7 +43,15 @@ export interface GitHubApiOptions {
   deny?: { status: 403 | 404; message: string }
   /** Answer the next N calls with 502 (a retry test). */
   serverErrors?: number
+  /**
+   * The read-only token of a pull request from a fork (or a token without `pull-requests: write`):
+   * reads answer, every write answers 403 'Resource not accessible by integration', as GitHub does.
+   */
+  readOnly?: boolean
 }
+
+/** Who wrote a seeded comment: the Actions bot (GITHUB_TOKEN), or a person with their association to the repository. */
+export type CommentAuthor = 'github-actions' | { login: string; association: 'OWNER' | 'MEMBER' | 'COLLABORATOR' | 'CONTRIBUTOR' | 'FIRST_TIME_CONTRIBUTOR' | 'NONE' }
 
 export interface GitHubApi {
   /** Base URL: what GITHUB_API_URL would hold. */
@@ -53,6 +61,10 @@ export interface GitHubApi {
   violations: string[]
   deployments: Obj[]
   statuses: Obj[]
+  /** Issue and pull-request comments, oldest first, each with its `issue_number`. */
+  comments: Obj[]
+  /** Adds a comment as if someone (by default the Actions bot) had written it; returns it. */
+  addComment(issueNumber: number, body: string, author?: CommentAuthor): Obj
   /** Description version and which file: for reports. */
   schema: { file: string; version: string; title: string }
   close(): Promise<void>
@@ -155,6 +167,7 @@ export async function startGitHubApi(options: GitHubApiOptions = {}): Promise<Gi
   const violations: string[] = []
   const deployments: Obj[] = []
   const statuses: Obj[] = []
+  const comments: Obj[] = []
   let serverErrors = options.serverErrors ?? 0
   let nextId = 1000
   let base = ''
@@ -181,12 +194,19 @@ export async function startGitHubApi(options: GitHubApiOptions = {}): Promise<Gi
   })
 
   /** Records every violation; returns false when GitHub would refuse the request (422). */
-  function checkRequest(op: Operation, params: Record<string, string>, body: unknown, request: IncomingMessage): boolean {
+  function checkRequest(op: Operation, params: Record<string, string>, body: unknown, request: IncomingMessage, query: URLSearchParams): boolean {
     const before = violations.length
     let refused: boolean
     const where = `${op.method} ${op.template} (${op.operationId})`
     for (const raw of (op.spec.parameters ?? []) as Obj[]) {
       const parameter = resolveRef(raw)
+      if (parameter.in === 'query' && query.has(parameter.name)) {
+        const value = query.get(parameter.name)!
+        const typed = parameter.schema?.type === 'integer' && /^-?\d+$/.test(value) ? Number(value) : value
+        const fn = load().ajv.compile(parameter.schema)
+        if (!fn(typed)) violations.push(`${where}: query parameter ${parameter.name}=${value}: ${errorsOf(fn)}`)
+        continue
+      }
       if (parameter.in !== 'path') continue
       const value = params[parameter.name]
       const typed = parameter.schema?.type === 'integer' && /^-?\d+$/.test(value) ? Number(value) : value
@@ -218,7 +238,7 @@ export async function startGitHubApi(options: GitHubApiOptions = {}): Promise<Gi
     return !refused
   }
 
-  function send(response: ServerResponse, op: Operation | undefined, status: number, body: unknown): void {
+  function send(response: ServerResponse, op: Operation | undefined, status: number, body: unknown, headers: Record<string, string> = {}): void {
     if (op) {
       const declared = op.spec.responses?.[String(status)]
       const where = `${op.method} ${op.template} (${op.operationId}) answer ${status}`
@@ -237,7 +257,7 @@ export async function startGitHubApi(options: GitHubApiOptions = {}): Promise<Gi
       }
     }
     const text = body === undefined ? '' : JSON.stringify(body)
-    response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'x-github-media-type': 'github.v3; format=json' })
+    response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'x-github-media-type': 'github.v3; format=json', ...headers })
     response.end(text)
   }
 
@@ -245,11 +265,16 @@ export async function startGitHubApi(options: GitHubApiOptions = {}): Promise<Gi
     return { message, documentation_url: docs, status: String(status) }
   }
 
-  function handle(op: Operation, params: Record<string, string>, body: Obj, query: URLSearchParams): [number, unknown] {
+  function handle(op: Operation, params: Record<string, string>, body: Obj, query: URLSearchParams): [number, unknown, Record<string, string>?] {
     const { owner, repo } = params
     const repositoryUrl = `${base}/repos/${owner}/${repo}`
     const deployment = (id: string): Obj | undefined => deployments.find(d => d.id === Number(id) && d.repository_url === repositoryUrl)
     const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z')
+    if (/^issues\/(create|update)-comment$/.test(op.operationId) && typeof body?.body === 'string' && body.body.length > 65_536) {
+      // GitHub's limit on a comment body; it refuses longer ones.
+      violations.push(`${op.operationId}: body longer than 65536 characters (${body.body.length})`)
+      return [422, { message: 'Validation Failed', documentation_url: op.spec.externalDocs?.url ?? '', errors: [{ resource: 'IssueComment', field: 'body', code: 'custom', message: 'body is too long (maximum is 65536 characters)' }] }]
+    }
     switch (op.operationId) {
       case 'repos/create-deployment': {
         if (typeof body?.ref !== 'string' || body.ref === '') {
@@ -319,6 +344,25 @@ export async function startGitHubApi(options: GitHubApiOptions = {}): Promise<Gi
         statuses.push({ ...status, deployment_id: found.id })
         return [201, status]
       }
+      case 'issues/list-comments': {
+        const all = comments.filter(c => c.issue_url === `${repositoryUrl}/issues/${params.issue_number}`)
+        // GitHub's pagination: `per_page` (default 30, at most 100), `page` from 1, and a Link header.
+        const perPage = Math.min(100, Number(query.get('per_page') ?? 30))
+        const page = Number(query.get('page') ?? 1)
+        const last = Math.max(1, Math.ceil(all.length / perPage))
+        const link = (n: number, rel: string): string => `<${repositoryUrl}/issues/${params.issue_number}/comments?per_page=${perPage}&page=${n}>; rel="${rel}"`
+        const links = [...(page > 1 ? [link(page - 1, 'prev'), link(1, 'first')] : []), ...(page < last ? [link(page + 1, 'next'), link(last, 'last')] : [])]
+        return [200, all.slice((page - 1) * perPage, page * perPage).map(c => ({ ...c })), links.length ? { link: links.join(', ') } : {}]
+      }
+      case 'issues/create-comment':
+        return [201, { ...newComment(Number(params.issue_number), repositoryUrl, body.body, 'github-actions') }]
+      case 'issues/update-comment': {
+        const found = comments.find(c => c.id === Number(params.comment_id) && c.url.startsWith(`${repositoryUrl}/`))
+        if (!found) return [404, error(404, 'Not Found', op.spec.externalDocs?.url)]
+        found.body = body.body
+        found.updated_at = now
+        return [200, { ...found }]
+      }
       case 'repos/list-deployment-statuses': {
         const found = deployment(params.deployment_id)
         if (!found) return [404, error(404, 'Not Found')]
@@ -329,6 +373,28 @@ export async function startGitHubApi(options: GitHubApiOptions = {}): Promise<Gi
         violations.push(`${op.method} ${op.template} (${op.operationId}): called, but this test server does not play it`)
         return [501, error(501, `${op.operationId} is not played by the test server`)]
     }
+  }
+
+  /** A comment as GitHub stores it; `issue_url` says which issue or pull request it is on. */
+  function newComment(issueNumber: number, repositoryUrl: string, text: string, author: CommentAuthor): Obj {
+    const id = nextId++
+    const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z')
+    const user = author === 'github-actions' ? bot() : { ...bot(), login: author.login, id: 500 + id, node_id: Buffer.from(`User${id}`).toString('base64'), type: 'User', html_url: `https://github.com/${author.login}` }
+    const comment: Obj = {
+      id,
+      node_id: Buffer.from(`IssueComment${id}`).toString('base64'),
+      url: `${repositoryUrl}/issues/comments/${id}`,
+      html_url: `https://github.com/${repositoryUrl.split('/repos/')[1]}/pull/${issueNumber}#issuecomment-${id}`,
+      body: text,
+      user,
+      created_at: now,
+      updated_at: now,
+      issue_url: `${repositoryUrl}/issues/${issueNumber}`,
+      author_association: author === 'github-actions' ? 'NONE' : author.association,
+      performed_via_github_app: null
+    }
+    comments.push(comment)
+    return comment
   }
 
   const server = createServer((request, response) => {
@@ -364,8 +430,11 @@ export async function startGitHubApi(options: GitHubApiOptions = {}): Promise<Gi
       if (!/^(token|Bearer) \S+/.test(request.headers.authorization ?? '')) {
         return reply(op, 401, error(401, 'Requires authentication'))
       }
-      if (!checkRequest(op, params, body, request)) {
+      if (!checkRequest(op, params, body, request, url.searchParams)) {
         return reply(op, 422, { message: 'Invalid request.', documentation_url: op.spec.externalDocs?.url ?? 'https://docs.github.com/rest' })
+      }
+      if (options.readOnly && method !== 'GET') {
+        return reply(op, 403, error(403, 'Resource not accessible by integration', op.spec.externalDocs?.url))
       }
       if (options.deny && /deployments/.test(op.template)) {
         return reply(op, options.deny.status, error(options.deny.status, options.deny.message, op.spec.externalDocs?.url))
@@ -374,8 +443,9 @@ export async function startGitHubApi(options: GitHubApiOptions = {}): Promise<Gi
         serverErrors--
         return reply(op, 502, error(502, 'Server Error'))
       }
-      const [status, answer] = handle(op, params, body, url.searchParams)
-      reply(op, status, answer)
+      const [status, answer, headers] = handle(op, params, body, url.searchParams)
+      recorded.status = status
+      send(response, op, status, answer, headers)
     })
   })
 
@@ -387,6 +457,8 @@ export async function startGitHubApi(options: GitHubApiOptions = {}): Promise<Gi
     violations,
     deployments,
     statuses,
+    comments,
+    addComment: (issueNumber, body, author = 'github-actions') => newComment(issueNumber, `${base}/repos/acme/shop`, body, author),
     schema: { file: `${OPENAPI_PACKAGE}/generated/api.github.com.json`, version: String(spec.info?.version), title: String(spec.info?.title) },
     close: () =>
       new Promise<void>((resolve, reject) => {
