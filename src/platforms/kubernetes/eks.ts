@@ -190,11 +190,6 @@ export async function loadEksConfig(cluster: string, signal?: AbortSignal): Prom
   // The first token now: missing credentials are reported before anything else is tried.
   await tokens.renew()
   const config = eksKubeConfig(cluster, endpoint, tokens)
-  useCredentials(config, {
-    input: 'eks-cluster',
-    what: `the EKS token for cluster '${cluster}', made anew from the job's AWS credentials: check that the role has an access entry (or aws-auth mapping) on the cluster and that its credentials have not expired`,
-    renew: () => tokens.renew().then(() => undefined)
-  })
   return { config, tokens }
 }
 
@@ -208,6 +203,12 @@ export function eksKubeConfig(cluster: string, endpoint: EksEndpoint, tokens: Ek
     currentContext: cluster
   })
   config.addAuthenticator(tokens.authenticator())
+  // A 401 makes a new token; refused again, the error names the token and what to check.
+  useCredentials(config, {
+    input: 'eks-cluster',
+    what: `the EKS token for cluster '${cluster}', made anew from the job's AWS credentials: check that the role has an access entry (or aws-auth mapping) on the cluster and that its credentials have not expired`,
+    renew: () => tokens.renew().then(() => undefined)
+  })
   return config
 }
 
