@@ -219,6 +219,7 @@ export function parseInputs(env: Env = process.env, registerSecret: (secret: str
       namespace,
       kubeconfig: optional('kubeconfig'),
       context: optional('context'),
+      eksCluster: eksCluster(optional('eks-cluster'), optional('kubeconfig'), optional('context'), problems),
       fieldManager: input('field-manager') || 'deploy-service',
       forceConflicts: boolean('force-conflicts', false),
       helmValues: input('helm-values')
@@ -389,4 +390,17 @@ function gitHubContext(env: Env, environment: string | undefined, environmentUrl
     apiUrl: env.GITHUB_API_URL || 'https://api.github.com',
     runUrl: repository && runId ? `${serverUrl}/${repository}/actions/runs/${runId}` : ''
   }
+}
+
+/** EKS's own rule for a cluster name (1-100 characters, a letter or digit first). */
+const EKS_CLUSTER_NAME = /^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/
+
+/** The `eks-cluster` input: a cluster name, and never beside a kubeconfig or context (which would win is unclear). */
+function eksCluster(name: string | undefined, kubeconfig: string | undefined, context: string | undefined, problems: ProblemList): string | undefined {
+  if (name === undefined) return undefined
+  if (!EKS_CLUSTER_NAME.test(name)) problems.add({ input: 'eks-cluster', message: `'${name}' is not an EKS cluster name (letters, digits, '-' and '_', up to 100): give the name, not the ARN` })
+  if (kubeconfig !== undefined || context !== undefined) {
+    problems.add({ input: 'eks-cluster', message: `names the cluster and its credentials already: drop ${kubeconfig !== undefined ? "'kubeconfig'" : "'context'"} (eks-cluster needs no kubeconfig)` })
+  }
+  return name
 }

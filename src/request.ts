@@ -109,6 +109,11 @@ export interface KubernetesSettings {
   namespace?: string
   /** Kubeconfig content (not a path); undefined means the standard chain. */
   kubeconfig?: string
+  /**
+   * An EKS cluster by name: endpoint and CA from DescribeCluster, a token made from the job's AWS
+   * credentials and renewed before it expires; no kubeconfig then.
+   */
+  eksCluster?: string
   context?: string
   fieldManager: string
   forceConflicts: boolean

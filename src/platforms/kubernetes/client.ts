@@ -4,6 +4,7 @@ import { UserError, errorMessage } from '../../errors.js'
 import type { KubernetesSettings } from '../../request.js'
 import type { Owned } from '../../rollout/ownership.js'
 import { isRetryable, retry } from '../../rollout/retry.js'
+import { credentialsFor, isUnauthorized, kubeconfigCredentials, useCredentials, type Credentials } from './credentials.js'
 import { apiFailure, explainApiError, isMalformedApply, looksLikeHtml, unreachable } from './errors.js'
 
 /**
@@ -47,11 +48,26 @@ export function loadKubeConfig(settings: KubernetesSettings): KubeConfig {
     }
     config.setCurrentContext(settings.context)
   }
+  // After a 401, the same kubeconfig source is read again into this object (the client holds it).
+  useCredentials(config, kubeconfigCredentials(config, () => reloadKubeConfig(config, settings)))
   const cluster = config.getCurrentCluster()
   if (!cluster?.server) {
     throw new UserError({ input: 'kubeconfig', message: `the kubeconfig's current context '${config.getCurrentContext()}' names no cluster with a server: set current-context or the 'context' input` })
   }
   return config
+}
+
+/** Reads the kubeconfig source again into `config`; a source that became unreadable keeps what it had. */
+function reloadKubeConfig(config: KubeConfig, settings: KubernetesSettings): void {
+  try {
+    const current = config.getCurrentContext()
+    if (settings.kubeconfig) config.loadFromString(settings.kubeconfig)
+    else config.loadFromDefault()
+    config.setCurrentContext(current)
+    for (const secret of kubeconfigSecrets(config)) core.setSecret(secret)
+  } catch {
+    // Nothing better to read: the next request tells whether the old credentials still do.
+  }
 }
 
 /**
@@ -150,11 +166,15 @@ export class NotTheApi extends Error {
   }
 }
 
-/** What all views of one connection share: the client and the discovery cache. */
+/** What all views of one connection share: the client, the discovery cache, the credentials. */
 interface Connection {
   raw: RawObjectApi
   watcher: Watch
   discovery: Map<string, Promise<ApiResource[] | undefined>>
+  credentials: Credentials
+  /** Counts renewals: a request refused with credentials already replaced just tries again. */
+  generation: number
+  renewing?: Promise<void>
 }
 
 /**
@@ -173,7 +193,32 @@ export class KubeApi {
     this.config = config
     this.server = config.getCurrentCluster()!.server
     this.signal = signal
-    this.connection = connection ?? { raw: config.makeApiClient(RawObjectApi), watcher: new Watch(config), discovery: new Map() }
+    this.connection = connection ?? { raw: config.makeApiClient(RawObjectApi), watcher: new Watch(config), discovery: new Map(), credentials: credentialsFor(config), generation: 0 }
+  }
+
+  /** Which credentials are current; pass it to `renewCredentials` after a 401. */
+  get credentialsGeneration(): number {
+    return this.connection.generation
+  }
+
+  /**
+   * Fresh credentials after a 401 to a request sent with generation `seen`: renewed once however many
+   * requests were refused at the same time; one refused with credentials already replaced only tries again.
+   */
+  async renewCredentials(seen: number): Promise<void> {
+    const connection = this.connection
+    if (connection.generation !== seen) return
+    connection.renewing ??= connection.credentials.renew().finally(() => {
+      connection.generation++
+      connection.renewing = undefined
+    })
+    await connection.renewing
+  }
+
+  /** The error after fresh credentials were refused too: it says what expired. */
+  credentialsRefused(what: string): UserError {
+    const { credentials } = this.connection
+    return new UserError({ input: credentials.input ?? 'kubeconfig', message: `could not ${what}: the API server at ${this.server} answered 401 Unauthorized to fresh credentials too; refused: ${credentials.what}` })
   }
 
   /** The same connection, its requests also ended by `signal`. */
@@ -324,8 +369,16 @@ export class KubeApi {
     let tries = 0
     const once = async (): Promise<T> => {
       tries++
+      const generation = this.connection.generation
       try {
-        return await send(signal)
+        return await send(signal).catch(async (error: unknown) => {
+          // Credentials that expired during a long wait: fresh ones once, then the same request again.
+          if (!isUnauthorized(error)) throw error
+          await this.renewCredentials(generation)
+          return send(signal).catch((again: unknown) => {
+            throw isUnauthorized(again) ? this.credentialsRefused(what) : again
+          })
+        })
       } catch (error) {
         // A 500 for a body that does not fit the schema is the manifest's fault: never worth another try.
         if (isMalformedApply(error)) throw explainApiError(error, what)

@@ -36,13 +36,17 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
   const { service } = request
   const { fieldManager, forceConflicts } = request.kubernetes
   // The kubeconfig is read once, when first needed: `mode: render` with a template needs none.
-  let connection: { api: KubeApi; namespace: string } | undefined
-  const connect = (): { api: KubeApi; namespace: string } => {
-    if (!connection) {
-      const config = loadKubeConfig(request.kubernetes)
+  let connection: Promise<{ api: KubeApi; namespace: string }> | undefined
+  const connect = (): Promise<{ api: KubeApi; namespace: string }> => {
+    connection ??= (async () => {
+      const { eksCluster } = request.kubernetes
+      // An EKS cluster by name: the AWS SDK and the token code are loaded only on this path.
+      const config = eksCluster ? (await (await import('./eks.js')).loadEksConfig(eksCluster, cancel)).config : loadKubeConfig(request.kubernetes)
       // The run's cancellation ends every request, from the first read in prepare on.
-      connection = { api: new KubeApi(config, cancel), namespace: namespaceOf(config, request.kubernetes) }
-    }
+      return { api: new KubeApi(config, cancel), namespace: namespaceOf(config, request.kubernetes) }
+    })()
+    // A failed connection (no credentials yet, cancelled) is tried again when asked again.
+    connection.catch(() => (connection = undefined))
     return connection
   }
 
@@ -110,7 +114,7 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
         // A render reads nothing live, so it cannot know what ran before: no previous images.
         return { ...manifestTexts([...made, ...objects], rendered.renderedBy), fileName: `${service}-manifests.yaml`, images: rendered.images.map(i => ({ ...i, previous: '' })) }
       }
-      const { api, namespace } = connect()
+      const { api, namespace } = await connect()
       const { text, images, object } = imagePatch(await liveTarget(api, namespace))
       const withJobs = withJobsText(text, preDeployJobs(object, images, namespace))
       return { text: withJobs, redactedText: withJobs, fileName: `${service}-manifests.yaml`, images }
@@ -119,7 +123,7 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
     async prepareDeploy(): Promise<Plan> {
       // Template problems first: they need no network and are the likeliest mistakes.
       const rendered = request.template ? await renderTemplate(request.kubernetes.namespace ?? safeNamespace(request)) : undefined
-      const { api, namespace } = connect()
+      const { api, namespace } = await connect()
       if (rendered) {
         // A Job of the set annotated as pre-deploy runs first, on its own: it is not applied with the rest.
         const setJobs = jobsFromManifests(rendered.manifests, request)
@@ -224,7 +228,7 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
     },
 
     async prepareRollback(): Promise<Plan> {
-      const { api, namespace } = connect()
+      const { api, namespace } = await connect()
       if (request.toRevision !== undefined && !/^\d+$/.test(request.toRevision)) {
         throw new UserError({ input: 'to-revision', message: `'${request.toRevision}' is not a Kubernetes revision: use a number from kubectl rollout history` })
       }
@@ -339,6 +343,8 @@ async function unchangedSincePlanned(api: KubeApi, planned: Workload & KubeObjec
 }
 
 function safeNamespace(request: DeployRequest): string {
+  // EKS: no local kubeconfig to read, so the input or `default`.
+  if (request.kubernetes.eksCluster) return 'default'
   try {
     return namespaceOf(loadKubeConfig(request.kubernetes), request.kubernetes)
   } catch {

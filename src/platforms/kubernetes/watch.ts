@@ -2,6 +2,7 @@ import { errorMessage } from '../../errors.js'
 import { sleep } from '../../rollout/poll.js'
 import { isRetryable } from '../../rollout/retry.js'
 import type { KubeApi } from './client.js'
+import { isUnauthorized } from './credentials.js'
 
 interface Meta {
   metadata?: { name?: string; resourceVersion?: string }
@@ -70,7 +71,10 @@ export class CollectionWatch<T extends Meta> {
   /** Runs until `signal` aborts or a fatal error; never throws. */
   async run(): Promise<void> {
     let backoffMs = 500
+    // A watch refused with 401 gets fresh credentials once; refused again, it ends saying what expired.
+    let renewed = false
     while (!this.signal.aborted) {
+      const generation = this.api.credentialsGeneration
       try {
         if (!this.resourceVersion) await this.list()
         const startedAt = Date.now()
@@ -79,8 +83,19 @@ export class CollectionWatch<T extends Meta> {
         // A watch the server ends at once (e.g. while shutting down) must not become a busy loop.
         if (Date.now() - startedAt < 1000) await sleep(500, this.signal)
         backoffMs = 500
+        renewed = false
       } catch (error) {
         if (this.signal.aborted) return
+        if (isUnauthorized(error)) {
+          if (!renewed) {
+            renewed = true
+            await this.api.renewCredentials(generation).catch(() => undefined)
+            continue
+          }
+          this.fatal = this.api.credentialsRefused(`watch ${this.path}`)
+          this.changes.notify()
+          return
+        }
         this.resourceVersion = ''
         if (!isRetryable(error) && !isDisconnect(error)) {
           if (!this.options.optional) this.fatal = error instanceof Error ? error : new Error(errorMessage(error))
