@@ -174,6 +174,11 @@ interface Connection {
   credentials: Credentials
   /** Counts renewals: a request refused with credentials already replaced just tries again. */
   generation: number
+  /**
+   * Set by the first answer the server gave these credentials: only after it can a 401 mean they expired
+   * (before it, they are wrong, and the error says to check the kubeconfig's user).
+   */
+  accepted?: boolean
   renewing?: Promise<void>
 }
 
@@ -371,14 +376,16 @@ export class KubeApi {
       tries++
       const generation = this.connection.generation
       try {
-        return await send(signal).catch(async (error: unknown) => {
+        const answer = await send(signal).catch(async (error: unknown) => {
           // Credentials that expired during a long wait: fresh ones once, then the same request again.
-          if (!isUnauthorized(error)) throw error
+          if (!isUnauthorized(error) || !this.connection.accepted) throw error
           await this.renewCredentials(generation)
           return send(signal).catch((again: unknown) => {
             throw isUnauthorized(again) ? this.credentialsRefused(what) : again
           })
         })
+        this.connection.accepted = true
+        return answer
       } catch (error) {
         // A 500 for a body that does not fit the schema is the manifest's fault: never worth another try.
         if (isMalformedApply(error)) throw explainApiError(error, what)
