@@ -154,6 +154,16 @@ export type WaitOutcome =
       reason: string
     }
   | {
+      /**
+       * The deployment reached the stage `hand-off-at` names (a long bake, a PAUSE hook that may hold for
+       * days): the step succeeds with status `in-progress`, and a later job (`mode: follow`) follows the
+       * same deployment to its end and gives the verdict.
+       */
+      state: 'handed-off'
+      /** One line: where it stands, and what the later job needs to follow it. */
+      reason: string
+    }
+  | {
       state: 'failed' | 'timed-out' | 'cancelled'
       /** One line: why it did not succeed. */
       reason: string
