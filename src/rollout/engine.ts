@@ -323,9 +323,13 @@ async function housekeeping(rollout: Rollout, request: DeployRequest, progress: 
   }
 }
 
-/** The plan for the mode; `continue` only where the platform has pauses to continue. */
+/** The plan for the mode; `continue` and `follow` only where the platform has pauses and hand-offs. */
 async function prepare(request: DeployRequest, platform: Platform): Promise<Plan> {
   if (request.mode === 'rollback') return platform.prepareRollback()
+  if (request.mode === 'follow') {
+    if (!platform.prepareFollow) throw new UserError({ input: 'mode', message: `mode 'follow' follows an ECS service deployment handed off with hand-off-at; ${platform.name} deployments are not handed off: use mode 'deploy'` })
+    return platform.prepareFollow()
+  }
   if (request.mode !== 'continue') return platform.prepareDeploy()
   if (!platform.prepareContinue) {
     throw new UserError({ input: 'mode', message: `mode 'continue' continues a paused ECS service deployment; ${platform.name} deployments do not pause: use mode 'deploy'` })

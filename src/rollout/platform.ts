@@ -20,6 +20,11 @@ export interface Platform {
    * nothing. A platform without pauses leaves it out and the engine says the mode is not for it.
    */
   prepareContinue?(): Promise<Plan>
+  /**
+   * `mode: follow`: finds the deployment an earlier run handed off (`hand-off-at`), to follow it to its
+   * end; changes nothing. A platform that never hands off leaves it out.
+   */
+  prepareFollow?(): Promise<Plan>
 }
 
 /** One object the run applied or pruned, with its state, for the summary's object table. */
