@@ -122,9 +122,6 @@ export function parseInputs(env: Env = process.env, registerSecret: (secret: str
   }
 
   const serviceDeploymentArn = optional('service-deployment-arn')
-  if (serviceDeploymentArn === undefined && mode === 'follow') {
-    problems.add({ input: 'service-deployment-arn', message: "is required with mode 'follow': the service-deployment-arn output of the run that handed the deployment off (hand-off-at)" })
-  }
   if (serviceDeploymentArn !== undefined) {
     if (mode !== 'continue' && mode !== 'rollback' && mode !== 'follow') problems.add({ input: 'service-deployment-arn', message: "is only used with mode 'continue', 'rollback' or 'follow'" })
     else if (!SERVICE_DEPLOYMENT_ARN.test(serviceDeploymentArn)) {

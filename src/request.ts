@@ -108,7 +108,7 @@ export interface EcsSettings {
   onPause: OnPause
   /**
    * For `mode: continue` and `mode: rollback`: the service deployment to act on; default the latest in
-   * flight. For `mode: follow` (required): the one an earlier run handed off.
+   * flight. For `mode: follow`: the one an earlier run handed off; default the service's current one.
    */
   serviceDeploymentArn?: string
   /**

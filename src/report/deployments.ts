@@ -164,7 +164,7 @@ export function createDeploymentRecorder(request: DeployRequest, platform: Platf
   return {
     async started(plan) {
       if (deploymentId !== undefined) return
-      if (request.mode === 'follow') return findHandedOff(request.ecs.serviceDeploymentArn ?? '')
+      if (request.mode === 'follow') return plan.follows ? findHandedOff(plan.follows) : undefined
       await warnOfJobDeployment()
       const image = plan.images.map(change => change.next).join(', ')
       const rollback = request.mode === 'rollback'

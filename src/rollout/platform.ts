@@ -72,6 +72,11 @@ export interface Plan extends Rendered {
    * the service itself is untouched whatever it does. Absent when there is nothing to run.
    */
   before?: BeforeStep
+  /**
+   * `mode: follow`: the deployment (ECS service-deployment ARN) an earlier run handed off and this plan
+   * follows; that run's GitHub Deployment is finished by this one.
+   */
+  follows?: string
   /** Makes the change. `signal` is the run's cancellation: it aborts calls in flight. */
   apply(progress: Progress, signal: AbortSignal): Promise<Rollout>
 }

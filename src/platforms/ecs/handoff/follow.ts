@@ -19,23 +19,28 @@ import { proveHandedOff } from './ours.js'
  */
 class HandedOffRollout extends EcsRollout {
   private readonly arn: string
+  private readonly whose: string
 
-  constructor(api: EcsApi, service: string, arn: string, deploymentId: string | undefined, revision: string, previous: string | undefined, knownEvents: Set<string>) {
+  constructor(api: EcsApi, service: string, arn: string, whose: string, deploymentId: string | undefined, revision: string, previous: string | undefined, knownEvents: Set<string>) {
     super(api, service, deploymentId, revision, previous, knownEvents, new ServiceDeploymentFollow(undefined, arn))
     this.arn = arn
+    this.whose = whose
     this.outputs['service-deployment-arn'] = arn
   }
 
   override async undo(context: WaitContext): Promise<Rollout> {
     const signal = context.deadline.signal
-    return ifOurs(`roll back service deployment ${shortId(this.arn)}`, async () => (await proveHandedOff(this.api, this.service, this.arn, signal)).proof, () => super.undo(context))
+    return ifOurs(`roll back service deployment ${shortId(this.arn)}`, async () => (await proveHandedOff(this.api, this.service, this.arn, this.whose, signal)).proof, () => super.undo(context))
   }
 }
 
 /** The plan of `mode: follow`: read the named service deployment, prove it ours at apply, follow it. */
 export async function followPlan(api: EcsApi, request: DeployRequest, { current, live }: { current: Service; live: TaskDefinition }): Promise<Plan> {
   const { service } = request
-  const arn = request.ecs.serviceDeploymentArn!
+  // A scheduled verdict job knows no ARN: the service's current service deployment is the one to judge.
+  const arn = request.ecs.serviceDeploymentArn ?? current.currentServiceDeployment
+  if (!arn) throw new UserError({ input: 'service-deployment-arn', message: `ECS service '${service}' has no current service deployment to follow: pass the service-deployment-arn output of the run that handed it off` })
+  const whose = request.ecs.serviceDeploymentArn ? 'named by service-deployment-arn' : 'the current one when this run read the service'
   const sd = await describeNamed(api, current, arn)
   const where = `${sd.status ?? 'PENDING'}${sd.lifecycleStage ? ` ${sd.lifecycleStage}` : ''}`
   const what = `follow service deployment ${shortId(arn)} (${where}), handed off by an earlier run, to its end`
@@ -48,9 +53,10 @@ export async function followPlan(api: EcsApi, request: DeployRequest, { current,
     description: `ECS service ${service} (cluster ${request.ecs.cluster}): ${what}`,
     dryRun: async () => `would ${what}`,
     checkedBy: 'the service deployment was read from ECS',
+    follows: arn,
     apply: async (progress, signal) => {
       // Read again now: a deploy since the hand-off replaced it (superseded), or it is not deploy-service's.
-      const handed = await proveHandedOff(api, service, arn, signal)
+      const handed = await proveHandedOff(api, service, arn, whose, signal)
       if (!handed.proof.ours) throw new NotOurs(`follow service deployment ${shortId(arn)}`, handed.proof)
       progress.step(handed.proof.evidence)
       const revision = handed.revision!
@@ -59,7 +65,7 @@ export async function followPlan(api: EcsApi, request: DeployRequest, { current,
       const now = await api.describeService(service, signal)
       const deployment = now.deployments?.find(d => d.taskDefinition !== undefined && shortArn(d.taskDefinition) === shortArn(revision))
       const knownEvents = new Set((now.events ?? []).map(event => event.id ?? ''))
-      const rollout = new HandedOffRollout(api, service, arn, deployment?.id, revision, previous, knownEvents)
+      const rollout = new HandedOffRollout(api, service, arn, whose, deployment?.id, revision, previous, knownEvents)
       rollout.onPause = request.ecs.onPause
       return rollout
     }

@@ -7,8 +7,6 @@ import type { EcsApi } from '../client.js'
 import { readCurrent, whoDeployed, type ServiceDeploymentRead } from '../ownership.js'
 import { CREATED_AT_TOLERANCE_MS } from '../service-deployment-ours.js'
 
-const WHOSE = 'named by service-deployment-arn'
-
 export interface HandedOff {
   proof: Proof<ServiceDeploymentRead>
   /** The service deployment as just read, when it is still the service's current one. */
@@ -23,8 +21,8 @@ export interface HandedOff {
  * deploy-service registered (its `deploy-service:run` tag), and it was created after that registration
  * (the UpdateService of that run, not an older deployment of another revision).
  */
-export async function proveHandedOff(api: EcsApi, service: string, arn: string, signal?: AbortSignal): Promise<HandedOff> {
-  const { sd, proof } = await readCurrent(api, service, arn, WHOSE, signal)
+export async function proveHandedOff(api: EcsApi, service: string, arn: string, whose: string, signal?: AbortSignal): Promise<HandedOff> {
+  const { sd, proof } = await readCurrent(api, service, arn, whose, signal)
   if (!proof.ours || !sd) return { proof }
   const id = shortArn(arn)
   const target = sd.targetServiceRevision?.arn
