@@ -63,6 +63,16 @@ describe('hand-off-at and mode follow', () => {
     expect(callsOf(ecs, 'UpdateService')).toHaveLength(1)
   }))
 
+  it('a scheduled follow without service-deployment-arn judges the service\'s current one', () => withEndpoint(async ecs => {
+    const arn = await handOff(ecs, '2.0.0')
+    await skip(ecs, 601_000)
+    const later = await runEcs(ecs.endpoint, { service: 'web', mode: 'follow', timeout: '30s' })
+    expect(later.error).toBeUndefined()
+    expect(later.result).toMatchObject({ status: 'succeeded', ok: true })
+    expect(later.result!.outputs['service-deployment-arn']).toBe(arn)
+    expect(later.log.some(line => /\(the current one when this run read the service\) is still the current one/.test(line))).toBe(true)
+  }))
+
   it('a later follow where ECS rolled the deployment back (its alarm, during the bake) ends rolled-back by the platform', () => withEndpoint(async ecs => {
     const arn = await handOff(ecs, 'alarm-2')
     await skip(ecs, 601_000)
