@@ -6,11 +6,11 @@ import { helmSetValues } from './render/helm-set.js'
 import { imageVersionProblem, parseImageReference, parseImageVersion } from './render/image.js'
 import { BUILT_IN_VARIABLES } from './render/placeholders.js'
 import { verifyUrlProblem, verifyUrlSecrets } from './verify/url-input.js'
-import type { DeployRequest, GitHubContext, Mode, OnPause, PlatformName, PreDeployCommand, VerifySettings } from './request.js'
+import { LIFECYCLE_STAGES, type DeployRequest, type GitHubContext, type Mode, type OnPause, type PlatformName, type PreDeployCommand, type VerifySettings } from './request.js'
 
 type Env = Record<string, string | undefined>
 
-const MODES: readonly Mode[] = ['deploy', 'rollback', 'render', 'continue']
+const MODES: readonly Mode[] = ['deploy', 'rollback', 'render', 'continue', 'follow']
 const ON_PAUSE: readonly OnPause[] = ['wait', 'exit', 'continue', 'verify']
 const PLATFORMS: readonly PlatformName[] = ['ecs', 'kubernetes']
 const TRUE = ['true', 'True', 'TRUE']
@@ -123,7 +123,7 @@ export function parseInputs(env: Env = process.env, registerSecret: (secret: str
 
   const serviceDeploymentArn = optional('service-deployment-arn')
   if (serviceDeploymentArn !== undefined) {
-    if (mode !== 'continue' && mode !== 'rollback') problems.add({ input: 'service-deployment-arn', message: "is only used with mode 'continue' or 'rollback'" })
+    if (mode !== 'continue' && mode !== 'rollback' && mode !== 'follow') problems.add({ input: 'service-deployment-arn', message: "is only used with mode 'continue', 'rollback' or 'follow'" })
     else if (!SERVICE_DEPLOYMENT_ARN.test(serviceDeploymentArn)) {
       problems.add({ input: 'service-deployment-arn', message: `'${serviceDeploymentArn}' is not an ECS service-deployment ARN (arn:aws:ecs:REGION:ACCOUNT:service-deployment/CLUSTER/SERVICE/ID)` })
     }
@@ -210,6 +210,7 @@ export function parseInputs(env: Env = process.env, registerSecret: (secret: str
       cluster: input('cluster') || 'default',
       onPause: oneOf('on-pause', ON_PAUSE, 'wait') ?? 'wait',
       serviceDeploymentArn,
+      handOffAt: handOffAt(mode, optional('hand-off-at'), input('wait'), problems),
       codedeployAppspec: optional('codedeploy-appspec'),
       desiredCount: integer('desired-count', 0),
       forceNewDeployment: boolean('force-new-deployment', false),
@@ -238,18 +239,34 @@ export function parseInputs(env: Env = process.env, registerSecret: (secret: str
   }
   // A deploy step shared by push and pull_request (`dry-run: ${{ github.event_name == 'pull_request' }}`)
   // keeps `pr-comment: true` on its deploys too, so there it is only a note; these modes never comment.
-  if (request.github.prComment && (mode === 'render' || mode === 'rollback' || mode === 'continue')) {
+  if (request.github.prComment && (mode === 'render' || mode === 'rollback' || mode === 'continue' || mode === 'follow')) {
     problems.add({ input: 'pr-comment', message: `comments the plan of a dry run on a pull request; mode '${mode}' has no plan to comment: drop pr-comment or use mode 'deploy' with dry-run: true` })
   }
   if (request.ecs.onPause === 'verify' && !verify) {
     problems.add({ input: 'on-pause', message: "'verify' runs verify-url or verify-command at the pause: set one of them" })
   }
   // `mode: render` shows the pre-deploy Job (Kubernetes) with the rest; it runs nothing.
-  if (mode === 'rollback' || mode === 'continue') {
+  if (mode === 'rollback' || mode === 'continue' || mode === 'follow') {
     if (preDeploy) problems.add({ input: 'pre-deploy-command', message: `runs before a deploy; mode '${mode}' never runs it` })
   }
   problems.throwIfAny()
   return request
+}
+
+/**
+ * `hand-off-at`: an ECS lifecycle stage at which a deploy stops waiting (status `in-progress`) and
+ * leaves the verdict to a later job (`mode: follow`).
+ */
+function handOffAt(mode: Mode, value: string | undefined, wait: string, problems: ProblemList): DeployRequest['ecs']['handOffAt'] {
+  if (value === undefined) return undefined
+  const stage = LIFECYCLE_STAGES.find(s => s === value.toUpperCase())
+  if (!stage) {
+    problems.add({ input: 'hand-off-at', message: `'${value}' is not an ECS lifecycle stage: use one of ${LIFECYCLE_STAGES.join(', ')} (BAKE_TIME hands off a long bake)` })
+    return undefined
+  }
+  if (mode !== 'deploy' && mode !== 'continue') problems.add({ input: 'hand-off-at', message: `is used with mode 'deploy' or 'continue'; mode '${mode}' follows to the end` })
+  if (FALSE.includes(wait)) problems.add({ input: 'hand-off-at', message: "stops waiting at a stage; with wait: false nothing is waited for: drop one of them" })
+  return stage
 }
 
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/

@@ -3,9 +3,20 @@ import type { ImageVersion } from './render/image.js'
 export type PlatformName = 'ecs' | 'kubernetes'
 /**
  * `continue`: continue a paused ECS service deployment (a PAUSE lifecycle hook), then wait for it like
- * any deploy.
+ * any deploy. `follow`: in a later job, follow the ECS service deployment an earlier run handed off
+ * (`hand-off-at`) to its end, and give the verdict.
  */
-export type Mode = 'deploy' | 'rollback' | 'render' | 'continue'
+export type Mode = 'deploy' | 'rollback' | 'render' | 'continue' | 'follow'
+
+/**
+ * The lifecycle stages of an ECS service deployment, in the order a deployment passes them (the API
+ * reference's ServiceDeploymentLifecycleStage).
+ */
+export const LIFECYCLE_STAGES = [
+  'RECONCILE_SERVICE', 'PRE_SCALE_UP', 'SCALE_UP', 'POST_SCALE_UP', 'TEST_TRAFFIC_SHIFT', 'POST_TEST_TRAFFIC_SHIFT',
+  'PRODUCTION_TRAFFIC_SHIFT', 'POST_PRODUCTION_TRAFFIC_SHIFT', 'BAKE_TIME', 'CLEAN_UP'
+] as const
+export type LifecycleStage = (typeof LIFECYCLE_STAGES)[number]
 
 /** Everything a run needs, parsed and validated from the action inputs before any network call. */
 export interface DeployRequest {
@@ -95,8 +106,16 @@ export interface EcsSettings {
   cluster: string
   /** `on-pause` (default `wait`). */
   onPause: OnPause
-  /** For `mode: continue` and `mode: rollback`: the service deployment to act on; default the latest in flight. */
+  /**
+   * For `mode: continue` and `mode: rollback`: the service deployment to act on; default the latest in
+   * flight. For `mode: follow`: the one an earlier run handed off; default the service's current one.
+   */
   serviceDeploymentArn?: string
+  /**
+   * `hand-off-at`: stop waiting once the service deployment reaches this stage (or a later one), with
+   * status `in-progress`; a later job follows it with `mode: follow`.
+   */
+  handOffAt?: LifecycleStage
   /** CodeDeploy-controlled services: an AppSpec file whose `Hooks` are added to the one built from the service. */
   codedeployAppspec?: string
   desiredCount?: number

@@ -12,8 +12,8 @@ import type { Platform } from '../rollout/platform.js'
  */
 export async function choosePlatform(request: DeployRequest): Promise<PlatformName> {
   if (request.platform) return request.platform
-  // Only ECS service deployments pause, and only they can be continued.
-  if (request.mode === 'continue') return 'ecs'
+  // Only ECS service deployments pause or are handed off, and only they can be continued or followed.
+  if (request.mode === 'continue' || request.mode === 'follow') return 'ecs'
   if (request.template) {
     // A glob can only be a set of manifests.
     if (/[*?[]/.test(request.template)) return 'kubernetes'

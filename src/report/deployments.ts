@@ -138,9 +138,33 @@ export function createDeploymentRecorder(request: DeployRequest, platform: Platf
     )
   }
 
+  /**
+   * `mode: follow`: the Deployment the run that handed off left `in_progress`, found by environment, our
+   * payload for this service, and its last status naming the service deployment (handOffDescription).
+   * A scheduled workflow has no outputs of that run to pass on; GitHub and ECS are where it is written.
+   */
+  async function findHandedOff(arn: string): Promise<void> {
+    const key = handOffKey(arn)
+    const listed = await call(`list the GitHub Deployments of environment '${environment}'`, (octokit, signal) =>
+      octokit.rest.repos.listDeployments({ owner, repo, environment, per_page: 30, request: { signal } }))
+    const ours = (listed?.data ?? []).filter(d => isOurPayload(d.payload) && payloadService(d.payload) === request.service)
+    for (const candidate of ours.slice(0, 10)) {
+      const statuses = await call(`read the statuses of GitHub Deployment ${candidate.id}`, (octokit, signal) =>
+        octokit.rest.repos.listDeploymentStatuses({ owner, repo, deployment_id: candidate.id, per_page: 1, request: { signal } }))
+      const last = statuses?.data[0]
+      if (last?.state === 'in_progress' && (last.description ?? '').includes(key)) {
+        deploymentId = candidate.id
+        log.info(`GitHub Deployment ${candidate.id} (${environment}) was left in_progress by the run that handed off ${key}: this run finishes it`)
+        return
+      }
+    }
+    if (!gaveUp) log.info(`No GitHub Deployment in environment '${environment}' is in_progress for ${key}: this run records none`)
+  }
+
   return {
     async started(plan) {
       if (deploymentId !== undefined) return
+      if (request.mode === 'follow') return plan.follows ? findHandedOff(plan.follows) : undefined
       await warnOfJobDeployment()
       const image = plan.images.map(change => change.next).join(', ')
       const rollback = request.mode === 'rollback'
@@ -180,6 +204,8 @@ export function createDeploymentRecorder(request: DeployRequest, platform: Platf
       if (options.cancel?.aborted) return setStatus('error', `cancelled: ${result.message}`)
       // Paused at a hook, not yet serving: the deployment stays in progress until a later step continues it.
       if (result.status === 'paused') return setStatus('in_progress', result.message)
+      // Handed to a later job: in progress until that job (mode: follow) finds it by this description.
+      if (result.status === 'in-progress') return setStatus('in_progress', handOffDescription(result))
       if (result.ok) return setStatus('success', result.message)
       // GitHub documents `inactive` as the state of a deployment that a newer one to the same environment
       // replaced (auto_inactive): that is a superseded run, and unlike `failure` it pages nobody. For a
@@ -222,6 +248,31 @@ function isOurPayload(payload: unknown): boolean {
     }
   }
   return typeof payload === 'object' && payload !== null && 'service' in payload
+}
+
+/** The words of a status that name a handed-off service deployment: `service deployment web/AbC`. */
+function handOffKey(arn: string): string {
+  return `service deployment ${arn.split('/').slice(-2).join('/')}`
+}
+
+/** The `in_progress` status of a hand-off: the key first, since GitHub cuts a description at 140 characters. */
+function handOffDescription(result: RunResult): string {
+  const arn = result.outputs['service-deployment-arn'] ?? ''
+  const stage = result.outputs['lifecycle-stage']
+  return `handed off: ${handOffKey(arn)}${stage ? ` at ${stage}` : ''}${result.revision ? ` (${shortRevision(result.revision)})` : ''}; mode 'follow' gives the verdict`
+}
+
+function payloadService(payload: unknown): unknown {
+  const parsed = typeof payload === 'string' ? safeJson(payload) : payload
+  return typeof parsed === 'object' && parsed !== null && 'service' in parsed ? (parsed as { service: unknown }).service : undefined
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
+  }
 }
 
 /** Names such as `production`, `prod`, `prod-eu`, `us-production`. */

@@ -10,6 +10,7 @@ const ICON: Record<RunResult['status'], string> = {
   'rolled-back': '↩️',
   superseded: '⏭️',
   paused: '⏸️',
+  'in-progress': '⏳',
   applied: '📤',
   rendered: '📄',
   'dry-run': '🔍'

@@ -12,9 +12,10 @@ import { isNotOurs } from './ownership.js'
 /**
  * `superseded`: another change replaced ours while we waited (nothing rolled back); `applied`: the
  * change was made and not waited for (`wait: false`); `paused`: the deployment waits at a PAUSE
- * lifecycle hook and `on-pause: exit` said to stop waiting (the step succeeds).
+ * lifecycle hook and `on-pause: exit` said to stop waiting (the step succeeds); `in-progress`: the
+ * deployment reached the stage `hand-off-at` names and a later job (`mode: follow`) gives its verdict.
  */
-export type RunStatus = 'succeeded' | 'failed' | 'rolled-back' | 'superseded' | 'paused' | 'applied' | 'rendered' | 'dry-run'
+export type RunStatus = 'succeeded' | 'failed' | 'rolled-back' | 'superseded' | 'paused' | 'in-progress' | 'applied' | 'rendered' | 'dry-run'
 
 /** What a run did, for the outputs, the job summary and the GitHub Deployment. */
 export interface RunResult {
@@ -53,9 +54,30 @@ export interface EngineHooks {
   beforeApply?(plan: Plan): Promise<void>
 }
 
+/** What every phase of one run shares: the request, its progress log and the run's cancellation. */
+interface RunContext {
+  request: DeployRequest
+  progress: Progress
+  cancelled: AbortSignal
+}
+
+/** The part of a result every phase adds to: the log, and the outputs known so far. */
+type SoFar = Omit<RunResult, 'status' | 'ok' | 'message'>
+
+/** A run that the change has been applied to: the plan, the rollout, and the result fields they give. */
+interface Applied {
+  plan: Plan
+  rollout: Rollout
+  /** The result fields so far; its outputs are read live (the rollout's grow while it waits). */
+  result: SoFar
+  /** A short name for messages (`web:7`). */
+  name: string
+}
+
 /**
- * The pipeline both platforms share: prepare -> apply -> wait -> react. The platform knows how; the
- * engine knows when, for how long, and what to do when a rollout fails.
+ * The pipeline both platforms share, in its phases: prepare -> before -> apply -> wait and verify ->
+ * react. The platform knows how; the engine knows when, for how long, and what to do when a rollout
+ * fails.
  */
 export async function runDeployment(
   request: DeployRequest,
@@ -64,68 +86,94 @@ export async function runDeployment(
   cancel?: AbortSignal,
   hooks: EngineHooks = {}
 ): Promise<RunResult> {
-  const base = { progress, reasons: progress.reasons, outputs: {} as Record<string, string> }
-  if (request.mode === 'render') {
-    progress.phase('Render')
-    const rendered = await platform.render()
-    const renderedPath = await writeRendered(request, rendered.fileName, rendered.text)
-    // The file holds everything; the log only what anyone who can read the run may see.
-    progress.step(`rendered ${renderedPath}:\n${rendered.redactedText.trimEnd()}`)
-    return { ...base, status: 'rendered', ok: true, images: rendered.images, renderedPath, message: `rendered ${renderedPath}; nothing was changed` }
-  }
+  const base: SoFar = { progress, reasons: progress.reasons, outputs: {}, images: [] }
+  if (request.mode === 'render') return renderOnly(request, platform, base)
+  const { plan, planned } = await preparePhase(request, platform, base)
+  if (request.dryRun) return dryRunResult(plan, planned)
 
+  // A cancellation that came while validating stops here, before anything changes.
+  const run: RunContext = { request, progress, cancelled: cancel ?? new AbortController().signal }
+  if (run.cancelled.aborted) throw run.cancelled.reason
+  await hooks.beforeApply?.(plan)
+  const before = await beforePhase(run, plan, planned)
+  if ('status' in before) return before
+  const applied = await applyPhase(run, plan, before.outputs, planned)
+  if ('status' in applied) return applied
+  if (!request.wait) {
+    await housekeeping(applied.rollout, request, progress)
+    return { ...applied.result, status: 'applied', ok: true, message: `applied ${applied.name}; not waiting for the rollout (wait: false)` }
+  }
+  const outcome = await waitAndVerifyPhase(run, applied)
+  return reactPhase(run, applied, outcome)
+}
+
+/** `mode: render`: write and print the result; nothing is read from or changed on the server but the template's source. */
+async function renderOnly(request: DeployRequest, platform: Platform, base: SoFar): Promise<RunResult> {
+  base.progress.phase('Render')
+  const rendered = await platform.render()
+  const renderedPath = await writeRendered(request, rendered.fileName, rendered.text)
+  // The file holds everything; the log only what anyone who can read the run may see.
+  base.progress.step(`rendered ${renderedPath}:\n${rendered.redactedText.trimEnd()}`)
+  return { ...base, status: 'rendered', ok: true, images: rendered.images, renderedPath, message: `rendered ${renderedPath}; nothing was changed` }
+}
+
+/** Render and validate against the live system; the plan, and the result fields it gives. */
+async function preparePhase(request: DeployRequest, platform: Platform, base: SoFar): Promise<{ plan: Plan; planned: SoFar }> {
+  const { progress } = base
   progress.phase(request.dryRun ? 'Render and validate (dry run)' : 'Render and validate')
   const plan = await prepare(request, platform)
   progress.step(plan.description)
   if (plan.before) progress.step(`before the rollout: ${plan.before.description}`)
   const renderedPath = await writeRendered(request, plan.fileName, plan.text)
-  const planned = { ...base, images: plan.images, previousRevision: plan.previousRevision, renderedPath }
+  return { plan, planned: { ...base, images: plan.images, previousRevision: plan.previousRevision, renderedPath } }
+}
 
-  if (request.dryRun) {
-    const diff = await plan.dryRun()
-    const described = { description: plan.description, ...(plan.before ? { before: plan.before.description } : {}) }
-    return { ...planned, status: 'dry-run', ok: true, diff, objects: plan.dryRunObjects?.(), plan: described, message: `dry run: ${plan.checkedBy}; nothing was changed` }
-  }
+async function dryRunResult(plan: Plan, planned: SoFar): Promise<RunResult> {
+  const diff = await plan.dryRun()
+  const described = { description: plan.description, ...(plan.before ? { before: plan.before.description } : {}) }
+  return { ...planned, status: 'dry-run', ok: true, diff, objects: plan.dryRunObjects?.(), plan: described, message: `dry run: ${plan.checkedBy}; nothing was changed` }
+}
 
-  // A cancellation that came while validating stops here, before anything changes.
-  const cancelled = cancel ?? new AbortController().signal
-  if (cancelled.aborted) throw cancelled.reason
-  await hooks.beforeApply?.(plan)
-  let beforeOutputs: Record<string, string> = {}
-  if (plan.before) {
-    progress.phase(`Before the rollout: ${plan.before.description}`)
-    // What it runs may change things (a migration changes the database); the service it never touches.
-    progress.changing = true
-    const before = plan.before
-    const outcome = await withDeadline(request.preDeploy?.timeoutMs ?? request.timeoutMs, progress, cancelled, async context => {
-      try {
-        return await before.run(context)
-      } catch (error) {
-        const stopped = context.deadline.stoppedBy
-        return { state: stopped === 'cancelled' ? 'cancelled' : stopped === 'timeout' ? 'timed-out' : 'failed', reason: errorMessage(error), outputs: {} } as const
-      }
-    })
-    beforeOutputs = outcome.outputs
-    if (outcome.state !== 'succeeded') {
-      const reason = outcome.reason ?? outcome.state
-      progress.reason(`the pre-deploy step ${outcome.state === 'timed-out' ? 'timed out' : outcome.state}: ${reason}`, { headline: true })
-      return { ...planned, outputs: beforeOutputs, status: 'failed', ok: false, message: `the pre-deploy step ${outcome.state === 'timed-out' ? 'timed out' : outcome.state} (${reason}); the service was not changed` }
+/** The step before the change (a migration): its outputs, or the failed run's result when it did not succeed. */
+async function beforePhase(run: RunContext, plan: Plan, planned: SoFar): Promise<{ outputs: Record<string, string> } | RunResult> {
+  const { request, progress, cancelled } = run
+  if (!plan.before) return { outputs: {} }
+  progress.phase(`Before the rollout: ${plan.before.description}`)
+  // What it runs may change things (a migration changes the database); the service it never touches.
+  progress.changing = true
+  const before = plan.before
+  const outcome = await withDeadline(request.preDeploy?.timeoutMs ?? request.timeoutMs, progress, cancelled, async context => {
+    try {
+      return await before.run(context)
+    } catch (error) {
+      const stopped = context.deadline.stoppedBy
+      return { state: stopped === 'cancelled' ? 'cancelled' : stopped === 'timeout' ? 'timed-out' : 'failed', reason: errorMessage(error), outputs: {} } as const
     }
-    progress.step('the pre-deploy step succeeded')
+  })
+  if (outcome.state !== 'succeeded') {
+    const reason = outcome.reason ?? outcome.state
+    const what = `the pre-deploy step ${outcome.state === 'timed-out' ? 'timed out' : outcome.state}`
+    progress.reason(`${what}: ${reason}`, { headline: true })
+    return { ...planned, outputs: outcome.outputs, status: 'failed', ok: false, message: `${what} (${reason}); the service was not changed` }
   }
+  progress.step('the pre-deploy step succeeded')
+  return { outputs: outcome.outputs }
+}
+
+/** Makes the change; a fresh read that found someone else's deploy refuses it (`mode: rollback` / `continue` / `follow`). */
+async function applyPhase(run: RunContext, plan: Plan, beforeOutputs: Record<string, string>, planned: SoFar): Promise<Applied | RunResult> {
+  const { progress, cancelled } = run
   progress.phase('Apply')
   progress.changing = true
   let rollout: Rollout
   try {
     rollout = await plan.apply(progress, cancelled)
   } catch (error) {
-    // `mode: rollback` / `continue` act on what runs now: a fresh read that found someone else's deploy refuses it.
     if (!isNotOurs(error)) throw error
     progress.reason(error.message, { headline: true })
     return { ...planned, outputs: beforeOutputs, status: error.superseded ? 'superseded' : 'failed', ok: false, message: `${error.message}; nothing was changed` }
   }
-  // The rollout's outputs grow while it waits (a service deployment found late): read them live.
-  const applied = {
+  const result: SoFar = {
     ...planned,
     // Read again at apply (a deploy that landed during the pre-deploy step): what a rollback returns to.
     previousRevision: rollout.previousRevision ?? planned.previousRevision,
@@ -134,41 +182,51 @@ export async function runDeployment(
       return { ...beforeOutputs, ...rollout.outputs }
     }
   }
-  if (!request.wait) {
-    await housekeeping(rollout, request, progress)
-    return { ...applied, status: 'applied', ok: true, message: `applied ${rollout.label ?? rollout.revision}; not waiting for the rollout (wait: false)` }
-  }
+  return { plan, rollout, result, name: rollout.label ?? rollout.revision }
+}
 
-  progress.phase(`Wait for ${rollout.label ?? rollout.revision}`)
+/** Waits for the rollout, then runs the verification (unless it ran at a pause already): one outcome. */
+async function waitAndVerifyPhase(run: RunContext, { plan, rollout, name }: Applied): Promise<WaitOutcome> {
+  const { request, progress, cancelled } = run
+  progress.phase(`Wait for ${name}`)
   let verified = false
   const verifyNow = async (deadline: WaitContext['deadline']): Promise<{ ok: true } | { ok: false; reason: string }> => {
     verified = true
     return verifyRollout(request.verify!, verifyEnvironment(request, rollout, plan.images), { deadline, progress, cancel: cancelled })
   }
-  let outcome = await withDeadline(request.timeoutMs, progress, cancelled, context =>
+  const outcome = await withDeadline(request.timeoutMs, progress, cancelled, context =>
     waitFor(rollout, request.verify && request.ecs.onPause === 'verify' ? { ...context, verifyAtPause: () => verifyNow(context.deadline) } : context)
   )
-  const name = rollout.label ?? rollout.revision
-  const objects = (): ObjectState[] | undefined => rollout.objects?.()
-  if (outcome.state === 'succeeded' && request.verify && !verified) {
-    // A check that fails is a failed rollout, rolled back like any other; it has its own deadline.
-    progress.phase(`Verify ${name}`)
-    const check = await withDeadline(request.verify.timeoutMs, progress, cancelled, context => verifyNow(context.deadline))
-    if (!check.ok) outcome = { state: cancelled.aborted ? 'cancelled' : 'failed', reason: `verification failed: ${check.reason}` }
-    else progress.step('verification passed')
-  }
+  if (outcome.state !== 'succeeded' || !request.verify || verified) return outcome
+  // A check that fails is a failed rollout, rolled back like any other; it has its own deadline.
+  progress.phase(`Verify ${name}`)
+  const check = await withDeadline(request.verify.timeoutMs, progress, cancelled, context => verifyNow(context.deadline))
+  if (!check.ok) return { state: cancelled.aborted ? 'cancelled' : 'failed', reason: `verification failed: ${check.reason}` }
+  progress.step('verification passed')
+  return outcome
+}
+
+/** The verdict: success, a pause or hand-off, or a failure, superseded or cancelled run; a failure is rolled back. */
+async function reactPhase(run: RunContext, applied: Applied, outcome: WaitOutcome): Promise<RunResult> {
+  const { request, progress } = run
+  const { rollout, name } = applied
+  const settled = { ...applied.result, objects: rollout.objects?.() }
   if (outcome.state === 'succeeded') {
     await housekeeping(rollout, request, progress)
     const verb = request.mode === 'rollback' ? 'rolled back to' : 'deployed'
     const note = outcome.note ? ` (${outcome.note})` : ''
-    return { ...applied, objects: objects(), status: 'succeeded', ok: true, message: `${verb} ${name} in ${formatDuration(progress.elapsedMs())}${note}` }
+    return { ...settled, status: 'succeeded', ok: true, message: `${verb} ${name} in ${formatDuration(progress.elapsedMs())}${note}` }
   }
   if (outcome.state === 'paused') {
     progress.step(outcome.reason)
-    return { ...applied, objects: objects(), status: 'paused', ok: true, message: `${name} is paused: ${outcome.reason}` }
+    return { ...settled, status: 'paused', ok: true, message: `${name} is paused: ${outcome.reason}` }
+  }
+  if (outcome.state === 'handed-off') {
+    progress.step(outcome.reason)
+    return { ...settled, status: 'in-progress', ok: true, message: `${name} is still rolling out, handed to a later job: ${outcome.reason}` }
   }
   progress.reason(outcome.reason, { headline: true })
-  const failed = { ...applied, objects: objects(), status: 'failed' as const, ok: false }
+  const failed: RunResult = { ...settled, status: 'failed', ok: false, message: '' }
   if (outcome.state === 'superseded') {
     // What runs now is someone else's change: never undo it, whatever rollback-on-failure says.
     return { ...failed, status: 'superseded', message: `${name} was superseded while rolling out: ${outcome.reason}; nothing was rolled back` }
@@ -177,7 +235,12 @@ export async function runDeployment(
     return { ...failed, message: `cancelled while rolling out ${name}: ${outcome.reason}; it was left as it stood, nothing was rolled back` }
   }
   if (request.mode === 'rollback') return { ...failed, message: `the rollback to ${name} did not become healthy: ${outcome.reason}` }
+  return rollBack(run, applied, outcome, failed)
+}
 
+/** After a failed rollout: the platform's own rollback, or ours (rollback-on-failure), waited for under a fresh deadline. */
+async function rollBack(run: RunContext, { rollout, name }: Applied, outcome: { reason: string; platformRollback?: Rollout }, failed: RunResult): Promise<RunResult> {
+  const { request, progress, cancelled } = run
   progress.phase('Roll back')
   let by: 'action' | 'platform' = 'action'
   let undoError: unknown
@@ -212,8 +275,12 @@ export async function runDeployment(
     return { ...failed, message: `the rollout of ${name} failed: ${outcome.reason}; it could not be rolled back (${errorMessage(undoError)})` }
   }
   if (!restored) return { ...failed, message: `the rollout of ${name} failed: ${outcome.reason} (rollback-on-failure is off)` }
+  return rolledBackResult(progress, name, outcome.reason, { ...restored, by }, failed)
+}
 
-  const { restore } = restored
+/** The verdict on the rollback: healthy, not healthy, cut short by the cancellation, or superseded. */
+function rolledBackResult(progress: Progress, name: string, why: string, restored: { restore: Rollout; outcome: WaitOutcome; by: 'action' | 'platform' }, failed: RunResult): RunResult {
+  const { restore, by } = restored
   const healthy = restored.outcome.state === 'succeeded'
   const restoredName = restore.label ?? restore.revision
   if (restored.outcome.state === 'cancelled') {
@@ -222,7 +289,7 @@ export async function runDeployment(
     return {
       ...failed,
       rollback: { revision: restore.revision, by, healthy: false, unknown: 'cancelled' },
-      message: `the rollout of ${name} failed (${outcome.reason}); the rollback to ${restoredName} was started, then the run was cancelled before it finished: the rollback was in progress and its health is unknown`
+      message: `the rollout of ${name} failed (${why}); the rollback to ${restoredName} was started, then the run was cancelled before it finished: the rollback was in progress and its health is unknown`
     }
   }
   if (restored.outcome.state === 'superseded') {
@@ -232,17 +299,17 @@ export async function runDeployment(
       ...failed,
       status: 'superseded',
       rollback: { revision: restore.revision, by, healthy: false, unknown: 'superseded' },
-      message: `the rollout of ${name} failed (${outcome.reason}); the rollback to ${restoredName} was superseded by another deploy (${restored.outcome.reason}); nothing more was rolled back`
+      message: `the rollout of ${name} failed (${why}); the rollback to ${restoredName} was superseded by another deploy (${restored.outcome.reason}); nothing more was rolled back`
     }
   }
-  if (restored.outcome.state !== 'succeeded') progress.reason(`the rollback to ${restoredName} did not become healthy either: ${restored.outcome.reason}`)
+  if (!healthy) progress.reason(`the rollback to ${restoredName} did not become healthy either: ${'reason' in restored.outcome ? restored.outcome.reason : restored.outcome.state}`)
   return {
     ...failed,
     status: healthy ? 'rolled-back' : 'failed',
     rollback: { revision: restore.revision, by, healthy },
     message: healthy
-      ? `the rollout of ${name} failed (${outcome.reason}); ${restoredName} is back and healthy`
-      : `the rollout of ${name} failed (${outcome.reason}), and so did the rollback to ${restoredName}`
+      ? `the rollout of ${name} failed (${why}); ${restoredName} is back and healthy`
+      : `the rollout of ${name} failed (${why}), and so did the rollback to ${restoredName}`
   }
 }
 
@@ -256,9 +323,13 @@ async function housekeeping(rollout: Rollout, request: DeployRequest, progress: 
   }
 }
 
-/** The plan for the mode; `continue` only where the platform has pauses to continue. */
+/** The plan for the mode; `continue` and `follow` only where the platform has pauses and hand-offs. */
 async function prepare(request: DeployRequest, platform: Platform): Promise<Plan> {
   if (request.mode === 'rollback') return platform.prepareRollback()
+  if (request.mode === 'follow') {
+    if (!platform.prepareFollow) throw new UserError({ input: 'mode', message: `mode 'follow' follows an ECS service deployment handed off with hand-off-at; ${platform.name} deployments are not handed off: use mode 'deploy'` })
+    return platform.prepareFollow()
+  }
   if (request.mode !== 'continue') return platform.prepareDeploy()
   if (!platform.prepareContinue) {
     throw new UserError({ input: 'mode', message: `mode 'continue' continues a paused ECS service deployment; ${platform.name} deployments do not pause: use mode 'deploy'` })

@@ -20,6 +20,11 @@ export interface Platform {
    * nothing. A platform without pauses leaves it out and the engine says the mode is not for it.
    */
   prepareContinue?(): Promise<Plan>
+  /**
+   * `mode: follow`: finds the deployment an earlier run handed off (`hand-off-at`), to follow it to its
+   * end; changes nothing. A platform that never hands off leaves it out.
+   */
+  prepareFollow?(): Promise<Plan>
 }
 
 /** One object the run applied or pruned, with its state, for the summary's object table. */
@@ -67,6 +72,11 @@ export interface Plan extends Rendered {
    * the service itself is untouched whatever it does. Absent when there is nothing to run.
    */
   before?: BeforeStep
+  /**
+   * `mode: follow`: the deployment (ECS service-deployment ARN) an earlier run handed off and this plan
+   * follows; that run's GitHub Deployment is finished by this one.
+   */
+  follows?: string
   /** Makes the change. `signal` is the run's cancellation: it aborts calls in flight. */
   apply(progress: Progress, signal: AbortSignal): Promise<Rollout>
 }
@@ -151,6 +161,16 @@ export type WaitOutcome =
        */
       state: 'paused'
       /** One line: where it paused (stage, hook) and how to continue it. */
+      reason: string
+    }
+  | {
+      /**
+       * The deployment reached the stage `hand-off-at` names (a long bake, a PAUSE hook that may hold for
+       * days): the step succeeds with status `in-progress`, and a later job (`mode: follow`) follows the
+       * same deployment to its end and gives the verdict.
+       */
+      state: 'handed-off'
+      /** One line: where it stands, and what the later job needs to follow it. */
       reason: string
     }
   | {

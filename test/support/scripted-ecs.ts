@@ -75,8 +75,11 @@ export async function startScriptedEcs(options: ScriptedEcsOptions = {}): Promis
       : new EcsError('ServerException', 'Service Unavailable. Please try again later.', 503)
   }
   const calls: RecordedCall[] = []
+  /** Time skipped by `POST /_scripted/skip`: the endpoint's clock runs that far ahead of ours. */
+  let skippedMs = 0
+  const now = () => Date.now() + skippedMs
   const settledAt = (id: string) => {
-    state.advance(Date.now())
+    state.advance(now())
     return state.settled.get(id)
   }
 
@@ -85,20 +88,26 @@ export async function startScriptedEcs(options: ScriptedEcsOptions = {}): Promis
     for await (const chunk of req) chunks.push(chunk as Buffer)
     if (req.method === 'GET' && req.url === '/_scripted/calls') return send(res, 200, calls, 'application/json')
     if (req.method === 'GET' && req.url === '/_scripted/settled') {
-      state.advance(Date.now())
+      state.advance(now())
       return send(res, 200, Object.fromEntries(state.settled), 'application/json')
     }
     if (req.method === 'POST' && req.url === '/_scripted/stop-task') {
       // ECS itself stops a task (a Fargate Spot interruption): {task, stopCode, stoppedReason}.
-      state.advance(Date.now())
+      state.advance(now())
       try {
         return send(res, 200, hooks.stopFromEcs!(JSON.parse(Buffer.concat(chunks).toString('utf8'))), 'application/json')
       } catch (e) {
         return send(res, 400, { message: String(e) }, 'application/json')
       }
     }
+    if (req.method === 'POST' && req.url === '/_scripted/skip') {
+      // Hours of bake pass at once ({ms}): a later job that follows a long bake, without a test that sleeps.
+      skippedMs += Number(JSON.parse(Buffer.concat(chunks).toString('utf8')).ms) || 0
+      state.advance(now())
+      return send(res, 200, { skippedMs }, 'application/json')
+    }
     if (req.method !== 'POST' || (req.url ?? '/').split('?')[0] !== '/') return send(res, 404, { message: 'Not found' }, 'application/json')
-    const at = Date.now()
+    const at = now()
     const target = String(req.headers['x-amz-target'] ?? '')
     const operation = target.startsWith(PREFIX) ? target.slice(PREFIX.length) : target
     let input: Obj = {}

@@ -20,6 +20,7 @@ import { ifOurs } from '../../rollout/ownership.js'
 import type { CodeDeployApi } from './codedeploy/client.js'
 import { describeStrategy, timeoutWarning } from './service-deployment.js'
 import { continuePlan, rollbackInFlightPlan } from './service-deployment-modes.js'
+import { followPlan } from './handoff/follow.js'
 
 // ECS has no dry run of RegisterTaskDefinition or UpdateService: say what was checked, and no more.
 const ECS_CHECKS = 'the template, the service, its deployment controller and the task definitions were checked against ECS (ECS itself has no dry run of a deployment)'
@@ -128,7 +129,7 @@ export function createEcsPlatform(request: DeployRequest, client = new EcsApi(re
       }
       // What ECS will do with the change (strategy, bake, hooks, alarms), and whether `timeout` covers it.
       const strategy = describeStrategy(current)
-      const tooShort = request.wait ? timeoutWarning(strategy, request.timeoutMs) : undefined
+      const tooShort = request.wait && !request.ecs.handOffAt ? timeoutWarning(strategy, request.timeoutMs) : undefined
       if (tooShort) core.warning(tooShort)
       return {
         ...rendered,
@@ -154,6 +155,7 @@ export function createEcsPlatform(request: DeployRequest, client = new EcsApi(re
           )
           rollout.keepRevisions = request.ecs.keepRevisions
           rollout.onPause = request.ecs.onPause
+          rollout.handOffAt = request.ecs.handOffAt
           return rollout
         }
       }
@@ -161,6 +163,10 @@ export function createEcsPlatform(request: DeployRequest, client = new EcsApi(re
 
     async prepareContinue(): Promise<Plan> {
       return continuePlan(api, request, await liveService({ deployable: true }))
+    },
+
+    async prepareFollow(): Promise<Plan> {
+      return followPlan(api, request, await liveService({ deployable: true }))
     },
 
     async prepareRollback(): Promise<Plan> {

@@ -1,5 +1,5 @@
 import type { Deployment, Service } from '@aws-sdk/client-ecs'
-import type { OnPause } from '../../request.js'
+import type { LifecycleStage, OnPause } from '../../request.js'
 import type { Rollout, WaitContext, WaitOutcome } from '../../rollout/platform.js'
 import { pollRollout, type Observation } from '../../rollout/poll-loop.js'
 import type { Progress } from '../../rollout/progress.js'
@@ -53,11 +53,13 @@ export class EcsRollout implements Rollout, FollowedRollout {
   readonly previousRevision?: string
   readonly outputs: Record<string, string>
   readonly api: EcsApi
-  private readonly service: string
+  protected readonly service: string
   /** The service deployment our update started: found, followed, or unavailable (the old rules then). */
   readonly follow: ServiceDeploymentFollow
   /** `on-pause`: what to do at a PAUSE lifecycle hook. */
   onPause: OnPause = 'wait'
+  /** `hand-off-at`: the stage at which to stop waiting and leave the verdict to a later job. */
+  handOffAt?: LifecycleStage
   private readonly deploymentId: string | undefined
   /** The deployment followed now: ours, or someone else's redeploy of our revision. */
   private following: string | undefined

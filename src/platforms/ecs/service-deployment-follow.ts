@@ -1,6 +1,6 @@
 import type { Service, ServiceDeployment } from '@aws-sdk/client-ecs'
 import { errorMessage } from '../../errors.js'
-import type { OnPause } from '../../request.js'
+import type { LifecycleStage, OnPause } from '../../request.js'
 import { formatDuration } from '../../rollout/deadline.js'
 import type { Rollout, WaitContext, WaitOutcome } from '../../rollout/platform.js'
 import { pollRollout, type Observation } from '../../rollout/poll-loop.js'
@@ -10,6 +10,7 @@ import { ServiceDeploymentsUnavailable, type EcsApi } from './client.js'
 import { ifOurs, type Proof } from '../../rollout/ownership.js'
 import type { ServiceDeploymentRead } from './ownership.js'
 import { OurServiceDeployment, type OurCall } from './service-deployment-ours.js'
+import { handOffReason } from './handoff/stage.js'
 import { allTargetTasksUp, assessServiceDeployment, bakeOf, IN_FLIGHT, serviceDeploymentLine, shortId, whyRolledBack } from './service-deployment.js'
 
 /** What the follower needs of the rollout it serves (EcsRollout): the service read, the old rules' verdicts. */
@@ -20,6 +21,8 @@ export interface FollowedRollout {
   readonly previousRevision?: string
   readonly outputs: Record<string, string>
   readonly onPause: OnPause
+  /** `hand-off-at`: stop waiting at this stage (status `in-progress`); a later job follows it. */
+  readonly handOffAt?: LifecycleStage
   /** Describes the service, prints its new events, and judges its deployments[] as the old rules do. */
   readService(context: WaitContext): Promise<{ service: Service; assessment: Assessment; taskFailure?: WaitOutcome }>
   /** Someone else's deployment replaced ours: the one-line reason, naming who. */
@@ -185,6 +188,8 @@ export class ServiceDeploymentFollow {
       this.serviceReadAt = now
     }
     const id = shortId(sd)
+    const handOff = handOffReason(rollout.handOffAt, sd)
+    if (handOff) return { outcome: { state: 'handed-off', reason: handOff }, changed: true, nearlyDone: false, status: handOff }
     switch (verdict.kind) {
       case 'succeeded': {
         progress.step(`deployment ${rollout.followedDeployment ?? ''} completed: service deployment ${id} SUCCESSFUL, ${verdict.line}`)
