@@ -46,6 +46,11 @@ function hasRevision(taskDefinition: string): boolean {
  * it runs now. Found is not yet moved: `moveScheduledTasks` reads each again right before its call.
  */
 export async function findScheduledTasks(api: ScheduledTasksApi, clusterArn: string, family: string): Promise<Found[]> {
+  return [...(await findRuleTargets(api, clusterArn, family)), ...(await findSchedules(api, clusterArn, family))]
+}
+
+/** The ECS targets of EventBridge rules that run `family` in `clusterArn`. */
+async function findRuleTargets(api: ScheduledTasksApi, clusterArn: string, family: string): Promise<Found[]> {
   const found: Found[] = []
   for (const { rule, target } of await api.ruleTargets(clusterArn)) {
     const taskDefinition = target.EcsParameters?.TaskDefinitionArn
@@ -63,6 +68,12 @@ export async function findScheduledTasks(api: ScheduledTasksApi, clusterArn: str
       move: (owned, to) => api.putTarget(owned, rule, { ...latest!, EcsParameters: { ...latest!.EcsParameters, TaskDefinitionArn: to } })
     })
   }
+  return found
+}
+
+/** The EventBridge Scheduler schedules (every group) that run `family` in `clusterArn`. */
+async function findSchedules(api: ScheduledTasksApi, clusterArn: string, family: string): Promise<Found[]> {
+  const found: Found[] = []
   for (const schedule of await api.schedulesOf(clusterArn)) {
     const taskDefinition = schedule.Target?.EcsParameters?.TaskDefinitionArn
     if (!taskDefinition || familyOf(taskDefinition) !== family) continue
@@ -114,7 +125,15 @@ export function updateInput(schedule: Schedule, taskDefinition: string): UpdateS
  */
 export async function moveScheduledTasks(api: ScheduledTasksApi, move: ScheduledTasksMove, progress: Progress, found?: Found[]): Promise<ObjectState[]> {
   const family = familyOf(move.to)
-  const tasks = found ?? (await findScheduledTasks(api, move.clusterArn, family))
+  // Rules and schedules are found apart: a role allowed one API and not the other still moves what it may.
+  const search = async (what: string, find: () => Promise<Found[]>): Promise<Found[]> => find().catch((error: unknown) => {
+    progress.reason(`update-scheduled-tasks: the ${what} of ${family} could not be found, so none was moved (the deploy itself succeeded; move them by hand): ${errorMessage(error)}`)
+    return []
+  })
+  const tasks = found ?? [
+    ...(await search('EventBridge rules', () => findRuleTargets(api, move.clusterArn, family))),
+    ...(await search('EventBridge Scheduler schedules', () => findSchedules(api, move.clusterArn, family)))
+  ]
   if (tasks.length === 0) {
     progress.step(`update-scheduled-tasks: no EventBridge rule or schedule runs ${family} in cluster ${shortArn(move.clusterArn)}`)
     return []
