@@ -16,6 +16,8 @@ import { ListTargetsByRuleCommand, PutRuleCommand, PutTargetsCommand, type Targe
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals'
 import { findScheduledTasks, moveScheduledTasks, ScheduledTasksApi } from '../../src/platforms/ecs/scheduled/index.js'
 import { Progress } from '../../src/rollout/progress.js'
+import { parseInputs } from '../../src/inputs.js'
+import { summaryMarkdown } from '../../src/report/summary.js'
 import { startMoto, type MotoServer } from '../../test/support/moto.js'
 import { startScriptedEcs } from '../../test/support/scripted-ecs.js'
 import { CREDENTIALS, REGION, runEcs } from '../helpers/run.js'
@@ -130,9 +132,9 @@ describe('scheduled tasks on moto', () => {
     const rows = await moveScheduledTasks(api, { clusterArn: CLUSTER, from: td('web:1'), to: td('web:2') }, progress)
 
     expect(rows).toEqual(expect.arrayContaining([
-      { ref: 'rule/nightly (target nightly-task)', state: 'moved web:1 -> web:2' },
-      { ref: 'schedule/default/report', state: 'moved web:1 -> web:2' },
-      { ref: 'schedule/jobs/cleanup', state: 'moved web:1 -> web:2' },
+      { ref: 'rule/nightly (target nightly-task)', state: 'moved from web:1 to web:2' },
+      { ref: 'schedule/default/report', state: 'moved from web:1 to web:2' },
+      { ref: 'schedule/jobs/cleanup', state: 'moved from web:1 to web:2' },
       { ref: 'rule/pinned (target pinned-task)', state: expect.stringMatching(/^left alone: rule\/pinned \(target pinned-task\) runs web:0 \(another revision\), not web:1 that this run replaced/) },
       { ref: 'schedule/default/latest', state: expect.stringMatching(/^left alone: names the family web without a revision/) }
     ]))
@@ -237,17 +239,20 @@ describe('update-scheduled-tasks in a deploy (scripted ECS, moto for EventBridge
       expect(deployed.result).toMatchObject({ status: 'succeeded', ok: true })
       expect(deployed.result!.revision).toBe(td('web:2'))
       expect(deployed.result!.objects).toEqual([
-        { ref: 'rule/nightly (target nightly-task)', state: 'moved web:1 -> web:2' },
-        { ref: 'schedule/default/report', state: 'moved web:1 -> web:2' }
+        { ref: 'rule/nightly (target nightly-task)', state: 'moved from web:1 to web:2' },
+        { ref: 'schedule/default/report', state: 'moved from web:1 to web:2' }
       ])
       expect(await ruleTaskDefinition('nightly')).toBe(td('web:2'))
       expect((await readSchedule('report')).Target?.EcsParameters?.TaskDefinitionArn).toBe(td('web:2'))
+      expect(deployed.log.some(line => /scheduled task schedule\/default\/report moved from web:1 to web:2/.test(line))).toBe(true)
+      const summary = summaryMarkdown(deployed.result!, parseInputs({ INPUT_SERVICE: 'web', 'INPUT_IMAGE-TAG': '1.1.0' }), 'ecs')
+      expect(summary).toContain('| `schedule/default/report` | moved from web:1 to web:2 |')
 
       const rolledBack = await runEcs(ecs.endpoint, { service: 'web', mode: 'rollback', timeout: '30s', 'update-scheduled-tasks': 'true' })
       expect(rolledBack.result).toMatchObject({ status: 'succeeded', ok: true, revision: td('web:1') })
       expect(rolledBack.result!.objects).toEqual([
-        { ref: 'rule/nightly (target nightly-task)', state: 'moved web:2 -> web:1' },
-        { ref: 'schedule/default/report', state: 'moved web:2 -> web:1' }
+        { ref: 'rule/nightly (target nightly-task)', state: 'moved from web:2 to web:1' },
+        { ref: 'schedule/default/report', state: 'moved from web:2 to web:1' }
       ])
       expect(await ruleTaskDefinition('nightly')).toBe(td('web:1'))
       expect((await readSchedule('report')).Target?.EcsParameters?.TaskDefinitionArn).toBe(td('web:1'))
@@ -279,7 +284,7 @@ describe('update-scheduled-tasks in a deploy (scripted ECS, moto for EventBridge
       expect(deployed.result).toMatchObject({ status: 'succeeded', ok: true })
       expect(deployed.result!.reasons.join('\n')).toMatch(/update-scheduled-tasks: the EventBridge rules of web could not be found, so none was moved \(the deploy itself succeeded; move them by hand\): could not list the EventBridge rules that target cluster .*cluster\/default: .*not authorized to perform: events:ListRuleNamesByTarget/)
       expect(deployed.log.some(line => line.startsWith('warning: update-scheduled-tasks'))).toBe(true)
-      expect(deployed.result!.objects).toEqual([{ ref: 'schedule/default/report', state: 'moved web:1 -> web:2' }])
+      expect(deployed.result!.objects).toEqual([{ ref: 'schedule/default/report', state: 'moved from web:1 to web:2' }])
       expect((await readSchedule('report')).Target?.EcsParameters?.TaskDefinitionArn).toBe(td('web:2'))
     } finally {
       await ecs.close()

@@ -151,7 +151,7 @@ export async function moveScheduledTasks(api: ScheduledTasksApi, move: Scheduled
     try {
       await ifOurs(action, () => proveRunsReplaced(task, move), owned => task.move(owned, move.to))
       progress.step(`scheduled task ${task.ref} moved from ${shortArn(move.from)} to ${shortArn(move.to)}`)
-      row(`moved ${shortArn(move.from)} -> ${shortArn(move.to)}`)
+      row(`moved from ${shortArn(move.from)} to ${shortArn(move.to)}`)
     } catch (error) {
       if (isNotOurs(error)) {
         progress.step(`scheduled task ${task.ref} left alone: ${error.found}`)
