@@ -12,7 +12,7 @@
 import http from 'node:http'
 import { DeleteScheduleCommand, type GetScheduleCommandOutput } from '@aws-sdk/client-scheduler'
 import { CreateScheduleCommand, CreateScheduleGroupCommand, GetScheduleCommand, UpdateScheduleCommand } from '@aws-sdk/client-scheduler'
-import { ListTargetsByRuleCommand, PutRuleCommand, PutTargetsCommand, type Target } from '@aws-sdk/client-eventbridge'
+import { DeleteRuleCommand, ListTargetsByRuleCommand, PutRuleCommand, PutTargetsCommand, RemoveTargetsCommand, type Target } from '@aws-sdk/client-eventbridge'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals'
 import { findScheduledTasks, moveScheduledTasks, ScheduledTasksApi } from '../../src/platforms/ecs/scheduled/index.js'
 import { Progress } from '../../src/rollout/progress.js'
@@ -174,14 +174,17 @@ describe('scheduled tasks on moto', () => {
     await rule('nightly', CLUSTER, td('web:1'))
     await schedule('report', CLUSTER, td('web:1'))
     await schedule('gone', CLUSTER, td('web:1'))
+    await rule('deleted', CLUSTER, td('web:1'))
     const found = await findScheduledTasks(api, CLUSTER, 'web')
-    expect(found.map(f => f.ref).sort()).toEqual(['rule/nightly (target nightly-task)', 'schedule/default/gone', 'schedule/default/report'])
+    expect(found.map(f => f.ref).sort()).toEqual(['rule/deleted (target deleted-task)', 'rule/nightly (target nightly-task)', 'schedule/default/gone', 'schedule/default/report'])
     // Someone else's hotfix: the rule now runs web:7, the schedule another family; one schedule is deleted.
     const [target] = (await api.events.send(new ListTargetsByRuleCommand({ Rule: 'nightly' }))).Targets!
     await api.events.send(new PutTargetsCommand({ Rule: 'nightly', Targets: [{ ...target, EcsParameters: { ...target.EcsParameters!, TaskDefinitionArn: td('web:7') } }] }))
     const report = await readSchedule('report')
     await api.scheduler.send(new UpdateScheduleCommand({ ...report, Target: { ...report.Target!, EcsParameters: { ...report.Target!.EcsParameters!, TaskDefinitionArn: td('reports:3') } } } as never))
     await api.scheduler.send(new DeleteScheduleCommand({ Name: 'gone', GroupName: 'default' }))
+    await api.events.send(new RemoveTargetsCommand({ Rule: 'deleted', Ids: ['deleted-task'] }))
+    await api.events.send(new DeleteRuleCommand({ Name: 'deleted' }))
     const { progress, log } = recordingProgress()
 
     const rows = await moveScheduledTasks(api, { clusterArn: CLUSTER, from: td('web:1'), to: td('web:2') }, progress, found)
@@ -189,7 +192,8 @@ describe('scheduled tasks on moto', () => {
     expect(rows).toEqual(expect.arrayContaining([
       { ref: 'rule/nightly (target nightly-task)', state: expect.stringMatching(/^left alone: .* runs web:7 \(another revision\), not web:1 that this run replaced: someone else set it/) },
       { ref: 'schedule/default/report', state: expect.stringMatching(/^left alone: .* runs reports:3 \(another family\), not web:1/) },
-      { ref: 'schedule/default/gone', state: 'left alone: schedule/default/gone is gone' }
+      { ref: 'schedule/default/gone', state: 'left alone: schedule/default/gone is gone' },
+      { ref: 'rule/deleted (target deleted-task)', state: 'left alone: rule/deleted (target deleted-task) is gone' }
     ]))
     expect(await ruleTaskDefinition('nightly')).toBe(td('web:7'))
     expect((await readSchedule('report')).Target?.EcsParameters?.TaskDefinitionArn).toBe(td('reports:3'))

@@ -31,6 +31,14 @@ export interface Found {
   move(owned: Owned<ScheduledTaskRead>, to: string): Promise<void>
 }
 
+/** A rule or schedule deleted since it was found (ResourceNotFoundException): nothing to move, not a failure. */
+async function gone<T>(read: Promise<T>): Promise<T | undefined> {
+  return read.catch((error: unknown) => {
+    if (((error as Error).cause as { name?: string } | undefined)?.name === 'ResourceNotFoundException') return undefined
+    throw error
+  })
+}
+
 /** `web:7` -> `web`; a family-only ARN (no revision) stays the family. */
 export function familyOf(taskDefinition: string): string {
   return shortArn(taskDefinition).replace(/:\d+$/, '')
@@ -61,7 +69,7 @@ async function findRuleTargets(api: ScheduledTasksApi, clusterArn: string, famil
       ref,
       taskDefinition,
       read: async () => {
-        latest = (await api.targetsOf(rule)).find(t => t.target.Id === target.Id)?.target
+        latest = (await gone(api.targetsOf(rule)))?.find(t => t.target.Id === target.Id)?.target
         return latest && { taskDefinition: latest.EcsParameters?.TaskDefinitionArn, cluster: latest.Arn }
       },
       // Everything as just read, only the task definition changed: PutTargets replaces the target whole.
@@ -83,10 +91,7 @@ async function findSchedules(api: ScheduledTasksApi, clusterArn: string, family:
       ref: `schedule/${group}/${schedule.Name}`,
       taskDefinition,
       read: async () => {
-        latest = await api.schedule(group, schedule.Name!).catch(error => {
-          if ((error as Error).cause && ((error as Error).cause as { name?: string }).name === 'ResourceNotFoundException') return undefined
-          throw error
-        })
+        latest = await gone(api.schedule(group, schedule.Name!))
         return latest && { taskDefinition: latest.Target?.EcsParameters?.TaskDefinitionArn, cluster: latest.Target?.Arn }
       },
       move: (owned, to) => api.updateSchedule(owned, updateInput(latest!, to))
