@@ -49,6 +49,15 @@ const index = fs.readFileSync(path.join(dist, 'index.js'), 'utf8')
 if (index.includes('@kubernetes/client-node') || index.includes('KubeConfig')) {
   problems.push('dist/index.js contains the Kubernetes client: it must be loaded by dynamic import only')
 }
+// update-scheduled-tasks loads the EventBridge and Scheduler clients by dynamic import: neither may sit in
+// the entry or in the chunk of the ECS platform (the one holding its previous-task-definition tag).
+for (const file of fs.readdirSync(dist).filter(f => f.endsWith('.js'))) {
+  const code = fs.readFileSync(path.join(dist, file), 'utf8')
+  const core = file === 'index.js' || code.includes('deploy-service:previous-task-definition')
+  if (core && (code.includes('ListRuleNamesByTarget') || code.includes('UpdateSchedule'))) {
+    problems.push(`dist/${file} contains the EventBridge or Scheduler client: it must be loaded by dynamic import only (update-scheduled-tasks)`)
+  }
+}
 if (problems.length > 0) {
   console.error(problems.join('\n'))
   process.exit(1)

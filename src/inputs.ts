@@ -214,7 +214,8 @@ export function parseInputs(env: Env = process.env, registerSecret: (secret: str
       codedeployAppspec: optional('codedeploy-appspec'),
       desiredCount: integer('desired-count', 0),
       forceNewDeployment: boolean('force-new-deployment', false),
-      keepRevisions: integer('keep-revisions', 1)
+      keepRevisions: integer('keep-revisions', 1),
+      updateScheduledTasks: boolean('update-scheduled-tasks', false)
     },
     kubernetes: {
       namespace,
@@ -241,6 +242,9 @@ export function parseInputs(env: Env = process.env, registerSecret: (secret: str
   // keeps `pr-comment: true` on its deploys too, so there it is only a note; these modes never comment.
   if (request.github.prComment && (mode === 'render' || mode === 'rollback' || mode === 'continue' || mode === 'follow')) {
     problems.add({ input: 'pr-comment', message: `comments the plan of a dry run on a pull request; mode '${mode}' has no plan to comment: drop pr-comment or use mode 'deploy' with dry-run: true` })
+  }
+  if (request.ecs.updateScheduledTasks && !request.wait) {
+    problems.add({ input: 'update-scheduled-tasks', message: "moves the scheduled tasks once the deploy is proven healthy; with 'wait: false' nothing proves it: drop one of them" })
   }
   if (request.ecs.onPause === 'verify' && !verify) {
     problems.add({ input: 'on-pause', message: "'verify' runs verify-url or verify-command at the pause: set one of them" })

@@ -122,6 +122,11 @@ export interface EcsSettings {
   forceNewDeployment: boolean
   /** Keep this many ACTIVE revisions of the family after a successful deploy; undefined keeps all. */
   keepRevisions?: number
+  /**
+   * `update-scheduled-tasks`: after a successful (verified) deploy, and after `mode: rollback`, move the
+   * EventBridge rules and Scheduler schedules that run the family in this cluster to the new revision.
+   */
+  updateScheduledTasks: boolean
 }
 
 export interface KubernetesSettings {

@@ -28,10 +28,14 @@ describe('parseInputs', () => {
       dryRun: false,
       rollbackOnFailure: true,
       timeoutMs: 600_000,
-      ecs: { cluster: 'default', forceNewDeployment: false },
+      ecs: { cluster: 'default', forceNewDeployment: false, updateScheduledTasks: false },
       kubernetes: { fieldManager: 'deploy-service', forceConflicts: false },
       github: { sha: 'abc', runUrl: 'https://github.com/o/r/actions/runs/42' }
     })
+  })
+
+  it('reads update-scheduled-tasks into the ECS settings', () => {
+    expect(parseInputs(env({ service: 'web', 'image-tag': '1', 'update-scheduled-tasks': 'true' })).ecs.updateScheduledTasks).toBe(true)
   })
 
   it.each([
@@ -93,6 +97,8 @@ describe('parseInputs', () => {
     [{ service: 'web', 'image-tag': '1', 'to-revision': '3' }, /to-revision: is only used with mode 'rollback'/],
     [{ service: 'web', 'image-tag': '1', 'desired-count': '-1' }, /desired-count: '-1' is not a whole number/],
     [{ service: 'web', 'image-tag': '1', 'keep-revisions': '0' }, /keep-revisions: '0' is not a whole number of at least 1/],
+    [{ service: 'web', 'image-tag': '1', 'update-scheduled-tasks': 'yes' }, /update-scheduled-tasks: 'yes' is not a boolean/],
+    [{ service: 'web', 'image-tag': '1', 'update-scheduled-tasks': 'true', wait: 'false' }, /update-scheduled-tasks: moves the scheduled tasks once the deploy is proven healthy; with 'wait: false' nothing proves it/],
     [{ service: 'web', 'image-tag': '1', namespace: 'Prod_NS' }, /namespace: 'Prod_NS' is not a namespace name/],
     [{ service: 'web', 'image-tag': '1', container: 'web,,side' }, /container: 'web,,side' has an empty name/],
     [{ service: 'web', 'image-tag': '1', vars: 'JUSTTEXT' }, /vars: line 1: 'JUSTTEXT' is not KEY=value/],

@@ -313,9 +313,12 @@ function rolledBackResult(progress: Progress, name: string, why: string, restore
   }
 }
 
-/** After a deploy that succeeded (or was applied without waiting); its problems are warnings only. */
+/**
+ * After a deploy or `mode: rollback` that succeeded (or was applied without waiting); its problems are
+ * warnings only. A rollback's own housekeeping is what its platform set (ECS: scheduled tasks moved back).
+ */
 async function housekeeping(rollout: Rollout, request: DeployRequest, progress: Progress): Promise<void> {
-  if (request.mode !== 'deploy' || !rollout.afterSuccess) return
+  if ((request.mode !== 'deploy' && request.mode !== 'rollback') || !rollout.afterSuccess) return
   try {
     await rollout.afterSuccess(progress)
   } catch (error) {

@@ -154,6 +154,7 @@ export function createEcsPlatform(request: DeployRequest, client = new EcsApi(re
             now.service.currentServiceDeployment
           )
           rollout.keepRevisions = request.ecs.keepRevisions
+          rollout.updateScheduledTasks = request.ecs.updateScheduledTasks
           rollout.onPause = request.ecs.onPause
           rollout.handOffAt = request.ecs.handOffAt
           return rollout
@@ -200,8 +201,13 @@ export function createEcsPlatform(request: DeployRequest, client = new EcsApi(re
         dryRun: async () => taskDefinitionDiff(live, taskDefinition as TaskDefinitionInput),
         checkedBy: ECS_CHECKS,
         // Read again right before the update: what runs must still be what the plan rolls back.
-        apply: (progress, signal) => ifOurs(`roll back service ${service} to ${shortArn(target)}`, () => proveStillRuns(api, service, previous, signal), owned =>
-          EcsRollout.restore(api, owned, target, previous, progress, signal, current.currentServiceDeployment, request.ecs.desiredCount))
+        apply: async (progress, signal) => {
+          const rollout = await ifOurs(`roll back service ${service} to ${shortArn(target)}`, () => proveStillRuns(api, service, previous, signal), owned =>
+            EcsRollout.restore(api, owned, target, previous, progress, signal, current.currentServiceDeployment, request.ecs.desiredCount))
+          // The scheduled tasks go back with the service, once it is healthy on the target.
+          rollout.updateScheduledTasks = request.ecs.updateScheduledTasks
+          return rollout
+        }
       }
     }
   }

@@ -1,6 +1,8 @@
 import type { Deployment, Service } from '@aws-sdk/client-ecs'
 import type { LifecycleStage, OnPause } from '../../request.js'
-import type { Rollout, WaitContext, WaitOutcome } from '../../rollout/platform.js'
+import type { ObjectState, Rollout, WaitContext, WaitOutcome } from '../../rollout/platform.js'
+import { errorMessage } from '../../errors.js'
+import type { ScheduledTasksApi } from './scheduled/client.js'
 import { pollRollout, type Observation } from '../../rollout/poll-loop.js'
 import type { Progress } from '../../rollout/progress.js'
 import { assessDeployment, circuitBreakerOn, failureThreshold, isFailedTask, shortArn, stoppedTaskReason, type Assessment } from './assess.js'
@@ -75,6 +77,12 @@ export class EcsRollout implements Rollout, FollowedRollout {
   private failuresSeen = 0
   /** keep-revisions: how many ACTIVE revisions of the family to keep after success. */
   keepRevisions?: number
+  /** update-scheduled-tasks: move the family's rules and schedules in this cluster after success. */
+  updateScheduledTasks = false
+  /** The EventBridge / Scheduler calls; made from the standard AWS chain when not given (tests give one). */
+  scheduledTasksApi?: ScheduledTasksApi
+  /** The scheduled tasks this run moved or left alone, for the summary: set once there are some. */
+  objects?: () => ObjectState[]
 
   constructor(api: EcsApi, service: string, deploymentId: string | undefined, revision: string, previousRevision: string | undefined, knownEvents: Set<string>, follow = ServiceDeploymentFollow.off()) {
     this.api = api
@@ -232,11 +240,33 @@ export class EcsRollout implements Rollout, FollowedRollout {
   }
 
   async afterSuccess(progress: Progress): Promise<void> {
+    // Before pruning: the scheduled tasks leave the revision this run replaced first.
+    if (this.updateScheduledTasks) await this.moveScheduledTasks(progress)
     if (this.keepRevisions === undefined) return
     const family = shortArn(this.revision).replace(/:\d+$/, '')
     // The revision a rollback of this deploy returns to is kept whatever its age.
     const pruned = await pruneRevisions(this.api, family, this.keepRevisions, this.previousRevision ? [this.previousRevision] : [])
     reportPruned(progress, this.keepRevisions, pruned)
+  }
+
+  /**
+   * `update-scheduled-tasks`: the rules and schedules that run this family in this cluster follow the
+   * service from the revision this run replaced to the one it put in place. Loaded only here, so a deploy
+   * without the input never parses the EventBridge or Scheduler client. Any failure is a warning: the
+   * service is healthy and verified, and failing (or rolling back) the deploy for a cron job's target
+   * would undo a good deploy and leave the schedules half moved.
+   */
+  private async moveScheduledTasks(progress: Progress): Promise<void> {
+    if (!this.previousRevision) return
+    try {
+      const { ScheduledTasksApi, moveScheduledTasks } = await import('./scheduled/index.js')
+      const clusterArn = (await this.api.describeService(this.service)).clusterArn ?? this.api.cluster
+      const api = this.scheduledTasksApi ?? new ScheduledTasksApi()
+      const rows = await moveScheduledTasks(api, { clusterArn, from: this.previousRevision, to: this.revision }, progress)
+      if (rows.length > 0) this.objects = () => rows
+    } catch (error) {
+      progress.reason(`update-scheduled-tasks: the scheduled tasks of ${this.label} could not be found or moved (the deploy itself succeeded; move them by hand): ${errorMessage(error)}`)
+    }
   }
 
   /**
