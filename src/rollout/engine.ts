@@ -215,7 +215,8 @@ async function reactPhase(run: RunContext, applied: Applied, outcome: WaitOutcom
     await housekeeping(rollout, request, progress)
     const verb = request.mode === 'rollback' ? 'rolled back to' : 'deployed'
     const note = outcome.note ? ` (${outcome.note})` : ''
-    return { ...settled, status: 'succeeded', ok: true, message: `${verb} ${name} in ${formatDuration(progress.elapsedMs())}${note}` }
+    // Read after the housekeeping: it adds rows of its own (ECS scheduled tasks moved).
+    return { ...settled, objects: rollout.objects?.(), status: 'succeeded', ok: true, message: `${verb} ${name} in ${formatDuration(progress.elapsedMs())}${note}` }
   }
   if (outcome.state === 'paused') {
     progress.step(outcome.reason)
