@@ -154,6 +154,7 @@ export function createEcsPlatform(request: DeployRequest, client = new EcsApi(re
           )
           rollout.keepRevisions = request.ecs.keepRevisions
           rollout.onPause = request.ecs.onPause
+          rollout.verifies = Boolean(request.verify)
           return rollout
         }
       }

@@ -58,6 +58,8 @@ export class EcsRollout implements Rollout, FollowedRollout {
   readonly follow: ServiceDeploymentFollow
   /** `on-pause`: what to do at a PAUSE lifecycle hook. */
   onPause: OnPause = 'wait'
+  /** A check (verify-url, verify-command) runs after success: said with an early success, where it is the only guard left. */
+  verifies = false
   private readonly deploymentId: string | undefined
   /** The deployment followed now: ours, or someone else's redeploy of our revision. */
   private following: string | undefined

@@ -11,6 +11,7 @@ import { ifOurs, type Proof } from '../../rollout/ownership.js'
 import type { ServiceDeploymentRead } from './ownership.js'
 import { OurServiceDeployment, type OurCall } from './service-deployment-ours.js'
 import { allTargetTasksUp, assessServiceDeployment, bakeOf, IN_FLIGHT, serviceDeploymentLine, shortId, whyRolledBack } from './service-deployment.js'
+import { earlySuccessNote } from './follow/early-success.js'
 
 /** What the follower needs of the rollout it serves (EcsRollout): the service read, the old rules' verdicts. */
 export interface FollowedRollout {
@@ -20,6 +21,8 @@ export interface FollowedRollout {
   readonly previousRevision?: string
   readonly outputs: Record<string, string>
   readonly onPause: OnPause
+  /** A check (verify-url, verify-command) runs after success: after an early success, the only one left. */
+  readonly verifies?: boolean
   /** Describes the service, prints its new events, and judges its deployments[] as the old rules do. */
   readService(context: WaitContext): Promise<{ service: Service; assessment: Assessment; taskFailure?: WaitOutcome }>
   /** Someone else's deployment replaced ours: the one-line reason, naming who. */
@@ -188,7 +191,10 @@ export class ServiceDeploymentFollow {
     switch (verdict.kind) {
       case 'succeeded': {
         progress.step(`deployment ${rollout.followedDeployment ?? ''} completed: service deployment ${id} SUCCESSFUL, ${verdict.line}`)
-        const note = this.redeployedAs ? `completed by deployment ${this.redeployedAs} of the same revision, started by another deploy` : undefined
+        const early = earlySuccessNote(sd, rollout.verifies ?? false)
+        if (early) progress.step(early)
+        const redeployed = this.redeployedAs ? `completed by deployment ${this.redeployedAs} of the same revision, started by another deploy` : undefined
+        const note = [redeployed, early].filter(Boolean).join('; ')
         return { outcome: note ? { state: 'succeeded', note } : { state: 'succeeded' }, changed: true, nearlyDone: true, status: verdict.line }
       }
       case 'rolling-back':

@@ -90,6 +90,7 @@ export async function continuePlan(api: EcsApi, request: DeployRequest, { curren
       const rollout = new EcsRollout(api, service, deploymentId, target, source, knownEvents, new ServiceDeploymentFollow(undefined, arn))
       rollout.outputs['service-deployment-arn'] = arn
       rollout.onPause = request.ecs.onPause
+      rollout.verifies = Boolean(request.verify)
       return rollout
     }
   }
