@@ -3,16 +3,15 @@
 // waitUntilServicesStable with its 15 s delay) on the same rollouts. Prints one row per measure.
 import { CloudWatchLogsClient, CreateLogGroupCommand } from '@aws-sdk/client-cloudwatch-logs'
 import { DescribeServicesCommand, DescribeTasksCommand, ECSClient, RegisterTaskDefinitionCommand, RunTaskCommand, UpdateServiceCommand, waitUntilServicesStable, waitUntilTasksStopped } from '@aws-sdk/client-ecs'
-import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { startMoto } from '../test/support/moto.ts'
 import { defaultSeed, startScriptedEcs } from '../test/support/scripted-ecs.ts'
+import { runBundle } from './run-bundle.mjs'
 
 const root = path.resolve(import.meta.dirname, '..')
-// BENCH_BUNDLE: another build of the action to measure (a bundle of the working tree); default dist/.
 const bundle = process.env.BENCH_BUNDLE ?? path.join(root, 'dist/index.js')
 const RUNS = Number(process.env.BENCH_RUNS ?? 5)
 const median = values => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
@@ -20,36 +19,6 @@ const rows = []
 const row = (measure, ours, baseline, target) => {
   rows.push({ measure, ours, baseline, target })
   console.log(`${measure.padEnd(44)} | ${String(ours).padEnd(22)} | ${String(baseline).padEnd(26)} | ${target}`)
-}
-
-/** Runs dist/index.js like the runner; resolves with its exit time, outputs and log. */
-function runBundle(endpoint, inputs, extraEnv = {}, watchFor) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-'))
-  const outputFile = path.join(dir, 'output')
-  fs.writeFileSync(outputFile, '')
-  const env = {
-    PATH: process.env.PATH, HOME: process.env.HOME, RUNNER_TEMP: dir, GITHUB_OUTPUT: outputFile,
-    GITHUB_STEP_SUMMARY: path.join(dir, 'summary'), AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'bench',
-    AWS_SECRET_ACCESS_KEY: 'bench', AWS_ENDPOINT_URL_ECS: endpoint, INPUT_PLATFORM: 'ecs', INPUT_SERVICE: 'web', ...extraEnv
-  }
-  for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.toUpperCase()}`] = value
-  fs.writeFileSync(env.GITHUB_STEP_SUMMARY, '')
-  const spawnedAt = Date.now()
-  const child = spawn(process.execPath, [...(extraEnv.TRACE_LOADS_FILE ? ['--import', path.join(root, 'bench/trace-loads.mjs')] : []), bundle], { env })
-  let log = ''
-  let seenAt
-  child.stdout.on('data', d => {
-    log += d
-    if (watchFor && seenAt === undefined && watchFor.test(log)) seenAt = Date.now()
-  })
-  child.stderr.on('data', d => (log += d))
-  return new Promise(resolve =>
-    child.on('close', code => {
-      const output = fs.readFileSync(outputFile, 'utf8')
-      const id = /deployment-id<<(\S+)\n(.*)\n/.exec(output)?.[2]
-      resolve({ code, exitedAt: Date.now(), spawnedAt, seenAt, log, output, deploymentId: id })
-    })
-  )
 }
 
 /** The baseline's wait: register + update, then the SDK waiter with minDelay 15 s, as that action does. */
@@ -298,3 +267,7 @@ const callsPerMinute = (ecs, from, to) => ecs.calls.filter(c => c.at >= from && 
   await ecs.close()
   row('calls while waiting: 8 s of stages + 60 s bake', `${waiting} (exit ${result.code})`, '~5 (SDK waiter)', '< 69 (the old loop)')
 }
+
+// The poll rhythm against rollouts that progress steadily, and the DescribeServices fallback's drain
+// (bench/ecs-rhythm.mjs; `node bench/ecs-rhythm.mjs` runs those rows alone).
+await import('./ecs-rhythm.mjs')

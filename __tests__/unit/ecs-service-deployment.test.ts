@@ -32,6 +32,17 @@ describe('describeStrategy', () => {
     expect(timeoutWarning(info, 31 * 60_000)).toBeUndefined()
   })
 
+  it('says early success criteria in the plan line of a rolling service, and ignores them elsewhere', () => {
+    const earlySuccessCriteria = { enable: true, healthyPercent: 80, sourceServiceRevisionCleanup: 'DEFERRED' as const }
+    const info = describeStrategy({ deploymentConfiguration: { earlySuccessCriteria, deploymentCircuitBreaker: { enable: true, rollback: true } } })
+    expect(info.earlySuccess).toEqual({ healthyPercent: 80, cleanup: 'DEFERRED' })
+    expect(info.line).toBe('deployment controller ECS, strategy ROLLING (early success: SUCCESSFUL once 80% of the desired count is healthy and the bake passed, ' +
+      'then scales the rest and removes the old tasks in the background (DEFERRED), unguarded by the circuit breaker and alarms: the verification after it is the only check left; circuit breaker on (rollback on))')
+    expect(describeStrategy({ deploymentConfiguration: { earlySuccessCriteria: { ...earlySuccessCriteria, enable: false } } }).earlySuccess).toBeUndefined()
+    // The reference: rolling deployments only.
+    expect(describeStrategy({ deploymentConfiguration: { strategy: 'BLUE_GREEN', bakeTimeInMinutes: 1, earlySuccessCriteria } }).line).not.toContain('early success')
+  })
+
   it('uses ECS defaults for canary (5% for 10 minutes)', () => {
     const info = describeStrategy({ deploymentConfiguration: { strategy: 'CANARY', bakeTimeInMinutes: 0 } })
     expect(info.minimumMs).toBe(10 * 60_000)

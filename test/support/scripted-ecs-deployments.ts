@@ -157,6 +157,12 @@ export class ServiceDeployments {
     else if (r.status === 'ROLLBACK_IN_PROGRESS') this.finish(r, 'ROLLBACK_SUCCESSFUL', r.rollback?.reason)
   }
 
+  /** ECS's early success criteria were met for the rolling rollout of `d` (scripted-ecs-early.ts): SUCCESSFUL now. */
+  completedEarly(d: Dep, reason: string) {
+    const r = this.byDeployment.get(d.id)
+    if (r && r.deployment === d && r.status === 'IN_PROGRESS') this.finish(r, 'SUCCESSFUL', reason)
+  }
+
   /** The circuit breaker failed the rolling rollout of `d`; `revived` is the deployment ECS rolls back to, if any. */
   breakerFailed(d: Dep, revived: Dep | undefined) {
     const r = this.byDeployment.get(d.id)

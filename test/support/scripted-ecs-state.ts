@@ -3,6 +3,7 @@
 // file on purpose: its rules refer to each other throughout.
 import { randomBytes, randomInt, randomUUID } from 'node:crypto'
 import { ServiceDeployments, type ServiceDeploymentOptions } from './scripted-ecs-deployments.ts'
+import { earlySuccessPlay } from './scripted-ecs-early.ts'
 
 export interface ScriptedEcsOptions {
   port?: number
@@ -75,6 +76,8 @@ export interface Deployment {
   failedTasks: number; createdAt: number; updatedAt: number; scenario: Scenario
   /** A task of it reached RUNNING and stayed: failedTasks is no longer counted. */
   ran?: boolean
+  /** COMPLETED by early success criteria: ECS goes on scaling it (and draining the old tasks) in the background. */
+  background?: boolean
 }
 export interface Task {
   arn: string; id: string; service: Service; deploymentId: string; taskDef: string
@@ -315,18 +318,25 @@ export class EcsState {
     const { settleMs: S, failAfterMs: F } = this
     const breaker = svc.deploymentConfiguration.deploymentCircuitBreaker?.enable === true || d.scenario === 'vanish'
     if (d.scenario === 'healthy') {
+      // Early success criteria (scripted-ecs-early.ts): COMPLETED before the rollout's end, which goes on in the background.
+      const early = options.revive ? undefined : earlySuccessPlay(this, svc, d)
+      const rolling = () => live() || (d.background === true && d.status === 'PRIMARY')
+      const deferred = svc.deploymentConfiguration.earlySuccessCriteria?.sourceServiceRevisionCleanup === 'DEFERRED'
+      if (early) this.at(t0, () => early(running()))
       for (let i = 1; i <= n; i++) {
         this.at(t0 + (S * i) / (n + 1), () => {
-          if (!live()) return
+          if (!rolling()) return
           // A revived deployment may still run its tasks: it only tops them up.
           if (running() < n) this.startTasks(svc, d, 1, this.clock)
           d.ran = true
           d.updatedAt = this.clock
           const old = svc.tasks.find((t) => t.lastStatus === 'RUNNING' && t.deploymentId !== d.id)
-          if (old) this.stopTasks(svc, [old], d)
+          // DEFERRED: the old revision's tasks stay until the background work ends.
+          if (old && !(early && deferred)) this.stopTasks(svc, [old], d)
+          early?.(running())
         })
       }
-      this.at(t0 + S + this.drainMs, () => live() && this.complete(svc, d))
+      this.at(t0 + S + this.drainMs, () => rolling() && this.complete(svc, d))
     } else if (d.scenario === 'never') {
       const message = `(service ${svc.name}) was unable to place a task because no container instance met all of its requirements.`
       this.at(t0 + F, () => live() && this.event(svc, message))
@@ -377,8 +387,12 @@ export class EcsState {
     d.updatedAt = this.clock
     svc.lastGood = d.taskDef
     svc.lastGoodDeployment = { id: d.id, createdAt: d.createdAt }
-    this.settled.set(d.id, this.clock)
-    this.event(svc, `(service ${svc.name}) (deployment ${d.id}) deployment completed.`)
+    // After an early success the verdict came before: this is only the background work's end.
+    if (!d.background) {
+      this.settled.set(d.id, this.clock)
+      this.event(svc, `(service ${svc.name}) (deployment ${d.id}) deployment completed.`)
+    }
+    d.background = false
     this.event(svc, `(service ${svc.name}) has reached a steady state.`)
     this.sd.completed(d)
   }

@@ -157,6 +157,7 @@ export function createEcsPlatform(request: DeployRequest, client = new EcsApi(re
           rollout.updateScheduledTasks = request.ecs.updateScheduledTasks
           rollout.onPause = request.ecs.onPause
           rollout.handOffAt = request.ecs.handOffAt
+          rollout.verifies = Boolean(request.verify)
           return rollout
         }
       }

@@ -11,6 +11,7 @@ import { pruneRevisions, reportPruned } from './revisions.js'
 import { inFlight, ServiceDeploymentFollow, ServiceDeploymentRollback, type FollowedRollout } from './service-deployment-follow.js'
 import { CREATED_AT_TOLERANCE_MS } from './service-deployment-ours.js'
 import { shortId } from './service-deployment.js'
+import { LookRhythm } from './follow/rhythm.js'
 import { ifOurs, type Owned } from '../../rollout/ownership.js'
 import { proveRunsOurs, readCurrent, whoDeployed, type ServiceRead } from './ownership.js'
 
@@ -62,6 +63,8 @@ export class EcsRollout implements Rollout, FollowedRollout {
   onPause: OnPause = 'wait'
   /** `hand-off-at`: the stage at which to stop waiting and leave the verdict to a later job. */
   handOffAt?: LifecycleStage
+  /** A check (verify-url, verify-command) runs after success: said with an early success, where it is the only guard left. */
+  verifies = false
   private readonly deploymentId: string | undefined
   /** The deployment followed now: ours, or someone else's redeploy of our revision. */
   private following: string | undefined
@@ -163,6 +166,8 @@ export class EcsRollout implements Rollout, FollowedRollout {
 
   /** The service as last read. */
   private lastService?: Service
+  /** How often the deployments[] rules look (follow/rhythm.ts), as the service-deployment follower does. */
+  private readonly fallbackRhythm = new LookRhythm()
   /** Events since our update printed by readService: whether the last read brought news. */
   private lastNews: string[] = []
 
@@ -236,7 +241,9 @@ export class EcsRollout implements Rollout, FollowedRollout {
     const stopped = this.watch.failures > this.failuresSeen
     this.failuresSeen = this.watch.failures
     const moved = progress.status(`deployment ${followed}: ${assessment.status}`)
-    return { changed: moved || newEvents.length > 0 || stopped, nearlyDone: assessment.nearlyDone, status: assessment.status }
+    const changed = moved || newEvents.length > 0 || stopped
+    // The README's rhythm here too: 1-2 s while tasks start, backing off through a drain (not a look a second).
+    return { changed, nearlyDone: assessment.nearlyDone, status: assessment.status, waitMs: this.fallbackRhythm.tasks(assessment.nearlyDone, changed, Date.now()) }
   }
 
   async afterSuccess(progress: Progress): Promise<void> {

@@ -11,7 +11,9 @@ import { ifOurs, type Proof } from '../../rollout/ownership.js'
 import type { ServiceDeploymentRead } from './ownership.js'
 import { OurServiceDeployment, type OurCall } from './service-deployment-ours.js'
 import { handOffReason } from './handoff/stage.js'
-import { allTargetTasksUp, assessServiceDeployment, bakeOf, IN_FLIGHT, serviceDeploymentLine, shortId, whyRolledBack } from './service-deployment.js'
+import { allTargetTasksUp, assessServiceDeployment, IN_FLIGHT, serviceDeploymentLine, shortId, whyRolledBack } from './service-deployment.js'
+import { earlySuccessNote } from './follow/early-success.js'
+import { jitter, LookRhythm } from './follow/rhythm.js'
 
 /** What the follower needs of the rollout it serves (EcsRollout): the service read, the old rules' verdicts. */
 export interface FollowedRollout {
@@ -23,6 +25,8 @@ export interface FollowedRollout {
   readonly onPause: OnPause
   /** `hand-off-at`: stop waiting at this stage (status `in-progress`); a later job follows it. */
   readonly handOffAt?: LifecycleStage
+  /** A check (verify-url, verify-command) runs after success: after an early success, the only one left. */
+  readonly verifies?: boolean
   /** Describes the service, prints its new events, and judges its deployments[] as the old rules do. */
   readService(context: WaitContext): Promise<{ service: Service; assessment: Assessment; taskFailure?: WaitOutcome }>
   /** Someone else's deployment replaced ours: the one-line reason, naming who. */
@@ -34,13 +38,6 @@ export interface FollowedRollout {
   /** Prints why the failed tasks of the followed deployment stopped (each reason once, to the report). */
   reportStoppedTasks(context: WaitContext): Promise<void>
 }
-
-/** How long after the new tasks are all up an ELB target group's deregistration delay (300 s by default) ends. */
-const DRAIN_DEFAULT_MS = 300_000
-/** The service (events, whose rollout) is read at least this often while stages move, and in slow phases. */
-const SERVICE_EVERY_MS = 10_000
-const SERVICE_EVERY_SLOW_MS = 60_000
-const SERVICE_EVERY_DRAIN_MS = 20_000
 
 /**
  * Follows the service deployment a deploy started (DescribeServiceDeployments): success only at
@@ -63,10 +60,8 @@ export class ServiceDeploymentFollow {
   private lastWeight: number | undefined
   private lastStatus = ''
   private lastLine = ''
-  private bakeKey = ''
-  private bakeEndsAt = 0
-  private quietSince: number | undefined
-  private idleMs = 1000
+  /** How often to look, by phase (follow/rhythm.ts). */
+  private readonly rhythm = new LookRhythm()
   private serviceReadAt = 0
   private misses = 0
   /** Hooks we acted on (the continue or rollback call succeeded): never acted on again. */
@@ -181,7 +176,7 @@ export class ServiceDeploymentFollow {
     this.lastLine = line
     const now = Date.now()
     const settled = verdict.kind !== 'progressing' && verdict.kind !== 'paused'
-    const every = this.serviceEveryMs(sd, verdict.kind === 'paused' && rollout.onPause === 'wait', now)
+    const every = this.rhythm.serviceEveryMs(sd, verdict.kind === 'paused' && rollout.onPause === 'wait', now)
     let read: Awaited<ReturnType<FollowedRollout['readService']>> | undefined
     if (changed || settled || now - this.serviceReadAt >= every) {
       read = await rollout.readService(context)
@@ -193,7 +188,10 @@ export class ServiceDeploymentFollow {
     switch (verdict.kind) {
       case 'succeeded': {
         progress.step(`deployment ${rollout.followedDeployment ?? ''} completed: service deployment ${id} SUCCESSFUL, ${verdict.line}`)
-        const note = this.redeployedAs ? `completed by deployment ${this.redeployedAs} of the same revision, started by another deploy` : undefined
+        const early = earlySuccessNote(sd, rollout.verifies ?? false)
+        if (early) progress.step(early)
+        const redeployed = this.redeployedAs ? `completed by deployment ${this.redeployedAs} of the same revision, started by another deploy` : undefined
+        const note = [redeployed, early].filter(Boolean).join('; ')
         return { outcome: note ? { state: 'succeeded', note } : { state: 'succeeded' }, changed: true, nearlyDone: true, status: verdict.line }
       }
       case 'rolling-back':
@@ -235,9 +233,10 @@ export class ServiceDeploymentFollow {
     }
     // Progressing: the old rules still see failing tasks (stop reasons) and a rollout without a breaker.
     if (read?.taskFailure) return { outcome: read.taskFailure, changed: true, nearlyDone: false, status: verdict.line }
-    const left = this.bakeEndsAt > now ? `, bake ${formatDuration(this.bakeEndsAt - now)} left` : ''
+    const bakeEndsAt = this.rhythm.bakeEndsAt
+    const left = bakeEndsAt > now ? `, bake ${formatDuration(bakeEndsAt - now)} left` : ''
     const moved = progress.status(`service deployment ${id}: ${verdict.line}${left}`)
-    return { changed: changed || moved, nearlyDone: allTargetTasksUp(sd), status: verdict.line, waitMs: this.nextLookMs(sd, changed, now) }
+    return { changed: changed || moved, nearlyDone: allTargetTasksUp(sd), status: verdict.line, waitMs: this.rhythm.next(sd, changed, now) }
   }
 
   /** Stage changes, traffic shifts and status changes: steps of the timeline. Returns whether anything moved. */
@@ -261,54 +260,6 @@ export class ServiceDeploymentFollow {
       changed = true
     }
     return changed
-  }
-
-  /**
-   * How often the service (events, stopped tasks) is read besides the service deployment: every 10 s
-   * while stages move, every 60 s in a long bake or a pause we wait at, every 20 s in a drain (new
-   * tasks that die and are replaced show only in its events).
-   */
-  private serviceEveryMs(sd: ServiceDeployment, waitingAtPause: boolean, now: number): number {
-    if (waitingAtPause) return SERVICE_EVERY_SLOW_MS
-    if (this.bakeEndsAt - now > 10_000 && bakeOf(sd, undefined) !== undefined) return SERVICE_EVERY_SLOW_MS
-    return this.quietSince !== undefined && now - this.quietSince >= 10_000 ? SERVICE_EVERY_DRAIN_MS : SERVICE_EVERY_MS
-  }
-
-  /**
-   * The poll rhythm: 1 s while stages move; in a bake (known length), every 30 s until 5 s before its
-   * end, then every second; with every new task up and the old ones draining, every second for 10 s
-   * (most rollouts end there), every 2 s until 30 s, every 6 s until just before the ELB's default
-   * 300 s deregistration delay ends, every second around it, then every 3 s; otherwise backing off
-   * from 1 s to 3 s. A drain of unknown length cannot have both: at most 20 calls a minute and its
-   * end seen within a second; the default delay's end is.
-   */
-  private nextLookMs(sd: ServiceDeployment, changed: boolean, now: number): number {
-    const bake = bakeOf(sd, undefined)
-    if (bake !== undefined) {
-      const key = `${sd.lifecycleStage}:${sd.targetServiceRevision?.requestedProductionTrafficWeight}`
-      if (key !== this.bakeKey) {
-        this.bakeKey = key
-        this.bakeEndsAt = now + bake
-      }
-    } else {
-      this.bakeEndsAt = 0
-    }
-    const remaining = this.bakeEndsAt - now
-    // Wake 5 s before the end (never jittered past it), then look every second.
-    if (remaining > 10_000) return Math.min(jitter(30_000), remaining - 5_000)
-    if (remaining > 0) return jitter(1000)
-    if (allTargetTasksUp(sd) && sd.status === 'IN_PROGRESS') {
-      this.quietSince ??= now
-      const quiet = now - this.quietSince
-      if (quiet < 10_000) return jitter(1000)
-      if (quiet < 30_000) return jitter(2000)
-      if (quiet < DRAIN_DEFAULT_MS - 15_000) return Math.min(jitter(6000), DRAIN_DEFAULT_MS - 15_000 - quiet + 1)
-      if (quiet < DRAIN_DEFAULT_MS + 15_000) return jitter(1000)
-      return jitter(3000)
-    }
-    this.quietSince = undefined
-    this.idleMs = changed ? 1000 : Math.min(this.idleMs * 1.5, 3000)
-    return jitter(this.idleMs)
   }
 
   /** A PAUSE hook awaits action: `on-pause` says what to do. Returns the outcome when waiting ends here. */
@@ -393,11 +344,6 @@ export class ServiceDeploymentFollow {
  * at (the check then runs after the rollout, so nothing goes unchecked).
  */
 const TRAFFIC_STAGES: ReadonlySet<string> = new Set(['TEST_TRAFFIC_SHIFT', 'POST_TEST_TRAFFIC_SHIFT', 'PRODUCTION_TRAFFIC_SHIFT', 'POST_PRODUCTION_TRAFFIC_SHIFT'])
-
-/** Jitter of ±10 %, so parallel deploys do not poll in step. */
-function jitter(ms: number): number {
-  return Math.round(ms * (0.9 + 0.2 * Math.random()))
-}
 
 /**
  * ECS rolling back a service deployment (its own decision, or our StopServiceDeployment /

@@ -91,6 +91,7 @@ export async function continuePlan(api: EcsApi, request: DeployRequest, { curren
       rollout.outputs['service-deployment-arn'] = arn
       rollout.onPause = request.ecs.onPause
       rollout.handOffAt = request.ecs.handOffAt
+      rollout.verifies = Boolean(request.verify)
       return rollout
     }
   }

@@ -1,6 +1,7 @@
 import type { DeploymentConfiguration, Service, ServiceDeployment } from '@aws-sdk/client-ecs'
 import { formatDuration } from '../../rollout/deadline.js'
 import { shortArn } from './assess.js'
+import { earlySuccessLine, earlySuccessOf, type EarlySuccess } from './follow/early-success.js'
 
 /** What the service's deployment configuration makes of a deploy: one line for the plan, and its least duration. */
 export interface StrategyInfo {
@@ -14,6 +15,8 @@ export interface StrategyInfo {
   minimumMs: number
   /** Lifecycle stages with a PAUSE hook. */
   pauseStages: string[]
+  /** A rolling deployment that ECS calls SUCCESSFUL early (deploymentConfiguration.earlySuccessCriteria). */
+  earlySuccess?: EarlySuccess
 }
 
 /**
@@ -32,10 +35,12 @@ export function describeStrategy(service: Service): StrategyInfo {
   const strategy = config.strategy ?? 'ROLLING'
   const parts: string[] = []
   let minimumMs = 0
+  const earlySuccess = earlySuccessOf(config)
   if (strategy === 'ROLLING') {
     if (config.minimumHealthyPercent !== undefined || config.maximumPercent !== undefined) {
       parts.push(`min ${config.minimumHealthyPercent ?? 100}% / max ${config.maximumPercent ?? 200}% of the desired count`)
     }
+    if (earlySuccess) parts.push(earlySuccessLine(earlySuccess))
   } else {
     if (strategy === 'LINEAR') {
       const step = config.linearConfiguration?.stepPercent ?? 10
@@ -63,7 +68,8 @@ export function describeStrategy(service: Service): StrategyInfo {
   if (alarms?.enable && alarms.alarmNames?.length) parts.push(`alarms ${alarms.alarmNames.join(', ')} (rollback ${alarms.rollback ? 'on' : 'off'})`)
   const breaker = config.deploymentCircuitBreaker
   parts.push(breaker?.enable ? `circuit breaker on (rollback ${breaker.rollback ? 'on' : 'off'})` : 'circuit breaker off')
-  return { controller, strategy, line: `deployment controller ${controller}, strategy ${strategy} (${parts.join('; ')})`, minimumMs, pauseStages }
+  const line = `deployment controller ${controller}, strategy ${strategy} (${parts.join('; ')})`
+  return { controller, strategy, line, minimumMs, pauseStages, ...(earlySuccess ? { earlySuccess } : {}) }
 }
 
 /** The statuses in which a service deployment may still change what runs. */
