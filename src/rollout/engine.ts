@@ -6,7 +6,7 @@ import type { Progress } from './progress.js'
 import type { ObjectState, Plan, Platform, Rollout, WaitContext, WaitOutcome } from './platform.js'
 import type { ImageChange } from '../render/containers.js'
 import type { DeployRequest } from '../request.js'
-import { verifyRollout } from '../verify/index.js'
+import { verifyAgainst, verifyRollout } from '../verify/index.js'
 import { isNotOurs } from './ownership.js'
 
 /**
@@ -76,6 +76,8 @@ export async function runDeployment(
 
   progress.phase(request.dryRun ? 'Render and validate (dry run)' : 'Render and validate')
   const plan = await prepare(request, platform)
+  // A `verify-url` path is checked against the service's own URL; without one it is refused here.
+  const verify = request.verify && verifyAgainst(request.verify, plan.endpointUrl)
   progress.step(plan.description)
   if (plan.before) progress.step(`before the rollout: ${plan.before.description}`)
   const renderedPath = await writeRendered(request, plan.fileName, plan.text)
@@ -143,7 +145,7 @@ export async function runDeployment(
   let verified = false
   const verifyNow = async (deadline: WaitContext['deadline']): Promise<{ ok: true } | { ok: false; reason: string }> => {
     verified = true
-    return verifyRollout(request.verify!, verifyEnvironment(request, rollout, plan.images), { deadline, progress, cancel: cancelled })
+    return verifyRollout(verify!, verifyEnvironment(request, rollout, plan.images), { deadline, progress, cancel: cancelled })
   }
   let outcome = await withDeadline(request.timeoutMs, progress, cancelled, context =>
     waitFor(rollout, request.verify && request.ecs.onPause === 'verify' ? { ...context, verifyAtPause: () => verifyNow(context.deadline) } : context)
