@@ -104,6 +104,14 @@ describe('ECS Express services', () => {
     expect(expressUpdates(run.ecs)).toHaveLength(0)
   })
 
+  it("refuses mode rollback with nothing in flight rather than an UpdateService that would bypass Express", async () => {
+    const run = await deployOn({ services: expressSeed() }, { mode: 'rollback' })
+    expect(run.error).toBeInstanceOf(UserError)
+    expect(run.error!.message).toMatch(/mode.*Express service 'web' has no service deployment in flight.*mode 'deploy' and its 'image-tag'/)
+    expect(callsOf(run.ecs, 'UpdateService')).toHaveLength(0)
+    expect(expressUpdates(run.ecs)).toHaveLength(0)
+  })
+
   it('deploys a rendered task definition through taskDefinitionArn', async () => {
     const write = templateWriter('express-template-')
     const file = write('task-definition.json', JSON.stringify({
