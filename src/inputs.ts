@@ -145,7 +145,8 @@ export function parseInputs(env: Env = process.env, registerSecret: (secret: str
   if (verifyUrl !== undefined) {
     // Masked before anything can print it, in every form; the problem never quotes it.
     for (const secret of verifyUrlSecrets(verifyUrl)) registerSecret(secret)
-    const problem = verifyUrlProblem(verifyUrl)
+    // A path alone (`/healthz`) is checked against the service's endpoint URL (ECS Express).
+    const problem = /^\/[^\s\p{Cc}]*$/u.test(verifyUrl) ? undefined : verifyUrlProblem(verifyUrl)
     if (problem !== undefined) problems.add({ input: 'verify-url', message: problem })
   }
   const verifyCommand = optional('verify-command')

@@ -130,6 +130,18 @@ describe('GitHub Deployments', () => {
     expect(api.statuses[1].description).toBe('deployed web:7 in 1m 12s')
   })
 
+  it("shows the service's endpoint URL (ECS Express) as the environment URL when environment-url is not given", async () => {
+    const { api, deployments } = await setup({ environment: 'production' })
+    await deployments.started({ ...plan(), endpointUrl: 'https://web-abc.ecs.eu-west-1.on.aws' })
+    await deployments.finished(result({}))
+    expect(api.violations).toEqual([])
+    expect(api.statuses.map(status => status.environment_url)).toEqual(['https://web-abc.ecs.eu-west-1.on.aws', 'https://web-abc.ecs.eu-west-1.on.aws'])
+    await api.close()
+    const given = await setup({ environment: 'production', 'environment-url': 'https://shop.example.com' })
+    await given.deployments.started({ ...plan(), endpointUrl: 'https://web-abc.ecs.eu-west-1.on.aws' })
+    expect(given.api.statuses.map(status => status.environment_url)).toEqual(['https://shop.example.com'])
+  })
+
   it("warns, with the line that avoids it, when the job's `environment:` already made a Deployment of the commit", async () => {
     const { api, deployments, warnings } = await setup({ environment: 'production' })
     const post = (body: unknown) =>

@@ -94,6 +94,8 @@ export function createDeploymentRecorder(request: DeployRequest, platform: Platf
     }
   }
 
+  let endpointUrl: string | undefined
+
   async function setStatus(state: DeploymentState, description: string): Promise<void> {
     if (deploymentId === undefined || finished) return
     const id = deploymentId
@@ -106,7 +108,7 @@ export function createDeploymentRecorder(request: DeployRequest, platform: Platf
         state,
         description: clip(description),
         ...(github.runUrl ? { log_url: github.runUrl } : {}),
-        ...(github.environmentUrl ? { environment_url: github.environmentUrl } : {}),
+        ...(github.environmentUrl ?? endpointUrl ? { environment_url: github.environmentUrl ?? endpointUrl } : {}),
         request: { signal }
       })
     )
@@ -163,6 +165,8 @@ export function createDeploymentRecorder(request: DeployRequest, platform: Platf
 
   return {
     async started(plan) {
+      // Without `environment-url`, the service's own URL where the platform gives one (ECS Express).
+      endpointUrl = plan.endpointUrl
       if (deploymentId !== undefined) return
       if (request.mode === 'follow') return plan.follows ? findHandedOff(plan.follows) : undefined
       await warnOfJobDeployment()

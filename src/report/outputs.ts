@@ -17,6 +17,7 @@ export function outputsOf(result: RunResult): Record<string, string> {
     'codedeploy-deployment-id': result.outputs['codedeploy-deployment-id'] ?? '',
     'pre-deploy-task': result.outputs['pre-deploy-task'] ?? '',
     'pre-deploy-exit-code': result.outputs['pre-deploy-exit-code'] ?? '',
+    'endpoint-url': result.outputs['endpoint-url'] ?? '',
     'rendered-path': result.renderedPath ?? '',
     'duration-seconds': (result.progress.elapsedMs() / 1000).toFixed(1)
   }

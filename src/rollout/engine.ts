@@ -6,7 +6,7 @@ import type { Progress } from './progress.js'
 import type { ObjectState, Plan, Platform, Rollout, WaitContext, WaitOutcome } from './platform.js'
 import type { ImageChange } from '../render/containers.js'
 import type { DeployRequest } from '../request.js'
-import { verifyRollout } from '../verify/index.js'
+import { verifyAgainst, verifyRollout } from '../verify/index.js'
 import { isNotOurs } from './ownership.js'
 
 /**
@@ -88,11 +88,12 @@ export async function runDeployment(
 ): Promise<RunResult> {
   const base: SoFar = { progress, reasons: progress.reasons, outputs: {}, images: [] }
   if (request.mode === 'render') return renderOnly(request, platform, base)
-  const { plan, planned } = await preparePhase(request, platform, base)
+  const { plan, planned, verify } = await preparePhase(request, platform, base)
   if (request.dryRun) return dryRunResult(plan, planned)
 
   // A cancellation that came while validating stops here, before anything changes.
-  const run: RunContext = { request, progress, cancelled: cancel ?? new AbortController().signal }
+  // From here on the verification is the resolved one (a `verify-url` path joined to the service's URL).
+  const run: RunContext = { request: { ...request, verify }, progress, cancelled: cancel ?? new AbortController().signal }
   if (run.cancelled.aborted) throw run.cancelled.reason
   await hooks.beforeApply?.(plan)
   const before = await beforePhase(run, plan, planned)
@@ -118,14 +119,16 @@ async function renderOnly(request: DeployRequest, platform: Platform, base: SoFa
 }
 
 /** Render and validate against the live system; the plan, and the result fields it gives. */
-async function preparePhase(request: DeployRequest, platform: Platform, base: SoFar): Promise<{ plan: Plan; planned: SoFar }> {
+async function preparePhase(request: DeployRequest, platform: Platform, base: SoFar): Promise<{ plan: Plan; planned: SoFar; verify: DeployRequest['verify'] }> {
   const { progress } = base
   progress.phase(request.dryRun ? 'Render and validate (dry run)' : 'Render and validate')
   const plan = await prepare(request, platform)
+  // A `verify-url` path is checked against the service's own URL; without one it is refused here.
+  const verify = request.verify && verifyAgainst(request.verify, plan.endpointUrl)
   progress.step(plan.description)
   if (plan.before) progress.step(`before the rollout: ${plan.before.description}`)
   const renderedPath = await writeRendered(request, plan.fileName, plan.text)
-  return { plan, planned: { ...base, images: plan.images, previousRevision: plan.previousRevision, renderedPath } }
+  return { plan, verify, planned: { ...base, images: plan.images, previousRevision: plan.previousRevision, renderedPath } }
 }
 
 async function dryRunResult(plan: Plan, planned: SoFar): Promise<RunResult> {

@@ -52,6 +52,11 @@ export interface Rendered {
 export interface Plan extends Rendered {
   /** What runs now (task-definition ARN, workload revision), before the change. */
   previousRevision?: string
+  /**
+   * The URL the service answers at, where the platform gives one (ECS Express): the `endpoint-url`
+   * output, the Deployment's environment URL without `environment-url`, the base of a `verify-url` path.
+   */
+  endpointUrl?: string
   /** One line: what the change is ("web: task definition web:7 -> new revision, image web:1.2.3"). */
   description: string
   /** What would change, as a readable diff, checked by the server without changing anything. */

@@ -1,3 +1,4 @@
+import { UserError } from '../errors.js'
 import type { VerifySettings } from '../request.js'
 import type { WaitContext } from '../rollout/platform.js'
 import { verifyCommand } from './command.js'
@@ -20,4 +21,16 @@ export async function verifyRollout(settings: VerifySettings, environment: Recor
   }
   if (settings.command !== undefined) return verifyCommand(settings.command, environment, context)
   return { ok: true }
+}
+
+/**
+ * `verify-url` given as a path (`/healthz`): the URL of the service the platform reports (ECS Express's
+ * endpoint) with that path. A full URL stays as it is. Throws, before anything changes, when there is none.
+ */
+export function verifyAgainst(settings: VerifySettings, endpointUrl: string | undefined): VerifySettings {
+  if (settings.url === undefined || !settings.url.startsWith('/')) return settings
+  if (!endpointUrl) {
+    throw new UserError({ input: 'verify-url', message: `'${settings.url}' is a path, which is checked against the service's endpoint URL, and this service has none (only ECS Express services report one): give a full http(s) URL` })
+  }
+  return { ...settings, url: `${endpointUrl.replace(/\/+$/, '')}${settings.url}` }
 }

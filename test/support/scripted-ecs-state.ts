@@ -4,6 +4,7 @@
 import { randomBytes, randomInt, randomUUID } from 'node:crypto'
 import { ServiceDeployments, type ServiceDeploymentOptions } from './scripted-ecs-deployments.ts'
 import { earlySuccessPlay } from './scripted-ecs-early.ts'
+import { expressRecord, type ExpressRecord, type ExpressSeed } from './scripted-ecs-express.ts'
 
 export interface ScriptedEcsOptions {
   port?: number
@@ -56,6 +57,8 @@ export interface SeedService {
   /** More of deploymentConfiguration: strategy, bakeTimeInMinutes, lifecycleHooks, alarms, linear/canary configuration. */
   deploymentConfiguration?: Record<string, unknown>
   taskDefinition: Record<string, unknown>
+  /** An ECS Express service (resourceManagementType ECS): its endpoint and first configuration (scripted-ecs-express.ts). */
+  express?: ExpressSeed
 }
 export interface RecordedCall { at: number; operation: string; input: unknown; status: number }
 export interface ScriptedEcs {
@@ -89,6 +92,8 @@ export interface Service {
   lastGood: string; lastGoodDeployment?: { id: string; createdAt: number }
   deployments: Deployment[]; events: Obj[]; tasks: Task[]; createdAt: number
   launchType: string; deploymentConfiguration: Obj
+  /** Express services only: what scripted-ecs-express.ts keeps of them. */
+  express?: ExpressRecord
 }
 
 export const PREFIX = 'AmazonEC2ContainerServiceV20141113.'
@@ -197,6 +202,7 @@ export class EcsState {
         maximumPercent: 200, minimumHealthyPercent: 100, strategy: 'ROLLING', ...s.deploymentConfiguration
       }
     }
+    if (s.express) svc.express = expressRecord(this, svc, s.express, td)
     this.services.push(svc)
     if (status === 'INACTIVE') return
     const d = this.newDeployment(svc, td.taskDefinitionArn, t0, 'healthy')
@@ -533,7 +539,8 @@ export class EcsState {
       deployments, events: svc.events.map((e) => ({ ...e, createdAt: secs(e.createdAt) })),
       createdAt: secs(svc.createdAt), placementConstraints: [], placementStrategy: [], schedulingStrategy: 'REPLICA',
       deploymentController: { type: 'ECS' }, currentServiceDeployment: this.sd.current(svc)?.arn, createdBy: `arn:aws:iam::${ACCOUNT}:role/deployer`,
-      enableECSManagedTags: false, propagateTags: 'NONE', enableExecuteCommand: false
+      enableECSManagedTags: false, propagateTags: 'NONE', enableExecuteCommand: false,
+      ...(svc.express ? { resourceManagementType: 'ECS' } : {})
     }
   }
 

@@ -26,6 +26,7 @@
 //
 // Service deployments (List/Describe/Stop/ContinueServiceDeployment) and the blue/green, linear and canary
 // strategies live in scripted-ecs-deployments.ts; every UpdateService that starts a deployment starts one.
+// ECS Express services (Describe/UpdateExpressGatewayService) live in scripted-ecs-express.ts.
 //
 // Node builtins and erasable TypeScript only: this file runs as is under Node 24
 // (`node test/support/scripted-ecs.ts --port 0`) and is imported by the jest tests.
@@ -38,6 +39,7 @@ import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { taskOperations, type TaskHooks } from './scripted-ecs-tasks.ts'
 import { operations } from './scripted-ecs-operations.ts'
+import { expressOperations } from './scripted-ecs-express.ts'
 import { ACCOUNT, EcsError, EcsState, PREFIX, type Obj, type RecordedCall, type ScriptedEcs, type ScriptedEcsOptions } from './scripted-ecs-state.ts'
 
 // The model and its types live in scripted-ecs-state.ts, the operations in scripted-ecs-operations.ts;
@@ -55,7 +57,7 @@ export async function startScriptedEcs(options: ScriptedEcsOptions = {}): Promis
   // One-off tasks (RunTask and what follows a task to STOPPED) live beside this file.
   const rollouts = operations(state)
   const hooks: TaskHooks = {}
-  const ops = { ...rollouts, ...taskOperations(state, rollouts, hooks), ...state.sd.operations((ref) => state.cluster(ref)) }
+  const ops = { ...rollouts, ...taskOperations(state, rollouts, hooks), ...state.sd.operations((ref) => state.cluster(ref)), ...expressOperations(state) }
   const throttle = { operations: options.throttle?.operations, count: options.throttle?.count ?? 0 }
   const serverErrors = { operations: options.serverErrors?.operations, count: options.serverErrors?.count ?? 0 }
   const startedAt = Date.now()

@@ -203,6 +203,12 @@ export class EcsApi {
     return this.updateService(owned.precondition.service, { taskDefinition, desiredCount }, signal)
   }
 
+  /** A call of a room of its own (ECS Express): the retry, cancellation and explained errors of the calls here. */
+  async send<T>(what: string, send: (abortSignal?: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    const abortSignal = this.signalFor(signal)
+    return this.call(what, () => send(abortSignal), undefined, abortSignal)
+  }
+
   /** Adds tags to a task definition (TagResource); tags of the same keys are replaced. */
   async tagTaskDefinition(arn: string, tags: Tag[], signal?: AbortSignal): Promise<void> {
     const abortSignal = this.signalFor(signal)

@@ -76,6 +76,10 @@ export function createEcsPlatform(request: DeployRequest, client = new EcsApi(re
       const fromTemplate = request.template ? await renderFrom() : undefined
       const { current, live } = await liveService({ deployable: true })
       const rendered = fromTemplate ?? (await renderFrom(live))
+      // Loaded only for Express services (DescribeServices says resourceManagementType ECS).
+      if (current.resourceManagementType === 'ECS') {
+        return (await import('./express/index.js')).planExpress({ request, api, service: current, live, rendered, checkedBy: ECS_CHECKS })
+      }
       const previous = live.taskDefinitionArn!
       // The image that ran before is the live one, whatever the template says (it may hold ${IMAGE_TAG}).
       const changes = rendered.images.map(change => ({ ...change, previous: live.containerDefinitions?.find(c => c.name === change.container)?.image ?? '' }))
@@ -177,6 +181,9 @@ export function createEcsPlatform(request: DeployRequest, client = new EcsApi(re
       // (CODE_DEPLOY services roll back through CodeDeploy, below).
       const inFlight = isCodeDeploy(current) ? undefined : await rollbackInFlightPlan(api, request, { current, live })
       if (inFlight) return inFlight
+      if (current.resourceManagementType === 'ECS') {
+        throw new UserError({ input: 'mode', message: `ECS Express service '${service}' has no service deployment in flight to roll back, and an UpdateService would bypass Express: deploy the previous image with mode 'deploy' and its 'image-tag'` })
+      }
       const previous = live.taskDefinitionArn!
       const target = await resolveRollbackTarget(api, live, request.toRevision)
       const { taskDefinition } = await api.describeTaskDefinition(target, 'to-revision')

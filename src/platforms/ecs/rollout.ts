@@ -86,6 +86,11 @@ export class EcsRollout implements Rollout, FollowedRollout {
   scheduledTasksApi?: ScheduledTasksApi
   /** The scheduled tasks this run moved or left alone, for the summary: set once there are some. */
   objects?: () => ObjectState[]
+  /**
+   * How the previous revision goes back once no service deployment of ours is in flight, given the
+   * proof: UpdateService by default; an Express service puts its previous configuration back instead.
+   */
+  restoreBy?: (owned: Owned<ServiceRead>, progress: Progress, signal: AbortSignal) => Promise<Rollout>
 
   constructor(api: EcsApi, service: string, deploymentId: string | undefined, revision: string, previousRevision: string | undefined, knownEvents: Set<string>, follow = ServiceDeploymentFollow.off()) {
     this.api = api
@@ -124,7 +129,7 @@ export class EcsRollout implements Rollout, FollowedRollout {
   }
 
   /** The rollout our UpdateService (answered `updated`) started: its deployment by id, its service deployment once proved ours. */
-  private static async started(api: EcsApi, service: string, updated: Service, taskDefinition: string, calledAt: number, previousRevision: string | undefined, progress: Progress, signal: AbortSignal, before?: string): Promise<EcsRollout> {
+  static async started(api: EcsApi, service: string, updated: Service, taskDefinition: string, calledAt: number, previousRevision: string | undefined, progress: Progress, signal: AbortSignal, before?: string): Promise<EcsRollout> {
     const deployment = updated.deployments?.find(d => d.status === 'PRIMARY' && d.taskDefinition === taskDefinition)
     progress.step(`service ${service} updated to ${shortArn(taskDefinition)}${deployment?.id ? `: deployment ${deployment.id}` : ''}`)
     // The answer carries the events so far: everything after them is news of this rollout.
@@ -309,7 +314,7 @@ export class EcsRollout implements Rollout, FollowedRollout {
     const previous = this.previousRevision
     if (!previous) throw new Error(`no previous task definition is known for service ${this.service}`)
     const ours = { revision: this.revision, deployments: [this.deploymentId, this.following].filter((id): id is string => Boolean(id)) }
-    return ifOurs(`roll back service ${this.service} to ${shortArn(previous)}`, () => proveRunsOurs(this.api, this.service, ours, signal), owned =>
+    return ifOurs(`roll back service ${this.service} to ${shortArn(previous)}`, () => proveRunsOurs(this.api, this.service, ours, signal), owned => this.restoreBy ? this.restoreBy(owned, context.progress, signal) :
       EcsRollout.restore(this.api, owned, previous, this.revision, context.progress, signal, this.lastService?.currentServiceDeployment))
   }
 
