@@ -268,6 +268,33 @@ const callsPerMinute = (ecs, from, to) => ecs.calls.filter(c => c.at >= from && 
   row('calls while waiting: 8 s of stages + 60 s bake', `${waiting} (exit ${result.code})`, '~5 (SDK waiter)', '< 69 (the old loop)')
 }
 
+{
+  // Several services in one step (issue 18, part 4): calls per minute while N services roll out together
+  // (one `service` input naming all, sharing one family) next to N separate runs of one service each,
+  // against one scripted endpoint. A rollout takes about 20 s; the window runs from the first
+  // UpdateService to the last deployment's end.
+  const SETTLE = 20_000
+  const seedN = n => Array.from({ length: n }, (_, i) => ({ ...defaultSeed()[0], name: `svc-${i}` }))
+  const window = ecs => {
+    const updates = ecs.calls.filter(c => c.operation === 'UpdateService').map(c => c.at)
+    return { from: Math.min(...updates), to: Math.max(...updates) + SETTLE }
+  }
+  for (const n of [1, 10, 30]) {
+    const names = Array.from({ length: n }, (_, i) => `svc-${i}`)
+    const together = await startScriptedEcs({ settleMs: SETTLE, services: seedN(n) })
+    const one = await runBundle(together.endpoint, { service: names.join('\n'), 'image-tag': '10.0.0', container: 'web', timeout: '5m' })
+    const t = window(together)
+    const ourRate = callsPerMinute(together, t.from, t.to)
+    await together.close()
+    const separate = await startScriptedEcs({ settleMs: SETTLE, services: seedN(n) })
+    const runs = await Promise.all(names.map(name => runBundle(separate.endpoint, { service: name, 'image-tag': '10.0.0', container: 'web', timeout: '5m' })))
+    const s = window(separate)
+    const theirRate = callsPerMinute(separate, s.from, s.to)
+    await separate.close()
+    row(`calls/min, ${n} service${n === 1 ? '' : 's'} rolling out (~20 s)`, `${ourRate.toFixed(0)} (exit ${one.code})`, `${theirRate.toFixed(0)} as ${n} separate runs (exits ${[...new Set(runs.map(r => r.code))].join(',')})`, n === 1 ? 'same as one run' : `well under ${n}x one run`)
+  }
+}
+
 // The poll rhythm against rollouts that progress steadily, and the DescribeServices fallback's drain
 // (bench/ecs-rhythm.mjs; `node bench/ecs-rhythm.mjs` runs those rows alone).
 await import('./ecs-rhythm.mjs')

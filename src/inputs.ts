@@ -56,10 +56,12 @@ export function parseInputs(env: Env = process.env, registerSecret: (secret: str
     return fallback
   }
 
-  const service = input('service')
-  if (service === '') problems.add({ input: 'service', message: 'is required: the ECS service or Kubernetes workload to deploy' })
-  else if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/.test(service)) {
-    problems.add({ input: 'service', message: `'${service}' is not a service or workload name (letters, digits, '.', '_', '-')` })
+  // Several ECS services in one step (a monorepo's api, worker, scheduler): one per line or comma-separated.
+  const services = [...new Set(input('service').split(/[\n,]/).map(name => name.trim()).filter(name => name !== ''))]
+  const service = services.join(',')
+  if (services.length === 0) problems.add({ input: 'service', message: 'is required: the ECS service or Kubernetes workload to deploy' })
+  for (const name of services) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/.test(name)) problems.add({ input: 'service', message: `'${name}' is not a service or workload name (letters, digits, '.', '_', '-')` })
   }
 
   const mode = oneOf('mode', MODES, 'deploy') ?? 'deploy'
@@ -191,6 +193,7 @@ export function parseInputs(env: Env = process.env, registerSecret: (secret: str
 
   const request: DeployRequest = {
     service,
+    services,
     mode,
     platform,
     imageVersion: imageTag !== undefined ? parseImageVersion(imageTag) : undefined,
@@ -254,6 +257,7 @@ export function parseInputs(env: Env = process.env, registerSecret: (secret: str
   if (mode === 'rollback' || mode === 'continue' || mode === 'follow') {
     if (preDeploy) problems.add({ input: 'pre-deploy-command', message: `runs before a deploy; mode '${mode}' never runs it` })
   }
+  if (services.length > 1) severalServicesProblems(request, problems)
   problems.throwIfAny()
   return request
 }
@@ -272,6 +276,20 @@ function handOffAt(mode: Mode, value: string | undefined, wait: string, problems
   if (mode !== 'deploy' && mode !== 'continue') problems.add({ input: 'hand-off-at', message: `is used with mode 'deploy' or 'continue'; mode '${mode}' follows to the end` })
   if (FALSE.includes(wait)) problems.add({ input: 'hand-off-at', message: "stops waiting at a stage; with wait: false nothing is waited for: drop one of them" })
   return stage
+}
+
+/** Several services are deployed together on ECS only, by `mode: deploy`, without a pre-deploy task. */
+function severalServicesProblems(request: DeployRequest, problems: ProblemList): void {
+  const names = request.services.map(name => `'${name}'`).join(', ')
+  if (request.platform === 'kubernetes') {
+    problems.add({ input: 'service', message: `names ${request.services.length} workloads (${names}); Kubernetes deploys one workload per step: name one, or use one step per workload (a matrix)` })
+  }
+  if (request.mode !== 'deploy') {
+    problems.add({ input: 'service', message: `names ${request.services.length} services (${names}); mode '${request.mode}' acts on one service: name one service` })
+  }
+  if (request.preDeploy) {
+    problems.add({ input: 'pre-deploy-command', message: `runs one task before one service changes; 'service' names ${request.services.length}: run it in a step of its own before this one, or name one service` })
+  }
 }
 
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/

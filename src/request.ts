@@ -22,6 +22,11 @@ export type LifecycleStage = (typeof LIFECYCLE_STAGES)[number]
 export interface DeployRequest {
   /** ECS service name, or the name of the Kubernetes Deployment, StatefulSet or DaemonSet. */
   service: string
+  /**
+   * Every service named in `service` (one per line or comma-separated), in order; one for Kubernetes and
+   * for every mode but `deploy`. With several, `service` is them joined by commas (for messages only).
+   */
+  services: string[]
   mode: Mode
   /** Undefined until inferred from the template (containerDefinitions vs apiVersion/kind). */
   platform?: PlatformName

@@ -56,5 +56,8 @@ const SAMPLE_BYTES = 256 * 1024
  */
 export async function loadPlatform(name: PlatformName, request: DeployRequest, cancel?: AbortSignal): Promise<Platform> {
   if (name === 'ecs') return (await import('./ecs/index.js')).createEcsPlatform(request, undefined, cancel)
+  if (request.services.length > 1) {
+    throw new UserError({ input: 'service', message: `names ${request.services.length} workloads (${request.services.join(', ')}); Kubernetes deploys one workload per step: name one, or use one step per workload (a matrix)` })
+  }
   return (await import('./kubernetes/index.js')).createKubernetesPlatform(request, cancel)
 }

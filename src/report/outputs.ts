@@ -19,6 +19,13 @@ export function outputsOf(result: RunResult): Record<string, string> {
     'pre-deploy-exit-code': result.outputs['pre-deploy-exit-code'] ?? '',
     'endpoint-url': result.outputs['endpoint-url'] ?? '',
     'rendered-path': result.renderedPath ?? '',
+    // Several ECS services in one step: one entry per service (JSON), read after any rollback.
+    services: servicesOutput(result),
     'duration-seconds': (result.progress.elapsedMs() / 1000).toFixed(1)
   }
+}
+
+function servicesOutput(result: RunResult): string {
+  const rows = (result.objects ?? []).flatMap(object => (object.service ? [object.service] : []))
+  return rows.length > 0 ? JSON.stringify(rows) : ''
 }

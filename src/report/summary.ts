@@ -37,7 +37,7 @@ export function summaryMarkdown(result: RunResult, request: DeployRequest, platf
   const lines = [`## ${ICON[result.status]} deploy-service: ${text(request.service)} ${result.status}`, '', text(result.message), '']
   lines.push('| | |', '|---|---|')
   lines.push(`| platform | ${text(platform)} |`)
-  for (const [name, value] of Object.entries(outputs)) if (value !== '') lines.push(`| ${name} | ${codeSpan(value)} |`)
+  for (const [name, value] of Object.entries(outputs)) if (value !== '' && name !== 'services') lines.push(`| ${name} | ${codeSpan(value)} |`)
   if (result.rollback) {
     lines.push(`| rolled back to | ${codeSpan(result.rollback.revision)} (${result.rollback.by === 'platform' ? 'by the platform' : 'by this action'}, ${rollbackHealth(result.rollback)}) |`)
   }
@@ -49,7 +49,8 @@ export function summaryMarkdown(result: RunResult, request: DeployRequest, platf
     lines.push(...fitLines(reasons, BUDGET.reasons, count => `- … ${count} more left out here; ${elsewhere}`))
   }
   if (result.objects && result.objects.length > 0) {
-    lines.push('', '### Objects', '', '| object | state |', '|---|---|')
+    // Several ECS services: a row per service (the `services` output has the same as JSON).
+    lines.push('', result.objects.some(object => object.service) ? '### Services' : '### Objects', '', '| object | state |', '|---|---|')
     const rows = result.objects.map(object => `| ${codeSpan(object.ref)} | ${text(object.state)} |`)
     lines.push(...fitLines(rows, BUDGET.reasons, count => `| … | ${count} more left out here; ${elsewhere} |`))
   }

@@ -33,6 +33,21 @@ export interface ObjectState {
   ref: string
   /** `ready`, `not ready: waiting for ingress address`, `failed: ...`, `pruned`, `would be pruned`. */
   state: string
+  /** Several ECS services in one step: this service's own result, one entry of the `services` output. */
+  service?: ServiceResult
+}
+
+/** One service of several deployed in one step (ECS), as the `services` output lists it (JSON). */
+export interface ServiceResult {
+  service: string
+  /** `succeeded`, `failed`, `timed-out`, `cancelled`, `superseded`, `paused`, `rolled-back`, `rollback-failed`, `in-progress`. */
+  status: string
+  revision: string
+  previousRevision: string
+  deploymentId: string
+  serviceDeploymentArn: string
+  /** Why it did not succeed, one line; absent when it did. */
+  reason?: string
 }
 
 export interface Rendered {

@@ -101,7 +101,7 @@ export class EcsApi {
     return this
   }
 
-  private signalFor(given?: AbortSignal): AbortSignal | undefined {
+  protected signalFor(given?: AbortSignal): AbortSignal | undefined {
     if (!this.cancel) return given
     return given ? AbortSignal.any([given, this.cancel]) : this.cancel
   }
@@ -291,7 +291,7 @@ export class EcsApi {
     return tasks
   }
 
-  private async call<T>(what: string, send: () => Promise<T>, input?: string, abortSignal?: AbortSignal, policy: Omit<RetryOptions, 'signal'> = ECS_RETRY): Promise<T> {
+  protected async call<T>(what: string, send: () => Promise<T>, input?: string, abortSignal?: AbortSignal, policy: Omit<RetryOptions, 'signal'> = ECS_RETRY): Promise<T> {
     const startedAt = Date.now()
     let tries = 0
     try {

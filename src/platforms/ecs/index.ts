@@ -29,6 +29,7 @@ const ECS_CHECKS = 'the template, the service, its deployment controller and the
 export function createEcsPlatform(request: DeployRequest, client = new EcsApi(request.ecs.cluster), cancel?: AbortSignal, codeDeploy?: CodeDeployApi): Platform {
   const { service } = request
   const api = cancel ? client.cancelOn(cancel) : client
+  if (request.services.length > 1) return severalServices(request, api, cancel)
 
   /** The template, rendered; the live task definition stands in when there is no template file. */
   async function renderFrom(live?: TaskDefinition): Promise<Rendered & { taskDefinition: TaskDefinitionInput }> {
@@ -218,6 +219,17 @@ export function createEcsPlatform(request: DeployRequest, client = new EcsApi(re
         }
       }
     }
+  }
+}
+
+/** Several services in one step (./group): loaded only when `service` names more than one. */
+function severalServices(request: DeployRequest, api: EcsApi, cancel?: AbortSignal): Platform {
+  const group = async (): Promise<Platform> => (await import('./group/index.js')).createEcsGroup(request, api, cancel)
+  return {
+    name: 'ecs',
+    render: async () => (await group()).render(),
+    prepareDeploy: async () => (await group()).prepareDeploy(),
+    prepareRollback: async () => (await group()).prepareRollback()
   }
 }
 

@@ -154,7 +154,8 @@ export class EcsRollout implements Rollout, FollowedRollout {
     return outcome
   }
 
-  private async observe(context: WaitContext): Promise<Observation> {
+  /** One look at the rollout (a group of services looks at all its members together, one call per 10). */
+  async observe(context: WaitContext): Promise<Observation> {
     if (this.follow.following) {
       try {
         const observation = await this.follow.observe(this, context)
