@@ -36,8 +36,11 @@ export class ExpressApi {
     return output.service ?? {}
   }
 
-  /** The rollback update: only with the proof, read right before, that the service still runs our revision. */
-  async rollBack(owned: Owned<ServiceRead>, serviceArn: string, change: ExpressChange, signal?: AbortSignal): Promise<UpdatedExpressGatewayService> {
+  /**
+   * The rollback update: only with the proof, read right before, that the service still runs our revision
+   * (asked for, not read: Express has no conditional update, so the proof's read is the precondition).
+   */
+  async rollBack(_owned: Owned<ServiceRead>, serviceArn: string, change: ExpressChange, signal?: AbortSignal): Promise<UpdatedExpressGatewayService> {
     return this.update(serviceArn, change, signal)
   }
 }
