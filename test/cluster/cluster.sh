@@ -19,10 +19,6 @@
 #   DEPLOY_SERVICE_CLUSTER_DIR   run folder (default ${TMPDIR:-/tmp}/deploy-service-cluster)
 #   CLUSTER_NODES                number of kwok nodes (default 3)
 #   CLUSTER_TIMEOUT              seconds to wait for readiness (default 120)
-#   TOKEN_WEBHOOK_PORT           loopback port of the bearer-token webhook a test may serve (default
-#                                19443, outside the free-ports range): tokens nothing else knows are
-#                                asked there (EKS-style token tests); with nothing listening they are
-#                                refused, which is what the apiserver does without the flag
 #
 # Progress goes to stderr; `up` and `build` print their result on stdout.
 set -euo pipefail
@@ -33,7 +29,6 @@ RUN_DIR="${DEPLOY_SERVICE_CLUSTER_DIR:-${TMPDIR:-/tmp}/deploy-service-cluster}"
 RUN_DIR="${RUN_DIR%/}"
 NODES="${CLUSTER_NODES:-3}"
 TIMEOUT="${CLUSTER_TIMEOUT:-120}"
-TOKEN_WEBHOOK_PORT="${TOKEN_WEBHOOK_PORT:-19443}"
 KUBECTL="${KUBECTL:-kubectl}"
 COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
 
@@ -319,26 +314,6 @@ EOF
 	chmod 600 "$file"
 }
 
-# The kubeconfig-format file of --authentication-token-webhook-config-file: a
-# test's TokenReview server on a fixed loopback port (plain HTTP: loopback only).
-write_token_webhook_config() {
-	cat >"$RUN_DIR/token-webhook.kubeconfig" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: token-webhook
-  cluster:
-    server: http://127.0.0.1:${TOKEN_WEBHOOK_PORT}/
-users:
-- name: kube-apiserver
-  user: {}
-contexts:
-- name: webhook
-  context: {cluster: token-webhook, user: kube-apiserver}
-current-context: webhook
-EOF
-}
-
 # ------------------------------------------------------------------- up ---
 
 write_logs_config() {
@@ -468,7 +443,6 @@ EOF
 	write_kubeconfig "$RUN_DIR/kwok.kubeconfig" kwok
 	write_logs_config
 	write_stages
-	write_token_webhook_config
 	local p="$RUN_DIR/pki"
 
 	start_component etcd \
@@ -504,8 +478,6 @@ EOF
 		--kubelet-certificate-authority="$p/ca.crt" \
 		--kubelet-preferred-address-types=InternalIP \
 		--allow-privileged=true \
-		--authentication-token-webhook-config-file="$RUN_DIR/token-webhook.kubeconfig" \
-		--authentication-token-webhook-cache-ttl=1s \
 		--profiling=false \
 		--v=1
 
