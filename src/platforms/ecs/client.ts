@@ -37,9 +37,9 @@ import { errnoOf, isThrottling, retry, wasNotExecuted, type RetryOptions } from 
 import type { Owned } from '../../rollout/ownership.js'
 import { revisionNumber } from './assess.js'
 import type { ServiceDeploymentRead, ServiceRead } from './ownership.js'
-import { ServiceDeploymentsUnavailable, unavailableAs } from './service-deployment-errors.js'
+import { ServiceDeploymentsUnavailable, unavailableAs } from './service-deployment/errors.js'
 
-export { ServiceDeploymentsUnavailable } from './service-deployment-errors.js'
+export { ServiceDeploymentsUnavailable } from './service-deployment/errors.js'
 
 /** How long one try may take: connecting, then the whole request and answer. */
 export const CONNECT_TIMEOUT_MS = 3_000
@@ -419,7 +419,7 @@ export class EcsApi {
   }
 
   /**
-   * Stops the task that `owned` proved ours at this moment (ifOurs in one-off-stop.ts): the target is
+   * Stops the task that `owned` proved ours at this moment (ifOurs in one-off/stop.ts): the target is
    * the proof's own. Used after a timeout, a cancellation or a task that can no longer be followed,
    * so on purpose NOT ended by the run's cancellation: only by `signal`, which the caller bounds (a
    * task left running would go on alone).

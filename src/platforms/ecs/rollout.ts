@@ -8,10 +8,10 @@ import type { Progress } from '../../rollout/progress.js'
 import { assessDeployment, circuitBreakerOn, failureThreshold, isFailedTask, shortArn, stoppedTaskReason, type Assessment } from './assess.js'
 import { ServiceDeploymentsUnavailable, type EcsApi } from './client.js'
 import { pruneRevisions, reportPruned } from './revisions.js'
-import { inFlight, ServiceDeploymentFollow, ServiceDeploymentRollback, type FollowedRollout } from './service-deployment-follow.js'
-import { CREATED_AT_TOLERANCE_MS } from './service-deployment-ours.js'
-import { shortId } from './service-deployment.js'
-import { LookRhythm } from './follow/rhythm.js'
+import { inFlight, ServiceDeploymentFollow, ServiceDeploymentRollback, type FollowedRollout } from './service-deployment/follow.js'
+import { CREATED_AT_TOLERANCE_MS } from './service-deployment/ours.js'
+import { shortId } from './service-deployment/assess.js'
+import { LookRhythm } from './service-deployment/rhythm.js'
 import { ifOurs, type Owned } from '../../rollout/ownership.js'
 import { proveRunsOurs, readCurrent, whoDeployed, type ServiceRead } from './ownership.js'
 
@@ -172,7 +172,7 @@ export class EcsRollout implements Rollout, FollowedRollout {
 
   /** The service as last read. */
   private lastService?: Service
-  /** How often the deployments[] rules look (follow/rhythm.ts), as the service-deployment follower does. */
+  /** How often the deployments[] rules look (service-deployment/rhythm.ts), as the service-deployment follower does. */
   private readonly fallbackRhythm = new LookRhythm()
   /** Events since our update printed by readService: whether the last read brought news. */
   private lastNews: string[] = []

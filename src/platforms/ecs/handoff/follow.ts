@@ -8,8 +8,8 @@ import type { Plan, Rollout, WaitContext } from '../../../rollout/platform.js'
 import { shortArn } from '../assess.js'
 import { ServiceDeploymentsUnavailable, type EcsApi } from '../client.js'
 import { EcsRollout } from '../rollout.js'
-import { ServiceDeploymentFollow } from '../service-deployment-follow.js'
-import { shortId } from '../service-deployment.js'
+import { ServiceDeploymentFollow } from '../service-deployment/follow.js'
+import { shortId } from '../service-deployment/assess.js'
 import { proveHandedOff } from './ours.js'
 
 /**

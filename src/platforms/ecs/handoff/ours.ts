@@ -5,7 +5,7 @@ import type { Proof } from '../../../rollout/ownership.js'
 import { shortArn } from '../assess.js'
 import type { EcsApi } from '../client.js'
 import { readCurrent, whoDeployed, type ServiceDeploymentRead } from '../ownership.js'
-import { CREATED_AT_TOLERANCE_MS } from '../service-deployment-ours.js'
+import { CREATED_AT_TOLERANCE_MS } from '../service-deployment/ours.js'
 
 export interface HandedOff {
   proof: Proof<ServiceDeploymentRead>

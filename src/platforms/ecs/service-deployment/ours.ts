@@ -2,8 +2,8 @@
 // (created at or after our call, its target service revision running the task definition we deployed),
 // never by "it differs from the one current before" (src/rollout/ownership.ts).
 import type { Service, ServiceDeployment, ServiceDeploymentBrief } from '@aws-sdk/client-ecs'
-import { shortArn } from './assess.js'
-import type { EcsApi } from './client.js'
+import { shortArn } from '../assess.js'
+import type { EcsApi } from '../client.js'
 
 /**
  * Our UpdateService call, and what a service deployment must show to be the one it created: created at

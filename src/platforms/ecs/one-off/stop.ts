@@ -2,11 +2,11 @@
 // made at that moment (ifOurs), and, after a timeout, following it until its command's container has
 // exited, so that the awslogs driver has sent its last lines before they are read.
 import type { Task } from '@aws-sdk/client-ecs'
-import { errorMessage } from '../../errors.js'
-import { ifOurs, isNotOurs, type Proof } from '../../rollout/ownership.js'
-import { sleep } from '../../rollout/poll.js'
-import { shortArn } from './assess.js'
-import type { EcsApi } from './client.js'
+import { errorMessage } from '../../../errors.js'
+import { ifOurs, isNotOurs, type Proof } from '../../../rollout/ownership.js'
+import { sleep } from '../../../rollout/poll.js'
+import { shortArn } from '../assess.js'
+import type { EcsApi } from '../client.js'
 
 /** StopTask, and the read that proves the task ours, each within this bound: the run is ending. */
 export const STOP_WITHIN_MS = 5_000
