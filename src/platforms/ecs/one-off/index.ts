@@ -11,6 +11,7 @@ import { PollSchedule } from '../../../rollout/poll.js'
 import { pollRollout, stoppedOutcome, type Observation } from '../../../rollout/poll-loop.js'
 import { shortArn } from '../assess.js'
 import type { EcsApi } from '../client.js'
+import { OneOffTaskApi } from './client.js'
 import { LogFollower, awsLogsConfig, createLogReader, type AwsLogsConfig } from './logs.js'
 import { stopOurTask, waitExited, type StartedTask } from './stop.js'
 import { stoppedFromOutside, type HowItEnded } from './verdict.js'
@@ -73,7 +74,7 @@ async function runOneOff(options: OneOffOptions, prepared: Prepared, context: Wa
   const { deadline, progress } = context
   const registered = await options.register(deadline.signal)
   progress.step(`registered task definition ${shortArn(registered.taskDefinitionArn)}; the service still runs the old one`)
-  const started = await api.runTask({
+  const started = await new OneOffTaskApi(api).run({
     taskDefinition: registered.taskDefinitionArn!,
     count: 1,
     startedBy: prepared.startedBy,

@@ -7,6 +7,7 @@ import { ifOurs, isNotOurs, type Proof } from '../../../rollout/ownership.js'
 import { sleep } from '../../../rollout/poll.js'
 import { shortArn } from '../assess.js'
 import type { EcsApi } from '../client.js'
+import { OneOffTaskApi } from './client.js'
 
 /** StopTask, and the read that proves the task ours, each within this bound: the run is ending. */
 export const STOP_WITHIN_MS = 5_000
@@ -59,7 +60,7 @@ export async function proveTaskOurs(api: EcsApi, ran: StartedTask, signal: Abort
 export async function stopOurTask(api: EcsApi, ran: StartedTask, reason: string): Promise<{ stopped: boolean; text: string }> {
   try {
     await ifOurs(`stop task ${shortArn(ran.taskArn)}`, () => proveTaskOurs(api, ran, AbortSignal.timeout(STOP_WITHIN_MS)), owned =>
-      api.stopTask(owned, `deploy-service: ${reason}`, AbortSignal.timeout(STOP_WITHIN_MS)))
+      new OneOffTaskApi(api).stop(owned, `deploy-service: ${reason}`, AbortSignal.timeout(STOP_WITHIN_MS)))
     return { stopped: true, text: 'it was stopped (StopTask: ECS sends SIGTERM, then SIGKILL 30 s later)' }
   } catch (error) {
     if (isNotOurs(error)) return { stopped: false, text: `StopTask was not sent: ${error.found}${error.owner ? ` (${error.owner})` : ''}` }

@@ -6,9 +6,10 @@ import type { Rollout, WaitContext, WaitOutcome } from '../../../rollout/platfor
 import { pollRollout, type Observation } from '../../../rollout/poll-loop.js'
 import type { Progress } from '../../../rollout/progress.js'
 import { shortArn, type Assessment } from '../assess.js'
-import { ServiceDeploymentsUnavailable, type EcsApi } from '../client.js'
+import type { EcsApi } from '../client.js'
+import { ServiceDeploymentsUnavailable } from './errors.js'
 import { ifOurs, type Proof } from '../../../rollout/ownership.js'
-import type { ServiceDeploymentRead } from '../ownership.js'
+import { ServiceDeploymentApi, type ServiceDeploymentRead } from './client.js'
 import { OurServiceDeployment, type OurCall } from './ours.js'
 import { handOffReason } from '../handoff/stage.js'
 import { allTargetTasksUp, assessServiceDeployment, IN_FLIGHT, serviceDeploymentLine, shortId, whyRolledBack } from './assess.js'
@@ -331,7 +332,7 @@ export class ServiceDeploymentFollow {
       ? { ours: true, precondition: { service: shortArn(sd.serviceArn), serviceDeploymentArn: this.arn!, status: sd.status ?? '', hookId }, evidence: `service deployment ${id} is this run's, read paused at hook ${hookId}` }
       : { ours: false, found: `service deployment ${id} was started by another deploy (a redeploy of ${rollout.label})` }
     await ifOurs(`${action === 'CONTINUE' ? 'continue' : 'roll back'} service deployment ${id} at hook ${hookId}`, async () => proof(), owned =>
-      rollout.api.continueServiceDeployment(owned, action, signal))
+      new ServiceDeploymentApi(rollout.api).continue(owned, action, signal))
   }
 }
 
