@@ -2,7 +2,7 @@
 // the slow rhythm through bakes and drains; the DescribeServices fallback keeps the same drain rhythm.
 import { describe, expect, it } from '@jest/globals'
 import type { ServiceDeployment } from '@aws-sdk/client-ecs'
-import { drainLookMs, LookRhythm } from '../../src/platforms/ecs/follow/rhythm.js'
+import { drainLookMs, LookRhythm } from '../../src/platforms/ecs/service-deployment/rhythm.js'
 
 // The largest jitter (+10 %): a ceiling must hold even then.
 const high = () => 1

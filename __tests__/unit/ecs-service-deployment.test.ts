@@ -2,7 +2,7 @@
 // deployment's verdict, with shapes as DescribeServices / DescribeServiceDeployments return them.
 import { describe, expect, it } from '@jest/globals'
 import type { Service, ServiceDeployment } from '@aws-sdk/client-ecs'
-import { assessServiceDeployment, describeStrategy, timeoutWarning } from '../../src/platforms/ecs/service-deployment.js'
+import { assessServiceDeployment, describeStrategy, timeoutWarning } from '../../src/platforms/ecs/service-deployment/assess.js'
 
 const ARN = 'arn:aws:ecs:us-east-1:123456789012:service-deployment/default/web/AbC123'
 

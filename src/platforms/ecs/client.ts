@@ -8,23 +8,13 @@ import {
   ListTaskDefinitionsCommand,
   ListTasksCommand,
   RegisterTaskDefinitionCommand,
-  RunTaskCommand,
-  StopTaskCommand,
   UpdateServiceCommand,
   DeregisterTaskDefinitionCommand,
-  ContinueServiceDeploymentCommand,
   DescribeServiceDeploymentsCommand,
-  ListServiceDeploymentsCommand,
-  StopServiceDeploymentCommand,
-  DescribeServiceRevisionsCommand,
   TagResourceCommand,
   type ServiceDeployment,
-  type ServiceRevision,
-  type ServiceDeploymentBrief,
   type ECSClientConfig,
   type RegisterTaskDefinitionCommandInput,
-  type RunTaskCommandInput,
-  type RunTaskCommandOutput,
   type Service,
   type Tag,
   type Task,
@@ -36,10 +26,7 @@ import { UserError, errorMessage } from '../../errors.js'
 import { errnoOf, isThrottling, retry, wasNotExecuted, type RetryOptions } from '../../rollout/retry.js'
 import type { Owned } from '../../rollout/ownership.js'
 import { revisionNumber } from './assess.js'
-import type { ServiceDeploymentRead, ServiceRead } from './ownership.js'
-import { ServiceDeploymentsUnavailable, unavailableAs } from './service-deployment-errors.js'
-
-export { ServiceDeploymentsUnavailable } from './service-deployment-errors.js'
+import { ServiceDeploymentsUnavailable, unavailableAs } from './service-deployment/errors.js'
 
 /** How long one try may take: connecting, then the whole request and answer. */
 export const CONNECT_TIMEOUT_MS = 3_000
@@ -55,6 +42,15 @@ export const REQUEST_TIMEOUT_MS = 10_000
  * Cancellation and deadlines end the wait between tries (abortSignal).
  */
 export const ECS_RETRY: Omit<RetryOptions, 'signal'> = { attempts: Infinity, withinMs: 120_000, baseMs: 500, maxMs: 2_000, failures: { attempts: 4, withinMs: 20_000 } }
+
+/** What a rollback UpdateService carries: the service as just read (ownership.ts proves it). */
+export interface ServiceRead {
+  service: string
+  /** The PRIMARY deployment as just read. */
+  deploymentId?: string
+  /** The task definition it runs: ours. */
+  taskDefinition: string
+}
 
 /** Tag on each registration, unique to it: finds the revision an ambiguous RegisterTaskDefinition made. */
 export const REGISTRATION_TAG = 'deploy-service:registration'
@@ -74,10 +70,7 @@ export const AWS_CLIENT_BOUNDS = {
  * unless given.
  */
 export function createEcsClient(config: ECSClientConfig = {}): ECSClient {
-  return new ECSClient({
-    ...AWS_CLIENT_BOUNDS,
-    ...config
-  })
+  return new ECSClient({ ...AWS_CLIENT_BOUNDS, ...config })
 }
 
 /**
@@ -203,10 +196,14 @@ export class EcsApi {
     return this.updateService(owned.precondition.service, { taskDefinition, desiredCount }, signal)
   }
 
-  /** A call of a room of its own (ECS Express): the retry, cancellation and explained errors of the calls here. */
-  async send<T>(what: string, send: (abortSignal?: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> {
-    const abortSignal = this.signalFor(signal)
-    return this.call(what, () => send(abortSignal), undefined, abortSignal)
+  /**
+   * A call of a room of its own (ECS Express, service deployments, one-off tasks): the retry, cancellation
+   * and explained errors of the calls here. `input` is the one a ClientException names; `outlivesCancel`,
+   * for a call made because the run is ending (StopTask), leaves the call to `signal` alone.
+   */
+  async send<T>(what: string, send: (abortSignal?: AbortSignal) => Promise<T>, signal?: AbortSignal, options: { input?: string; outlivesCancel?: boolean } = {}): Promise<T> {
+    const abortSignal = options.outlivesCancel ? signal : this.signalFor(signal)
+    return this.call(what, () => send(abortSignal), options.input, abortSignal)
   }
 
   /** Adds tags to a task definition (TagResource); tags of the same keys are replaced. */
@@ -215,32 +212,13 @@ export class EcsApi {
     await this.call(`tag task definition '${arn}'`, () => this.client.send(new TagResourceCommand({ resourceArn: arn, tags }), { abortSignal }), undefined, abortSignal)
   }
 
-  /**
-   * A service revision (its task definition): undefined when ECS does not know it. Throws
-   * ServiceDeploymentsUnavailable when the call is denied or not there, like the service-deployment calls.
-   */
-  async describeServiceRevision(arn: string, signal?: AbortSignal): Promise<ServiceRevision | undefined> {
-    const abortSignal = this.signalFor(signal)
-    const output = await this.call(`describe service revision '${arn}'`, () =>
-      unavailableAs('ecs:DescribeServiceRevisions', this.client.send(new DescribeServiceRevisionsCommand({ serviceRevisionArns: [arn] }), { abortSignal }))
-    , undefined, abortSignal)
-    return output.serviceRevisions?.find(r => r.serviceRevisionArn === arn)
-  }
-
   /** Task-definition ARNs of a family, newest first. */
   async listRevisions(family: string, status: 'ACTIVE' | 'INACTIVE' = 'ACTIVE', signal?: AbortSignal): Promise<string[]> {
     const abortSignal = this.signalFor(signal)
-    const arns: string[] = []
-    let nextToken: string | undefined
-    do {
-      const output = await this.call(`list revisions of '${family}'`, () =>
-        this.client.send(new ListTaskDefinitionsCommand({ familyPrefix: family, status, sort: 'DESC', nextToken }), { abortSignal })
-      , undefined, abortSignal)
-      arns.push(...(output.taskDefinitionArns ?? []).filter(arn => arn.split('/').pop()?.replace(/:\d+$/, '') === family))
-      nextToken = output.nextToken
-    } while (nextToken)
+    const listed = await this.pages(`list revisions of '${family}'`, nextToken =>
+      this.client.send(new ListTaskDefinitionsCommand({ familyPrefix: family, status, sort: 'DESC', nextToken }), { abortSignal }), o => o.taskDefinitionArns, abortSignal)
     // Newest first, whatever order the server listed them in.
-    return arns.sort((a, b) => revisionNumber(b) - revisionNumber(a))
+    return listed.filter(arn => arn.split('/').pop()?.replace(/:\d+$/, '') === family).sort((a, b) => revisionNumber(b) - revisionNumber(a))
   }
 
   /** Every service of every cluster these credentials can see (keep-revisions reads what each runs and would roll back to). */
@@ -309,19 +287,10 @@ export class EcsApi {
   }
 
   /**
-   * The service deployments of a service created at or after `after`, newest first (one page: a
-   * deploy looks for the one it just started). Throws ServiceDeploymentsUnavailable when the
-   * call is denied or not there (an IAM policy without it, an endpoint that does not know it).
+   * One service deployment; undefined when ECS does not know it (yet). Throws ServiceDeploymentsUnavailable
+   * when the call is denied or not there. Here, not in ./service-deployment/client.ts: a group's members
+   * share it batched (BatchedEcsApi overrides it), and the ownership proofs read through it.
    */
-  async listServiceDeployments(service: string, after: Date, signal?: AbortSignal): Promise<ServiceDeploymentBrief[]> {
-    const abortSignal = this.signalFor(signal)
-    const output = await this.call(`list service deployments of '${service}'`, () =>
-      unavailableAs('ecs:ListServiceDeployments', this.client.send(new ListServiceDeploymentsCommand({ cluster: this.cluster, service, createdAt: { after }, maxResults: 20 }), { abortSignal }))
-    , undefined, abortSignal)
-    return output.serviceDeployments ?? []
-  }
-
-  /** One service deployment; undefined when ECS does not know it (yet). Throws ServiceDeploymentsUnavailable like the list. */
   async describeServiceDeployment(arn: string, signal?: AbortSignal): Promise<ServiceDeployment | undefined> {
     const abortSignal = this.signalFor(signal)
     const output = await this.call(`describe service deployment '${arn}'`, () =>
@@ -331,106 +300,21 @@ export class EcsApi {
   }
 
   /**
-   * ECS's own rollback (ROLLBACK) of a service deployment in flight, or its end where it stands (ABORT),
-   * only with the proof that it is ours and still the service's current one. After a failure that may
-   * have run (a 5xx, a reset), the deployment is read before trying again: one already stopping or
-   * rolling back means the first try took.
-   */
-  async stopServiceDeployment(owned: Owned<ServiceDeploymentRead>, stopType: 'ROLLBACK' | 'ABORT', signal?: AbortSignal): Promise<void> {
-    const abortSignal = this.signalFor(signal)
-    const arn = owned.precondition.serviceDeploymentArn
-    await this.onceAfterAmbiguity(`stop service deployment '${arn}' (${stopType})`, arn, abortSignal,
-      sd => (stopType === 'ROLLBACK' ? sd.status?.startsWith('ROLLBACK') : ['STOP_REQUESTED', 'STOPPED'].includes(sd.status ?? '')) ?? false,
-      () => this.client.send(new StopServiceDeploymentCommand({ serviceDeploymentArn: arn, stopType }), { abortSignal }))
-  }
-
-  /**
-   * Continues (or rolls back) a service deployment paused at the PAUSE hook the proof read, only with
-   * the proof that it is ours and still the service's current one. After a failure that may have run,
-   * a hook no longer awaiting action (or, for ROLLBACK, a deployment rolling back) means the first try took.
-   */
-  async continueServiceDeployment(owned: Owned<ServiceDeploymentRead>, action: 'CONTINUE' | 'ROLLBACK', signal?: AbortSignal): Promise<void> {
-    const abortSignal = this.signalFor(signal)
-    const { serviceDeploymentArn: arn, hookId } = owned.precondition
-    if (!hookId) throw new Error(`service deployment '${arn}' waits at no PAUSE hook: nothing to ${action === 'CONTINUE' ? 'continue' : 'roll back'} there`)
-    await this.onceAfterAmbiguity(`continue service deployment '${arn}' at hook ${hookId} (${action})`, arn, abortSignal,
-      sd => {
-        const hook = sd.lifecycleHookDetails?.find(h => h.hookId === hookId)
-        return (action === 'ROLLBACK' && Boolean(sd.status?.startsWith('ROLLBACK'))) || (hook !== undefined && hook.status !== 'AWAITING_ACTION')
-      },
-      () => this.client.send(new ContinueServiceDeploymentCommand({ serviceDeploymentArn: arn, hookId, action }), { abortSignal }))
-  }
-
-  /**
-   * A call on service deployment `arn` that must not be made twice: retried as any call, but once a try
-   * failed in a way that may have run, the deployment is read first and `took` says whether it did.
-   */
-  private async onceAfterAmbiguity(what: string, arn: string, abortSignal: AbortSignal | undefined, took: (sd: ServiceDeployment) => boolean, send: () => Promise<unknown>): Promise<void> {
-    let mayHaveRun = false
-    await this.call(what, async () => {
-      if (mayHaveRun) {
-        const sd = await this.describeServiceDeployment(arn, abortSignal)
-        if (sd && took(sd)) return
-      }
-      try {
-        await send()
-      } catch (error) {
-        mayHaveRun ||= !wasNotExecuted(error)
-        throw error
-      }
-    }, 'service-deployment-arn', abortSignal)
-  }
-
-
-  /**
    * Every stopped task one service deployment started, all pages: ECS sets a service task's
    * `startedBy` to the id of the deployment that started it. startedBy must be ListTasks' only
    * filter (besides cluster and desiredStatus). ECS lists stopped tasks for at least an hour.
    */
   async listStoppedTasksOfDeployment(deploymentId: string, signal?: AbortSignal): Promise<string[]> {
     const abortSignal = this.signalFor(signal)
-    const arns: string[] = []
-    let nextToken: string | undefined
-    do {
-      const output = await this.call(`list stopped tasks of deployment '${deploymentId}'`, () =>
-        this.client.send(new ListTasksCommand({ cluster: this.cluster, startedBy: deploymentId, desiredStatus: 'STOPPED', nextToken }), { abortSignal })
-      , undefined, abortSignal)
-      arns.push(...(output.taskArns ?? []))
-      nextToken = output.nextToken
-    } while (nextToken)
-    return arns
+    return this.pages(`list stopped tasks of deployment '${deploymentId}'`, nextToken =>
+      this.client.send(new ListTasksCommand({ cluster: this.cluster, startedBy: deploymentId, desiredStatus: 'STOPPED', nextToken }), { abortSignal }), o => o.taskArns, abortSignal)
   }
 
-  /**
-   * Starts a one-off task. `clientToken` (unique to this run of it) makes the retry of an ambiguous
-   * failure return the task the first try started instead of starting a second one.
-   */
   /**
    * How the CloudWatch Logs client that reads a one-off task's log is made, beside the credentials
    * it shares with this client: the standard chain (AWS_ENDPOINT_URL_CLOUDWATCH_LOGS ...) by default.
    */
   logsClientConfig: Partial<CloudWatchLogsClientConfig> = {}
-
-  async runTask(input: Omit<RunTaskCommandInput, 'cluster'> & { clientToken: string }, signal?: AbortSignal): Promise<RunTaskCommandOutput> {
-    const abortSignal = this.signalFor(signal)
-    return this.call(`run a task of '${input.taskDefinition}'`, () =>
-      this.client.send(new RunTaskCommand({ cluster: this.cluster, ...input }), { abortSignal })
-    , 'pre-deploy-command', abortSignal)
-  }
-
-  /**
-   * Stops the task that `owned` proved ours at this moment (ifOurs in one-off-stop.ts): the target is
-   * the proof's own. Used after a timeout, a cancellation or a task that can no longer be followed,
-   * so on purpose NOT ended by the run's cancellation: only by `signal`, which the caller bounds (a
-   * task left running would go on alone).
-   */
-  async stopTask(owned: Owned<{ taskArn: string }>, reason: string, signal: AbortSignal): Promise<Task | undefined> {
-    const task = owned.precondition.taskArn
-    const output = await this.call(`stop task '${task}'`, () =>
-      this.client.send(new StopTaskCommand({ cluster: this.cluster, task, reason }), { abortSignal: signal })
-    , undefined, signal)
-    return output.task
-  }
 }
 
 /** How the failed call went: where it was sent, how many tries, for how long. */

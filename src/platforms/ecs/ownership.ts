@@ -6,25 +6,8 @@ import type { Service, ServiceDeployment } from '@aws-sdk/client-ecs'
 import { errorMessage } from '../../errors.js'
 import type { Proof } from '../../rollout/ownership.js'
 import { shortArn } from './assess.js'
-import type { EcsApi } from './client.js'
-
-/** What a rollback UpdateService carries: the service as just read. */
-export interface ServiceRead {
-  service: string
-  /** The PRIMARY deployment as just read. */
-  deploymentId?: string
-  /** The task definition it runs: ours. */
-  taskDefinition: string
-}
-
-/** What StopServiceDeployment / ContinueServiceDeployment carry: the service deployment as just read. */
-export interface ServiceDeploymentRead {
-  service: string
-  serviceDeploymentArn: string
-  status: string
-  /** The PAUSE hook it waits at (AWAITING_ACTION), where it waits at one. */
-  hookId?: string
-}
+import type { EcsApi, ServiceRead } from './client.js'
+import type { ServiceDeploymentRead } from './service-deployment/client.js'
 
 /** What the deploy-service tags of a task definition say about who registered it (tag text is data). */
 export async function whoDeployed(api: EcsApi, taskDefinition: string | undefined, signal?: AbortSignal): Promise<string> {

@@ -6,14 +6,16 @@ import type { ScheduledTasksApi } from './scheduled/client.js'
 import { pollRollout, type Observation } from '../../rollout/poll-loop.js'
 import type { Progress } from '../../rollout/progress.js'
 import { assessDeployment, circuitBreakerOn, failureThreshold, isFailedTask, shortArn, stoppedTaskReason, type Assessment } from './assess.js'
-import { ServiceDeploymentsUnavailable, type EcsApi } from './client.js'
+import type { EcsApi, ServiceRead } from './client.js'
+import { ServiceDeploymentsUnavailable } from './service-deployment/errors.js'
 import { pruneRevisions, reportPruned } from './revisions.js'
-import { inFlight, ServiceDeploymentFollow, ServiceDeploymentRollback, type FollowedRollout } from './service-deployment-follow.js'
-import { CREATED_AT_TOLERANCE_MS } from './service-deployment-ours.js'
-import { shortId } from './service-deployment.js'
-import { LookRhythm } from './follow/rhythm.js'
+import { inFlight, ServiceDeploymentFollow, ServiceDeploymentRollback, type FollowedRollout } from './service-deployment/follow.js'
+import { ServiceDeploymentApi } from './service-deployment/client.js'
+import { CREATED_AT_TOLERANCE_MS } from './service-deployment/ours.js'
+import { shortId } from './service-deployment/assess.js'
+import { LookRhythm } from './service-deployment/rhythm.js'
 import { ifOurs, type Owned } from '../../rollout/ownership.js'
-import { proveRunsOurs, readCurrent, whoDeployed, type ServiceRead } from './ownership.js'
+import { proveRunsOurs, readCurrent, whoDeployed } from './ownership.js'
 
 /** How long the stopped tasks of a rollout that timed out may still be looked up. */
 const AFTER_DEADLINE_MS = 5000
@@ -172,7 +174,7 @@ export class EcsRollout implements Rollout, FollowedRollout {
 
   /** The service as last read. */
   private lastService?: Service
-  /** How often the deployments[] rules look (follow/rhythm.ts), as the service-deployment follower does. */
+  /** How often the deployments[] rules look (service-deployment/rhythm.ts), as the service-deployment follower does. */
   private readonly fallbackRhythm = new LookRhythm()
   /** Events since our update printed by readService: whether the last read brought news. */
   private lastNews: string[] = []
@@ -307,7 +309,7 @@ export class EcsRollout implements Rollout, FollowedRollout {
       if (!read.proof.ours || inFlight(sd)) {
         const how = read.proof.ours && read.proof.precondition.hookId ? 'ContinueServiceDeployment' : 'StopServiceDeployment'
         await ifOurs(`roll back service deployment ${shortId(own)}`, async () => read.proof, owned =>
-          owned.precondition.hookId ? this.api.continueServiceDeployment(owned, 'ROLLBACK', signal) : this.api.stopServiceDeployment(owned, 'ROLLBACK', signal))
+          new ServiceDeploymentApi(this.api).rollBack(owned, signal))
         context.progress.step(`asked ECS to roll back service deployment ${shortId(own)} (${how} ROLLBACK)`)
         return new ServiceDeploymentRollback(this.api, own, this.previousRevision ?? sd?.rollback?.serviceRevisionArn ?? 'the previous revision', this.revision)
       }

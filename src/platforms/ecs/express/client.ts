@@ -9,8 +9,7 @@ import {
   type UpdatedExpressGatewayService
 } from '@aws-sdk/client-ecs'
 import type { Owned } from '../../../rollout/ownership.js'
-import type { EcsApi } from '../client.js'
-import type { ServiceRead } from '../ownership.js'
+import type { EcsApi, ServiceRead } from '../client.js'
 
 /** What a deploy changes on an Express service: the primary container's image, or the whole task definition. */
 export type ExpressChange = { primaryContainer: ExpressGatewayContainer } | { taskDefinitionArn: string }

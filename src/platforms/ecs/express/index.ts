@@ -15,7 +15,7 @@ import type { EcsApi } from '../client.js'
 import { taskDefinitionDiff } from '../diff.js'
 import { PREVIOUS_TAG } from '../revisions.js'
 import { EcsRollout } from '../rollout.js'
-import { describeStrategy, timeoutWarning } from '../service-deployment.js'
+import { describeStrategy, timeoutWarning } from '../service-deployment/assess.js'
 import { configurationOf, endpointUrlOf, ExpressApi, type ExpressChange } from './client.js'
 
 /** The container a task definition given to an Express service must have (API reference, taskDefinitionArn). */

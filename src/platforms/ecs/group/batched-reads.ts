@@ -6,7 +6,7 @@
 import { DescribeServiceDeploymentsCommand, DescribeServicesCommand, type Service, type ServiceDeployment } from '@aws-sdk/client-ecs'
 import { UserError } from '../../../errors.js'
 import { EcsApi } from '../client.js'
-import { unavailableAs } from '../service-deployment-errors.js'
+import { unavailableAs } from '../service-deployment/errors.js'
 
 /** DescribeServices takes at most 10 services, DescribeServiceDeployments at most 20 ARNs. */
 export const SERVICES_PER_CALL = 10

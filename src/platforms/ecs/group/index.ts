@@ -10,7 +10,6 @@ import type { Plan, Platform, Rendered } from '../../../rollout/platform.js'
 import type { Progress } from '../../../rollout/progress.js'
 import { shortArn } from '../assess.js'
 import type { EcsApi } from '../client.js'
-import { createEcsPlatform } from '../index.js'
 import { pruneRevisions, reportPruned, PREVIOUS_TAG } from '../revisions.js'
 import { EcsRollout } from '../rollout.js'
 import { BatchedEcsApi } from './batched-reads.js'
@@ -23,8 +22,11 @@ interface ServicePlan {
   definition: TaskDefinitionInput
 }
 
-export function createEcsGroup(request: DeployRequest, api: EcsApi, cancel?: AbortSignal): Platform {
-  const one = (service: string): Platform => createEcsPlatform({ ...request, service, services: [service] }, api, cancel)
+/** How one service's platform is made: createEcsPlatform in ../index.ts, which loads this room. */
+type MemberPlatform = (request: DeployRequest, api: EcsApi, cancel?: AbortSignal) => Platform
+
+export function createEcsGroup(request: DeployRequest, api: EcsApi, cancel: AbortSignal | undefined, memberPlatform: MemberPlatform): Platform {
+  const one = (service: string): Platform => memberPlatform({ ...request, service, services: [service] }, api, cancel)
 
   /** Every service's plan, then the families they share; problems of every service at once. */
   async function plans(): Promise<{ each: ServicePlan[]; families: Map<string, ServicePlan[]> }> {

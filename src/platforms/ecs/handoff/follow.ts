@@ -6,10 +6,12 @@ import type { DeployRequest } from '../../../request.js'
 import { ifOurs, NotOurs } from '../../../rollout/ownership.js'
 import type { Plan, Rollout, WaitContext } from '../../../rollout/platform.js'
 import { shortArn } from '../assess.js'
-import { ServiceDeploymentsUnavailable, type EcsApi } from '../client.js'
+import type { EcsApi } from '../client.js'
+import { ServiceDeploymentsUnavailable } from '../service-deployment/errors.js'
 import { EcsRollout } from '../rollout.js'
-import { ServiceDeploymentFollow } from '../service-deployment-follow.js'
-import { shortId } from '../service-deployment.js'
+import { ServiceDeploymentApi } from '../service-deployment/client.js'
+import { ServiceDeploymentFollow } from '../service-deployment/follow.js'
+import { shortId } from '../service-deployment/assess.js'
 import { proveHandedOff } from './ours.js'
 
 /**
@@ -61,7 +63,7 @@ export async function followPlan(api: EcsApi, request: DeployRequest, { current,
       progress.step(handed.proof.evidence)
       const revision = handed.revision!
       const source = handed.sd?.sourceServiceRevisions?.[0]?.arn
-      const previous = source ? (await api.describeServiceRevision(source, signal))?.taskDefinition : undefined
+      const previous = source ? (await new ServiceDeploymentApi(api).describeRevision(source, signal))?.taskDefinition : undefined
       const now = await api.describeService(service, signal)
       const deployment = now.deployments?.find(d => d.taskDefinition !== undefined && shortArn(d.taskDefinition) === shortArn(revision))
       const knownEvents = new Set((now.events ?? []).map(event => event.id ?? ''))

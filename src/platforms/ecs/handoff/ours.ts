@@ -4,8 +4,9 @@ import type { ServiceDeployment } from '@aws-sdk/client-ecs'
 import type { Proof } from '../../../rollout/ownership.js'
 import { shortArn } from '../assess.js'
 import type { EcsApi } from '../client.js'
-import { readCurrent, whoDeployed, type ServiceDeploymentRead } from '../ownership.js'
-import { CREATED_AT_TOLERANCE_MS } from '../service-deployment-ours.js'
+import { readCurrent, whoDeployed } from '../ownership.js'
+import { ServiceDeploymentApi, type ServiceDeploymentRead } from '../service-deployment/client.js'
+import { CREATED_AT_TOLERANCE_MS } from '../service-deployment/ours.js'
 
 export interface HandedOff {
   proof: Proof<ServiceDeploymentRead>
@@ -26,7 +27,7 @@ export async function proveHandedOff(api: EcsApi, service: string, arn: string, 
   if (!proof.ours || !sd) return { proof }
   const id = shortArn(arn)
   const target = sd.targetServiceRevision?.arn
-  const revision = target ? (await api.describeServiceRevision(target, signal))?.taskDefinition : undefined
+  const revision = target ? (await new ServiceDeploymentApi(api).describeRevision(target, signal))?.taskDefinition : undefined
   if (!revision) return { sd, proof: { ours: false, found: `service deployment ${id} names no target revision that ECS can describe` } }
   const { taskDefinition, tags } = await api.describeTaskDefinition(revision, 'service-deployment-arn', signal)
   const run = tags.find(tag => tag.key === 'deploy-service:run')?.value

@@ -1,14 +1,16 @@
 import type { Service, ServiceDeployment, TaskDefinition } from '@aws-sdk/client-ecs'
-import { UserError } from '../../errors.js'
-import type { DeployRequest } from '../../request.js'
-import type { Plan } from '../../rollout/platform.js'
-import { shortArn } from './assess.js'
-import { ServiceDeploymentsUnavailable, type EcsApi } from './client.js'
-import { EcsRollout } from './rollout.js'
-import { inFlight, ServiceDeploymentFollow, ServiceDeploymentRollback } from './service-deployment-follow.js'
-import { assessServiceDeployment, shortId } from './service-deployment.js'
-import { ifOurs } from '../../rollout/ownership.js'
-import { readCurrent } from './ownership.js'
+import { UserError } from '../../../errors.js'
+import type { DeployRequest } from '../../../request.js'
+import type { Plan } from '../../../rollout/platform.js'
+import { shortArn } from '../assess.js'
+import type { EcsApi } from '../client.js'
+import { ServiceDeploymentsUnavailable } from './errors.js'
+import { EcsRollout } from '../rollout.js'
+import { ServiceDeploymentApi } from './client.js'
+import { inFlight, ServiceDeploymentFollow, ServiceDeploymentRollback } from './follow.js'
+import { assessServiceDeployment, shortId } from './assess.js'
+import { ifOurs } from '../../../rollout/ownership.js'
+import { readCurrent } from '../ownership.js'
 
 /** Whose the service deployment `mode: continue` / `mode: rollback` acts on is: the user's choice, or the current one. */
 function whose(request: DeployRequest): string {
@@ -82,7 +84,7 @@ export async function continuePlan(api: EcsApi, request: DeployRequest, { curren
         const { proof } = await readCurrent(api, service, arn, whose(request), signal)
         const hookId = proof.ours ? proof.precondition.hookId : undefined
         if (!proof.ours || hookId) {
-          await ifOurs(`continue service deployment ${shortId(arn)}`, async () => proof, owned => api.continueServiceDeployment(owned, 'CONTINUE', signal))
+          await ifOurs(`continue service deployment ${shortId(arn)}`, async () => proof, owned => new ServiceDeploymentApi(api).continue(owned, 'CONTINUE', signal))
           progress.step(`continued service deployment ${shortId(arn)} at hook ${hookId}`)
         } else progress.step(`service deployment ${shortId(arn)} is no longer paused (someone continued it): following it`)
       }
@@ -131,7 +133,7 @@ export async function rollbackInFlightPlan(api: EcsApi, request: DeployRequest, 
           throw new Error(`service deployment ${shortId(arn)} is ${now?.status} now, no longer in flight: nothing was rolled back; run mode 'rollback' again to roll back to the previous task definition`)
         } else {
           await ifOurs(`roll back service deployment ${shortId(arn)}`, async () => proof, owned =>
-            owned.precondition.hookId ? api.continueServiceDeployment(owned, 'ROLLBACK', signal) : api.stopServiceDeployment(owned, 'ROLLBACK', signal))
+            new ServiceDeploymentApi(api).rollBack(owned, signal))
           progress.step(`asked ECS to roll back service deployment ${shortId(arn)} (${how})`)
         }
       }

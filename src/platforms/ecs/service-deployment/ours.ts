@@ -2,8 +2,9 @@
 // (created at or after our call, its target service revision running the task definition we deployed),
 // never by "it differs from the one current before" (src/rollout/ownership.ts).
 import type { Service, ServiceDeployment, ServiceDeploymentBrief } from '@aws-sdk/client-ecs'
-import { shortArn } from './assess.js'
-import type { EcsApi } from './client.js'
+import { shortArn } from '../assess.js'
+import type { EcsApi } from '../client.js'
+import { ServiceDeploymentApi } from './client.js'
 
 /**
  * Our UpdateService call, and what a service deployment must show to be the one it created: created at
@@ -69,7 +70,7 @@ export class OurServiceDeployment {
     if (candidates.length === 0 && now - this.listedAt >= LIST_EVERY_MS) {
       this.listedAt = now
       // The list's filter is only a window (a few minutes' margin); the proof is exact.
-      const listed = await api.listServiceDeployments(service.serviceName ?? '', new Date(since - 300_000), signal)
+      const listed = await new ServiceDeploymentApi(api).list(service.serviceName ?? '', new Date(since - 300_000), signal)
       candidates.push(...oldestFirst(listed.filter(d => d.serviceDeploymentArn && d.serviceDeploymentArn !== before &&
         !this.notOurs.has(d.serviceDeploymentArn) && (d.createdAt === undefined || d.createdAt.getTime() >= since))))
     }
@@ -99,7 +100,7 @@ export class OurServiceDeployment {
     if (!target) return 'unknown'
     let taskDefinition = this.revisions.get(target)
     if (taskDefinition === undefined) {
-      const revision = await api.describeServiceRevision(target, signal)
+      const revision = await new ServiceDeploymentApi(api).describeRevision(target, signal)
       if (!revision?.taskDefinition) return 'unknown'
       taskDefinition = revision.taskDefinition
       this.revisions.set(target, taskDefinition)

@@ -1,4 +1,4 @@
-import { errorMessage } from '../../errors.js'
+import { errorMessage } from '../../../errors.js'
 
 /** The service-deployment calls are denied (IAM) or not there: follow the rollout by DescribeServices alone. */
 export class ServiceDeploymentsUnavailable extends Error {

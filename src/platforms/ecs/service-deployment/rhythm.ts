@@ -3,7 +3,7 @@
 // at every 1 to 2 s; bakes of known length and drains are slow phases, looked at rarely except near
 // their known end. Used by the service-deployment follower and by the DescribeServices fallback.
 import type { ServiceDeployment } from '@aws-sdk/client-ecs'
-import { allTargetTasksUp, bakeOf } from '../service-deployment.js'
+import { allTargetTasksUp, bakeOf } from './assess.js'
 
 /** How long after the new tasks are all up an ELB target group's deregistration delay (300 s by default) ends. */
 const DRAIN_DEFAULT_MS = 300_000

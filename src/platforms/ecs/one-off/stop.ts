@@ -2,11 +2,12 @@
 // made at that moment (ifOurs), and, after a timeout, following it until its command's container has
 // exited, so that the awslogs driver has sent its last lines before they are read.
 import type { Task } from '@aws-sdk/client-ecs'
-import { errorMessage } from '../../errors.js'
-import { ifOurs, isNotOurs, type Proof } from '../../rollout/ownership.js'
-import { sleep } from '../../rollout/poll.js'
-import { shortArn } from './assess.js'
-import type { EcsApi } from './client.js'
+import { errorMessage } from '../../../errors.js'
+import { ifOurs, isNotOurs, type Proof } from '../../../rollout/ownership.js'
+import { sleep } from '../../../rollout/poll.js'
+import { shortArn } from '../assess.js'
+import type { EcsApi } from '../client.js'
+import { OneOffTaskApi } from './client.js'
 
 /** StopTask, and the read that proves the task ours, each within this bound: the run is ending. */
 export const STOP_WITHIN_MS = 5_000
@@ -59,7 +60,7 @@ export async function proveTaskOurs(api: EcsApi, ran: StartedTask, signal: Abort
 export async function stopOurTask(api: EcsApi, ran: StartedTask, reason: string): Promise<{ stopped: boolean; text: string }> {
   try {
     await ifOurs(`stop task ${shortArn(ran.taskArn)}`, () => proveTaskOurs(api, ran, AbortSignal.timeout(STOP_WITHIN_MS)), owned =>
-      api.stopTask(owned, `deploy-service: ${reason}`, AbortSignal.timeout(STOP_WITHIN_MS)))
+      new OneOffTaskApi(api).stop(owned, `deploy-service: ${reason}`, AbortSignal.timeout(STOP_WITHIN_MS)))
     return { stopped: true, text: 'it was stopped (StopTask: ECS sends SIGTERM, then SIGKILL 30 s later)' }
   } catch (error) {
     if (isNotOurs(error)) return { stopped: false, text: `StopTask was not sent: ${error.found}${error.owner ? ` (${error.owner})` : ''}` }

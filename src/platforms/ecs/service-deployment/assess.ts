@@ -1,7 +1,7 @@
 import type { DeploymentConfiguration, Service, ServiceDeployment } from '@aws-sdk/client-ecs'
-import { formatDuration } from '../../rollout/deadline.js'
-import { shortArn } from './assess.js'
-import { earlySuccessLine, earlySuccessOf, type EarlySuccess } from './follow/early-success.js'
+import { formatDuration } from '../../../rollout/deadline.js'
+import { shortArn } from '../assess.js'
+import { earlySuccessLine, earlySuccessOf, type EarlySuccess } from './early-success.js'
 
 /** What the service's deployment configuration makes of a deploy: one line for the plan, and its least duration. */
 export interface StrategyInfo {

@@ -1,19 +1,20 @@
 import type { Service, ServiceDeployment } from '@aws-sdk/client-ecs'
-import { errorMessage } from '../../errors.js'
-import type { LifecycleStage, OnPause } from '../../request.js'
-import { formatDuration } from '../../rollout/deadline.js'
-import type { Rollout, WaitContext, WaitOutcome } from '../../rollout/platform.js'
-import { pollRollout, type Observation } from '../../rollout/poll-loop.js'
-import type { Progress } from '../../rollout/progress.js'
-import { shortArn, type Assessment } from './assess.js'
-import { ServiceDeploymentsUnavailable, type EcsApi } from './client.js'
-import { ifOurs, type Proof } from '../../rollout/ownership.js'
-import type { ServiceDeploymentRead } from './ownership.js'
-import { OurServiceDeployment, type OurCall } from './service-deployment-ours.js'
-import { handOffReason } from './handoff/stage.js'
-import { allTargetTasksUp, assessServiceDeployment, IN_FLIGHT, serviceDeploymentLine, shortId, whyRolledBack } from './service-deployment.js'
-import { earlySuccessNote } from './follow/early-success.js'
-import { jitter, LookRhythm } from './follow/rhythm.js'
+import { errorMessage } from '../../../errors.js'
+import type { LifecycleStage, OnPause } from '../../../request.js'
+import { formatDuration } from '../../../rollout/deadline.js'
+import type { Rollout, WaitContext, WaitOutcome } from '../../../rollout/platform.js'
+import { pollRollout, type Observation } from '../../../rollout/poll-loop.js'
+import type { Progress } from '../../../rollout/progress.js'
+import { shortArn, type Assessment } from '../assess.js'
+import type { EcsApi } from '../client.js'
+import { ServiceDeploymentsUnavailable } from './errors.js'
+import { ifOurs, type Proof } from '../../../rollout/ownership.js'
+import { ServiceDeploymentApi, type ServiceDeploymentRead } from './client.js'
+import { OurServiceDeployment, type OurCall } from './ours.js'
+import { handOffReason } from '../handoff/stage.js'
+import { allTargetTasksUp, assessServiceDeployment, IN_FLIGHT, serviceDeploymentLine, shortId, whyRolledBack } from './assess.js'
+import { earlySuccessNote } from './early-success.js'
+import { jitter, LookRhythm } from './rhythm.js'
 
 /** What the follower needs of the rollout it serves (EcsRollout): the service read, the old rules' verdicts. */
 export interface FollowedRollout {
@@ -60,7 +61,7 @@ export class ServiceDeploymentFollow {
   private lastWeight: number | undefined
   private lastStatus = ''
   private lastLine = ''
-  /** How often to look, by phase (follow/rhythm.ts). */
+  /** How often to look, by phase (rhythm.ts). */
   private readonly rhythm = new LookRhythm()
   private serviceReadAt = 0
   private misses = 0
@@ -331,7 +332,7 @@ export class ServiceDeploymentFollow {
       ? { ours: true, precondition: { service: shortArn(sd.serviceArn), serviceDeploymentArn: this.arn!, status: sd.status ?? '', hookId }, evidence: `service deployment ${id} is this run's, read paused at hook ${hookId}` }
       : { ours: false, found: `service deployment ${id} was started by another deploy (a redeploy of ${rollout.label})` }
     await ifOurs(`${action === 'CONTINUE' ? 'continue' : 'roll back'} service deployment ${id} at hook ${hookId}`, async () => proof(), owned =>
-      rollout.api.continueServiceDeployment(owned, action, signal))
+      new ServiceDeploymentApi(rollout.api).continue(owned, action, signal))
   }
 }
 

@@ -1,10 +1,10 @@
 import type { ContainerDefinition } from '@aws-sdk/client-ecs'
 import type { CloudWatchLogsClient, CloudWatchLogsClientConfig } from '@aws-sdk/client-cloudwatch-logs'
-import { errorMessage } from '../../errors.js'
-import { sleep } from '../../rollout/poll.js'
-import type { Progress } from '../../rollout/progress.js'
-import { isRetryable, isThrottling, retry } from '../../rollout/retry.js'
-import { AWS_CLIENT_BOUNDS } from './client.js'
+import { errorMessage } from '../../../errors.js'
+import { sleep } from '../../../rollout/poll.js'
+import type { Progress } from '../../../rollout/progress.js'
+import { isRetryable, isThrottling, retry } from '../../../rollout/retry.js'
+import { AWS_CLIENT_BOUNDS } from '../client.js'
 
 /** Where the awslogs driver writes a container's output (its group, region and stream prefix). */
 export interface AwsLogsConfig {

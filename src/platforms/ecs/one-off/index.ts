@@ -1,19 +1,20 @@
 import type { CloudWatchLogsClientConfig } from '@aws-sdk/client-cloudwatch-logs'
 import type { Container, ContainerDefinition, Failure, RunTaskCommandInput, Service, Task, TaskDefinition } from '@aws-sdk/client-ecs'
 import { randomUUID } from 'node:crypto'
-import { UserError, errorMessage } from '../../errors.js'
-import type { ImageChange } from '../../render/containers.js'
-import type { TaskDefinitionInput } from '../../render/task-definition.js'
-import type { DeployRequest, PreDeployCommand } from '../../request.js'
-import { formatDuration } from '../../rollout/deadline.js'
-import type { BeforeOutcome, BeforeStep, WaitContext, WaitOutcome } from '../../rollout/platform.js'
-import { PollSchedule } from '../../rollout/poll.js'
-import { pollRollout, stoppedOutcome, type Observation } from '../../rollout/poll-loop.js'
-import { shortArn } from './assess.js'
-import type { EcsApi } from './client.js'
+import { UserError, errorMessage } from '../../../errors.js'
+import type { ImageChange } from '../../../render/containers.js'
+import type { TaskDefinitionInput } from '../../../render/task-definition.js'
+import type { DeployRequest, PreDeployCommand } from '../../../request.js'
+import { formatDuration } from '../../../rollout/deadline.js'
+import type { BeforeOutcome, BeforeStep, WaitContext, WaitOutcome } from '../../../rollout/platform.js'
+import { PollSchedule } from '../../../rollout/poll.js'
+import { pollRollout, stoppedOutcome, type Observation } from '../../../rollout/poll-loop.js'
+import { shortArn } from '../assess.js'
+import type { EcsApi } from '../client.js'
+import { OneOffTaskApi } from './client.js'
 import { LogFollower, awsLogsConfig, createLogReader, type AwsLogsConfig } from './logs.js'
-import { stopOurTask, waitExited, type StartedTask } from './one-off-stop.js'
-import { stoppedFromOutside, type HowItEnded } from './one-off-verdict.js'
+import { stopOurTask, waitExited, type StartedTask } from './stop.js'
+import { stoppedFromOutside, type HowItEnded } from './verdict.js'
 
 /** ECS allows this many characters of overrides (JSON included) in one RunTask. */
 const OVERRIDES_LIMIT = 8192
@@ -73,7 +74,7 @@ async function runOneOff(options: OneOffOptions, prepared: Prepared, context: Wa
   const { deadline, progress } = context
   const registered = await options.register(deadline.signal)
   progress.step(`registered task definition ${shortArn(registered.taskDefinitionArn)}; the service still runs the old one`)
-  const started = await api.runTask({
+  const started = await new OneOffTaskApi(api).run({
     taskDefinition: registered.taskDefinitionArn!,
     count: 1,
     startedBy: prepared.startedBy,
