@@ -1,4 +1,4 @@
-// The ECS poll rhythm by phase (follow/rhythm.ts): at least every 2 s while tasks are pending or starting,
+// The ECS poll rhythm by phase (service-deployment/rhythm.ts): at least every 2 s while tasks are pending or starting,
 // the slow rhythm through bakes and drains; the DescribeServices fallback keeps the same drain rhythm.
 import { describe, expect, it } from '@jest/globals'
 import type { ServiceDeployment } from '@aws-sdk/client-ecs'
