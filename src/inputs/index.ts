@@ -4,8 +4,9 @@ import { parse as parseYaml } from 'yaml'
 import { ProblemList } from '../errors.js'
 import { helmSetValues } from '../render/helm-set.js'
 import { imageVersionProblem, parseImageReference, parseImageVersion } from '../render/image.js'
-import { BUILT_IN_VARIABLES } from '../render/placeholders.js'
 import { verifyUrlProblem, verifyUrlSecrets } from '../verify/url-input.js'
+import { parseKeyValues, parseVars } from './key-values.js'
+import { FALSE, TRUE, parseTimeout } from './reader.js'
 import { LIFECYCLE_STAGES, type DeployRequest, type GitHubContext, type Mode, type OnPause, type PlatformName, type PreDeployCommand, type VerifySettings } from '../request.js'
 
 type Env = Record<string, string | undefined>
@@ -13,9 +14,6 @@ type Env = Record<string, string | undefined>
 const MODES: readonly Mode[] = ['deploy', 'rollback', 'render', 'continue', 'follow']
 const ON_PAUSE: readonly OnPause[] = ['wait', 'exit', 'continue', 'verify']
 const PLATFORMS: readonly PlatformName[] = ['ecs', 'kubernetes']
-const TRUE = ['true', 'True', 'TRUE']
-const FALSE = ['false', 'False', 'FALSE']
-const VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
 const REVISION_REF = /^(?:\d+|[A-Za-z0-9_-]{1,255}:\d+|arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:task-definition\/[A-Za-z0-9_-]{1,255}:\d+)$/
 
@@ -344,68 +342,6 @@ export function parseStatuses(text: string): Array<[number, number]> | string {
     ranges.push([range[0], range[1]])
   }
   return ranges
-}
-
-/** KEY=value lines (or comma-free single line); blank lines and `#` comments are skipped. */
-export function parseKeyValues(text: string, name: string, key: RegExp): Record<string, string> {
-  const problems = new ProblemList()
-  const values: Record<string, string> = {}
-  text.split(/\r?\n/).forEach((raw, index) => {
-    const line = raw.trim()
-    if (line === '' || line.startsWith('#')) return
-    const equals = line.indexOf('=')
-    const at = `line ${index + 1}`
-    if (equals <= 0) return problems.add({ input: name, message: `${at}: '${line}' is not KEY=value` })
-    const k = line.slice(0, equals).trim()
-    if (!key.test(k)) problems.add({ input: name, message: `${at}: '${k}' is not a valid key` })
-    else if (k in values) problems.add({ input: name, message: `${at}: ${k} is set twice` })
-    else values[k] = line.slice(equals + 1).trim()
-  })
-  problems.throwIfAny()
-  return values
-}
-
-/** A GitHub-hosted job runs for at most 6 hours: a longer wait can never end on its own terms. */
-export const TIMEOUT_MAX_MS = 6 * 3600_000
-const TIMEOUT_MIN_MS = 1000
-// Hours, minutes, seconds, each at most once and in that order (1h30m, 10m, 90s, 1m30s), or bare
-// seconds (90). Nothing else: no fractions, exponents, spaces, other units or trailing words. This
-// is all `timeout` needs, and unlike a general duration parser it cannot read '10s garbage' or '1e3'.
-const DURATION = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/
-
-/** The `timeout` input in milliseconds, or the problem with it. */
-export function parseTimeout(value: string): number | string {
-  const usage = 'use e.g. 90s, 10m, 1h30m, 1m30s or 90 (seconds): whole hours, minutes and seconds, in that order'
-  const match = /^\d+$/.test(value) ? ['', undefined, undefined, value] : DURATION.exec(value)
-  if (!match || value === '') return `'${value}' is not a duration: ${usage}`
-  const [hours, minutes, seconds] = match.slice(1, 4).map(part => Number(part ?? 0))
-  const ms = ((hours * 60 + minutes) * 60 + seconds) * 1000
-  if (ms < TIMEOUT_MIN_MS) return `'${value}' is too short: the minimum is 1s`
-  if (ms > TIMEOUT_MAX_MS) return `'${value}' is too long: the maximum is 6h (a GitHub-hosted job runs at most 6 hours)`
-  return ms
-}
-
-/** `KEY=value` lines; blank lines and `#` comments are skipped. */
-export function parseVars(text: string): Record<string, string> {
-  const problems = new ProblemList()
-  const vars: Record<string, string> = {}
-  text.split(/\r?\n/).forEach((raw, index) => {
-    const line = raw.trim()
-    if (line === '' || line.startsWith('#')) return
-    const at = `line ${index + 1}`
-    const equals = line.indexOf('=')
-    if (equals <= 0) {
-      problems.add({ input: 'vars', message: `${at}: '${line}' is not KEY=value` })
-      return
-    }
-    const key = line.slice(0, equals).trim()
-    if (!VAR_NAME.test(key)) problems.add({ input: 'vars', message: `${at}: '${key}' is not a valid name (letters, digits, '_')` })
-    else if (BUILT_IN_VARIABLES.includes(key)) problems.add({ input: 'vars', message: `${at}: ${key} is built in and cannot be set` })
-    else if (key in vars) problems.add({ input: 'vars', message: `${at}: ${key} is set twice` })
-    else vars[key] = line.slice(equals + 1).trim()
-  })
-  problems.throwIfAny()
-  return vars
 }
 
 function gitHubContext(env: Env, environment: string | undefined, environmentUrl: string | undefined, token: string | undefined, prComment: boolean): GitHubContext {
