@@ -1,6 +1,6 @@
 // `verify-url` as an input: checked with the other inputs, before anything changes, and every form its
 // secrets can take registered with the runner before anything is printed. No network, no heavy imports:
-// inputs.ts uses it.
+// inputs/verify.ts uses it.
 
 /** Spaces and control characters (C0, DEL, C1): a URL holds none of them unencoded. */
 const UNENCODED = /[\s\p{Cc}]/u
