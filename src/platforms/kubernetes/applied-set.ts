@@ -4,6 +4,7 @@ import type { Progress } from '../../rollout/progress.js'
 import type { ObjectState } from '../../rollout/platform.js'
 import type { KubeApi } from './client.js'
 import { FailingSince, describeProblem, diagnosePods, logTailText, readLogTail, type PodState } from './pods.js'
+import { failedChecks } from './flagger.js'
 import { groupKind, readiness, readyAtOnce, type LiveObject, type Readiness, type ReadinessOptions } from './readiness.js'
 import { CollectionWatch, type Changes } from './watch.js'
 
@@ -57,6 +58,8 @@ export class AppliedSet {
   private readonly logsRead = new Set<string>()
   /** Grace clocks of each object's pods, apart: diagnosePods forgets every clock it was not given. */
   private readonly failing = new Map<string, FailingSince>()
+  /** Warning events of the followed objects, by uid: a failed Canary's reason names its failed checks. */
+  private readonly warnings = new Map<string, string[]>()
 
   constructor(objects: AppliedObject[], options: ReadinessOptions) {
     this.objects = objects
@@ -140,6 +143,13 @@ export class AppliedSet {
     this.states.set(stateKey({ apiVersion: 'apps/v1', kind, name }), state)
   }
 
+  /** A Warning event of a followed object (the rollout's one watch of events hands them over). */
+  noteWarning(uid: string | undefined, message: string | undefined): void {
+    if (!uid || !message) return
+    const seen = this.warnings.get(uid) ?? []
+    if (!seen.includes(message)) this.warnings.set(uid, [...seen, message])
+  }
+
   /** Objects deleted (or that a dry run would delete) by pruning, for the object table. */
   recordPruned(states: ObjectState[]): void {
     this.pruned.push(...states)
@@ -183,6 +193,10 @@ export class AppliedSet {
       if (object.kind === 'Pod' && state.state !== 'ready') {
         const doomed = diagnosePods([live as unknown as PodState], failing, Date.now()).find(p => p.doomed)
         if (doomed) state = { state: 'failed', message: `${describeProblem(doomed)} (this will not heal by itself)` }
+      }
+      if (state.state === 'failed' && object.kind === 'Canary' && live.metadata.uid) {
+        const checks = failedChecks(this.warnings.get(live.metadata.uid) ?? [])
+        if (checks.length) state = { state: 'failed', message: `${state.message}; Flagger said: ${checks.join('; ')}` }
       }
       this.states.set(key, state)
       if (state.state === 'failed') failures.push(`${ref} ${state.message}`)

@@ -14,6 +14,7 @@ import { loadKubernetesTemplate } from '../../render/kubernetes-template.js'
 import type { DeployRequest } from '../../request.js'
 import type { ObjectState, Plan, Platform, Rendered, Rollout } from '../../rollout/platform.js'
 import { AppliedSet, objectRef, type AppliedObject } from './applied-set.js'
+import { readCanaryBaselines, type CanaryBaseline } from './flagger.js'
 import { InterruptedRollout, notApplied, stoppedAt, type Interruption } from './interrupted.js'
 import { ApplySet } from './applyset.js'
 import type { LiveMember } from './prune-proof.js'
@@ -148,7 +149,8 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
         const notes = [...validated.notes, ...adopted].map(n => `\n  ${n}`).join('')
         const wouldPrune: ObjectState[] = []
         // Every object of the set is waited for by its kind's rules (readiness.ts), and listed in the summary.
-        const set = new AppliedSet(objects.map(appliedObject), { waitForLoadBalancers: request.kubernetes.waitForLoadBalancers })
+        const canaries = new Map<string, CanaryBaseline>()
+        const set = new AppliedSet(objects.map(appliedObject), { waitForLoadBalancers: request.kubernetes.waitForLoadBalancers, canaries })
         if (request.wait) await set.checkReadable(api, manifests)
         return {
           ...manifestTexts([...jobs.map(j => j.job), ...objects], rendered.renderedBy),
@@ -170,6 +172,8 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
             // What runs right before our apply, read now: a deploy that landed during a long pre-deploy
             // step is what a rollback goes back to, never the revision read before it.
             const workloads = await Promise.all(validated.workloads.map(async w => ({ ...w, previousRevision: await revisionNow(cancellable, w) })))
+            // What each Flagger Canary says before our apply is about an older spec (flagger.ts).
+            await readCanaryBaselines(cancellable, objects as KubernetesObject[], canaries)
             const answers = new Map<string, KubernetesObject>()
             const applied: KubeObject[] = []
             for (const object of objects) {

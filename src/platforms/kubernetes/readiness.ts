@@ -5,6 +5,7 @@
 // complete (kstatus calls a started Job current), a LoadBalancer Service must have an address (kstatus
 // only asks for a cluster IP), a failed Pod fails.
 
+import { canaryReadiness, type CanaryBaseline } from './flagger.js'
 import { rolloutStatus, type WorkloadState } from './status.js'
 
 export interface Readiness {
@@ -16,6 +17,8 @@ export interface Readiness {
 export interface ReadinessOptions {
   /** `wait-for-load-balancers`: false takes a LoadBalancer Service as ready without an address. */
   waitForLoadBalancers: boolean
+  /** Flagger Canaries of the set as read right before the apply, by name (flagger.ts). */
+  canaries?: Map<string, CanaryBaseline>
 }
 
 interface Condition {
@@ -165,6 +168,7 @@ const VIEWERS: Record<string, Viewer> = {
   PersistentVolumeClaim: persistentVolumeClaim,
   Service: service,
   'CustomResourceDefinition.apiextensions.k8s.io': customResourceDefinition,
+  'Canary.flagger.app': (object, options) => canaryReadiness(object, options.canaries?.get(object.metadata.name)),
   ...Object.fromEntries(READY_AT_ONCE.map(key => [key, atOnce]))
 }
 

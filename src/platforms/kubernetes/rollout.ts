@@ -227,8 +227,6 @@ export class KubernetesRollout implements Rollout {
       doomed.push(...problems.filter(p => p.doomed))
       uids.push(live.metadata.uid, ...owners.map(o => o.metadata.uid), ...pods.map(p => p.metadata.uid))
     }
-    // The other objects of the set, each by its kind's rules (readiness.ts).
-    const setFailure = await this.set.assess(api, collections.pods, progress)
     for (const uid of this.set.uids(collections.pods)) uids.push(uid)
     const watched = new Set(uids)
     for (const event of events.filter(e => watched.has(e.involvedObject?.uid))) {
@@ -236,7 +234,11 @@ export class KubernetesRollout implements Rollout {
       // Once per object, reason and message: the kubelet repeats an event by raising its count.
       const times = count > 1 ? ` (${count} times so far)` : ''
       progress.event(`event:${event.involvedObject?.uid}:${event.reason}:${event.message}`, `event: ${event.involvedObject?.kind?.toLowerCase()}/${event.involvedObject?.name}: ${event.reason}: ${event.message}${times}`)
+      this.set.noteWarning(event.involvedObject?.uid, event.message)
     }
+    // The other objects of the set, each by its kind's rules (readiness.ts); after the events, which
+    // a failed Canary's reason quotes.
+    const setFailure = await this.set.assess(api, collections.pods, progress)
     const status = this.setHasOthers ? this.set.statusLine() : pending.length ? pending.join('; ') : 'all workloads rolled out'
     if (setFailure) errors.push(setFailure)
     if (errors.length) return { status, outcome: { state: 'failed', reason: errors.join('; ') } }

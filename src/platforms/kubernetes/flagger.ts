@@ -1,0 +1,104 @@
+// Flagger's Canary (flagger.app/v1beta1), by Flagger's own status contract (v1.36:
+// pkg/apis/flagger/v1beta1/status.go, pkg/canary/status.go, pkg/controller/scheduler.go). A Canary has no
+// Ready condition a generic rule could read: its phase is the verdict, and the verdict is about the spec
+// named by status.lastAppliedSpec. Flagger writes there a hash of the target's pod template as *it*
+// prints the Go struct (spew + FNV-32a), which cannot be recomputed here; so "Flagger picked up our spec"
+// is read as: lastAppliedSpec moved away from the value it had right before our apply (while our
+// template stays on the workload: the rollout itself reports another revision taking over).
+
+import type { KubernetesObject } from '@kubernetes/client-node'
+import type { KubeApi } from './client.js'
+import type { LiveObject, Readiness } from './readiness.js'
+
+/** What a Canary said right before our apply: its verdicts until lastAppliedSpec moves are about older specs. */
+export interface CanaryBaseline {
+  /** status.lastAppliedSpec before our apply; '' for a Canary new with this apply or never synced. */
+  lastAppliedSpec: string
+  /** status.phase before our apply, to say what is being ignored. */
+  phase?: string
+}
+
+interface CanaryStatus {
+  phase?: string
+  failedChecks?: number
+  canaryWeight?: number
+  iterations?: number
+  lastAppliedSpec?: string
+}
+
+interface CanarySpec {
+  targetRef?: { kind?: string; name?: string }
+  analysis?: { threshold?: number; iterations?: number; maxWeight?: number; stepWeight?: number }
+}
+
+const ready = (message: string): Readiness => ({ state: 'ready', message })
+const waiting = (message: string): Readiness => ({ state: 'waiting', message })
+const failed = (message: string): Readiness => ({ state: 'failed', message })
+
+function target(spec: CanarySpec): string {
+  return `${(spec.targetRef?.kind ?? 'Deployment').toLowerCase()}/${spec.targetRef?.name ?? '?'}`
+}
+
+/** Where the analysis stands: Blue/Green counts iterations, a weighted canary its traffic weight. */
+function analysis(status: CanaryStatus, spec: CanarySpec): string {
+  const checks = `${status.failedChecks ?? 0} of ${spec.analysis?.threshold ?? '?'} failed checks allowed`
+  const iterations = spec.analysis?.iterations
+  if (iterations) return `iteration ${status.iterations ?? 0} of ${iterations}, ${checks}`
+  return `canary weight ${status.canaryWeight ?? 0}%${spec.analysis?.maxWeight ? ` of ${spec.analysis.maxWeight}%` : ''}, ${checks}`
+}
+
+/**
+ * Where a Canary stands for our spec. `baseline` undefined means the Canary was not read before the apply:
+ * nothing can then tell our spec's verdict from an older one, so its phase is shown and never trusted.
+ */
+export function canaryReadiness(object: LiveObject, baseline: CanaryBaseline | undefined): Readiness {
+  const status = (object.status ?? {}) as CanaryStatus
+  const spec = (object.spec ?? {}) as CanarySpec
+  const phase = status.phase
+  if (!baseline) return waiting(`phase ${phase ?? '(none yet)'}, but not read before our apply, so it may be about an older spec`)
+  if (!status.lastAppliedSpec || status.lastAppliedSpec === baseline.lastAppliedSpec) {
+    const old = phase ? ` (its phase ${phase} is about the spec before ours)` : ''
+    return waiting(`Flagger has not picked up our spec of ${target(spec)} yet${old}`)
+  }
+  switch (phase) {
+    case 'Initializing':
+      return waiting(`first deploy: Flagger is initializing ${target(spec)}-primary from our spec (no analysis on a first deploy)`)
+    case 'Initialized':
+      return ready(`first deploy: Flagger initialized ${target(spec)}-primary from our spec (Initialized; no analysis on a first deploy)`)
+    case 'Waiting':
+      return waiting(`Waiting: the analysis waits for approval (a confirm-rollout webhook)`)
+    case 'Progressing':
+      return waiting(`Progressing: analysis of our spec, ${analysis(status, spec)}`)
+    case 'WaitingPromotion':
+      return waiting(`WaitingPromotion: the analysis passed; promotion waits for approval (a confirm-promotion webhook)`)
+    case 'Promoting':
+      return waiting(`Promoting: Flagger copies our spec to ${target(spec)}-primary`)
+    case 'Finalising':
+      return waiting(`Finalising: traffic goes back to ${target(spec)}-primary, the canary scales down`)
+    case 'Succeeded':
+      return ready(`Succeeded: Flagger promoted our spec`)
+    case 'Failed':
+      return failed(`Failed: Flagger rolled our spec back (${status.failedChecks ?? 0} failed checks, threshold ${spec.analysis?.threshold ?? '?'}); ${target(spec)}-primary serves the previous spec`)
+    case 'Terminating':
+    case 'Terminated':
+      return failed(`${phase}: the Canary is being deleted, so no verdict will come for our spec`)
+    default:
+      return waiting(`phase ${phase ?? '(none yet)'}`)
+  }
+}
+
+/** Flagger's Warning events that name a failed check or the rollback, for the failure's reason. */
+export function failedChecks(messages: string[]): string[] {
+  return messages.filter(m => /^Halt .*(check|advancement)|^Rolling back|^Canary failed/i.test(m))
+}
+
+/**
+ * Reads each Canary of the set right before the apply: what it says then is about an older spec (or none,
+ * for a Canary this apply creates), which the wait must not count for ours.
+ */
+export async function readCanaryBaselines(api: KubeApi, objects: KubernetesObject[], into: Map<string, CanaryBaseline>): Promise<void> {
+  for (const object of objects.filter(o => o.kind === 'Canary' && o.apiVersion?.startsWith('flagger.app/'))) {
+    const live = await api.read<KubernetesObject & { status?: CanaryStatus }>(object)
+    into.set(object.metadata?.name ?? '', { lastAppliedSpec: live?.status?.lastAppliedSpec ?? '', phase: live?.status?.phase })
+  }
+}
