@@ -97,8 +97,8 @@ withCluster('Flagger Canary (real Flagger, kubernetes provider, webhook analysis
     const run = await deployWeb('4.0')
     expect(run.result?.status).toBe('failed')
     const reasons = `${run.result?.message ?? ''}\n${run.result?.reasons.join('\n') ?? ''}`
-    expect(reasons).toMatch(/Canary\/web Failed: Flagger rolled our spec back \(1 failed checks, threshold 1\)/)
-    expect(reasons).toMatch(/external check acceptance failed/)
+    expect(reasons).toMatch(/Canary\/web Failed: Flagger rolled our spec back \(failed-checks threshold 1, or its progress deadline\); deployment\/web-primary serves the previous spec; Flagger said: /)
+    expect(reasons).toMatch(/Flagger said: .*advancement external check acceptance failed .*; Rolling back .* failed checks threshold reached 1/)
     expect((await getJson(ns, 'canary', 'web')).status.phase).toBe('Failed')
     const primary = await getJson(ns, 'deployment', 'web-primary')
     expect(primary.spec.template.spec.containers[0].image).toBe(`${REGISTRY}/web:2.0`)

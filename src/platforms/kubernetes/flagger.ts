@@ -78,7 +78,8 @@ export function canaryReadiness(object: LiveObject, baseline: CanaryBaseline | u
     case 'Succeeded':
       return ready(`Succeeded: Flagger promoted our spec`)
     case 'Failed':
-      return failed(`Failed: Flagger rolled our spec back (${status.failedChecks ?? 0} failed checks, threshold ${spec.analysis?.threshold ?? '?'}); ${target(spec)}-primary serves the previous spec`)
+      // Flagger zeroes failedChecks when it fails a canary: the failed checks are named by its events.
+      return failed(`Failed: Flagger rolled our spec back (failed-checks threshold ${spec.analysis?.threshold ?? '?'}, or its progress deadline); ${target(spec)}-primary serves the previous spec`)
     case 'Terminating':
     case 'Terminated':
       return failed(`${phase}: the Canary is being deleted, so no verdict will come for our spec`)
