@@ -103,4 +103,13 @@ withCluster('Flagger Canary (real Flagger, kubernetes provider, webhook analysis
     const primary = await getJson(ns, 'deployment', 'web-primary')
     expect(primary.spec.template.spec.containers[0].image).toBe(`${REGISTRY}/web:2.0`)
   }, 180_000)
+
+  it('follows a Canary found targeting the workload on an image-only change, past the Failed that Flagger re-labels with our hash before analysing it', async () => {
+    check.passing = true
+    const run = await deploy({ service: 'web', 'image-tag': '5.0', namespace: ns, 'rollback-on-failure': 'false' })
+    expectStatus(run, 'succeeded')
+    expect(stateOf(run, 'Canary/web')).toBe('ready: Succeeded: Flagger promoted our spec')
+    const primary = await getJson(ns, 'deployment', 'web-primary')
+    expect(primary.spec.template.spec.containers[0].image).toBe(`${REGISTRY}/web:5.0`)
+  }, 180_000)
 })

@@ -1,7 +1,7 @@
 // The Canary viewer as a pure function (the cluster suite, __tests__/kubernetes/flagger.test.ts, runs the
 // real Flagger): the phase counts only once lastAppliedSpec moved from what it was before our apply.
 import { describe, expect, it } from '@jest/globals'
-import { failedChecks } from '../../src/platforms/kubernetes/flagger.js'
+import { failedChecks, noteAnalysis } from '../../src/platforms/kubernetes/flagger.js'
 import { readiness, type LiveObject } from '../../src/platforms/kubernetes/readiness.js'
 
 const canary = (status: Record<string, unknown>): LiveObject => ({
@@ -34,7 +34,18 @@ describe('Flagger Canary readiness', () => {
     })
     for (const phase of ['Waiting', 'WaitingPromotion', 'Promoting', 'Finalising']) expect(judge({ phase, ...ours }, before).state).toBe('waiting')
     expect(judge({ phase: 'Succeeded', ...ours }, before)).toEqual({ state: 'ready', message: 'Succeeded: Flagger promoted our spec' })
-    expect(judge({ phase: 'Failed', ...ours }, before).state).toBe('failed')
+  })
+
+  it('takes a Failed with our hash for the old spec until Flagger was seen analysing ours (it syncs the hash of a failed Canary first)', () => {
+    const baseline = { lastAppliedSpec: 'old' }
+    expect(judge({ phase: 'Failed', lastAppliedSpec: 'new' }, baseline)).toEqual({
+      state: 'waiting',
+      message: 'Flagger has not started the analysis of our spec of deployment/web yet (its phase Failed is about the spec before ours)'
+    })
+    noteAnalysis(canary({ phase: 'Failed', lastAppliedSpec: 'new' }), baseline)
+    expect(judge({ phase: 'Failed', lastAppliedSpec: 'new' }, baseline).state).toBe('waiting')
+    noteAnalysis(canary({ phase: 'Progressing', lastAppliedSpec: 'new' }), baseline)
+    expect(judge({ phase: 'Failed', lastAppliedSpec: 'new' }, baseline).message).toMatch(/^Failed: Flagger rolled our spec back/)
   })
 
   it('picks Flagger events that name a failed check or the rollback', () => {

@@ -4,7 +4,7 @@ import type { Progress } from '../../rollout/progress.js'
 import type { ObjectState } from '../../rollout/platform.js'
 import type { KubeApi } from './client.js'
 import { FailingSince, describeProblem, diagnosePods, logTailText, readLogTail, type PodState } from './pods.js'
-import { failedChecks } from './flagger.js'
+import { failedChecks, noteAnalysis } from './flagger.js'
 import { groupKind, readiness, readyAtOnce, type LiveObject, type Readiness, type ReadinessOptions } from './readiness.js'
 import { CollectionWatch, type Changes } from './watch.js'
 
@@ -182,6 +182,7 @@ export class AppliedSet {
         if (this.states.get(key)?.state !== 'ready') this.states.set(key, { state: 'waiting', message: 'not found (deleted since it was applied?)' })
         continue
       }
+      if (object.kind === 'Canary') noteAnalysis(live, this.options.canaries?.get(object.name))
       let state = readiness({ ...live, kind: object.kind }, object.apiVersion, this.options)
       const failing = this.failing.get(key) ?? new FailingSince()
       this.failing.set(key, failing)

@@ -7,6 +7,7 @@
 // template stays on the workload: the rollout itself reports another revision taking over).
 
 import type { KubernetesObject } from '@kubernetes/client-node'
+import type { KubeObject } from '../../render/manifests.js'
 import type { KubeApi } from './client.js'
 import type { LiveObject, Readiness } from './readiness.js'
 
@@ -16,6 +17,17 @@ export interface CanaryBaseline {
   lastAppliedSpec: string
   /** status.phase before our apply, to say what is being ignored. */
   phase?: string
+  /** Flagger was seen analysing our spec (a phase between the start and the verdict): see canaryReadiness. */
+  analysed?: boolean
+}
+
+/** Phases of an analysis under way: Flagger passes through them for every new spec it analyses. */
+const ANALYSING = new Set(['Progressing', 'Waiting', 'WaitingPromotion', 'Promoting', 'Finalising'])
+
+/** Records that Flagger is analysing our spec (called on every observation, before canaryReadiness). */
+export function noteAnalysis(object: LiveObject, baseline: CanaryBaseline | undefined): void {
+  const status = (object.status ?? {}) as CanaryStatus
+  if (baseline && status.lastAppliedSpec && status.lastAppliedSpec !== baseline.lastAppliedSpec && ANALYSING.has(status.phase ?? '')) baseline.analysed = true
 }
 
 interface CanaryStatus {
@@ -78,6 +90,10 @@ export function canaryReadiness(object: LiveObject, baseline: CanaryBaseline | u
     case 'Succeeded':
       return ready(`Succeeded: Flagger promoted our spec`)
     case 'Failed':
+      // A Failed Canary gets the new spec's hash written before Flagger starts analysing it ("sync
+      // lastAppliedSpec even if the canary is in a failed state", scheduler.go): that Failed is the old
+      // spec's. Ours failed only after Flagger was seen analysing it.
+      if (!baseline.analysed) return waiting(`Flagger has not started the analysis of our spec of ${target(spec)} yet (its phase Failed is about the spec before ours)`)
       // Flagger zeroes failedChecks when it fails a canary: the failed checks are named by its events.
       return failed(`Failed: Flagger rolled our spec back (failed-checks threshold ${spec.analysis?.threshold ?? '?'}, or its progress deadline); ${target(spec)}-primary serves the previous spec`)
     case 'Terminating':
@@ -102,4 +118,20 @@ export async function readCanaryBaselines(api: KubeApi, objects: KubernetesObjec
     const live = await api.read<KubernetesObject & { status?: CanaryStatus }>(object)
     into.set(object.metadata?.name ?? '', { lastAppliedSpec: live?.status?.lastAppliedSpec ?? '', phase: live?.status?.phase })
   }
+}
+
+const CANARY_API = 'flagger.app/v1beta1'
+
+/**
+ * Canaries of the namespace that target our workload but are not in the set (applied by another
+ * pipeline): Flagger decides our rollout through them as much as through one of ours. None where the
+ * server does not serve Canaries.
+ */
+export async function canariesTargeting(api: KubeApi, namespace: string, workload: { kind: string; metadata: { name: string } }, inSet: Array<{ kind: string; metadata: { name: string } }>): Promise<KubeObject[]> {
+  const collection = await api.collectionPath(CANARY_API, 'Canary', namespace)
+  if (!collection) return []
+  const { items } = await api.list<{ metadata: { name: string }; spec?: CanarySpec }>(collection.path)
+  const ours = (c: { spec?: CanarySpec }) => (c.spec?.targetRef?.kind ?? 'Deployment') === workload.kind && c.spec?.targetRef?.name === workload.metadata.name
+  const listed = new Set(inSet.filter(o => o.kind === 'Canary').map(o => o.metadata.name))
+  return items.filter(c => ours(c) && !listed.has(c.metadata.name)).map(c => ({ apiVersion: CANARY_API, kind: 'Canary', metadata: { name: c.metadata.name, namespace } }))
 }

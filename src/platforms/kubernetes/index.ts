@@ -14,7 +14,7 @@ import { loadKubernetesTemplate } from '../../render/kubernetes-template.js'
 import type { DeployRequest } from '../../request.js'
 import type { ObjectState, Plan, Platform, Rendered, Rollout } from '../../rollout/platform.js'
 import { AppliedSet, objectRef, type AppliedObject } from './applied-set.js'
-import { readCanaryBaselines, type CanaryBaseline } from './flagger.js'
+import { canariesTargeting, readCanaryBaselines, type CanaryBaseline } from './flagger.js'
 import { InterruptedRollout, notApplied, stoppedAt, type Interruption } from './interrupted.js'
 import { ApplySet } from './applyset.js'
 import type { LiveMember } from './prune-proof.js'
@@ -149,8 +149,10 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
         const notes = [...validated.notes, ...adopted].map(n => `\n  ${n}`).join('')
         const wouldPrune: ObjectState[] = []
         // Every object of the set is waited for by its kind's rules (readiness.ts), and listed in the summary.
+        // A Canary outside the set that targets our workload decides as much as one in it (flagger.ts).
+        const outside = request.wait ? await canariesTargeting(api, namespace, rendered.target.object, objects) : []
         const canaries = new Map<string, CanaryBaseline>()
-        const set = new AppliedSet(objects.map(appliedObject), { waitForLoadBalancers: request.kubernetes.waitForLoadBalancers, canaries })
+        const set = new AppliedSet([...objects, ...outside].map(appliedObject), { waitForLoadBalancers: request.kubernetes.waitForLoadBalancers, canaries })
         if (request.wait) await set.checkReadable(api, manifests)
         return {
           ...manifestTexts([...jobs.map(j => j.job), ...objects], rendered.renderedBy),
@@ -173,7 +175,7 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
             // step is what a rollback goes back to, never the revision read before it.
             const workloads = await Promise.all(validated.workloads.map(async w => ({ ...w, previousRevision: await revisionNow(cancellable, w) })))
             // What each Flagger Canary says before our apply is about an older spec (flagger.ts).
-            await readCanaryBaselines(cancellable, objects as KubernetesObject[], canaries)
+            await readCanaryBaselines(cancellable, [...objects, ...outside] as KubernetesObject[], canaries)
             const answers = new Map<string, KubernetesObject>()
             const applied: KubeObject[] = []
             for (const object of objects) {
@@ -191,7 +193,7 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
             }
             const made = workloads.map(w => madeBy(w, answers.get(`${w.kind}/${w.name}`), fieldManager))
             const rollout = await KubernetesRollout.settle(cancellable, made, fieldManager)
-            rollout.follow(set, objects.length)
+            rollout.follow(set, objects.length + outside.length)
             // With wait: false nothing is known of the new set's health: pruning waits for a deploy that waits.
             if (applySet) rollout.afterSuccess = request.wait ? pruneAfterSuccess(applySet, objects, rows => set.recordPruned(rows)) : pruneLater(applySet, objects)
             return rollout
@@ -210,6 +212,7 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
       const jobs = preDeployJobs(object, images, namespace)
       await validateJobs(api, jobs, fieldManager)
       const tracked = [{ kind: live.kind, name: service, namespace, previousRevision: previous }]
+      const outside = request.wait ? await canariesTargeting(api, namespace, live, []) : []
       return {
         text: withJobsText(text, jobs),
         redactedText: withJobsText(text, jobs),
@@ -224,9 +227,14 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
           const cancellable = api.withSignal(signal)
           // Read again after the pre-deploy step, as with a template: what runs right before our change.
           const before = await Promise.all(tracked.map(async w => ({ ...w, previousRevision: await revisionNow(cancellable, w) })))
+          const canaries = new Map<string, CanaryBaseline>()
+          await readCanaryBaselines(cancellable, outside as KubernetesObject[], canaries)
           const answer = await cancellable.changeImages(live as KubernetesObject, patch, { fieldManager })
           progress.step(`patched the image of ${objectName(live)} (field manager ${fieldManager})`)
-          return KubernetesRollout.settle(cancellable, before.map(w => madeBy(w, answer, fieldManager)), fieldManager)
+          const rollout = await KubernetesRollout.settle(cancellable, before.map(w => madeBy(w, answer, fieldManager)), fieldManager)
+          // A Canary targeting the workload decides: it is followed with it (flagger.ts).
+          const followed = [{ apiVersion: 'apps/v1', kind: live.kind, name: service, namespace }, ...outside.map(appliedObject)]
+          return outside.length ? rollout.follow(new AppliedSet(followed, { waitForLoadBalancers: request.kubernetes.waitForLoadBalancers, canaries }), followed.length) : rollout
         }
       }
     },
