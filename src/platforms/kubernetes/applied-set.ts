@@ -59,7 +59,7 @@ export class AppliedSet {
   /** Grace clocks of each object's pods, apart: diagnosePods forgets every clock it was not given. */
   private readonly failing = new Map<string, FailingSince>()
   /** Warning events of the followed objects, by uid: a failed Canary's reason names its failed checks. */
-  private readonly warnings = new Map<string, string[]>()
+  private readonly warnings = new Map<string, Map<string, number>>()
 
   constructor(objects: AppliedObject[], options: ReadinessOptions) {
     this.objects = objects
@@ -144,10 +144,12 @@ export class AppliedSet {
   }
 
   /** A Warning event of a followed object (the rollout's one watch of events hands them over). */
-  noteWarning(uid: string | undefined, message: string | undefined): void {
+  noteWarning(uid: string | undefined, message: string | undefined, at: string | undefined): void {
     if (!uid || !message) return
-    const seen = this.warnings.get(uid) ?? []
-    if (!seen.includes(message)) this.warnings.set(uid, [...seen, message])
+    const seen = this.warnings.get(uid) ?? new Map<string, number>()
+    // The last time it was said: a repeated event keeps its text and moves its lastTimestamp.
+    seen.set(message, Math.max(seen.get(message) ?? 0, at ? Date.parse(at) : 0))
+    this.warnings.set(uid, seen)
   }
 
   /** Objects deleted (or that a dry run would delete) by pruning, for the object table. */
@@ -196,7 +198,9 @@ export class AppliedSet {
         if (doomed) state = { state: 'failed', message: `${describeProblem(doomed)} (this will not heal by itself)` }
       }
       if (state.state === 'failed' && object.kind === 'Canary' && live.metadata.uid) {
-        const checks = failedChecks(this.warnings.get(live.metadata.uid) ?? [])
+        // Only what Flagger said since our apply: the events of an older failure are still listed.
+        const since = this.options.canaries?.get(object.name)?.readAt ?? 0
+        const checks = failedChecks([...(this.warnings.get(live.metadata.uid) ?? new Map<string, number>())].filter(([, at]) => at >= since).map(([message]) => message))
         if (checks.length) state = { state: 'failed', message: `${state.message}; Flagger said: ${checks.join('; ')}` }
       }
       this.states.set(key, state)

@@ -17,6 +17,8 @@ export interface CanaryBaseline {
   lastAppliedSpec: string
   /** status.phase before our apply, to say what is being ignored. */
   phase?: string
+  /** When it was read (ms, down to the second events are stamped with): older events are not about our spec. */
+  readAt?: number
   /** Flagger was seen analysing our spec (a phase between the start and the verdict): see canaryReadiness. */
   analysed?: boolean
 }
@@ -116,7 +118,7 @@ export function failedChecks(messages: string[]): string[] {
 export async function readCanaryBaselines(api: KubeApi, objects: KubernetesObject[], into: Map<string, CanaryBaseline>): Promise<void> {
   for (const object of objects.filter(o => o.kind === 'Canary' && o.apiVersion?.startsWith('flagger.app/'))) {
     const live = await api.read<KubernetesObject & { status?: CanaryStatus }>(object)
-    into.set(object.metadata?.name ?? '', { lastAppliedSpec: live?.status?.lastAppliedSpec ?? '', phase: live?.status?.phase })
+    into.set(object.metadata?.name ?? '', { lastAppliedSpec: live?.status?.lastAppliedSpec ?? '', phase: live?.status?.phase, readAt: Math.floor(Date.now() / 1000) * 1000 })
   }
 }
 

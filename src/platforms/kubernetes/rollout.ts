@@ -38,6 +38,8 @@ interface WarningEvent {
   message?: string
   count?: number
   series?: { count?: number }
+  lastTimestamp?: string
+  eventTime?: string
 }
 
 /** How long a foreign template may stay unnumbered before the superseded report goes out without its number. */
@@ -234,7 +236,7 @@ export class KubernetesRollout implements Rollout {
       // Once per object, reason and message: the kubelet repeats an event by raising its count.
       const times = count > 1 ? ` (${count} times so far)` : ''
       progress.event(`event:${event.involvedObject?.uid}:${event.reason}:${event.message}`, `event: ${event.involvedObject?.kind?.toLowerCase()}/${event.involvedObject?.name}: ${event.reason}: ${event.message}${times}`)
-      this.set.noteWarning(event.involvedObject?.uid, event.message)
+      this.set.noteWarning(event.involvedObject?.uid, event.message, event.lastTimestamp ?? event.eventTime)
     }
     // The other objects of the set, each by its kind's rules (readiness.ts); after the events, which
     // a failed Canary's reason quotes.
