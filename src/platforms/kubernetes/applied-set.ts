@@ -4,7 +4,8 @@ import type { Progress } from '../../rollout/progress.js'
 import type { ObjectState } from '../../rollout/platform.js'
 import type { KubeApi } from './client.js'
 import { FailingSince, describeProblem, diagnosePods, logTailText, readLogTail, type PodState } from './pods.js'
-import { groupKind, readiness, readyAtOnce, type LiveObject, type Readiness, type ReadinessOptions } from './readiness.js'
+import { groupKind, hasViewer, readiness, readyAtOnce, type LiveObject, type Readiness, type ReadinessOptions } from './readiness.js'
+import { NOT_WAITED, applyWaitRules, firstStatusGrace, noStatusYet, waitRules, type WaitRules } from './wait-rules.js'
 import { CollectionWatch, type Changes } from './watch.js'
 
 /** One object the set applied, as the server's answer to our apply named it. */
@@ -16,6 +17,8 @@ export interface AppliedObject {
   namespace?: string
   /** A Service's spec.type: only a LoadBalancer (whose address is waited for) needs a watch. */
   serviceType?: string
+  /** Its annotations as applied: the per-object wait rules (wait-rules.ts) are read from them. */
+  annotations?: Record<string, string>
 }
 
 interface Owned {
@@ -57,17 +60,29 @@ export class AppliedSet {
   private readonly logsRead = new Set<string>()
   /** Grace clocks of each object's pods, apart: diagnosePods forgets every clock it was not given. */
   private readonly failing = new Map<string, FailingSince>()
+  /** Each object's wait rules, from its annotations. */
+  private readonly rules = new Map<AppliedObject, WaitRules>()
+  /** When each object was first seen failed, in a row: for `deploy-service/fail-after`. */
+  private readonly failedSince = new Map<string, number>()
+  /** Custom resources whose CRD has a status subresource: only their controller writes a status. */
+  private readonly statusOwned = new Set<AppliedObject>()
+  /** About when the set was applied: the first-status grace counts from here. */
+  private readonly appliedAt = Date.now()
 
   constructor(objects: AppliedObject[], options: ReadinessOptions) {
     this.objects = objects
     this.options = options
+    for (const object of objects) this.rules.set(object, waitRules(object.annotations).rules)
     for (const object of objects) {
-      if (!this.needsWatch(object) && !isAppsWorkload(object)) this.states.set(stateKey(object), readiness({ kind: object.kind, metadata: { name: object.name }, spec: { type: object.serviceType } }, object.apiVersion, options))
+      if (isAppsWorkload(object)) continue
+      if (!this.rules.get(object)!.wait) this.states.set(stateKey(object), NOT_WAITED)
+      else if (!this.needsWatch(object)) this.states.set(stateKey(object), readiness({ kind: object.kind, metadata: { name: object.name }, spec: { type: object.serviceType } }, object.apiVersion, options))
     }
   }
 
   private needsWatch(object: AppliedObject): boolean {
     if (readyAtOnce(object.apiVersion, object.kind)) return false
+    if (this.rules.get(object)?.wait === false) return false
     // Only a LoadBalancer's address is waited for, and only with wait-for-load-balancers.
     if (object.apiVersion === 'v1' && object.kind === 'Service') return object.serviceType === 'LoadBalancer' && this.options.waitForLoadBalancers
     return true
@@ -131,7 +146,28 @@ export class AppliedSet {
       watches.push(watch)
       for (const object of objects) this.collections.set(object, watch)
     }
+    await this.findStatusSubresources(api)
     return watches
+  }
+
+  /** Which followed custom resources have a status subresource (discovery lists it as `<plural>/status`). */
+  private async findStatusSubresources(api: KubeApi): Promise<void> {
+    for (const object of this.followed().filter(o => !hasViewer(o.apiVersion, o.kind))) {
+      const collection = await api.collectionPath(object.apiVersion, object.kind, object.namespace)
+      const plural = collection?.path.slice(collection.path.lastIndexOf('/') + 1)
+      const discovery = await api.get<{ resources?: Array<{ name: string }> }>(object.apiVersion.includes('/') ? `/apis/${object.apiVersion}` : `/api/${object.apiVersion}`)
+      if (discovery?.resources?.some(r => r.name === `${plural}/status`)) this.statusOwned.add(object)
+    }
+  }
+
+  /** The kind's verdict, then the first-status grace and the object's own wait rules over it. */
+  private withRules(object: AppliedObject, live: LiveObject, judged: Readiness): Readiness {
+    const key = stateKey(object)
+    let state = this.statusOwned.has(object) && noStatusYet(live.status) ? firstStatusGrace(judged, Date.now() - this.appliedAt) : judged
+    if (state.state !== 'failed') this.failedSince.delete(key)
+    else if (!this.failedSince.has(key)) this.failedSince.set(key, Date.now())
+    state = applyWaitRules(state, this.rules.get(object)!, this.failedSince.get(key), Date.now())
+    return state
   }
 
   /** A workload's state, as KubernetesRollout judged it. */
@@ -184,6 +220,7 @@ export class AppliedSet {
         const doomed = diagnosePods([live as unknown as PodState], failing, Date.now()).find(p => p.doomed)
         if (doomed) state = { state: 'failed', message: `${describeProblem(doomed)} (this will not heal by itself)` }
       }
+      state = this.withRules(object, live, state)
       this.states.set(key, state)
       if (state.state === 'failed') failures.push(`${ref} ${state.message}`)
     }

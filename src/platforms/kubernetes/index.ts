@@ -274,7 +274,7 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
 }
 
 function appliedObject(o: KubeObject): AppliedObject {
-  return { apiVersion: o.apiVersion, kind: o.kind, name: o.metadata.name, namespace: o.metadata.namespace, serviceType: (o.spec as { type?: string } | undefined)?.type }
+  return { apiVersion: o.apiVersion, kind: o.kind, name: o.metadata.name, namespace: o.metadata.namespace, serviceType: (o.spec as { type?: string } | undefined)?.type, annotations: o.metadata.annotations }
 }
 
 /** `Deployment/web`, as the object table names it. */

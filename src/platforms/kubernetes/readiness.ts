@@ -177,6 +177,11 @@ export function groupKind(apiVersion: string, kind: string): string {
   return group ? `${kind}.${group}` : kind
 }
 
+/** Whether the kind has rules of its own (else kstatus's generic ones judge it: custom resources). */
+export function hasViewer(apiVersion: string, kind: string): boolean {
+  return VIEWERS[groupKind(apiVersion, kind)] !== undefined
+}
+
 /** Whether an object of this kind is ready once stored, so it needs no watch. */
 export function readyAtOnce(apiVersion: string, kind: string): boolean {
   return VIEWERS[groupKind(apiVersion, kind)] === atOnce

@@ -7,6 +7,7 @@ import { conflictManagers, explainApiError } from './errors.js'
 import { currentRevisionNumber, revisionsOf, type Workload } from './history.js'
 import type { DiffPair } from './diff.js'
 import type { TrackedWorkload } from './rollout.js'
+import { waitRules } from './wait-rules.js'
 
 export interface Validated {
   /** Each object as the server's dry run would store it, with the live one, for the diff. */
@@ -36,6 +37,8 @@ export async function validateManifests(api: KubeApi, manifests: Manifest[], tar
   const known: Manifest[] = []
   for (const manifest of manifests) {
     const { object, source } = manifest
+    // The per-object wait rules (deploy-service/wait, fail-after, ready-when) are checked before anything changes.
+    for (const message of waitRules(object.metadata.annotations).problems) problems.add({ input: 'template', location: source.locate(['metadata', 'annotations']), message: `${objectName(object)}: ${message}` })
     const resource = await api.resource(object.apiVersion, object.kind)
     if (!resource) {
       problems.add({ input: 'template', location: source.locate(['kind']), message: `the server knows no kind ${object.kind} in ${object.apiVersion}: check apiVersion and kind, or install its CustomResourceDefinition first` })
