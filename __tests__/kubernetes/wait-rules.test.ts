@@ -1,8 +1,9 @@
 // Per-object wait rules on the local cluster, with CRDs the test makes and statuses the test writes
 // (acting as the controller): the first-status grace of a CRD with a status subresource (and none
-// without one), and the annotations deploy-service/wait, fail-after and ready-when.
+// without one), the annotations deploy-service/wait, fail-after and ready-when, and CEL health-checks.
 import { afterAll, beforeAll, expect, it } from '@jest/globals'
 import { randomBytes } from 'node:crypto'
+import path from 'node:path'
 import { deploy, deployment, expectStatus, getJson, kubectl, kubectlOk, templateDir, until, withCluster, inNamespace, type Run } from './cluster.js'
 
 const REGISTRY = 'registry.local/shop'
@@ -83,13 +84,13 @@ withCluster('per-object wait rules', () => {
       'b.yaml': gadget('store', '"deploy-service/ready-when": not-failed'),
       'c.yaml': deployment('wskip', `${REGISTRY}/web:1.0`, { replicas: 1 })
     })
-    const running = deploy({ service: 'wskip', 'image-tag': '1.0', template, namespace: ns })
-    await whileRunning(running, 'the gadget was applied', () => exists('store'))
+    // Its controller (the test) says Ready=False before the deploy: a store that is not there yet.
+    await kubectlOk(['-n', ns, 'apply', '--server-side', '--field-manager=deploy-service', '-f', '-'], gadget('store'))
     await setStatus('store', { observedGeneration: 1, conditions: [{ type: 'Ready', status: 'False', reason: 'SecretStoreNotReady', message: 'store unreachable', lastTransitionTime: '2026-01-01T00:00:00Z' }] })
-    const run = await running
+    const run = await deploy({ service: 'wskip', 'image-tag': '1.0', template, namespace: ns })
     expectStatus(run, 'succeeded')
     expect(stateOf(run, 'Gadget/skipped')).toBe('ready: not waited for (deploy-service/wait: "false")')
-    expect(stateOf(run, 'Gadget/store')).toMatch(/^ready: not failed, which is enough \(deploy-service\/ready-when: not-failed\): /)
+    expect(stateOf(run, 'Gadget/store')).toBe('ready: not failed, which is enough (deploy-service/ready-when: not-failed): Ready=False: SecretStoreNotReady: store unreachable')
   }, 120_000)
 
   it('fails a Stalled resource only once it stayed failed for deploy-service/fail-after', async () => {
@@ -102,6 +103,41 @@ withCluster('per-object wait rules', () => {
     expect(run.result!.reasons.join('\n')).toMatch(/Gadget\/flaky Stalled: QuotaExceeded: no room \(still failing after deploy-service\/fail-after: 5s\)/)
     expect(run.result!.progress.elapsedMs()).toBeGreaterThanOrEqual(5000)
   }, 120_000)
+
+  /** A health-checks file for Gadget by its phase (no conditions), as a Flux user writes one. */
+  function checksFile(current: string): string {
+    return path.join(templateDir({ 'checks.yaml': `healthCheckExprs:
+- apiVersion: ${group}/v1
+  kind: Gadget
+  failed: "status.?phase.orValue('') == 'Broken'"
+  current: "${current}"
+` }), 'checks.yaml')
+  }
+
+  for (const [phase, status] of [['Done', 'succeeded'], ['Broken', 'failed']] as const) {
+    it(`judges a kind by the CEL rules of health-checks: phase ${phase} is ${status}`, async () => {
+      const name = `dial-${phase.toLowerCase()}`
+      const template = templateDir({ 'a.yaml': gadget(name), 'b.yaml': deployment(`w${name}`, `${REGISTRY}/web:1.0`, { replicas: 1 }) })
+      const running = deploy({ service: `w${name}`, 'image-tag': '1.0', template, namespace: ns, 'health-checks': checksFile("status.?phase.orValue('') == 'Done'"), 'rollback-on-failure': 'false' })
+      await whileRunning(running, 'the gadget was applied', () => exists(name))
+      // A status kstatus would call ready (no conditions): the rule keeps it waiting.
+      await setStatus(name, { phase: 'Working' })
+      await whileRunning(running, 'the workload is ready', async () => ((await getJson(ns, 'deployment', `w${name}`)).status?.availableReplicas ?? 0) >= 1)
+      await setStatus(name, { phase })
+      const run = await running
+      expect(run.result?.status).toBe(status)
+      expect(run.log).toMatch(new RegExp(`waiting for Gadget/${name}: neither inProgress, failed nor current is true \\(rule: health-checks .*checks\\.yaml:\\d+`))
+      if (status === 'succeeded') expect(stateOf(run, `Gadget/${name}`)).toMatch(/^ready: current is true \(rule: health-checks .*checks\.yaml:5:\d+\)$/)
+      else expect(run.result!.reasons.join('\n')).toMatch(/Gadget\/dial-broken failed is true \(rule: health-checks .*checks\.yaml:4:\d+\)/)
+    }, 120_000)
+  }
+
+  it('refuses a CEL expression that does not compile at its file and line before anything changes', async () => {
+    const template = templateDir({ 'a.yaml': gadget('badcel'), 'b.yaml': deployment('wbadcel', `${REGISTRY}/web:1.0`, { replicas: 1 }) })
+    const run = await deploy({ service: 'wbadcel', 'image-tag': '1.0', template, namespace: ns, 'health-checks': checksFile("status.phase ==") })
+    expect(run.error?.message).toMatch(/checks\.yaml:5:\d+.*Gadget current: /s)
+    expect(await exists('badcel')).toBe(false)
+  }, 60_000)
 
   it('refuses a wrong annotation value at its file and line before anything changes', async () => {
     const template = templateDir({ 'a.yaml': gadget('typo', '"deploy-service/fail-after": soon'), 'b.yaml': deployment('wtypo', `${REGISTRY}/web:1.0`, { replicas: 1 }) })

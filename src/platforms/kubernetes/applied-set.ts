@@ -5,6 +5,7 @@ import type { ObjectState } from '../../rollout/platform.js'
 import type { KubeApi } from './client.js'
 import { FailingSince, describeProblem, diagnosePods, logTailText, readLogTail, type PodState } from './pods.js'
 import { groupKind, hasViewer, readiness, readyAtOnce, type LiveObject, type Readiness, type ReadinessOptions } from './readiness.js'
+import type { HealthChecks } from './health-checks.js'
 import { NOT_WAITED, applyWaitRules, firstStatusGrace, noStatusYet, waitRules, type WaitRules } from './wait-rules.js'
 import { CollectionWatch, type Changes } from './watch.js'
 
@@ -69,9 +70,13 @@ export class AppliedSet {
   /** About when the set was applied: the first-status grace counts from here. */
   private readonly appliedAt = Date.now()
 
-  constructor(objects: AppliedObject[], options: ReadinessOptions) {
+  /** The `health-checks` file's rules: for the kinds they name, they judge instead of readiness.ts. */
+  private readonly health?: HealthChecks
+
+  constructor(objects: AppliedObject[], options: ReadinessOptions, health?: HealthChecks) {
     this.objects = objects
     this.options = options
+    this.health = health
     for (const object of objects) this.rules.set(object, waitRules(object.annotations).rules)
     for (const object of objects) {
       if (isAppsWorkload(object)) continue
@@ -208,7 +213,8 @@ export class AppliedSet {
         if (this.states.get(key)?.state !== 'ready') this.states.set(key, { state: 'waiting', message: 'not found (deleted since it was applied?)' })
         continue
       }
-      let state = readiness({ ...live, kind: object.kind }, object.apiVersion, this.options)
+      const typed = { ...live, kind: object.kind }
+      let state = this.health?.judge(typed, object.apiVersion) ?? readiness(typed, object.apiVersion, this.options)
       const failing = this.failing.get(key) ?? new FailingSince()
       this.failing.set(key, failing)
       if (object.kind === 'Job' && live.metadata.uid) {

@@ -28,6 +28,7 @@ import { isPreDeployJob, jobFromWorkload, jobsFromManifests, validateJobs, type 
 import { jobsText, preDeployStep } from './pre-deploy-run.js'
 import { redactSecret } from './secrets.js'
 import { unfollowable, validateManifests } from './validate.js'
+import { compileHealthChecks, type HealthChecks } from './health-checks.js'
 
 const SERVER_DRY_RUN = 'the API server accepted every object in a server-side dry run'
 
@@ -49,6 +50,10 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
     connection.catch(() => (connection = undefined))
     return connection
   }
+
+  // The health-checks file's CEL expressions, compiled once, before anything changes (input errors at file:line).
+  let compiled: Promise<HealthChecks | undefined> | undefined
+  const healthChecks = (): Promise<HealthChecks | undefined> => (compiled ??= compileHealthChecks(request.kubernetes.healthChecks))
 
   async function renderTemplate(namespace: string) {
     // Manifests, or what helm / kustomize rendered from a chart or kustomization (renderedBy says which).
@@ -96,7 +101,7 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
     if (workloads.length === 0 || !request.wait) throw withApplied(stop, `; applied before it: ${stop.applied.join(', ')}${notApplied(stop)}; ${after}`)
     const rollout = await KubernetesRollout.settle(api, workloads.map(w => madeBy(w, answers.get(`${w.kind}/${w.name}`), fieldManager)), fieldManager)
     // Only what was applied is waited for: the rest was never sent.
-    rollout.follow(new AppliedSet(applied.map(appliedObject), { waitForLoadBalancers: request.kubernetes.waitForLoadBalancers }), applied.length)
+    rollout.follow(new AppliedSet(applied.map(appliedObject), { waitForLoadBalancers: request.kubernetes.waitForLoadBalancers }, await healthChecks()), applied.length)
     return new InterruptedRollout(rollout, stop, request.rollbackOnFailure)
   }
 
@@ -121,6 +126,7 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
     },
 
     async prepareDeploy(): Promise<Plan> {
+      await healthChecks()
       // Template problems first: they need no network and are the likeliest mistakes.
       const rendered = request.template ? await renderTemplate(request.kubernetes.namespace ?? safeNamespace(request)) : undefined
       const { api, namespace } = await connect()
@@ -148,7 +154,7 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
         const notes = [...validated.notes, ...adopted].map(n => `\n  ${n}`).join('')
         const wouldPrune: ObjectState[] = []
         // Every object of the set is waited for by its kind's rules (readiness.ts), and listed in the summary.
-        const set = new AppliedSet(objects.map(appliedObject), { waitForLoadBalancers: request.kubernetes.waitForLoadBalancers })
+        const set = new AppliedSet(objects.map(appliedObject), { waitForLoadBalancers: request.kubernetes.waitForLoadBalancers }, await healthChecks())
         if (request.wait) await set.checkReadable(api, manifests)
         return {
           ...manifestTexts([...jobs.map(j => j.job), ...objects], rendered.renderedBy),
