@@ -161,4 +161,6 @@ export interface KubernetesSettings {
   pruneVolumeClaims?: string[]
   /** Wait for a LoadBalancer Service's ingress address (false on clusters without a load-balancer controller). */
   waitForLoadBalancers: boolean
+  /** `follow-logs`: the new pods' logs shown while waiting: one pod (`one`), every one (`all`) or none (`off`). */
+  followLogs?: 'one' | 'all' | 'off'
 }
