@@ -56,6 +56,7 @@ export class LogFollower {
   private dropped = 0
   private controller?: AbortController
   private done?: Promise<void>
+  private stopped = false
 
   private readonly progress: Progress
   private readonly label: string
@@ -89,6 +90,8 @@ export class LogFollower {
       .log(namespace, pod, container, sink, { follow: true })
       .then(controller => {
         this.controller = controller
+        // Stopped while the request was still on its way: a stream that never ends (kwok's) would outlive the run.
+        if (this.stopped) controller.abort()
         return new Promise<void>(resolve => {
           sink.on('finish', () => resolve())
           sink.on('close', () => resolve())
@@ -104,6 +107,7 @@ export class LogFollower {
   async stop(drainMs = LOG_DRAIN_MS): Promise<void> {
     if (!this.done) return
     await Promise.race([this.done, sleep(drainMs)])
+    this.stopped = true
     this.controller?.abort()
     // A log request still waiting for its answer is not waited for long.
     await Promise.race([this.done, sleep(1000)])
