@@ -7,6 +7,8 @@ import { Progress, workflowLog } from '../../src/rollout/progress.js'
 import { LogBudget, LogFollower } from '../../src/platforms/kubernetes/log-follower.js'
 import { chosenContainer } from '../../src/platforms/kubernetes/live-logs.js'
 import { captureStdout, commandsRun } from '../helpers/workflow-commands.js'
+import { UserError } from '../../src/errors.js'
+import { parseInputs } from '../../src/inputs.js'
 
 const OUR_COMMANDS = ['stop-commands', 'resume-commands']
 
@@ -52,5 +54,22 @@ describe('live log lines', () => {
     expect(chosenContainer(pod('istio-proxy', 'web'), 'web', [])).toBe('web')
     expect(chosenContainer(pod('main', 'sidecar'), 'web', [])).toBe('main')
     expect(chosenContainer(pod(), 'web', [])).toBeUndefined()
+  })
+})
+
+describe('follow-logs', () => {
+  const parse = (inputs: Record<string, string>) => parseInputs(Object.fromEntries(Object.entries({ service: 'web', 'image-tag': '1', platform: 'kubernetes', ...inputs }).map(([k, v]) => [`INPUT_${k.toUpperCase()}`, v])))
+  it('is one by default, all or off when asked, and nothing else', () => {
+    expect(parse({}).kubernetes.followLogs).toBe('one')
+    expect(parse({ 'follow-logs': 'all' }).kubernetes.followLogs).toBe('all')
+    expect(parse({ 'follow-logs': 'off' }).kubernetes.followLogs).toBe('off')
+    let problems: string[] = []
+    try {
+      parse({ 'follow-logs': 'true' })
+    } catch (error) {
+      expect(error).toBeInstanceOf(UserError)
+      problems = (error as UserError).problems.map(p => `${p.input}: ${p.message}`)
+    }
+    expect(problems).toEqual(["follow-logs: 'true' is not one of: one, all, off"])
   })
 })
