@@ -71,8 +71,6 @@ export class KubernetesRollout implements Rollout {
   afterSuccess?: (progress: Progress) => Promise<void>
   /** `follow-logs`, set by the platform: the logs of our revision's new pods shown while waiting. */
   liveLogs?: LiveLogSettings
-  /** The streams of the wait going on now. */
-  private live?: LiveLogs
 
   constructor(api: KubeApi, workloads: TrackedWorkload[], fieldManager: string, rules: DoomRules = DEFAULT_DOOM_RULES) {
     this.api = api
@@ -143,7 +141,7 @@ export class KubernetesRollout implements Rollout {
     const failing = new FailingSince()
     const logsRead = new Set<string>()
     let status = 'waiting for the first list of the workloads'
-    this.live = this.liveLogs && this.liveLogs.mode !== 'off' ? new LiveLogs(api, progress, this.liveLogs) : undefined
+    const live = this.liveLogs && this.liveLogs.mode !== 'off' ? new LiveLogs(api, progress, this.liveLogs) : undefined
     try {
       // Inside the try: if the set's watches cannot start, the workload watches are stopped too.
       watches.others = await this.set.start(api, changes, signal)
@@ -154,7 +152,7 @@ export class KubernetesRollout implements Rollout {
         const trouble = all.find(w => w.trouble)?.trouble
         if (trouble) progress.event(`watch-trouble:${trouble}`, `the API server is unreachable for now (${trouble}); watching again as soon as it is back`)
         if (all.every(w => w.synced)) {
-          const verdict = await this.assess(api, watches, failing, logsRead, progress)
+          const verdict = await this.assess(api, watches, failing, logsRead, progress, live)
           status = verdict.status
           if (verdict.outcome) return verdict.outcome
         }
@@ -166,8 +164,7 @@ export class KubernetesRollout implements Rollout {
     } finally {
       stop.abort()
       // Whatever ended the wait, the log streams end with it.
-      await this.live?.stop()
-      this.live = undefined
+      await live?.stop()
     }
   }
 
@@ -197,7 +194,8 @@ export class KubernetesRollout implements Rollout {
     watches: Record<string, Array<CollectionWatch<never>>>,
     failing: FailingSince,
     logsRead: Set<string>,
-    progress: Progress
+    progress: Progress,
+    live?: LiveLogs
   ): Promise<{ outcome?: WaitOutcome; status: string }> {
     const values = <T>(list: Array<CollectionWatch<never>>): T[] => list.flatMap(w => [...w.objects.values()] as T[])
     const collections = { pods: values<PodState & Controlled>(watches.pods), replicaSets: values<Controlled>(watches.replicaSets), controllerRevisions: values<Controlled & { revision?: number }>(watches.controllerRevisions) }
@@ -238,7 +236,7 @@ export class KubernetesRollout implements Rollout {
       doomed.push(...problems.filter(p => p.doomed))
       uids.push(live.metadata.uid, ...owners.map(o => o.metadata.uid), ...pods.map(p => p.metadata.uid))
     }
-    this.live?.update(revisionPods)
+    live?.update(revisionPods)
     // The other objects of the set, each by its kind's rules (readiness.ts).
     const setFailure = await this.set.assess(api, collections.pods, progress)
     for (const uid of this.set.uids(collections.pods)) uids.push(uid)
