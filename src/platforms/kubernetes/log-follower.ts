@@ -48,6 +48,12 @@ export class LogBudget {
   }
 }
 
+/** Waits for `promise` at most `ms`; the timer goes as soon as it settles (nothing left to keep a process alive). */
+async function within(promise: Promise<void>, ms: number): Promise<void> {
+  const timeout = new AbortController()
+  await Promise.race([promise.finally(() => timeout.abort()), sleep(ms, timeout.signal)])
+}
+
 /** The lines of one container's log, printed as they come (as data) and kept for the verdict. */
 export class LogFollower {
   readonly tail: string[] = []
@@ -106,11 +112,11 @@ export class LogFollower {
   /** Lets the stream deliver what is left (a kubelet ends it when the container exits), then ends it. */
   async stop(drainMs = LOG_DRAIN_MS): Promise<void> {
     if (!this.done) return
-    await Promise.race([this.done, sleep(drainMs)])
+    await within(this.done, drainMs)
     this.stopped = true
     this.controller?.abort()
     // A log request still waiting for its answer is not waited for long.
-    await Promise.race([this.done, sleep(1000)])
+    await within(this.done, 1000)
     this.flush()
   }
 
