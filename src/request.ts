@@ -164,6 +164,8 @@ export interface KubernetesSettings {
   waitForLoadBalancers: boolean
   /** `health-checks`: custom health rules per kind (Flux's healthCheckExprs), not compiled yet. */
   healthChecks?: HealthCheckRule[]
+  /** `follow-logs`: the new pods' logs shown while waiting: one pod (`one`), every one (`all`) or none (`off`). */
+  followLogs?: 'one' | 'all' | 'off'
 }
 
 /** One kind's health rule from the `health-checks` file: CEL expressions with where each stands. */

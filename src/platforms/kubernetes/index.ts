@@ -55,6 +55,12 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
   let compiled: Promise<HealthChecks | undefined> | undefined
   const healthChecks = (): Promise<HealthChecks | undefined> => (compiled ??= compileHealthChecks(request.kubernetes.healthChecks))
 
+  /** The new pods' logs are shown while the rollout is waited on (`follow-logs`). */
+  function withLogs(rollout: KubernetesRollout): KubernetesRollout {
+    rollout.liveLogs = { mode: request.kubernetes.followLogs ?? 'one', containers: request.containers }
+    return rollout
+  }
+
   async function renderTemplate(namespace: string) {
     // Manifests, or what helm / kustomize rendered from a chart or kustomization (renderedBy says which).
     const { documents, renderedBy } = await loadKubernetesTemplate(request, namespace, process.env, cancel)
@@ -99,7 +105,7 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
     if (applied.length === 0) throw stop.error
     const after = workloads.length === 0 ? 'no workload was changed, so nothing rolls out' : `${workloads.map(w => `${w.kind}/${w.name}`).join(', ')} rolls out unwatched (wait: false), and was not rolled back`
     if (workloads.length === 0 || !request.wait) throw withApplied(stop, `; applied before it: ${stop.applied.join(', ')}${notApplied(stop)}; ${after}`)
-    const rollout = await KubernetesRollout.settle(api, workloads.map(w => madeBy(w, answers.get(`${w.kind}/${w.name}`), fieldManager)), fieldManager)
+    const rollout = withLogs(await KubernetesRollout.settle(api, workloads.map(w => madeBy(w, answers.get(`${w.kind}/${w.name}`), fieldManager)), fieldManager))
     // Only what was applied is waited for: the rest was never sent.
     rollout.follow(new AppliedSet(applied.map(appliedObject), { waitForLoadBalancers: request.kubernetes.waitForLoadBalancers }, await healthChecks()), applied.length)
     return new InterruptedRollout(rollout, stop, request.rollbackOnFailure)
@@ -192,7 +198,7 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
               progress.step(`applied ${objectName(object)} (server-side apply, field manager ${fieldManager}${reclaimed})`)
             }
             const made = workloads.map(w => madeBy(w, answers.get(`${w.kind}/${w.name}`), fieldManager))
-            const rollout = await KubernetesRollout.settle(cancellable, made, fieldManager)
+            const rollout = withLogs(await KubernetesRollout.settle(cancellable, made, fieldManager))
             rollout.follow(set, objects.length)
             // With wait: false nothing is known of the new set's health: pruning waits for a deploy that waits.
             if (applySet) rollout.afterSuccess = request.wait ? pruneAfterSuccess(applySet, objects, rows => set.recordPruned(rows)) : pruneLater(applySet, objects)
@@ -228,7 +234,7 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
           const before = await Promise.all(tracked.map(async w => ({ ...w, previousRevision: await revisionNow(cancellable, w) })))
           const answer = await cancellable.changeImages(live as KubernetesObject, patch, { fieldManager })
           progress.step(`patched the image of ${objectName(live)} (field manager ${fieldManager})`)
-          return KubernetesRollout.settle(cancellable, before.map(w => madeBy(w, answer, fieldManager)), fieldManager)
+          return withLogs(await KubernetesRollout.settle(cancellable, before.map(w => madeBy(w, answer, fieldManager)), fieldManager))
         }
       }
     },
@@ -267,7 +273,7 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
             ? await ifOurs(`roll back ${name}`, () => unchangedSincePlanned(cancellable, live), owned => cancellable.patch(owned, live as KubernetesObject, patch.patch, patch.contentType, { fieldManager })).catch(staleAsNotOurs(`roll back ${name}`))
             : undefined
           const restoring = madeBy({ kind: live.kind, name: service, namespace, previousRevision: current, restored: target.number }, answer, fieldManager)
-          const rollout = await KubernetesRollout.settle(cancellable, [restoring], fieldManager)
+          const rollout = withLogs(await KubernetesRollout.settle(cancellable, [restoring], fieldManager))
           // `rollout undo` gives the old template a new revision number: say both.
           const now = rollout.workloads[0].revision
           const renumbered = now !== undefined && now !== target.number ? `, now revision ${now}` : ''

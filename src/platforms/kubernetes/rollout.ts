@@ -12,6 +12,7 @@ import { appliedFields, staleAsNotOurs, templateKey, undoProof, whoseRollout, ty
 import { ifOurs, type Owned } from '../../rollout/ownership.js'
 import { rolloutStatus, type WorkloadState } from './status.js'
 import { Changes, CollectionWatch } from './watch.js'
+import { LiveLogs, type LiveLogSettings, type LivePod } from './live-logs.js'
 import { CHANGE_CAUSE } from '../../render/manifests.js'
 
 /** One workload of the applied set, with the revision it ran before and the one it rolls out now. */
@@ -68,6 +69,8 @@ export class KubernetesRollout implements Rollout {
   private setHasOthers = false
   /** Housekeeping after success (pruning), set by the platform. */
   afterSuccess?: (progress: Progress) => Promise<void>
+  /** `follow-logs`, set by the platform: the logs of our revision's new pods shown while waiting. */
+  liveLogs?: LiveLogSettings
 
   constructor(api: KubeApi, workloads: TrackedWorkload[], fieldManager: string, rules: DoomRules = DEFAULT_DOOM_RULES) {
     this.api = api
@@ -138,6 +141,7 @@ export class KubernetesRollout implements Rollout {
     const failing = new FailingSince()
     const logsRead = new Set<string>()
     let status = 'waiting for the first list of the workloads'
+    const live = this.liveLogs && this.liveLogs.mode !== 'off' ? new LiveLogs(api, progress, this.liveLogs) : undefined
     try {
       // Inside the try: if the set's watches cannot start, the workload watches are stopped too.
       watches.others = await this.set.start(api, changes, signal)
@@ -148,7 +152,7 @@ export class KubernetesRollout implements Rollout {
         const trouble = all.find(w => w.trouble)?.trouble
         if (trouble) progress.event(`watch-trouble:${trouble}`, `the API server is unreachable for now (${trouble}); watching again as soon as it is back`)
         if (all.every(w => w.synced)) {
-          const verdict = await this.assess(api, watches, failing, logsRead, progress)
+          const verdict = await this.assess(api, watches, failing, logsRead, progress, live)
           status = verdict.status
           if (verdict.outcome) return verdict.outcome
         }
@@ -159,6 +163,8 @@ export class KubernetesRollout implements Rollout {
       return stoppedOutcome(context, notReady.length ? `${this.set.statusLine().split(';')[0]}; not ready: ${notReady.join('; ')}` : status)
     } finally {
       stop.abort()
+      // Whatever ended the wait, the log streams end with it.
+      await live?.stop()
     }
   }
 
@@ -188,7 +194,8 @@ export class KubernetesRollout implements Rollout {
     watches: Record<string, Array<CollectionWatch<never>>>,
     failing: FailingSince,
     logsRead: Set<string>,
-    progress: Progress
+    progress: Progress,
+    live?: LiveLogs
   ): Promise<{ outcome?: WaitOutcome; status: string }> {
     const values = <T>(list: Array<CollectionWatch<never>>): T[] => list.flatMap(w => [...w.objects.values()] as T[])
     const collections = { pods: values<PodState & Controlled>(watches.pods), replicaSets: values<Controlled>(watches.replicaSets), controllerRevisions: values<Controlled & { revision?: number }>(watches.controllerRevisions) }
@@ -197,6 +204,7 @@ export class KubernetesRollout implements Rollout {
     const doomed: PodProblem[] = []
     const errors: string[] = []
     const uids: Array<string | undefined> = []
+    const revisionPods: Array<{ workload: string; namespace: string; pods: LivePod[] }> = []
     for (const tracked of this.workloads) {
       // Listed items carry no kind: the collection they come from says it.
       const live = values<WatchedWorkload & WorkloadState>(watches[tracked.kind]).find(w => w.metadata.name === tracked.name)
@@ -218,6 +226,7 @@ export class KubernetesRollout implements Rollout {
       else if (!state.done) pending.push(state.message)
       this.set.record(tracked.kind, tracked.name, { state: state.error ? 'failed' : state.done ? 'ready' : 'waiting', message: state.error ?? state.message })
       const { pods, owners } = newRevisionObjects(workload, collections)
+      revisionPods.push({ workload: tracked.name, namespace: tracked.namespace, pods })
       const problems = diagnosePods(pods, failing, Date.now(), this.rules)
       for (const problem of problems) progress.event(problem.key, describeProblem(problem))
       for (const problem of problems.filter(p => p.crashed && !logsRead.has(`${p.pod}/${p.container}`))) {
@@ -227,6 +236,7 @@ export class KubernetesRollout implements Rollout {
       doomed.push(...problems.filter(p => p.doomed))
       uids.push(live.metadata.uid, ...owners.map(o => o.metadata.uid), ...pods.map(p => p.metadata.uid))
     }
+    live?.update(revisionPods)
     // The other objects of the set, each by its kind's rules (readiness.ts).
     const setFailure = await this.set.assess(api, collections.pods, progress)
     for (const uid of this.set.uids(collections.pods)) uids.push(uid)
@@ -354,6 +364,7 @@ export class KubernetesRollout implements Rollout {
       this.fieldManager,
       this.rules
     )
+    restore.liveLogs = this.liveLogs
     for (const [i, { name, target }] of plans.entries()) {
       const now = restore.workloads[i].revision
       const renumbered = now !== undefined && now !== target.number ? `, now revision ${now}` : ''
