@@ -5,6 +5,8 @@ import type { ObjectState } from '../../rollout/platform.js'
 import type { KubeApi } from './client.js'
 import { FailingSince, describeProblem, diagnosePods, logTailText, readLogTail, type PodState } from './pods.js'
 import { groupKind, readiness, readyAtOnce, type LiveObject, type Readiness, type ReadinessOptions } from './readiness.js'
+import { oursOrSuperseded } from './readiness/argo-rollout.js'
+import { templateKey } from './ownership.js'
 import { CollectionWatch, type Changes } from './watch.js'
 
 /** One object the set applied, as the server's answer to our apply named it. */
@@ -57,6 +59,10 @@ export class AppliedSet {
   private readonly logsRead = new Set<string>()
   /** Grace clocks of each object's pods, apart: diagnosePods forgets every clock it was not given. */
   private readonly failing = new Map<string, FailingSince>()
+  /** Our pod template of each progressive-delivery object (an Argo Rollout), from our apply's answer. */
+  private readonly ourTemplates = new Map<string, string>()
+  /** Set when another revision took over one of them: the rollout reports `superseded`, never a failure. */
+  superseded?: string
 
   constructor(objects: AppliedObject[], options: ReadinessOptions) {
     this.objects = objects
@@ -134,6 +140,16 @@ export class AppliedSet {
     return watches
   }
 
+  /**
+   * The server's answers to our apply: an Argo Rollout's pod template as we left it is "our revision",
+   * which its verdict must be about (another apply's template is another revision: superseded).
+   */
+  applied(answers: Map<string, { apiVersion?: string; kind?: string; spec?: { template?: unknown } }>): void {
+    for (const [ref, answer] of answers) {
+      if (answer.apiVersion?.startsWith('argoproj.io/') && answer.kind === 'Rollout' && answer.spec?.template) this.ourTemplates.set(ref, templateKey(answer.spec.template))
+    }
+  }
+
   /** A workload's state, as KubernetesRollout judged it. */
   record(kind: string, name: string, state: Readiness): void {
     // Only apps workloads (Deployment, StatefulSet, DaemonSet) are judged there, all in group apps.
@@ -170,6 +186,13 @@ export class AppliedSet {
       if (!live) {
         // A Job with ttlSecondsAfterFinished: 0 is deleted once complete: what was seen ready stays so.
         if (this.states.get(key)?.state !== 'ready') this.states.set(key, { state: 'waiting', message: 'not found (deleted since it was applied?)' })
+        continue
+      }
+      const ours = this.ourTemplates.get(objectRef(object))
+      const foreign = ours === undefined ? undefined : oursOrSuperseded(live, ours, templateKey)
+      if (foreign) {
+        this.superseded = `${ref} ${foreign}`
+        this.states.set(key, { state: 'failed', message: `superseded: ${foreign}` })
         continue
       }
       let state = readiness({ ...live, kind: object.kind }, object.apiVersion, this.options)

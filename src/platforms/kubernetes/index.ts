@@ -187,6 +187,7 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
             }
             const made = workloads.map(w => madeBy(w, answers.get(`${w.kind}/${w.name}`), fieldManager))
             const rollout = await KubernetesRollout.settle(cancellable, made, fieldManager)
+            set.applied(answers as Map<string, { apiVersion?: string; kind?: string; spec?: { template?: unknown } }>)
             rollout.follow(set, objects.length)
             // With wait: false nothing is known of the new set's health: pruning waits for a deploy that waits.
             if (applySet) rollout.afterSuccess = request.wait ? pruneAfterSuccess(applySet, objects, rows => set.recordPruned(rows)) : pruneLater(applySet, objects)

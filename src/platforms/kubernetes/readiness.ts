@@ -5,6 +5,7 @@
 // complete (kstatus calls a started Job current), a LoadBalancer Service must have an address (kstatus
 // only asks for a cluster IP), a failed Pod fails.
 
+import { argoRollout } from './readiness/argo-rollout.js'
 import { rolloutStatus, type WorkloadState } from './status.js'
 
 export interface Readiness {
@@ -165,6 +166,7 @@ const VIEWERS: Record<string, Viewer> = {
   PersistentVolumeClaim: persistentVolumeClaim,
   Service: service,
   'CustomResourceDefinition.apiextensions.k8s.io': customResourceDefinition,
+  'Rollout.argoproj.io': argoRollout,
   ...Object.fromEntries(READY_AT_ONCE.map(key => [key, atOnce]))
 }
 

@@ -1,0 +1,93 @@
+// Argo Rollouts' Rollout applied by a deploy, followed by Argo's own rules against the real controller
+// (argo-controller.ts builds and runs it): a canary whose steps (setWeight, a timed pause) complete is a
+// success; one whose new pods crash ends Degraded (ProgressDeadlineExceeded) and fails naming it; another
+// apply that replaces our pod template while we wait is `superseded`, not a verdict on someone else's revision.
+import { afterAll, beforeAll, expect, it } from '@jest/globals'
+import { BUILD_TIMEOUT_MS, startArgoRollouts, type ArgoController } from './argo-controller.js'
+import { deploy, deployment, expectStatus, getJson, inNamespace, kubectlOk, templateDir, until, withCluster, type Run } from './cluster.js'
+
+const REGISTRY = 'registry.local/shop'
+
+/** A canary Rollout beside the service's Deployment: two replicas, half then all, a pause between. */
+function rollout(name: string, image: string, options: { pause?: string; deadline?: number } = {}): string {
+  return `apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: ${name}}
+spec:
+  replicas: 2
+  progressDeadlineSeconds: ${options.deadline ?? 600}
+  selector:
+    matchLabels: {app: ${name}}
+  template:
+    metadata:
+      labels: {app: ${name}}
+    spec:
+      terminationGracePeriodSeconds: 0
+      containers:
+      - name: ${name}
+        image: ${image}
+  strategy:
+    canary:
+      steps:
+      - setWeight: 50
+      - pause: ${options.pause ?? '{duration: 2s}'}
+`
+}
+
+function template(rolloutImage: string, options: { pause?: string; deadline?: number } = {}): string {
+  return templateDir({ 'a-web.yaml': deployment('web', `${REGISTRY}/web:1.0`, { replicas: 1 }), 'b-canary.yaml': rollout('canary', rolloutImage, options) })
+}
+
+const liveRollout = (ns: string) => getJson<{ spec: { template: { spec: { containers: Array<{ image: string }> } } }; status: { phase?: string; stableRS?: string; currentPodHash?: string; message?: string } }>(ns, 'rollout.argoproj.io', 'canary')
+
+function stateOf(run: Run, ref: string): string | undefined {
+  return run.result?.objects?.find(o => o.ref === ref)?.state
+}
+
+withCluster('Argo Rollouts: a Rollout followed by its controller for our revision', () => {
+  let ns = ''
+  let controller: ArgoController | undefined
+  inNamespace('k8s-argo', name => (ns = name))
+  beforeAll(async () => {
+    controller = await startArgoRollouts(ns)
+  }, BUILD_TIMEOUT_MS)
+  afterAll(async () => {
+    await controller?.stop()
+  })
+
+  it('waits through a canary (setWeight 50, pause 2s) of our new revision until Healthy, then succeeds', async () => {
+    // First deploy: no stable revision yet, so Argo goes straight to Healthy without steps.
+    const first = await deploy({ service: 'web', 'image-tag': '1.0', template: template(`${REGISTRY}/canary:1.0`), namespace: ns })
+    expectStatus(first, 'succeeded')
+    expect(stateOf(first, 'Rollout/canary')).toMatch(/^ready: Healthy/)
+
+    const second = await deploy({ service: 'web', 'image-tag': '1.0', template: template(`${REGISTRY}/canary:2.0`), namespace: ns })
+    expectStatus(second, 'succeeded')
+    expect(stateOf(second, 'Rollout/canary')).toMatch(/^ready: Healthy/)
+    const live = await liveRollout(ns)
+    // Done means our revision is the stable one: the steps ran to the end, not just the first 50%.
+    expect(live.spec.template.spec.containers[0].image).toBe(`${REGISTRY}/canary:2.0`)
+    expect(live.status.phase).toBe('Healthy')
+    expect(live.status.stableRS).toBe(live.status.currentPodHash)
+  }, 180_000)
+
+  it('fails when the new revision\'s pods crash and Argo declares the Rollout Degraded, naming the reason', async () => {
+    const run = await deploy({ service: 'web', 'image-tag': '1.0', template: template(`${REGISTRY}/canary-crashloop:3.0`, { deadline: 10 }), namespace: ns, timeout: '2m', 'rollback-on-failure': 'false' })
+    expect(run.result?.status).toBe('failed')
+    const reasons = run.result!.reasons.join('\n')
+    expect(reasons).toMatch(/Rollout\/canary Degraded: ProgressDeadlineExceeded/)
+    expect((await liveRollout(ns)).status.phase).toBe('Degraded')
+  }, 180_000)
+
+  it('reports superseded when another apply replaces our pod template while the canary is paused', async () => {
+    const running = deploy({ service: 'web', 'image-tag': '1.0', template: template(`${REGISTRY}/canary:4.0`, { pause: '{}' }), namespace: ns, timeout: '2m' })
+    let ended: Run | undefined
+    void running.then(r => (ended = r))
+    await until('our canary paused at its indefinite pause', async () => ended !== undefined || (await liveRollout(ns)).status.phase === 'Paused')
+    if (ended) throw new Error(`the deploy ended before the pause: ${ended.result?.status}\n${ended.log}`)
+    await kubectlOk(['-n', ns, 'patch', 'rollout.argoproj.io', 'canary', '--type=json', '-p', `[{"op":"replace","path":"/spec/template/spec/containers/0/image","value":"${REGISTRY}/canary:5.0"}]`])
+    const run = await running
+    expectStatus(run, 'superseded')
+    expect(run.result!.reasons.join('\n') + (run.result?.message ?? '')).toMatch(/Rollout\/canary its pod template was replaced by another revision/)
+  }, 180_000)
+})
