@@ -7,7 +7,7 @@ import fs from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import { promisify } from 'node:util'
-import { kubeconfig, kubectlOk } from './cluster.js'
+import { kubeconfig, kubectlOk, until } from './cluster.js'
 
 const run = promisify(execFile)
 const ROOT = path.resolve(import.meta.dirname, '../..')
@@ -38,7 +38,13 @@ export async function startArgoRollouts(namespace: string): Promise<ArgoControll
   const crds = fs.readdirSync(path.join(dir, 'crds')).map(f => path.join(dir, 'crds', f))
   // Server-side: the CRDs are too big for client-side apply's last-applied annotation.
   await kubectlOk(['apply', '--server-side', '--force-conflicts', ...crds.flatMap(f => ['-f', f])])
-  await kubectlOk(['wait', '--for=condition=Established', '--timeout=60s', 'crd/rollouts.argoproj.io', 'crd/analysisruns.argoproj.io'])
+  // Polled rather than `kubectl wait`, which errs on a CRD whose status has no conditions yet.
+  for (const crd of ['rollouts.argoproj.io', 'analysisruns.argoproj.io']) {
+    await until(`CRD ${crd} Established`, async () => {
+      const status = JSON.parse(await kubectlOk(['get', 'crd', crd, '-o', 'json'])) as { status?: { conditions?: Array<{ type: string; status: string }> } }
+      return status.status?.conditions?.some(c => c.type === 'Established' && c.status === 'True') ?? false
+    })
+  }
   const [metrics, healthz] = [await freePort(), await freePort()]
   const logFile = path.join(dir, `controller-${namespace}.log`)
   const out = fs.openSync(logFile, 'w')

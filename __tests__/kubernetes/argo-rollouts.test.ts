@@ -64,6 +64,10 @@ withCluster('Argo Rollouts: a Rollout followed by its controller for our revisio
     const second = await deploy({ service: 'web', 'image-tag': '1.0', template: template(`${REGISTRY}/canary:2.0`), namespace: ns })
     expectStatus(second, 'succeeded')
     expect(stateOf(second, 'Rollout/canary')).toMatch(/^ready: Healthy/)
+    // The wait went through the canary's pause (Argo's phase Paused, CanaryPauseStep) before it ended.
+    const paused = second.lines.findIndex(l => l.includes('Rollout/canary: Paused: CanaryPauseStep (step 1/2'))
+    expect(paused).toBeGreaterThan(-1)
+    expect(second.lines.findIndex(l => l.includes('rolled out:'))).toBeGreaterThan(paused)
     const live = await liveRollout(ns)
     // Done means our revision is the stable one: the steps ran to the end, not just the first 50%.
     expect(live.spec.template.spec.containers[0].image).toBe(`${REGISTRY}/canary:2.0`)

@@ -182,7 +182,7 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
                 return interrupted(cancellable, stop, applied, answers, workloads)
               }
               applied.push(object)
-              const reclaimed = validated.forced.has(object) ? '; took back the fields our own earlier patch (a rollback) had written' : ''
+              const reclaimed = !validated.forced.has(object) ? '' : object.kind === 'Rollout' ? "; took over the template fields Argo Rollouts' controller had written back unchanged" : '; took back the fields our own earlier patch (a rollback) had written'
               progress.step(`applied ${objectName(object)} (server-side apply, field manager ${fieldManager}${reclaimed})`)
             }
             const made = workloads.map(w => madeBy(w, answers.get(`${w.kind}/${w.name}`), fieldManager))

@@ -8,6 +8,9 @@ import { currentRevisionNumber, revisionsOf, type Workload } from './history.js'
 import type { DiffPair } from './diff.js'
 import type { TrackedWorkload } from './rollout.js'
 
+/** The field manager name of Argo Rollouts' controller (its client's user agent). */
+const ARGO_ROLLOUTS_MANAGER = 'rollouts-controller'
+
 export interface Validated {
   /** Each object as the server's dry run would store it, with the live one, for the diff. */
   pairs: DiffPair[]
@@ -63,8 +66,11 @@ export async function validateManifests(api: KubeApi, manifests: Manifest[], tar
         // Our own rollback or image-only patch wrote these fields as an update under our field manager
         // name; server-side apply counts that as another manager. Taking fields back from ourselves
         // takes nothing from anyone else.
+        // Argo Rollouts' controller writes a whole Rollout back with an update (v1.8), so it "owns" every
+        // spec field it merely carried over: it decided none of them, and our new template is ours to set.
+        const carriedOver = (m: string) => m === ARGO_ROLLOUTS_MANAGER && object.kind === 'Rollout' && object.apiVersion.startsWith('argoproj.io/')
         const managers = conflictManagers(error)
-        if (!managers?.length || !managers.every(m => m === options.fieldManager)) throw error
+        if (!managers?.length || !managers.every(m => m === options.fieldManager || carriedOver(m))) throw error
         after = await apply(true)
         forced.add(object)
       }
