@@ -75,6 +75,19 @@ withCluster('Argo Rollouts: a Rollout followed by its controller for our revisio
     expect(live.status.stableRS).toBe(live.status.currentPodHash)
   }, 180_000)
 
+  it('accepts a Rollout named as the service: the new image goes into its pod template, and its canary is followed to Healthy', async () => {
+    const files = () => templateDir({ 'shop.yaml': rollout('shop', `${REGISTRY}/shop:0`) })
+    const first = await deploy({ service: 'shop', 'image-tag': '1.0', template: files(), namespace: ns })
+    expectStatus(first, 'succeeded')
+    const second = await deploy({ service: 'shop', 'image-tag': '2.0', template: files(), namespace: ns })
+    expectStatus(second, 'succeeded')
+    expect(stateOf(second, 'Rollout/shop')).toMatch(/^ready: Healthy/)
+    expect(second.lines.some(l => l.includes('Rollout/shop: Paused: CanaryPauseStep'))).toBe(true)
+    const live = await getJson<{ spec: { template: { spec: { containers: Array<{ image: string }> } } }; status: { stableRS?: string; currentPodHash?: string } }>(ns, 'rollout.argoproj.io', 'shop')
+    expect(live.spec.template.spec.containers[0].image).toBe(`${REGISTRY}/shop:2.0`)
+    expect(live.status.stableRS).toBe(live.status.currentPodHash)
+  }, 180_000)
+
   it('fails when the new revision\'s pods crash and Argo declares the Rollout Degraded, naming the reason', async () => {
     const run = await deploy({ service: 'web', 'image-tag': '1.0', template: template(`${REGISTRY}/canary-crashloop:3.0`, { deadline: 10 }), namespace: ns, timeout: '2m', 'rollback-on-failure': 'false' })
     expect(run.result?.status).toBe('failed')

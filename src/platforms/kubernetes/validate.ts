@@ -1,6 +1,6 @@
 import type { KubernetesObject } from '@kubernetes/client-node'
 import { ProblemList, UserError, type Problem } from '../../errors.js'
-import { isWorkload, objectName, type KubeObject, type Manifest } from '../../render/manifests.js'
+import { isArgoRollout, isWorkload, objectName, type KubeObject, type Manifest } from '../../render/manifests.js'
 import type { SourceDocument } from '../../render/source.js'
 import type { KubeApi } from './client.js'
 import { conflictManagers, explainApiError } from './errors.js'
@@ -86,7 +86,8 @@ export async function validateManifests(api: KubeApi, manifests: Manifest[], tar
   problems.throwIfAny()
 
   const workloads: TrackedWorkload[] = []
-  for (const { object } of [target, ...known.filter(m => m !== target && isWorkload(m.object))]) {
+  // A Rollout is followed by its controller's word (the applied set), not by ReplicaSet revisions.
+  for (const { object } of [...(isArgoRollout(target.object) ? [] : [target]), ...known.filter(m => m !== target && isWorkload(m.object))]) {
     const live = pairs.find(p => p.kind === object.kind && p.name === object.metadata.name)?.live as Workload | undefined
     const previousRevision = live ? currentRevisionNumber(live, await revisionsOf(api, live)) : undefined
     workloads.push({ kind: object.kind, name: object.metadata.name, namespace, previousRevision })
