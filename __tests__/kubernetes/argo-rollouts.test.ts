@@ -88,6 +88,17 @@ withCluster('Argo Rollouts: a Rollout followed by its controller for our revisio
     expect(live.status.stableRS).toBe(live.status.currentPodHash)
   }, 180_000)
 
+  it('with on-pause: exit, ends with status paused at a canary pause without a duration, saying how to promote it', async () => {
+    const files = () => templateDir({ 'held.yaml': rollout('held', `${REGISTRY}/held:0`, { pause: '{}' }) })
+    expectStatus(await deploy({ service: 'held', 'image-tag': '1.0', template: files(), namespace: ns, 'on-pause': 'exit' }), 'succeeded')
+    const run = await deploy({ service: 'held', 'image-tag': '2.0', template: files(), namespace: ns, 'on-pause': 'exit' })
+    expectStatus(run, 'paused')
+    expect(`${run.result?.message ?? ''}\n${run.result!.reasons.join('\n')}\n${run.log}`).toMatch(/Rollout\/held paused at canary step 2\/2 \(pause without a duration\): promote it with `kubectl argo rollouts promote held`/)
+    const live = await getJson<{ status: { phase?: string; currentStepIndex?: number } }>(ns, 'rollout.argoproj.io', 'held')
+    expect(live.status.phase).toBe('Paused')
+    expect(live.status.currentStepIndex).toBe(1)
+  }, 180_000)
+
   it('fails when the new revision\'s pods crash and Argo declares the Rollout Degraded, naming the reason', async () => {
     const run = await deploy({ service: 'web', 'image-tag': '1.0', template: template(`${REGISTRY}/canary-crashloop:3.0`, { deadline: 10 }), namespace: ns, timeout: '2m', 'rollback-on-failure': 'false' })
     expect(run.result?.status).toBe('failed')

@@ -5,7 +5,7 @@ import type { ObjectState } from '../../rollout/platform.js'
 import type { KubeApi } from './client.js'
 import { FailingSince, describeProblem, diagnosePods, logTailText, readLogTail, type PodState } from './pods.js'
 import { groupKind, readiness, readyAtOnce, type LiveObject, type Readiness, type ReadinessOptions } from './readiness.js'
-import { oursOrSuperseded } from './readiness/argo-rollout.js'
+import { indefinitePause, oursOrSuperseded } from './readiness/argo-rollout.js'
 import { templateKey } from './ownership.js'
 import { CollectionWatch, type Changes } from './watch.js'
 
@@ -63,6 +63,8 @@ export class AppliedSet {
   private readonly ourTemplates = new Map<string, string>()
   /** Set when another revision took over one of them: the rollout reports `superseded`, never a failure. */
   superseded?: string
+  /** Set when an Argo Rollout of ours reached an indefinite pause and `on-pause` is exit. */
+  paused?: string
 
   constructor(objects: AppliedObject[], options: ReadinessOptions) {
     this.objects = objects
@@ -209,6 +211,8 @@ export class AppliedSet {
       }
       this.states.set(key, state)
       if (state.state === 'failed') failures.push(`${ref} ${state.message}`)
+      const pause = ours !== undefined && this.options.exitAtPause ? indefinitePause(live) : undefined
+      if (pause) this.paused = `${ref} ${pause}`
     }
     return failures.length ? failures.join('; ') : undefined
   }

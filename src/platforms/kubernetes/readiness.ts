@@ -17,6 +17,8 @@ export interface Readiness {
 export interface ReadinessOptions {
   /** `wait-for-load-balancers`: false takes a LoadBalancer Service as ready without an address. */
   waitForLoadBalancers: boolean
+  /** `on-pause: exit`: an Argo Rollout at an indefinite canary pause ends the wait with status `paused`. */
+  exitAtPause?: boolean
 }
 
 interface Condition {

@@ -232,6 +232,7 @@ export class KubernetesRollout implements Rollout {
     // The other objects of the set, each by its kind's rules (readiness.ts).
     const setFailure = await this.set.assess(api, collections.pods, progress)
     if (this.set.superseded) return { status: this.set.superseded, outcome: { state: 'superseded', reason: this.set.superseded } }
+    if (this.set.paused) return { status: this.set.paused, outcome: { state: 'paused', reason: this.set.paused } }
     for (const uid of this.set.uids(collections.pods)) uids.push(uid)
     const watched = new Set(uids)
     for (const event of events.filter(e => watched.has(e.involvedObject?.uid))) {

@@ -63,6 +63,20 @@ export function argoRollout(object: LiveObject): Readiness {
 }
 
 /**
+ * Where a Rollout waits for someone to promote it: a canary step `pause: {}` (no duration; a timed pause
+ * resumes by itself) that the controller has reached. One line for the `paused` report, else undefined.
+ */
+export function indefinitePause(live: LiveObject): string | undefined {
+  const status = rolloutFields(live)
+  if (status.phase !== 'Paused' || !status.pauseConditions?.some(c => c.reason === 'CanaryPauseStep')) return undefined
+  const steps = (live.spec?.strategy as { canary?: { steps?: Array<{ pause?: { duration?: unknown } }> } } | undefined)?.canary?.steps ?? []
+  const index = status.currentStepIndex ?? -1
+  const step = steps[index]
+  if (!step?.pause || step.pause.duration !== undefined) return undefined
+  return `paused at canary step ${index + 1}/${steps.length} (pause without a duration): promote it with \`kubectl argo rollouts promote ${live.metadata.name}\`, or abort it with \`kubectl argo rollouts abort ${live.metadata.name}\``
+}
+
+/**
  * Whether the Rollout still runs our revision: its pod template is the one our apply left (the pod hash
  * Argo computes is of that template). Another template is another deploy's revision: the reason it is
  * not ours, for the `superseded` report; undefined while it is ours.
