@@ -99,6 +99,18 @@ withCluster('Argo Rollouts: a Rollout followed by its controller for our revisio
     expect(live.status.currentStepIndex).toBe(1)
   }, 180_000)
 
+  it('with on-pause: continue, promotes our Rollout at its pause (proved ours by a fresh read) and follows it to Healthy', async () => {
+    const files = () => templateDir({ 'go.yaml': rollout('go', `${REGISTRY}/go:0`, { pause: '{}' }) })
+    expectStatus(await deploy({ service: 'go', 'image-tag': '1.0', template: files(), namespace: ns, 'on-pause': 'continue' }), 'succeeded')
+    const run = await deploy({ service: 'go', 'image-tag': '2.0', template: files(), namespace: ns, 'on-pause': 'continue' })
+    expectStatus(run, 'succeeded')
+    expect(run.log).toMatch(/on-pause: continue: promoted rollout\/go past its pause/)
+    const live = await getJson<{ spec: { template: { spec: { containers: Array<{ image: string }> } } }; status: { phase?: string; stableRS?: string; currentPodHash?: string } }>(ns, 'rollout.argoproj.io', 'go')
+    expect(live.spec.template.spec.containers[0].image).toBe(`${REGISTRY}/go:2.0`)
+    expect(live.status.phase).toBe('Healthy')
+    expect(live.status.stableRS).toBe(live.status.currentPodHash)
+  }, 180_000)
+
   it('fails when the new revision\'s pods crash and Argo declares the Rollout Degraded, naming the reason', async () => {
     const run = await deploy({ service: 'web', 'image-tag': '1.0', template: template(`${REGISTRY}/canary-crashloop:3.0`, { deadline: 10 }), namespace: ns, timeout: '2m', 'rollback-on-failure': 'false' })
     expect(run.result?.status).toBe('failed')

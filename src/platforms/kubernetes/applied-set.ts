@@ -2,9 +2,11 @@ import { ProblemList, UserError } from '../../errors.js'
 import type { Manifest } from '../../render/manifests.js'
 import type { Progress } from '../../rollout/progress.js'
 import type { ObjectState } from '../../rollout/platform.js'
-import type { KubeApi } from './client.js'
+import { StaleObject, type KubeApi } from './client.js'
 import { FailingSince, describeProblem, diagnosePods, logTailText, readLogTail, type PodState } from './pods.js'
 import { groupKind, readiness, readyAtOnce, type LiveObject, type Readiness, type ReadinessOptions } from './readiness.js'
+import { NotOurs } from '../../rollout/ownership.js'
+import { promoteRollout } from './argo-rollout-actions.js'
 import { indefinitePause, oursOrSuperseded } from './readiness/argo-rollout.js'
 import { templateKey } from './ownership.js'
 import { CollectionWatch, type Changes } from './watch.js'
@@ -65,6 +67,8 @@ export class AppliedSet {
   superseded?: string
   /** Set when an Argo Rollout of ours reached an indefinite pause and `on-pause` is exit. */
   paused?: string
+  /** The pauses (Rollout and step) this run promoted: each once. */
+  private readonly promoted = new Set<string>()
 
   constructor(objects: AppliedObject[], options: ReadinessOptions) {
     this.objects = objects
@@ -152,6 +156,28 @@ export class AppliedSet {
     }
   }
 
+  /** An Argo Rollout of ours at a pause without a duration: `on-pause` exit stops the wait, continue promotes it once. */
+  private async atPause(api: KubeApi, object: AppliedObject, live: LiveObject, ours: string | undefined, progress: Progress): Promise<void> {
+    const { onPause, fieldManager } = this.options
+    const pause = ours !== undefined && (onPause === 'exit' || onPause === 'continue') ? indefinitePause(live) : undefined
+    if (!pause || ours === undefined) return
+    if (onPause === 'exit') {
+      this.paused = `${objectRef(object)} ${pause}`
+      return
+    }
+    const at = `${objectRef(object)}@${String((live.status as { currentStepIndex?: number } | undefined)?.currentStepIndex)}`
+    if (this.promoted.has(at) || !fieldManager) return
+    this.promoted.add(at)
+    try {
+      await promoteRollout(api, object, ours, fieldManager, progress)
+    } catch (error) {
+      // Superseded is found by the next look at the watch; any other refusal is said and waited out.
+      if (error instanceof StaleObject) this.promoted.delete(at)
+      else if (!(error instanceof NotOurs)) throw error
+      progress.event(`not-promoted:${at}`, error.message)
+    }
+  }
+
   /** A workload's state, as KubernetesRollout judged it. */
   record(kind: string, name: string, state: Readiness): void {
     // Only apps workloads (Deployment, StatefulSet, DaemonSet) are judged there, all in group apps.
@@ -211,8 +237,7 @@ export class AppliedSet {
       }
       this.states.set(key, state)
       if (state.state === 'failed') failures.push(`${ref} ${state.message}`)
-      const pause = ours !== undefined && this.options.exitAtPause ? indefinitePause(live) : undefined
-      if (pause) this.paused = `${ref} ${pause}`
+      await this.atPause(api, object, live, ours, progress)
     }
     return failures.length ? failures.join('; ') : undefined
   }

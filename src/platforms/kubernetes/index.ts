@@ -149,7 +149,7 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
         const notes = [...validated.notes, ...adopted].map(n => `\n  ${n}`).join('')
         const wouldPrune: ObjectState[] = []
         // Every object of the set is waited for by its kind's rules (readiness.ts), and listed in the summary.
-        const set = new AppliedSet(objects.map(appliedObject), { waitForLoadBalancers: request.kubernetes.waitForLoadBalancers, exitAtPause: request.ecs.onPause === 'exit' })
+        const set = new AppliedSet(objects.map(appliedObject), { waitForLoadBalancers: request.kubernetes.waitForLoadBalancers, onPause: request.ecs.onPause, fieldManager })
         if (request.wait) await set.checkReadable(api, manifests)
         return {
           ...manifestTexts([...jobs.map(j => j.job), ...objects], rendered.renderedBy),

@@ -17,8 +17,12 @@ export interface Readiness {
 export interface ReadinessOptions {
   /** `wait-for-load-balancers`: false takes a LoadBalancer Service as ready without an address. */
   waitForLoadBalancers: boolean
-  /** `on-pause: exit`: an Argo Rollout at an indefinite canary pause ends the wait with status `paused`. */
-  exitAtPause?: boolean
+  /**
+   * `on-pause` at an Argo Rollout's canary pause without a duration: exit ends the wait with status
+   * `paused`, continue promotes it (through ifOurs, as `fieldManager`); others wait for someone to.
+   */
+  onPause?: 'wait' | 'exit' | 'continue' | 'verify'
+  fieldManager?: string
 }
 
 interface Condition {
