@@ -111,12 +111,17 @@ withCluster('Argo Rollouts: a Rollout followed by its controller for our revisio
     expect(live.status.stableRS).toBe(live.status.currentPodHash)
   }, 180_000)
 
-  it('fails when the new revision\'s pods crash and Argo declares the Rollout Degraded, naming the reason', async () => {
-    const run = await deploy({ service: 'web', 'image-tag': '1.0', template: template(`${REGISTRY}/canary-crashloop:3.0`, { deadline: 10 }), namespace: ns, timeout: '2m', 'rollback-on-failure': 'false' })
-    expect(run.result?.status).toBe('failed')
+  it('fails when the new revision\'s pods crash and Argo declares the Rollout Degraded, naming the reason, and rolls back by Argo\'s abort', async () => {
+    const run = await deploy({ service: 'web', 'image-tag': '1.0', template: template(`${REGISTRY}/canary-crashloop:3.0`, { deadline: 10 }), namespace: ns, timeout: '2m' })
+    expect(run.result?.status).toBe('rolled-back')
     const reasons = run.result!.reasons.join('\n')
     expect(reasons).toMatch(/Rollout\/canary Degraded: ProgressDeadlineExceeded/)
-    expect((await liveRollout(ns)).status.phase).toBe('Degraded')
+    expect(run.log).toMatch(/aborted rollout\/canary \(Argo's rollback/)
+    const live = await getJson<{ status: { abort?: boolean; phase?: string; message?: string; updatedReplicas?: number; availableReplicas?: number } }>(ns, 'rollout.argoproj.io', 'canary')
+    expect(live.status.abort).toBe(true)
+    expect(live.status.phase).toBe('Degraded')
+    expect(live.status.message).toMatch(/RolloutAborted/)
+    expect(live.status.availableReplicas).toBe(2)
   }, 180_000)
 
   it('reports superseded when another apply replaces our pod template while the canary is paused', async () => {

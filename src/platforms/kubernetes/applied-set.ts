@@ -6,7 +6,8 @@ import { StaleObject, type KubeApi } from './client.js'
 import { FailingSince, describeProblem, diagnosePods, logTailText, readLogTail, type PodState } from './pods.js'
 import { groupKind, readiness, readyAtOnce, type LiveObject, type Readiness, type ReadinessOptions } from './readiness.js'
 import { NotOurs } from '../../rollout/ownership.js'
-import { promoteRollout } from './argo-rollout-actions.js'
+import { abortRollout, promoteRollout } from './argo-rollout-actions.js'
+import type { Rollout } from '../../rollout/platform.js'
 import { indefinitePause, oursOrSuperseded } from './readiness/argo-rollout.js'
 import { templateKey } from './ownership.js'
 import { CollectionWatch, type Changes } from './watch.js'
@@ -176,6 +177,14 @@ export class AppliedSet {
       else if (!(error instanceof NotOurs)) throw error
       progress.event(`not-promoted:${at}`, error.message)
     }
+  }
+
+  /** Rollback of the Argo Rollouts of ours in the set: Argo's abort of each; undefined when there are none. */
+  async abortOurs(api: KubeApi, progress: Progress): Promise<Rollout | undefined> {
+    const ours = this.objects.filter(o => this.ourTemplates.has(objectRef(o)))
+    if (!ours.length || !this.options.fieldManager) return undefined
+    // One Rollout per service is the case deploy-service knows: the first is the one it rolls back.
+    return abortRollout(api, ours[0], this.ourTemplates.get(objectRef(ours[0]))!, this.options.fieldManager, progress)
   }
 
   /** A workload's state, as KubernetesRollout judged it. */

@@ -333,7 +333,12 @@ export class KubernetesRollout implements Rollout {
       const planned = await this.proveUndo(api, tracked)
       if (planned) plans.push({ tracked, ...planned })
     }
-    if (plans.length === 0) throw new Error('nothing to roll back: no workload of this deploy had a previous revision')
+    if (plans.length === 0) {
+      // A Rollout (argoproj.io) of ours rolls back by Argo's own abort.
+      const aborted = await this.set.abortOurs(api, progress)
+      if (aborted) return aborted
+      throw new Error('nothing to roll back: no workload of this deploy had a previous revision')
+    }
     const answers: unknown[] = []
     for (const plan of plans) {
       let answer: unknown
