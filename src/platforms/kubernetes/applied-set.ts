@@ -2,11 +2,16 @@ import { ProblemList, UserError } from '../../errors.js'
 import type { Manifest } from '../../render/manifests.js'
 import type { Progress } from '../../rollout/progress.js'
 import type { ObjectState } from '../../rollout/platform.js'
-import type { KubeApi } from './client.js'
+import { StaleObject, type KubeApi } from './client.js'
 import { FailingSince, describeProblem, diagnosePods, logTailText, readLogTail, type PodState } from './pods.js'
 import { groupKind, hasViewer, readiness, readyAtOnce, type LiveObject, type Readiness, type ReadinessOptions } from './readiness.js'
 import type { HealthChecks } from './health-checks.js'
 import { NOT_WAITED, applyWaitRules, firstStatusGrace, noStatusYet, waitRules, type WaitRules } from './wait-rules.js'
+import { NotOurs } from '../../rollout/ownership.js'
+import { abortRollout, promoteRollout } from './argo-rollout-actions.js'
+import type { Rollout } from '../../rollout/platform.js'
+import { indefinitePause, oursOrSuperseded } from './readiness/argo-rollout.js'
+import { templateKey } from './ownership.js'
 import { CollectionWatch, type Changes } from './watch.js'
 
 /** One object the set applied, as the server's answer to our apply named it. */
@@ -69,6 +74,14 @@ export class AppliedSet {
   private readonly statusOwned = new Set<AppliedObject>()
   /** About when the set was applied: the first-status grace counts from here. */
   private readonly appliedAt = Date.now()
+  /** Our pod template of each progressive-delivery object (an Argo Rollout), from our apply's answer. */
+  private readonly ourTemplates = new Map<string, string>()
+  /** Set when another revision took over one of them: the rollout reports `superseded`, never a failure. */
+  superseded?: string
+  /** Set when an Argo Rollout of ours reached an indefinite pause and `on-pause` is exit. */
+  paused?: string
+  /** The pauses (Rollout and step) this run promoted: each once. */
+  private readonly promoted = new Set<string>()
 
   /** The `health-checks` file's rules: for the kinds they name, they judge instead of readiness.ts. */
   private readonly health?: HealthChecks
@@ -175,6 +188,46 @@ export class AppliedSet {
     return state
   }
 
+  /**
+   * The server's answers to our apply: an Argo Rollout's pod template as we left it is "our revision",
+   * which its verdict must be about (another apply's template is another revision: superseded).
+   */
+  applied(answers: Map<string, { apiVersion?: string; kind?: string; spec?: { template?: unknown } }>): void {
+    for (const [ref, answer] of answers) {
+      if (answer.apiVersion?.startsWith('argoproj.io/') && answer.kind === 'Rollout' && answer.spec?.template) this.ourTemplates.set(ref, templateKey(answer.spec.template))
+    }
+  }
+
+  /** An Argo Rollout of ours at a pause without a duration: `on-pause` exit stops the wait, continue promotes it once. */
+  private async atPause(api: KubeApi, object: AppliedObject, live: LiveObject, ours: string | undefined, progress: Progress): Promise<void> {
+    const { onPause, fieldManager } = this.options
+    const pause = ours !== undefined && (onPause === 'exit' || onPause === 'continue') ? indefinitePause(live) : undefined
+    if (!pause || ours === undefined) return
+    if (onPause === 'exit') {
+      this.paused = `${objectRef(object)} ${pause}`
+      return
+    }
+    const at = `${objectRef(object)}@${String((live.status as { currentStepIndex?: number } | undefined)?.currentStepIndex)}`
+    if (this.promoted.has(at) || !fieldManager) return
+    this.promoted.add(at)
+    try {
+      await promoteRollout(api, object, ours, fieldManager, progress)
+    } catch (error) {
+      // Superseded is found by the next look at the watch; any other refusal is said and waited out.
+      if (error instanceof StaleObject) this.promoted.delete(at)
+      else if (!(error instanceof NotOurs)) throw error
+      progress.event(`not-promoted:${at}`, error.message)
+    }
+  }
+
+  /** Rollback of the Argo Rollouts of ours in the set: Argo's abort of each; undefined when there are none. */
+  async abortOurs(api: KubeApi, progress: Progress): Promise<Rollout | undefined> {
+    const ours = this.objects.filter(o => this.ourTemplates.has(objectRef(o)))
+    if (!ours.length || !this.options.fieldManager) return undefined
+    // One Rollout per service is the case deploy-service knows: the first is the one it rolls back.
+    return abortRollout(api, ours[0], this.ourTemplates.get(objectRef(ours[0]))!, this.options.fieldManager, progress)
+  }
+
   /** A workload's state, as KubernetesRollout judged it. */
   record(kind: string, name: string, state: Readiness): void {
     // Only apps workloads (Deployment, StatefulSet, DaemonSet) are judged there, all in group apps.
@@ -213,6 +266,13 @@ export class AppliedSet {
         if (this.states.get(key)?.state !== 'ready') this.states.set(key, { state: 'waiting', message: 'not found (deleted since it was applied?)' })
         continue
       }
+      const ours = this.ourTemplates.get(objectRef(object))
+      const foreign = ours === undefined ? undefined : oursOrSuperseded(live, ours, templateKey)
+      if (foreign) {
+        this.superseded = `${ref} ${foreign}`
+        this.states.set(key, { state: 'failed', message: `superseded: ${foreign}` })
+        continue
+      }
       const typed = { ...live, kind: object.kind }
       let state = this.health?.judge(typed, object.apiVersion) ?? readiness(typed, object.apiVersion, this.options)
       const failing = this.failing.get(key) ?? new FailingSince()
@@ -229,6 +289,7 @@ export class AppliedSet {
       state = this.withRules(object, live, state)
       this.states.set(key, state)
       if (state.state === 'failed') failures.push(`${ref} ${state.message}`)
+      await this.atPause(api, object, live, ours, progress)
     }
     return failures.length ? failures.join('; ') : undefined
   }

@@ -151,7 +151,8 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
         await validateJobs(api, jobs, fieldManager)
         // An object another ApplySet holds is not silently moved into ours (unless adopt says so).
         const adopted = applySet ? await applySet.refuseHeld(manifests, object => validated.pairs.find(p => p.kind === object.kind && p.name === object.metadata.name)?.live as LiveMember | undefined, adopt) : []
-        const target = validated.workloads[0]
+        // None when the target is an Argo Rollout: its controller numbers and judges its revisions.
+        const target = validated.workloads[0] as TrackedWorkload | undefined
         const objects = manifests.map(m => m.object)
         // previous-image is what the live workload ran, not what the template said; none on a first deploy.
         const live = validated.pairs.find(p => p.kind === rendered.target.object.kind && p.name === rendered.target.object.metadata.name)?.live
@@ -160,14 +161,14 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
         const notes = [...validated.notes, ...adopted].map(n => `\n  ${n}`).join('')
         const wouldPrune: ObjectState[] = []
         // Every object of the set is waited for by its kind's rules (readiness.ts), and listed in the summary.
-        const set = new AppliedSet(objects.map(appliedObject), { waitForLoadBalancers: request.kubernetes.waitForLoadBalancers }, await healthChecks())
+        const set = new AppliedSet(objects.map(appliedObject), { waitForLoadBalancers: request.kubernetes.waitForLoadBalancers, onPause: request.ecs.onPause, fieldManager }, await healthChecks())
         if (request.wait) await set.checkReadable(api, manifests)
         return {
           ...manifestTexts([...jobs.map(j => j.job), ...objects], rendered.renderedBy),
           fileName: `${service}-manifests.yaml`,
           images,
-          previousRevision: target.previousRevision !== undefined ? String(target.previousRevision) : undefined,
-          description: `Kubernetes ${objectName(rendered.target.object)} in namespace ${namespace}: revision ${target.previousRevision ?? '(new)'} -> next, ${objects.length + jobs.length} object(s)${rendered.renderedBy ? ` rendered by ${rendered.renderedBy},` : ''} checked by a server dry run; ${imagesLine(images)}${notes}`,
+          previousRevision: target?.previousRevision !== undefined ? String(target.previousRevision) : undefined,
+          description: `Kubernetes ${objectName(rendered.target.object)} in namespace ${namespace}: revision ${target?.previousRevision ?? '(new)'} -> next, ${objects.length + jobs.length} object(s)${rendered.renderedBy ? ` rendered by ${rendered.renderedBy},` : ''} checked by a server dry run; ${imagesLine(images)}${notes}`,
           dryRun: async () => withJobsText([manifestDiff(validated.pairs), applySet ? await prunePreview(applySet, objects, rows => wouldPrune.push(...rows), { wait: request.wait }) : ''].filter(Boolean).join('\n'), jobs),
           dryRunObjects: () => [...dryRunStates(validated.pairs), ...wouldPrune],
           checkedBy: SERVER_DRY_RUN,
@@ -194,12 +195,13 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
                 return interrupted(cancellable, stop, applied, answers, workloads)
               }
               applied.push(object)
-              const reclaimed = validated.forced.has(object) ? '; took back the fields our own earlier patch (a rollback) had written' : ''
+              const reclaimed = !validated.forced.has(object) ? '' : object.kind === 'Rollout' ? "; took over the template fields Argo Rollouts' controller had written back unchanged" : '; took back the fields our own earlier patch (a rollback) had written'
               progress.step(`applied ${objectName(object)} (server-side apply, field manager ${fieldManager}${reclaimed})`)
             }
             const made = workloads.map(w => madeBy(w, answers.get(`${w.kind}/${w.name}`), fieldManager))
             const rollout = withLogs(await KubernetesRollout.settle(cancellable, made, fieldManager))
-            rollout.follow(set, objects.length)
+            set.applied(answers as Map<string, { apiVersion?: string; kind?: string; spec?: { template?: unknown } }>)
+            rollout.follow(set, objects.length, objectName(rendered.target.object))
             // With wait: false nothing is known of the new set's health: pruning waits for a deploy that waits.
             if (applySet) rollout.afterSuccess = request.wait ? pruneAfterSuccess(applySet, objects, rows => set.recordPruned(rows)) : pruneLater(applySet, objects)
             return rollout

@@ -52,7 +52,7 @@ const PLURAL: Record<string, string> = { Deployment: 'deployments', StatefulSet:
  */
 export class KubernetesRollout implements Rollout {
   readonly revision: string
-  readonly label: string
+  label: string
   readonly previousRevision?: string
   readonly outputs: Record<string, string> = {}
   readonly workloads: TrackedWorkload[]
@@ -77,11 +77,12 @@ export class KubernetesRollout implements Rollout {
     this.workloads = workloads
     this.fieldManager = fieldManager
     this.rules = rules
-    const target = workloads[0]
-    this.revision = target.revision !== undefined ? String(target.revision) : 'unknown'
-    this.previousRevision = target.previousRevision !== undefined ? String(target.previousRevision) : undefined
-    const restored = target.restored !== undefined && target.restored !== target.revision ? `revision ${target.restored}, now ` : ''
-    this.label = `${target.kind.toLowerCase()}/${target.name} ${restored}revision ${this.revision}`
+    // None when the target is an Argo Rollout: the applied set follows it (follow names it).
+    const target = workloads[0] as TrackedWorkload | undefined
+    this.revision = target?.revision !== undefined ? String(target.revision) : 'unknown'
+    this.previousRevision = target?.previousRevision !== undefined ? String(target.previousRevision) : undefined
+    const restored = target?.restored !== undefined && target.restored !== target.revision ? `revision ${target.restored}, now ` : ''
+    this.label = target ? `${target.kind.toLowerCase()}/${target.name} ${restored}revision ${this.revision}` : 'the applied set'
     this.set = new AppliedSet(
       workloads.map(w => ({ apiVersion: 'apps/v1', kind: w.kind, name: w.name, namespace: w.namespace })),
       { waitForLoadBalancers: true }
@@ -89,8 +90,9 @@ export class KubernetesRollout implements Rollout {
   }
 
   /** Waits for every object of the applied set too (workloads are among them), each by its kind's rules. */
-  follow(set: AppliedSet, objectCount: number): this {
+  follow(set: AppliedSet, objectCount: number, target?: string): this {
     this.set = set
+    if (!this.workloads.length && target) this.label = `${target} (its controller's revision of our template)`
     this.setHasOthers = objectCount > this.workloads.length
     return this
   }
@@ -239,6 +241,8 @@ export class KubernetesRollout implements Rollout {
     live?.update(revisionPods)
     // The other objects of the set, each by its kind's rules (readiness.ts).
     const setFailure = await this.set.assess(api, collections.pods, progress)
+    if (this.set.superseded) return { status: this.set.superseded, outcome: { state: 'superseded', reason: this.set.superseded } }
+    if (this.set.paused) return { status: this.set.paused, outcome: { state: 'paused', reason: this.set.paused } }
     for (const uid of this.set.uids(collections.pods)) uids.push(uid)
     const watched = new Set(uids)
     for (const event of events.filter(e => watched.has(e.involvedObject?.uid))) {
@@ -253,7 +257,7 @@ export class KubernetesRollout implements Rollout {
     if (doomed.length) return { status, outcome: await this.failFast(api, doomed, progress) }
     if (pending.length === 0 && this.set.allReady()) {
       if (this.setHasOthers) progress.step(this.set.statusLine())
-      progress.step(`rolled out: ${this.workloads.map(w => `${w.kind.toLowerCase()}/${w.name}${w.revision !== undefined ? ` revision ${w.revision}` : ''}`).join(', ')}`)
+      progress.step(`rolled out: ${this.workloads.length === 0 ? this.label : ''}${this.workloads.map(w => `${w.kind.toLowerCase()}/${w.name}${w.revision !== undefined ? ` revision ${w.revision}` : ''}`).join(', ')}`)
       return { status, outcome: this.notes.length ? { state: 'succeeded', note: this.notes.join('; ') } : { state: 'succeeded' } }
     }
     progress.status(status)
@@ -339,7 +343,12 @@ export class KubernetesRollout implements Rollout {
       const planned = await this.proveUndo(api, tracked)
       if (planned) plans.push({ tracked, ...planned })
     }
-    if (plans.length === 0) throw new Error('nothing to roll back: no workload of this deploy had a previous revision')
+    if (plans.length === 0) {
+      // A Rollout (argoproj.io) of ours rolls back by Argo's own abort.
+      const aborted = await this.set.abortOurs(api, progress)
+      if (aborted) return aborted
+      throw new Error('nothing to roll back: no workload of this deploy had a previous revision')
+    }
     const answers: unknown[] = []
     for (const plan of plans) {
       let answer: unknown
