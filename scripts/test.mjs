@@ -35,6 +35,8 @@ function jest(extra) {
 // helm and kustomize take minutes to build the first time on a machine: start now, while tsc and eslint run;
 // jest's global setup waits for this build (scripts/tools.sh holds a lock) and puts them on PATH.
 spawn('bash', [path.join(root, 'scripts/tools.sh'), 'build'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] }).on('error', () => {})
+// Likewise the Argo Rollouts and Flagger controllers (their suites wait for them: scripts/controllers.sh holds a lock).
+spawn('bash', [path.join(root, 'scripts/controllers.sh'), 'build', 'argo-rollouts', 'flagger'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] }).on('error', () => {})
 
 if (spawnSync(bin('tsc'), ['--noEmit', '-p', 'tsconfig.test.json'], { cwd: root, stdio: 'inherit' }).status !== 0) {
   console.log('\ntests: 0 passed, 1 failed (type check)')

@@ -1,3 +1,4 @@
+import type { SourceLocation } from './errors.js'
 import type { ImageVersion } from './render/image.js'
 
 export type PlatformName = 'ecs' | 'kubernetes'
@@ -161,4 +162,15 @@ export interface KubernetesSettings {
   pruneVolumeClaims?: string[]
   /** Wait for a LoadBalancer Service's ingress address (false on clusters without a load-balancer controller). */
   waitForLoadBalancers: boolean
+  /** `health-checks`: custom health rules per kind (Flux's healthCheckExprs), not compiled yet. */
+  healthChecks?: HealthCheckRule[]
+  /** `follow-logs`: the new pods' logs shown while waiting: one pod (`one`), every one (`all`) or none (`off`). */
+  followLogs?: 'one' | 'all' | 'off'
+}
+
+/** One kind's health rule from the `health-checks` file: CEL expressions with where each stands. */
+export interface HealthCheckRule {
+  apiVersion: string
+  kind: string
+  expressions: Partial<Record<'current' | 'inProgress' | 'failed', { text: string; location: SourceLocation }>>
 }

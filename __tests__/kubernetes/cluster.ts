@@ -48,9 +48,10 @@ export interface Run {
 
 /**
  * Runs the action as main.ts does, in-process: INPUT_* variables -> request -> platform -> engine.
- * The kubeconfig comes through KUBECONFIG (the standard chain) unless the inputs give one.
+ * The kubeconfig comes through KUBECONFIG (the standard chain) unless the inputs give one. `lines`
+ * receives the log as it is printed, for a test that acts while the run waits.
  */
-export async function deploy(inputs: Record<string, string>, env: Record<string, string> = {}): Promise<Run> {
+export async function deploy(inputs: Record<string, string>, env: Record<string, string> = {}, lines: string[] = []): Promise<Run> {
   const variables: Record<string, string> = {
     GITHUB_SHA: 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678',
     GITHUB_SERVER_URL: 'https://github.com',
@@ -60,7 +61,6 @@ export async function deploy(inputs: Record<string, string>, env: Record<string,
     ...env
   }
   for (const [key, value] of Object.entries({ platform: 'kubernetes', timeout: '2m', ...inputs })) variables[`INPUT_${key.toUpperCase()}`] = value
-  const lines: string[] = []
   const progress = new Progress({ info: line => lines.push(line), warning: line => lines.push(`WARNING ${line}`) })
   const previous = process.env.KUBECONFIG
   process.env.KUBECONFIG = env.KUBECONFIG ?? kubeconfig

@@ -15,8 +15,8 @@ const run = promisify(execFile)
 export default async function globalSetup(): Promise<void> {
   // Built while moto and the cluster start; a build already under way (npm test starts one early) is waited for.
   const tools = run('bash', ['scripts/tools.sh', 'build'], { maxBuffer: 16 * 1024 * 1024, timeout: 45 * 60_000 })
-  // Flagger for the Canary suite (scripts/controllers.sh): built here, early, so no test worker waits minutes.
-  const controllers = run('bash', ['scripts/controllers.sh', 'build', 'flagger'], { maxBuffer: 16 * 1024 * 1024, timeout: 45 * 60_000 })
+  // Argo Rollouts and Flagger for their suites (scripts/controllers.sh): built here, early, so no test worker waits minutes.
+  const controllers = run('bash', ['scripts/controllers.sh', 'build', 'argo-rollouts', 'flagger'], { maxBuffer: 16 * 1024 * 1024, timeout: 45 * 60_000 })
   // Jest loads this file outside its module mapper: Node 24 imports the TypeScript helper itself.
   const { startMoto } = (await import(new URL('../../test/support/moto.ts', import.meta.url).href)) as { startMoto(): Promise<MotoServer> }
   const moto = await startMoto()

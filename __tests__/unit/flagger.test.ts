@@ -1,7 +1,7 @@
 // The Canary viewer as a pure function (the cluster suite, __tests__/kubernetes/flagger.test.ts, runs the
 // real Flagger): the phase counts only once lastAppliedSpec moved from what it was before our apply.
 import { describe, expect, it } from '@jest/globals'
-import { failedChecks, noteAnalysis } from '../../src/platforms/kubernetes/flagger.js'
+import { failedChecks, noteAnalysis } from '../../src/platforms/kubernetes/readiness/flagger-canary.js'
 import { readiness, type LiveObject } from '../../src/platforms/kubernetes/readiness.js'
 
 const canary = (status: Record<string, unknown>): LiveObject => ({

@@ -3,6 +3,7 @@ import type { DeployRequest } from '../request.js'
 import { ecsInputs, serviceDeploymentArnInput } from './ecs.js'
 import { environmentUrlInput, gitHubInputs } from './github.js'
 import { applyInputs, kubernetesInputs, namespaceInput } from './kubernetes.js'
+import { healthChecksInput } from './health-checks.js'
 import { combinationProblems } from './modes.js'
 import { preDeployInput } from './pre-deploy.js'
 import { InputReader, type Env } from './reader.js'
@@ -32,7 +33,7 @@ export function parseInputs(env: Env = process.env, registerSecret: (secret: str
     verify,
     github: gitHubInputs(read, environmentUrl),
     ecs: ecsInputs(read, target.mode, serviceDeploymentArn),
-    kubernetes: kubernetesInputs(read, namespace, apply)
+    kubernetes: { ...kubernetesInputs(read, namespace, apply), healthChecks: healthChecksInput(read) }
   }
   combinationProblems(request, read.problems)
   read.problems.throwIfAny()

@@ -3,6 +3,8 @@ import type { KubernetesSettings } from '../request.js'
 import { parseKeyValues } from './key-values.js'
 import { FALSE, TRUE, splitList, type InputReader } from './reader.js'
 
+const FOLLOW_LOGS = ['one', 'all', 'off'] as const
+
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/
 const HELM_SET_KEY = /^[A-Za-z0-9_.\-/[\]\\]+$/
@@ -56,7 +58,8 @@ export function kubernetesInputs(read: InputReader, namespace: string | undefine
     forceConflicts: read.boolean('force-conflicts', false),
     helmValues: read.list('helm-values'),
     ...apply,
-    waitForLoadBalancers: read.boolean('wait-for-load-balancers', true)
+    waitForLoadBalancers: read.boolean('wait-for-load-balancers', true),
+    followLogs: read.oneOf('follow-logs', FOLLOW_LOGS, 'one') ?? 'one'
   }
 }
 

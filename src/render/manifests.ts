@@ -42,6 +42,11 @@ export function isWorkload(object: { kind?: string }): boolean {
   return (WORKLOAD_KINDS as readonly string[]).includes(object.kind ?? '')
 }
 
+/** An Argo Rollouts Rollout: a workload whose rollout its own controller runs and judges (readiness/argo-rollout.ts). */
+export function isArgoRollout(object: { apiVersion?: string; kind?: string }): boolean {
+  return object.kind === 'Rollout' && (object.apiVersion ?? '').startsWith('argoproj.io/')
+}
+
 export function objectName(object: { kind: string; metadata: { name: string } }): string {
   return `${object.kind.toLowerCase()}/${object.metadata.name}`
 }
@@ -109,7 +114,7 @@ export function renderManifests(documents: SourceDocument[], request: RenderRequ
     if (object) manifests.push({ object, source })
   }
   problems.throwIfAny()
-  const named = manifests.filter(m => isWorkload(m.object) && m.object.metadata.name === request.service)
+  const named = manifests.filter(m => (isWorkload(m.object) || isArgoRollout(m.object)) && m.object.metadata.name === request.service)
   if (named.length !== 1) throw targetProblem(manifests, named, request.service)
   const target = named[0]
   const images = setImages(target, request)

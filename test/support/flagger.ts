@@ -7,6 +7,7 @@ import http from 'node:http'
 import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
+import { controllerBuild } from './controllers.js'
 import { freePort } from './moto.js'
 
 const run = promisify(execFile)
@@ -17,24 +18,16 @@ export interface Flagger {
   stop(): Promise<void>
 }
 
-/** The binary, built (or taken from the cache) by the project's script: minutes the first time. */
-export async function flaggerBinary(): Promise<string> {
-  const { stdout } = await run('bash', ['scripts/controllers.sh', 'build', 'flagger'], { maxBuffer: 16 * 1024 * 1024, timeout: 45 * 60_000 })
-  return stdout.trim().split('\n').pop()!
-}
-
 /** Installs Flagger's CRDs from the module's own artifacts (server-side: the same for every suite). */
-export async function installFlaggerCrds(kubeconfig: string): Promise<void> {
-  const { stdout } = await run('bash', ['scripts/controllers.sh', 'crds', 'flagger'])
-  const crds = stdout.trim().split('\n').pop()!
-  await run('kubectl', ['--kubeconfig', kubeconfig, 'apply', '--server-side', '--force-conflicts', '--field-manager', 'deploy-service-tests', '-f', crds])
+export async function installFlaggerCrds(kubeconfig: string, crds: string[]): Promise<void> {
+  await run('kubectl', ['--kubeconfig', kubeconfig, 'apply', '--server-side', '--force-conflicts', '--field-manager', 'deploy-service-tests', ...crds.flatMap(f => ['-f', f])])
   await run('kubectl', ['--kubeconfig', kubeconfig, 'wait', '--for=condition=Established', '--timeout=60s', 'crd/canaries.flagger.app'])
 }
 
 /** Starts Flagger watching only `namespace` (other suites share the cluster), with a 1 s control loop. */
 export async function startFlagger(kubeconfig: string, namespace: string): Promise<Flagger> {
-  const binary = await flaggerBinary()
-  await installFlaggerCrds(kubeconfig)
+  const { binary, crds } = await controllerBuild('flagger', 'flagger')
+  await installFlaggerCrds(kubeconfig, crds)
   const logFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'flagger-')), 'flagger.log')
   const out = fs.openSync(logFile, 'a')
   const port = await freePort()

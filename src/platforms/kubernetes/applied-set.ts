@@ -2,10 +2,17 @@ import { ProblemList, UserError } from '../../errors.js'
 import type { Manifest } from '../../render/manifests.js'
 import type { Progress } from '../../rollout/progress.js'
 import type { ObjectState } from '../../rollout/platform.js'
-import type { KubeApi } from './client.js'
+import { StaleObject, type KubeApi } from './client.js'
 import { FailingSince, describeProblem, diagnosePods, logTailText, readLogTail, type PodState } from './pods.js'
-import { failedChecks, noteAnalysis } from './flagger.js'
-import { groupKind, readiness, readyAtOnce, type LiveObject, type Readiness, type ReadinessOptions } from './readiness.js'
+import { groupKind, hasViewer, readiness, readyAtOnce, type LiveObject, type Readiness, type ReadinessOptions } from './readiness.js'
+import type { HealthChecks } from './health-checks.js'
+import { NOT_WAITED, applyWaitRules, firstStatusGrace, noStatusYet, waitRules, type WaitRules } from './wait-rules.js'
+import { NotOurs } from '../../rollout/ownership.js'
+import { abortRollout, promoteRollout } from './argo-rollout-actions.js'
+import type { Rollout } from '../../rollout/platform.js'
+import { indefinitePause, oursOrSuperseded } from './readiness/argo-rollout.js'
+import { CanaryEvents, noteAnalysis } from './readiness/flagger-canary.js'
+import { templateKey } from './ownership.js'
 import { CollectionWatch, type Changes } from './watch.js'
 
 /** One object the set applied, as the server's answer to our apply named it. */
@@ -17,6 +24,8 @@ export interface AppliedObject {
   namespace?: string
   /** A Service's spec.type: only a LoadBalancer (whose address is waited for) needs a watch. */
   serviceType?: string
+  /** Its annotations as applied: the per-object wait rules (wait-rules.ts) are read from them. */
+  annotations?: Record<string, string>
 }
 
 interface Owned {
@@ -58,19 +67,43 @@ export class AppliedSet {
   private readonly logsRead = new Set<string>()
   /** Grace clocks of each object's pods, apart: diagnosePods forgets every clock it was not given. */
   private readonly failing = new Map<string, FailingSince>()
-  /** Warning events of the followed objects, by uid: a failed Canary's reason names its failed checks. */
-  private readonly warnings = new Map<string, Map<string, number>>()
+  /** Each object's wait rules, from its annotations. */
+  private readonly rules = new Map<AppliedObject, WaitRules>()
+  /** When each object was first seen failed, in a row: for `deploy-service/fail-after`. */
+  private readonly failedSince = new Map<string, number>()
+  /** Custom resources whose CRD has a status subresource: only their controller writes a status. */
+  private readonly statusOwned = new Set<AppliedObject>()
+  /** About when the set was applied: the first-status grace counts from here. */
+  private readonly appliedAt = Date.now()
+  /** Our pod template of each progressive-delivery object (an Argo Rollout), from our apply's answer. */
+  private readonly ourTemplates = new Map<string, string>()
+  /** Set when another revision took over one of them: the rollout reports `superseded`, never a failure. */
+  superseded?: string
+  /** Set when an Argo Rollout of ours reached an indefinite pause and `on-pause` is exit. */
+  paused?: string
+  /** The pauses (Rollout and step) this run promoted: each once. */
+  private readonly promoted = new Set<string>()
+  /** Warning events of the followed objects: a failed Flagger Canary's reason names its failed checks. */
+  private readonly events = new CanaryEvents()
 
-  constructor(objects: AppliedObject[], options: ReadinessOptions) {
+  /** The `health-checks` file's rules: for the kinds they name, they judge instead of readiness.ts. */
+  private readonly health?: HealthChecks
+
+  constructor(objects: AppliedObject[], options: ReadinessOptions, health?: HealthChecks) {
     this.objects = objects
     this.options = options
+    this.health = health
+    for (const object of objects) this.rules.set(object, waitRules(object.annotations).rules)
     for (const object of objects) {
-      if (!this.needsWatch(object) && !isAppsWorkload(object)) this.states.set(stateKey(object), readiness({ kind: object.kind, metadata: { name: object.name }, spec: { type: object.serviceType } }, object.apiVersion, options))
+      if (isAppsWorkload(object)) continue
+      if (!this.rules.get(object)!.wait) this.states.set(stateKey(object), NOT_WAITED)
+      else if (!this.needsWatch(object)) this.states.set(stateKey(object), readiness({ kind: object.kind, metadata: { name: object.name }, spec: { type: object.serviceType } }, object.apiVersion, options))
     }
   }
 
   private needsWatch(object: AppliedObject): boolean {
     if (readyAtOnce(object.apiVersion, object.kind)) return false
+    if (this.rules.get(object)?.wait === false) return false
     // Only a LoadBalancer's address is waited for, and only with wait-for-load-balancers.
     if (object.apiVersion === 'v1' && object.kind === 'Service') return object.serviceType === 'LoadBalancer' && this.options.waitForLoadBalancers
     return true
@@ -134,7 +167,68 @@ export class AppliedSet {
       watches.push(watch)
       for (const object of objects) this.collections.set(object, watch)
     }
+    await this.findStatusSubresources(api)
     return watches
+  }
+
+  /** Which followed custom resources have a status subresource (discovery lists it as `<plural>/status`). */
+  private async findStatusSubresources(api: KubeApi): Promise<void> {
+    for (const object of this.followed().filter(o => !hasViewer(o.apiVersion, o.kind))) {
+      const collection = await api.collectionPath(object.apiVersion, object.kind, object.namespace)
+      const plural = collection?.path.slice(collection.path.lastIndexOf('/') + 1)
+      const discovery = await api.get<{ resources?: Array<{ name: string }> }>(object.apiVersion.includes('/') ? `/apis/${object.apiVersion}` : `/api/${object.apiVersion}`)
+      if (discovery?.resources?.some(r => r.name === `${plural}/status`)) this.statusOwned.add(object)
+    }
+  }
+
+  /** The kind's verdict, then the first-status grace and the object's own wait rules over it. */
+  private withRules(object: AppliedObject, live: LiveObject, judged: Readiness): Readiness {
+    const key = stateKey(object)
+    let state = this.statusOwned.has(object) && noStatusYet(live.status) ? firstStatusGrace(judged, Date.now() - this.appliedAt) : judged
+    if (state.state !== 'failed') this.failedSince.delete(key)
+    else if (!this.failedSince.has(key)) this.failedSince.set(key, Date.now())
+    state = applyWaitRules(state, this.rules.get(object)!, this.failedSince.get(key), Date.now())
+    return state
+  }
+
+  /**
+   * The server's answers to our apply: an Argo Rollout's pod template as we left it is "our revision",
+   * which its verdict must be about (another apply's template is another revision: superseded).
+   */
+  applied(answers: Map<string, { apiVersion?: string; kind?: string; spec?: { template?: unknown } }>): void {
+    for (const [ref, answer] of answers) {
+      if (answer.apiVersion?.startsWith('argoproj.io/') && answer.kind === 'Rollout' && answer.spec?.template) this.ourTemplates.set(ref, templateKey(answer.spec.template))
+    }
+  }
+
+  /** An Argo Rollout of ours at a pause without a duration: `on-pause` exit stops the wait, continue promotes it once. */
+  private async atPause(api: KubeApi, object: AppliedObject, live: LiveObject, ours: string | undefined, progress: Progress): Promise<void> {
+    const { onPause, fieldManager } = this.options
+    const pause = ours !== undefined && (onPause === 'exit' || onPause === 'continue') ? indefinitePause(live) : undefined
+    if (!pause || ours === undefined) return
+    if (onPause === 'exit') {
+      this.paused = `${objectRef(object)} ${pause}`
+      return
+    }
+    const at = `${objectRef(object)}@${String((live.status as { currentStepIndex?: number } | undefined)?.currentStepIndex)}`
+    if (this.promoted.has(at) || !fieldManager) return
+    this.promoted.add(at)
+    try {
+      await promoteRollout(api, object, ours, fieldManager, progress)
+    } catch (error) {
+      // Superseded is found by the next look at the watch; any other refusal is said and waited out.
+      if (error instanceof StaleObject) this.promoted.delete(at)
+      else if (!(error instanceof NotOurs)) throw error
+      progress.event(`not-promoted:${at}`, error.message)
+    }
+  }
+
+  /** Rollback of the Argo Rollouts of ours in the set: Argo's abort of each; undefined when there are none. */
+  async abortOurs(api: KubeApi, progress: Progress): Promise<Rollout | undefined> {
+    const ours = this.objects.filter(o => this.ourTemplates.has(objectRef(o)))
+    if (!ours.length || !this.options.fieldManager) return undefined
+    // One Rollout per service is the case deploy-service knows: the first is the one it rolls back.
+    return abortRollout(api, ours[0], this.ourTemplates.get(objectRef(ours[0]))!, this.options.fieldManager, progress)
   }
 
   /** A workload's state, as KubernetesRollout judged it. */
@@ -145,11 +239,7 @@ export class AppliedSet {
 
   /** A Warning event of a followed object (the rollout's one watch of events hands them over). */
   noteWarning(uid: string | undefined, message: string | undefined, at: string | undefined): void {
-    if (!uid || !message) return
-    const seen = this.warnings.get(uid) ?? new Map<string, number>()
-    // The last time it was said: a repeated event keeps its text and moves its lastTimestamp.
-    seen.set(message, Math.max(seen.get(message) ?? 0, at ? Date.parse(at) : 0))
-    this.warnings.set(uid, seen)
+    this.events.note(uid, message, at)
   }
 
   /** Objects deleted (or that a dry run would delete) by pruning, for the object table. */
@@ -184,8 +274,17 @@ export class AppliedSet {
         if (this.states.get(key)?.state !== 'ready') this.states.set(key, { state: 'waiting', message: 'not found (deleted since it was applied?)' })
         continue
       }
-      if (object.kind === 'Canary') noteAnalysis(live, this.options.canaries?.get(object.name))
-      let state = readiness({ ...live, kind: object.kind }, object.apiVersion, this.options)
+      const ours = this.ourTemplates.get(objectRef(object))
+      const foreign = ours === undefined ? undefined : oursOrSuperseded(live, ours, templateKey)
+      if (foreign) {
+        this.superseded = `${ref} ${foreign}`
+        this.states.set(key, { state: 'failed', message: `superseded: ${foreign}` })
+        continue
+      }
+      const canary = object.kind === 'Canary' ? this.options.canaries?.get(object.name) : undefined
+      noteAnalysis(live, canary)
+      const typed = { ...live, kind: object.kind }
+      let state = this.health?.judge(typed, object.apiVersion) ?? readiness(typed, object.apiVersion, this.options)
       const failing = this.failing.get(key) ?? new FailingSince()
       this.failing.set(key, failing)
       if (object.kind === 'Job' && live.metadata.uid) {
@@ -197,14 +296,11 @@ export class AppliedSet {
         const doomed = diagnosePods([live as unknown as PodState], failing, Date.now()).find(p => p.doomed)
         if (doomed) state = { state: 'failed', message: `${describeProblem(doomed)} (this will not heal by itself)` }
       }
-      if (state.state === 'failed' && object.kind === 'Canary' && live.metadata.uid) {
-        // Only what Flagger said since our apply: the events of an older failure are still listed.
-        const since = this.options.canaries?.get(object.name)?.readAt ?? 0
-        const checks = failedChecks([...(this.warnings.get(live.metadata.uid) ?? new Map<string, number>())].filter(([, at]) => at >= since).map(([message]) => message))
-        if (checks.length) state = { state: 'failed', message: `${state.message}; Flagger said: ${checks.join('; ')}` }
-      }
+      if (object.kind === 'Canary') state = this.events.explain(live, state, canary)
+      state = this.withRules(object, live, state)
       this.states.set(key, state)
       if (state.state === 'failed') failures.push(`${ref} ${state.message}`)
+      await this.atPause(api, object, live, ours, progress)
     }
     return failures.length ? failures.join('; ') : undefined
   }

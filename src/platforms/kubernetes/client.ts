@@ -249,7 +249,7 @@ export class KubeApi {
    * carries the proof's uid and resourceVersion, so the API server refuses it (StaleObject) when the
    * object changed or was made anew since the read that proved it ours.
    */
-  async patch(owned: Owned<ObjectPrecondition>, object: KubernetesObject, patch: unknown, contentType: string, options: { fieldManager: string }): Promise<KubernetesObject> {
+  async patch(owned: Owned<ObjectPrecondition>, object: KubernetesObject, patch: unknown, contentType: string, options: { fieldManager: string; subresource?: 'status' }): Promise<KubernetesObject> {
     const { uid, resourceVersion } = owned.precondition
     const guarded =
       contentType === 'application/json-patch+json'
@@ -257,7 +257,7 @@ export class KubeApi {
           [{ op: 'replace', path: '/metadata/uid', value: uid }, { op: 'replace', path: '/metadata/resourceVersion', value: resourceVersion }, ...(patch as unknown[])]
         : { ...(patch as Record<string, unknown>), metadata: { ...((patch as { metadata?: Record<string, unknown> }).metadata ?? {}), uid, resourceVersion } }
     try {
-      return await this.sendPatch(object, guarded, contentType, { fieldManager: options.fieldManager }, true)
+      return await this.sendPatch(object, guarded, contentType, { fieldManager: options.fieldManager }, true, options.subresource)
     } catch (error) {
       throw (error as { cause?: unknown }).cause instanceof StaleObject ? (error as { cause: StaleObject }).cause : error
     }
@@ -276,8 +276,9 @@ export class KubeApi {
     return this.sendPatch(object, patch, 'application/strategic-merge-patch+json', { fieldManager: options.fieldManager }, false)
   }
 
-  private async sendPatch(object: KubernetesObject, patch: unknown, contentType: string, query: { fieldManager: string; dryRun?: string }, guarded: boolean): Promise<KubernetesObject> {
-    const path = await this.objectPath(object)
+  private async sendPatch(object: KubernetesObject, patch: unknown, contentType: string, query: { fieldManager: string; dryRun?: string }, guarded: boolean, subresource?: 'status'): Promise<KubernetesObject> {
+    // A controller's status fields (an Argo Rollout's pauseConditions) are written through /status only.
+    const path = `${await this.objectPath(object)}${subresource ? `/${subresource}` : ''}`
     return this.call(`patch ${describe(object)}`, signal =>
       this.connection.raw.send<KubernetesObject>(HttpMethod.PATCH, path, { query, body: patch, contentType, signal }).catch(error => {
         // A precondition that does not hold: 409 for a stale resourceVersion, 422 "metadata.uid: field

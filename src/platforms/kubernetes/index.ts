@@ -14,7 +14,7 @@ import { loadKubernetesTemplate } from '../../render/kubernetes-template.js'
 import type { DeployRequest } from '../../request.js'
 import type { ObjectState, Plan, Platform, Rendered, Rollout } from '../../rollout/platform.js'
 import { AppliedSet, objectRef, type AppliedObject } from './applied-set.js'
-import { canariesTargeting, readCanaryBaselines, type CanaryBaseline } from './flagger.js'
+import { canariesTargeting, readCanaryBaselines, type CanaryBaseline } from './readiness/flagger-canary.js'
 import { InterruptedRollout, notApplied, stoppedAt, type Interruption } from './interrupted.js'
 import { ApplySet } from './applyset.js'
 import type { LiveMember } from './prune-proof.js'
@@ -29,6 +29,7 @@ import { isPreDeployJob, jobFromWorkload, jobsFromManifests, validateJobs, type 
 import { jobsText, preDeployStep } from './pre-deploy-run.js'
 import { redactSecret } from './secrets.js'
 import { unfollowable, validateManifests } from './validate.js'
+import { compileHealthChecks, type HealthChecks } from './health-checks.js'
 
 const SERVER_DRY_RUN = 'the API server accepted every object in a server-side dry run'
 
@@ -49,6 +50,21 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
     // A failed connection (no credentials yet, cancelled) is tried again when asked again.
     connection.catch(() => (connection = undefined))
     return connection
+  }
+
+  // The health-checks file's CEL expressions, compiled once, before anything changes (input errors at file:line).
+  let compiled: Promise<HealthChecks | undefined> | undefined
+  const healthChecks = (): Promise<HealthChecks | undefined> => (compiled ??= compileHealthChecks(request.kubernetes.healthChecks))
+
+  /** The objects a wait follows, each by its kind's rules (readiness.ts) or the health-checks file's. */
+  async function appliedSet(objects: AppliedObject[], canaries?: Map<string, CanaryBaseline>): Promise<AppliedSet> {
+    return new AppliedSet(objects, { waitForLoadBalancers: request.kubernetes.waitForLoadBalancers, onPause: request.ecs.onPause, fieldManager, canaries }, await healthChecks())
+  }
+
+  /** The new pods' logs are shown while the rollout is waited on (`follow-logs`). */
+  function withLogs(rollout: KubernetesRollout): KubernetesRollout {
+    rollout.liveLogs = { mode: request.kubernetes.followLogs ?? 'one', containers: request.containers }
+    return rollout
   }
 
   async function renderTemplate(namespace: string) {
@@ -95,9 +111,9 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
     if (applied.length === 0) throw stop.error
     const after = workloads.length === 0 ? 'no workload was changed, so nothing rolls out' : `${workloads.map(w => `${w.kind}/${w.name}`).join(', ')} rolls out unwatched (wait: false), and was not rolled back`
     if (workloads.length === 0 || !request.wait) throw withApplied(stop, `; applied before it: ${stop.applied.join(', ')}${notApplied(stop)}; ${after}`)
-    const rollout = await KubernetesRollout.settle(api, workloads.map(w => madeBy(w, answers.get(`${w.kind}/${w.name}`), fieldManager)), fieldManager)
+    const rollout = withLogs(await KubernetesRollout.settle(api, workloads.map(w => madeBy(w, answers.get(`${w.kind}/${w.name}`), fieldManager)), fieldManager))
     // Only what was applied is waited for: the rest was never sent.
-    rollout.follow(new AppliedSet(applied.map(appliedObject), { waitForLoadBalancers: request.kubernetes.waitForLoadBalancers }), applied.length)
+    rollout.follow(await appliedSet(applied.map(appliedObject)), applied.length)
     return new InterruptedRollout(rollout, stop, request.rollbackOnFailure)
   }
 
@@ -122,6 +138,7 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
     },
 
     async prepareDeploy(): Promise<Plan> {
+      await healthChecks()
       // Template problems first: they need no network and are the likeliest mistakes.
       const rendered = request.template ? await renderTemplate(request.kubernetes.namespace ?? safeNamespace(request)) : undefined
       const { api, namespace } = await connect()
@@ -140,7 +157,8 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
         await validateJobs(api, jobs, fieldManager)
         // An object another ApplySet holds is not silently moved into ours (unless adopt says so).
         const adopted = applySet ? await applySet.refuseHeld(manifests, object => validated.pairs.find(p => p.kind === object.kind && p.name === object.metadata.name)?.live as LiveMember | undefined, adopt) : []
-        const target = validated.workloads[0]
+        // None when the target is an Argo Rollout: its controller numbers and judges its revisions.
+        const target = validated.workloads[0] as TrackedWorkload | undefined
         const objects = manifests.map(m => m.object)
         // previous-image is what the live workload ran, not what the template said; none on a first deploy.
         const live = validated.pairs.find(p => p.kind === rendered.target.object.kind && p.name === rendered.target.object.metadata.name)?.live
@@ -149,17 +167,18 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
         const notes = [...validated.notes, ...adopted].map(n => `\n  ${n}`).join('')
         const wouldPrune: ObjectState[] = []
         // Every object of the set is waited for by its kind's rules (readiness.ts), and listed in the summary.
-        // A Canary outside the set that targets our workload decides as much as one in it (flagger.ts).
+        // What the template's objects need read first, so a kubeconfig that may not is stopped at their files.
+        if (request.wait) await (await appliedSet(objects.map(appliedObject))).checkReadable(api, manifests)
+        // A Canary outside the set that targets our workload decides as much as one in it (readiness/flagger-canary.ts).
         const outside = request.wait ? await canariesTargeting(api, namespace, rendered.target.object, objects) : []
         const canaries = new Map<string, CanaryBaseline>()
-        const set = new AppliedSet([...objects, ...outside].map(appliedObject), { waitForLoadBalancers: request.kubernetes.waitForLoadBalancers, canaries })
-        if (request.wait) await set.checkReadable(api, manifests)
+        const set = await appliedSet([...objects, ...outside].map(appliedObject), canaries)
         return {
           ...manifestTexts([...jobs.map(j => j.job), ...objects], rendered.renderedBy),
           fileName: `${service}-manifests.yaml`,
           images,
-          previousRevision: target.previousRevision !== undefined ? String(target.previousRevision) : undefined,
-          description: `Kubernetes ${objectName(rendered.target.object)} in namespace ${namespace}: revision ${target.previousRevision ?? '(new)'} -> next, ${objects.length + jobs.length} object(s)${rendered.renderedBy ? ` rendered by ${rendered.renderedBy},` : ''} checked by a server dry run; ${imagesLine(images)}${notes}`,
+          previousRevision: target?.previousRevision !== undefined ? String(target.previousRevision) : undefined,
+          description: `Kubernetes ${objectName(rendered.target.object)} in namespace ${namespace}: revision ${target?.previousRevision ?? '(new)'} -> next, ${objects.length + jobs.length} object(s)${rendered.renderedBy ? ` rendered by ${rendered.renderedBy},` : ''} checked by a server dry run; ${imagesLine(images)}${notes}`,
           dryRun: async () => withJobsText([manifestDiff(validated.pairs), applySet ? await prunePreview(applySet, objects, rows => wouldPrune.push(...rows), { wait: request.wait }) : ''].filter(Boolean).join('\n'), jobs),
           dryRunObjects: () => [...dryRunStates(validated.pairs), ...wouldPrune],
           checkedBy: SERVER_DRY_RUN,
@@ -174,7 +193,7 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
             // What runs right before our apply, read now: a deploy that landed during a long pre-deploy
             // step is what a rollback goes back to, never the revision read before it.
             const workloads = await Promise.all(validated.workloads.map(async w => ({ ...w, previousRevision: await revisionNow(cancellable, w) })))
-            // What each Flagger Canary says before our apply is about an older spec (flagger.ts).
+            // What each Flagger Canary says before our apply is about an older spec (readiness/flagger-canary.ts).
             await readCanaryBaselines(cancellable, [...objects, ...outside] as KubernetesObject[], canaries)
             const answers = new Map<string, KubernetesObject>()
             const applied: KubeObject[] = []
@@ -188,12 +207,13 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
                 return interrupted(cancellable, stop, applied, answers, workloads)
               }
               applied.push(object)
-              const reclaimed = validated.forced.has(object) ? '; took back the fields our own earlier patch (a rollback) had written' : ''
+              const reclaimed = !validated.forced.has(object) ? '' : object.kind === 'Rollout' ? "; took over the template fields Argo Rollouts' controller had written back unchanged" : '; took back the fields our own earlier patch (a rollback) had written'
               progress.step(`applied ${objectName(object)} (server-side apply, field manager ${fieldManager}${reclaimed})`)
             }
             const made = workloads.map(w => madeBy(w, answers.get(`${w.kind}/${w.name}`), fieldManager))
-            const rollout = await KubernetesRollout.settle(cancellable, made, fieldManager)
-            rollout.follow(set, objects.length + outside.length)
+            const rollout = withLogs(await KubernetesRollout.settle(cancellable, made, fieldManager))
+            set.applied(answers as Map<string, { apiVersion?: string; kind?: string; spec?: { template?: unknown } }>)
+            rollout.follow(set, objects.length + outside.length, objectName(rendered.target.object))
             // With wait: false nothing is known of the new set's health: pruning waits for a deploy that waits.
             if (applySet) rollout.afterSuccess = request.wait ? pruneAfterSuccess(applySet, objects, rows => set.recordPruned(rows)) : pruneLater(applySet, objects)
             return rollout
@@ -231,10 +251,10 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
           await readCanaryBaselines(cancellable, outside as KubernetesObject[], canaries)
           const answer = await cancellable.changeImages(live as KubernetesObject, patch, { fieldManager })
           progress.step(`patched the image of ${objectName(live)} (field manager ${fieldManager})`)
-          const rollout = await KubernetesRollout.settle(cancellable, before.map(w => madeBy(w, answer, fieldManager)), fieldManager)
-          // A Canary targeting the workload decides: it is followed with it (flagger.ts).
+          const rollout = withLogs(await KubernetesRollout.settle(cancellable, before.map(w => madeBy(w, answer, fieldManager)), fieldManager))
+          // A Canary targeting the workload decides: it is followed with it (readiness/flagger-canary.ts).
           const followed = [{ apiVersion: 'apps/v1', kind: live.kind, name: service, namespace }, ...outside.map(appliedObject)]
-          return outside.length ? rollout.follow(new AppliedSet(followed, { waitForLoadBalancers: request.kubernetes.waitForLoadBalancers, canaries }), followed.length) : rollout
+          return outside.length ? rollout.follow(await appliedSet(followed, canaries), followed.length) : rollout
         }
       }
     },
@@ -273,7 +293,7 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
             ? await ifOurs(`roll back ${name}`, () => unchangedSincePlanned(cancellable, live), owned => cancellable.patch(owned, live as KubernetesObject, patch.patch, patch.contentType, { fieldManager })).catch(staleAsNotOurs(`roll back ${name}`))
             : undefined
           const restoring = madeBy({ kind: live.kind, name: service, namespace, previousRevision: current, restored: target.number }, answer, fieldManager)
-          const rollout = await KubernetesRollout.settle(cancellable, [restoring], fieldManager)
+          const rollout = withLogs(await KubernetesRollout.settle(cancellable, [restoring], fieldManager))
           // `rollout undo` gives the old template a new revision number: say both.
           const now = rollout.workloads[0].revision
           const renumbered = now !== undefined && now !== target.number ? `, now revision ${now}` : ''
@@ -286,7 +306,7 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
 }
 
 function appliedObject(o: KubeObject): AppliedObject {
-  return { apiVersion: o.apiVersion, kind: o.kind, name: o.metadata.name, namespace: o.metadata.namespace, serviceType: (o.spec as { type?: string } | undefined)?.type }
+  return { apiVersion: o.apiVersion, kind: o.kind, name: o.metadata.name, namespace: o.metadata.namespace, serviceType: (o.spec as { type?: string } | undefined)?.type, annotations: o.metadata.annotations }
 }
 
 /** `Deployment/web`, as the object table names it. */

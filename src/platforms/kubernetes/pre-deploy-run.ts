@@ -1,8 +1,7 @@
 // Runs the pre-deploy Job to the end: applies it, watches it and its pod (never polls), streams the
 // pod's log into the step log as it comes, and deletes the Job when the deadline passes or the run is
 // cancelled. The verdict is the Job controller's (Complete / Failed), with the container's exit code.
-import { Writable } from 'node:stream'
-import { Log, type KubernetesObject } from '@kubernetes/client-node'
+import type { KubernetesObject } from '@kubernetes/client-node'
 import { stringify } from 'yaml'
 import { errorMessage } from '../../errors.js'
 import { objectName } from '../../render/manifests.js'
@@ -10,6 +9,7 @@ import { sleep } from '../../rollout/poll.js'
 import type { BeforeOutcome, BeforeStep, WaitContext } from '../../rollout/platform.js'
 import type { Progress } from '../../rollout/progress.js'
 import { KubeApi } from './client.js'
+import { LogFollower } from './log-follower.js'
 import { DEFAULT_DOOM_RULES, FailingSince, describeProblem, diagnosePods, readLogTail, type PodState } from './pods.js'
 import { PHASE_ANNOTATION, PRE_DEPLOY_PHASE, describeJob, finishedJobProof, jobVerdict, notOursToReplace, type JobStatus, type PreDeployJob } from './pre-deploy.js'
 import { ifOurs, isNotOurs, type Proof } from '../../rollout/ownership.js'
@@ -17,8 +17,6 @@ import type { LivePrecondition } from './ownership.js'
 import { Changes, CollectionWatch } from './watch.js'
 
 const TAIL_LINES = 20
-/** After the container ended, how long the log stream may take to deliver its last lines. */
-const LOG_DRAIN_MS = 1000
 /** Deleting the Job after a timeout or a cancellation: a request of its own, never the run's signal. */
 const CLEANUP_TIMEOUT_MS = 10_000
 
@@ -28,86 +26,6 @@ interface JobObject {
 }
 
 type Pod = PodState & { metadata: PodState['metadata'] & { creationTimestamp?: string; resourceVersion?: string } }
-
-/** The lines of one container's log, printed as they come (as data) and kept for the verdict. */
-class LogFollower {
-  readonly tail: string[] = []
-  lines = 0
-  private partial = ''
-  private controller?: AbortController
-  private done?: Promise<void>
-
-  private readonly progress: Progress
-  private readonly label: string
-
-  constructor(progress: Progress, label: string) {
-    this.progress = progress
-    this.label = label
-  }
-
-  get started(): boolean {
-    return this.done !== undefined
-  }
-
-  /** Follows the log of `pod` until `stop()`; a stream that fails is left, the tail is read at the end. */
-  start(api: KubeApi, namespace: string, pod: string, container: string): void {
-    const sink = new Writable({
-      write: (chunk: Buffer, _encoding, callback) => {
-        this.add(chunk.toString('utf8'))
-        callback()
-      }
-    })
-    // The client pipes the response into `sink` and leaves the response's errors unhandled: ending the
-    // stream (abort) would otherwise crash the process.
-    sink.on('pipe', source => source.on('error', () => undefined))
-    this.done = new Log(api.config)
-      .log(namespace, pod, container, sink, { follow: true })
-      .then(controller => {
-        this.controller = controller
-        return new Promise<void>(resolve => {
-          sink.on('finish', () => resolve())
-          sink.on('close', () => resolve())
-          controller.signal.addEventListener('abort', () => resolve(), { once: true })
-        })
-      })
-      .catch(error => {
-        this.progress.event(`pre-deploy-log-error:${pod}`, `could not follow the log of pod ${pod}: ${errorMessage(error)}; its last lines are read when it ends`)
-      })
-  }
-
-  /** Lets the stream deliver what is left (a kubelet ends it when the container exits), then ends it. */
-  async stop(drainMs = LOG_DRAIN_MS): Promise<void> {
-    if (!this.done) return
-    await Promise.race([this.done, sleep(drainMs)])
-    this.controller?.abort()
-    // A log request still waiting for its answer is not waited for long.
-    await Promise.race([this.done, sleep(1000)])
-    this.flush()
-  }
-
-  progressEvent(message: string): void {
-    this.progress.event(`pre-deploy-log-note:${message}`, message)
-  }
-
-  add(text: string): void {
-    const parts = (this.partial + text).split(/\r?\n/)
-    this.partial = parts.pop() ?? ''
-    for (const line of parts) this.line(line)
-  }
-
-  flush(): void {
-    if (this.partial) this.line(this.partial)
-    this.partial = ''
-  }
-
-  private line(line: string): void {
-    this.lines++
-    this.tail.push(line)
-    if (this.tail.length > TAIL_LINES) this.tail.shift()
-    // Through Progress, one event per line: text from the pod is shown, never run as a workflow command.
-    this.progress.event(`pre-deploy-log:${this.label}:${this.lines}`, `${this.label}: ${line}`)
-  }
-}
 
 /**
  * Applies the Job (replacing a finished one of the same name) and follows it to Complete or Failed

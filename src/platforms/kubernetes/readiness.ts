@@ -5,37 +5,14 @@
 // complete (kstatus calls a started Job current), a LoadBalancer Service must have an address (kstatus
 // only asks for a cluster IP), a failed Pod fails.
 
-import { canaryReadiness, type CanaryBaseline } from './flagger.js'
+import { argoRollout } from './readiness/argo-rollout.js'
+import { canaryReadiness } from './readiness/flagger-canary.js'
 import { rolloutStatus, type WorkloadState } from './status.js'
 
-export interface Readiness {
-  state: 'ready' | 'waiting' | 'failed'
-  /** Why it is not ready yet, why it failed, or what ready means here: one line. */
-  message: string
-}
-
-export interface ReadinessOptions {
-  /** `wait-for-load-balancers`: false takes a LoadBalancer Service as ready without an address. */
-  waitForLoadBalancers: boolean
-  /** Flagger Canaries of the set as read right before the apply, by name (flagger.ts). */
-  canaries?: Map<string, CanaryBaseline>
-}
-
-interface Condition {
-  type?: string
-  status?: string
-  reason?: string
-  message?: string
-}
-
-/** The fields of any object the viewers read. */
-export interface LiveObject {
-  apiVersion?: string
-  kind: string
-  metadata: { name: string; generation?: number; deletionTimestamp?: string | Date; uid?: string }
-  spec?: Record<string, unknown>
-  status?: Record<string, unknown> & { conditions?: Condition[]; observedGeneration?: number }
-}
+// The types the per-kind viewers share live beside them (readiness/types.ts), so a viewer in the room
+// never imports this table back.
+export type { LiveObject, Readiness, ReadinessOptions } from './readiness/types.js'
+import type { Condition, LiveObject, Readiness, ReadinessOptions } from './readiness/types.js'
 
 type Viewer = (object: LiveObject, options: ReadinessOptions) => Readiness
 
@@ -168,6 +145,7 @@ const VIEWERS: Record<string, Viewer> = {
   PersistentVolumeClaim: persistentVolumeClaim,
   Service: service,
   'CustomResourceDefinition.apiextensions.k8s.io': customResourceDefinition,
+  'Rollout.argoproj.io': argoRollout,
   'Canary.flagger.app': (object, options) => canaryReadiness(object, options.canaries?.get(object.metadata.name)),
   ...Object.fromEntries(READY_AT_ONCE.map(key => [key, atOnce]))
 }
@@ -179,6 +157,11 @@ const VIEWERS: Record<string, Viewer> = {
 export function groupKind(apiVersion: string, kind: string): string {
   const group = apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.indexOf('/')) : ''
   return group ? `${kind}.${group}` : kind
+}
+
+/** Whether the kind has rules of its own (else kstatus's generic ones judge it: custom resources). */
+export function hasViewer(apiVersion: string, kind: string): boolean {
+  return VIEWERS[groupKind(apiVersion, kind)] !== undefined
 }
 
 /** Whether an object of this kind is ready once stored, so it needs no watch. */

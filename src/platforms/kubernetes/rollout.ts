@@ -12,6 +12,7 @@ import { appliedFields, staleAsNotOurs, templateKey, undoProof, whoseRollout, ty
 import { ifOurs, type Owned } from '../../rollout/ownership.js'
 import { rolloutStatus, type WorkloadState } from './status.js'
 import { Changes, CollectionWatch } from './watch.js'
+import { LiveLogs, type LiveLogSettings, type LivePod } from './live-logs.js'
 import { CHANGE_CAUSE } from '../../render/manifests.js'
 
 /** One workload of the applied set, with the revision it ran before and the one it rolls out now. */
@@ -53,7 +54,7 @@ const PLURAL: Record<string, string> = { Deployment: 'deployments', StatefulSet:
  */
 export class KubernetesRollout implements Rollout {
   readonly revision: string
-  readonly label: string
+  label: string
   readonly previousRevision?: string
   readonly outputs: Record<string, string> = {}
   readonly workloads: TrackedWorkload[]
@@ -70,17 +71,20 @@ export class KubernetesRollout implements Rollout {
   private setHasOthers = false
   /** Housekeeping after success (pruning), set by the platform. */
   afterSuccess?: (progress: Progress) => Promise<void>
+  /** `follow-logs`, set by the platform: the logs of our revision's new pods shown while waiting. */
+  liveLogs?: LiveLogSettings
 
   constructor(api: KubeApi, workloads: TrackedWorkload[], fieldManager: string, rules: DoomRules = DEFAULT_DOOM_RULES) {
     this.api = api
     this.workloads = workloads
     this.fieldManager = fieldManager
     this.rules = rules
-    const target = workloads[0]
-    this.revision = target.revision !== undefined ? String(target.revision) : 'unknown'
-    this.previousRevision = target.previousRevision !== undefined ? String(target.previousRevision) : undefined
-    const restored = target.restored !== undefined && target.restored !== target.revision ? `revision ${target.restored}, now ` : ''
-    this.label = `${target.kind.toLowerCase()}/${target.name} ${restored}revision ${this.revision}`
+    // None when the target is an Argo Rollout: the applied set follows it (follow names it).
+    const target = workloads[0] as TrackedWorkload | undefined
+    this.revision = target?.revision !== undefined ? String(target.revision) : 'unknown'
+    this.previousRevision = target?.previousRevision !== undefined ? String(target.previousRevision) : undefined
+    const restored = target?.restored !== undefined && target.restored !== target.revision ? `revision ${target.restored}, now ` : ''
+    this.label = target ? `${target.kind.toLowerCase()}/${target.name} ${restored}revision ${this.revision}` : 'the applied set'
     this.set = new AppliedSet(
       workloads.map(w => ({ apiVersion: 'apps/v1', kind: w.kind, name: w.name, namespace: w.namespace })),
       { waitForLoadBalancers: true }
@@ -88,8 +92,9 @@ export class KubernetesRollout implements Rollout {
   }
 
   /** Waits for every object of the applied set too (workloads are among them), each by its kind's rules. */
-  follow(set: AppliedSet, objectCount: number): this {
+  follow(set: AppliedSet, objectCount: number, target?: string): this {
     this.set = set
+    if (!this.workloads.length && target) this.label = `${target} (its controller's revision of our template)`
     this.setHasOthers = objectCount > this.workloads.length
     return this
   }
@@ -140,6 +145,7 @@ export class KubernetesRollout implements Rollout {
     const failing = new FailingSince()
     const logsRead = new Set<string>()
     let status = 'waiting for the first list of the workloads'
+    const live = this.liveLogs && this.liveLogs.mode !== 'off' ? new LiveLogs(api, progress, this.liveLogs) : undefined
     try {
       // Inside the try: if the set's watches cannot start, the workload watches are stopped too.
       watches.others = await this.set.start(api, changes, signal)
@@ -150,7 +156,7 @@ export class KubernetesRollout implements Rollout {
         const trouble = all.find(w => w.trouble)?.trouble
         if (trouble) progress.event(`watch-trouble:${trouble}`, `the API server is unreachable for now (${trouble}); watching again as soon as it is back`)
         if (all.every(w => w.synced)) {
-          const verdict = await this.assess(api, watches, failing, logsRead, progress)
+          const verdict = await this.assess(api, watches, failing, logsRead, progress, live)
           status = verdict.status
           if (verdict.outcome) return verdict.outcome
         }
@@ -161,6 +167,8 @@ export class KubernetesRollout implements Rollout {
       return stoppedOutcome(context, notReady.length ? `${this.set.statusLine().split(';')[0]}; not ready: ${notReady.join('; ')}` : status)
     } finally {
       stop.abort()
+      // Whatever ended the wait, the log streams end with it.
+      await live?.stop()
     }
   }
 
@@ -190,7 +198,8 @@ export class KubernetesRollout implements Rollout {
     watches: Record<string, Array<CollectionWatch<never>>>,
     failing: FailingSince,
     logsRead: Set<string>,
-    progress: Progress
+    progress: Progress,
+    live?: LiveLogs
   ): Promise<{ outcome?: WaitOutcome; status: string }> {
     const values = <T>(list: Array<CollectionWatch<never>>): T[] => list.flatMap(w => [...w.objects.values()] as T[])
     const collections = { pods: values<PodState & Controlled>(watches.pods), replicaSets: values<Controlled>(watches.replicaSets), controllerRevisions: values<Controlled & { revision?: number }>(watches.controllerRevisions) }
@@ -199,6 +208,7 @@ export class KubernetesRollout implements Rollout {
     const doomed: PodProblem[] = []
     const errors: string[] = []
     const uids: Array<string | undefined> = []
+    const revisionPods: Array<{ workload: string; namespace: string; pods: LivePod[] }> = []
     for (const tracked of this.workloads) {
       // Listed items carry no kind: the collection they come from says it.
       const live = values<WatchedWorkload & WorkloadState>(watches[tracked.kind]).find(w => w.metadata.name === tracked.name)
@@ -220,6 +230,7 @@ export class KubernetesRollout implements Rollout {
       else if (!state.done) pending.push(state.message)
       this.set.record(tracked.kind, tracked.name, { state: state.error ? 'failed' : state.done ? 'ready' : 'waiting', message: state.error ?? state.message })
       const { pods, owners } = newRevisionObjects(workload, collections)
+      revisionPods.push({ workload: tracked.name, namespace: tracked.namespace, pods })
       const problems = diagnosePods(pods, failing, Date.now(), this.rules)
       for (const problem of problems) progress.event(problem.key, describeProblem(problem))
       for (const problem of problems.filter(p => p.crashed && !logsRead.has(`${p.pod}/${p.container}`))) {
@@ -229,6 +240,7 @@ export class KubernetesRollout implements Rollout {
       doomed.push(...problems.filter(p => p.doomed))
       uids.push(live.metadata.uid, ...owners.map(o => o.metadata.uid), ...pods.map(p => p.metadata.uid))
     }
+    live?.update(revisionPods)
     for (const uid of this.set.uids(collections.pods)) uids.push(uid)
     const watched = new Set(uids)
     for (const event of events.filter(e => watched.has(e.involvedObject?.uid))) {
@@ -241,13 +253,15 @@ export class KubernetesRollout implements Rollout {
     // The other objects of the set, each by its kind's rules (readiness.ts); after the events, which
     // a failed Canary's reason quotes.
     const setFailure = await this.set.assess(api, collections.pods, progress)
+    if (this.set.superseded) return { status: this.set.superseded, outcome: { state: 'superseded', reason: this.set.superseded } }
+    if (this.set.paused) return { status: this.set.paused, outcome: { state: 'paused', reason: this.set.paused } }
     const status = this.setHasOthers ? this.set.statusLine() : pending.length ? pending.join('; ') : 'all workloads rolled out'
     if (setFailure) errors.push(setFailure)
     if (errors.length) return { status, outcome: { state: 'failed', reason: errors.join('; ') } }
     if (doomed.length) return { status, outcome: await this.failFast(api, doomed, progress) }
     if (pending.length === 0 && this.set.allReady()) {
       if (this.setHasOthers) progress.step(this.set.statusLine())
-      progress.step(`rolled out: ${this.workloads.map(w => `${w.kind.toLowerCase()}/${w.name}${w.revision !== undefined ? ` revision ${w.revision}` : ''}`).join(', ')}`)
+      progress.step(`rolled out: ${this.workloads.length === 0 ? this.label : ''}${this.workloads.map(w => `${w.kind.toLowerCase()}/${w.name}${w.revision !== undefined ? ` revision ${w.revision}` : ''}`).join(', ')}`)
       return { status, outcome: this.notes.length ? { state: 'succeeded', note: this.notes.join('; ') } : { state: 'succeeded' } }
     }
     progress.status(status)
@@ -333,7 +347,12 @@ export class KubernetesRollout implements Rollout {
       const planned = await this.proveUndo(api, tracked)
       if (planned) plans.push({ tracked, ...planned })
     }
-    if (plans.length === 0) throw new Error('nothing to roll back: no workload of this deploy had a previous revision')
+    if (plans.length === 0) {
+      // A Rollout (argoproj.io) of ours rolls back by Argo's own abort.
+      const aborted = await this.set.abortOurs(api, progress)
+      if (aborted) return aborted
+      throw new Error('nothing to roll back: no workload of this deploy had a previous revision')
+    }
     const answers: unknown[] = []
     for (const plan of plans) {
       let answer: unknown
@@ -358,6 +377,7 @@ export class KubernetesRollout implements Rollout {
       this.fieldManager,
       this.rules
     )
+    restore.liveLogs = this.liveLogs
     for (const [i, { name, target }] of plans.entries()) {
       const now = restore.workloads[i].revision
       const renumbered = now !== undefined && now !== target.number ? `, now revision ${now}` : ''

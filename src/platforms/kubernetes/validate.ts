@@ -1,12 +1,16 @@
 import type { KubernetesObject } from '@kubernetes/client-node'
 import { ProblemList, UserError, type Problem } from '../../errors.js'
-import { isWorkload, objectName, type KubeObject, type Manifest } from '../../render/manifests.js'
+import { isArgoRollout, isWorkload, objectName, type KubeObject, type Manifest } from '../../render/manifests.js'
 import type { SourceDocument } from '../../render/source.js'
 import type { KubeApi } from './client.js'
 import { conflictManagers, explainApiError } from './errors.js'
 import { currentRevisionNumber, revisionsOf, type Workload } from './history.js'
 import type { DiffPair } from './diff.js'
 import type { TrackedWorkload } from './rollout.js'
+import { waitRules } from './wait-rules.js'
+
+/** The field manager name of Argo Rollouts' controller (its client's user agent). */
+const ARGO_ROLLOUTS_MANAGER = 'rollouts-controller'
 
 export interface Validated {
   /** Each object as the server's dry run would store it, with the live one, for the diff. */
@@ -36,6 +40,8 @@ export async function validateManifests(api: KubeApi, manifests: Manifest[], tar
   const known: Manifest[] = []
   for (const manifest of manifests) {
     const { object, source } = manifest
+    // The per-object wait rules (deploy-service/wait, fail-after, ready-when) are checked before anything changes.
+    for (const message of waitRules(object.metadata.annotations).problems) problems.add({ input: 'template', location: source.locate(['metadata', 'annotations']), message: `${objectName(object)}: ${message}` })
     const resource = await api.resource(object.apiVersion, object.kind)
     if (!resource) {
       problems.add({ input: 'template', location: source.locate(['kind']), message: `the server knows no kind ${object.kind} in ${object.apiVersion}: check apiVersion and kind, or install its CustomResourceDefinition first` })
@@ -63,8 +69,11 @@ export async function validateManifests(api: KubeApi, manifests: Manifest[], tar
         // Our own rollback or image-only patch wrote these fields as an update under our field manager
         // name; server-side apply counts that as another manager. Taking fields back from ourselves
         // takes nothing from anyone else.
+        // Argo Rollouts' controller writes a whole Rollout back with an update (v1.8), so it "owns" every
+        // spec field it merely carried over: it decided none of them, and our new template is ours to set.
+        const carriedOver = (m: string) => m === ARGO_ROLLOUTS_MANAGER && object.kind === 'Rollout' && object.apiVersion.startsWith('argoproj.io/')
         const managers = conflictManagers(error)
-        if (!managers?.length || !managers.every(m => m === options.fieldManager)) throw error
+        if (!managers?.length || !managers.every(m => m === options.fieldManager || carriedOver(m))) throw error
         after = await apply(true)
         forced.add(object)
       }
@@ -80,7 +89,8 @@ export async function validateManifests(api: KubeApi, manifests: Manifest[], tar
   problems.throwIfAny()
 
   const workloads: TrackedWorkload[] = []
-  for (const { object } of [target, ...known.filter(m => m !== target && isWorkload(m.object))]) {
+  // A Rollout is followed by its controller's word (the applied set), not by ReplicaSet revisions.
+  for (const { object } of [...(isArgoRollout(target.object) ? [] : [target]), ...known.filter(m => m !== target && isWorkload(m.object))]) {
     const live = pairs.find(p => p.kind === object.kind && p.name === object.metadata.name)?.live as Workload | undefined
     const previousRevision = live ? currentRevisionNumber(live, await revisionsOf(api, live)) : undefined
     workloads.push({ kind: object.kind, name: object.metadata.name, namespace, previousRevision })

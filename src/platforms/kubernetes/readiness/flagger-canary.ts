@@ -7,21 +7,11 @@
 // template stays on the workload: the rollout itself reports another revision taking over).
 
 import type { KubernetesObject } from '@kubernetes/client-node'
-import type { KubeObject } from '../../render/manifests.js'
-import type { KubeApi } from './client.js'
-import type { LiveObject, Readiness } from './readiness.js'
+import type { KubeObject } from '../../../render/manifests.js'
+import type { KubeApi } from '../client.js'
+import type { CanaryBaseline, LiveObject, Readiness } from './types.js'
 
-/** What a Canary said right before our apply: its verdicts until lastAppliedSpec moves are about older specs. */
-export interface CanaryBaseline {
-  /** status.lastAppliedSpec before our apply; '' for a Canary new with this apply or never synced. */
-  lastAppliedSpec: string
-  /** status.phase before our apply, to say what is being ignored. */
-  phase?: string
-  /** When it was read (ms, down to the second events are stamped with): older events are not about our spec. */
-  readAt?: number
-  /** Flagger was seen analysing our spec (a phase between the start and the verdict): see canaryReadiness. */
-  analysed?: boolean
-}
+export type { CanaryBaseline } from './types.js'
 
 /** Phases of an analysis under way: Flagger passes through them for every new spec it analyses. */
 const ANALYSING = new Set(['Progressing', 'Waiting', 'WaitingPromotion', 'Promoting', 'Finalising'])
@@ -109,6 +99,30 @@ export function canaryReadiness(object: LiveObject, baseline: CanaryBaseline | u
 /** Flagger's Warning events that name a failed check or the rollback, for the failure's reason. */
 export function failedChecks(messages: string[]): string[] {
   return messages.filter(m => /^Halt .*(check|advancement)|^Rolling back|^Canary failed/i.test(m))
+}
+
+/**
+ * The Warning events of the objects a wait follows, by uid, each with the last time it was said: a failed
+ * Canary's reason quotes what Flagger said since our apply (the events of an older failure are still listed).
+ */
+export class CanaryEvents {
+  private readonly warnings = new Map<string, Map<string, number>>()
+
+  note(uid: string | undefined, message: string | undefined, at: string | undefined): void {
+    if (!uid || !message) return
+    const seen = this.warnings.get(uid) ?? new Map<string, number>()
+    // A repeated event keeps its text and moves its lastTimestamp.
+    seen.set(message, Math.max(seen.get(message) ?? 0, at ? Date.parse(at) : 0))
+    this.warnings.set(uid, seen)
+  }
+
+  /** A failed Canary's verdict with the failed checks Flagger named since `baseline` was read. */
+  explain(live: LiveObject, state: Readiness, baseline: CanaryBaseline | undefined): Readiness {
+    if (state.state !== 'failed' || !live.metadata.uid) return state
+    const since = baseline?.readAt ?? 0
+    const checks = failedChecks([...(this.warnings.get(live.metadata.uid) ?? new Map<string, number>())].filter(([, at]) => at >= since).map(([message]) => message))
+    return checks.length ? { state: 'failed', message: `${state.message}; Flagger said: ${checks.join('; ')}` } : state
+  }
 }
 
 /**

@@ -1,0 +1,104 @@
+// What deploy-service does to an Argo Rollout of its own besides applying it: promote it at a pause
+// (`on-pause: continue`), the same patch `kubectl argo rollouts promote` makes there (argo-rollouts v1.8,
+// pkg/kubectl-argo-rollouts/cmd/promote: pauseConditions cleared through the status subresource), and
+// only through ifOurs: a fresh read proves the Rollout still runs the pod template this run applied and
+// still waits at that pause, and the patch carries that read's uid and resourceVersion.
+
+import { ifOurs, type Proof } from '../../rollout/ownership.js'
+import type { Rollout } from '../../rollout/platform.js'
+import { sleep } from '../../rollout/poll.js'
+import type { Progress } from '../../rollout/progress.js'
+import { StaleObject, preconditionOf, type KubeApi, type ObjectPrecondition } from './client.js'
+import { templateKey } from './ownership.js'
+import { indefinitePause, oursOrSuperseded } from './readiness/argo-rollout.js'
+import type { LiveObject } from './readiness.js'
+
+/** How many times a promote refused for a stale resourceVersion is proved and tried again. */
+const PROMOTE_ATTEMPTS = 5
+
+export interface RolloutRef {
+  apiVersion: string
+  name: string
+  namespace?: string
+}
+
+/** Proves the Rollout ours and paused now; then promotes it. Throws NotOurs (said by the caller) otherwise. */
+export async function promoteRollout(api: KubeApi, rollout: RolloutRef, ourTemplate: string, fieldManager: string, progress: Progress): Promise<void> {
+  const object = { apiVersion: rollout.apiVersion, kind: 'Rollout', metadata: { name: rollout.name, namespace: rollout.namespace } }
+  const name = `rollout/${rollout.name}`
+  const prove = async (): Promise<Proof<ObjectPrecondition>> => {
+    const read = await api.read(object)
+    const live = read as unknown as LiveObject | undefined
+    if (!live) return { ours: false, found: `${name} no longer exists` }
+    const foreign = oursOrSuperseded(live, ourTemplate, templateKey)
+    if (foreign) return { ours: false, found: `${name}: ${foreign}`, superseded: true }
+    const pause = indefinitePause(live)
+    const precondition = preconditionOf(read)
+    if (!pause || !precondition) return { ours: false, found: `${name} is no longer paused (someone promoted or aborted it)` }
+    return { ours: true, precondition, evidence: `${name} runs the pod template this run applied and is ${pause.split(':')[0]}` }
+  }
+  // The controller writes the Rollout's status often (a pause's start, counts): a write between our read
+  // and our patch makes the patch stale. Read again and prove again, a few times.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await ifOurs(`promote ${name}`, prove, owned =>
+        api.patch(owned, object, { status: { pauseConditions: null } }, 'application/merge-patch+json', { fieldManager, subresource: 'status' })
+      )
+      break
+    } catch (error) {
+      if (!(error instanceof StaleObject) || attempt >= PROMOTE_ATTEMPTS) throw error
+    }
+  }
+  progress.step(`on-pause: continue: promoted ${name} past its pause, as \`kubectl argo rollouts promote\` does`)
+}
+
+/**
+ * Rollback of an Argo Rollout of ours: Argo's own abort (`kubectl argo rollouts abort`: status.abort
+ * through /status), made only while a fresh read proves the Rollout runs our pod template. The stable
+ * ReplicaSet then serves again; the returned Rollout waits for that (the canary scaled away, the stable
+ * pods all available). Argo calls an aborted Rollout Degraded by design, so that is not a failure here.
+ */
+export async function abortRollout(api: KubeApi, rollout: RolloutRef, ourTemplate: string, fieldManager: string, progress: Progress): Promise<Rollout> {
+  const object = { apiVersion: rollout.apiVersion, kind: 'Rollout', metadata: { name: rollout.name, namespace: rollout.namespace } }
+  const name = `rollout/${rollout.name}`
+  const prove = async (): Promise<Proof<ObjectPrecondition>> => {
+    const read = await api.read(object)
+    const live = read as unknown as LiveObject | undefined
+    if (!live) return { ours: false, found: `${name} no longer exists` }
+    const foreign = oursOrSuperseded(live, ourTemplate, templateKey)
+    if (foreign) return { ours: false, found: `${name}: ${foreign}`, superseded: true }
+    const precondition = preconditionOf(read)
+    if (!precondition) return { ours: false, found: `${name} has no uid or resourceVersion to guard the abort with` }
+    return { ours: true, precondition, evidence: `${name} runs the pod template this run applied` }
+  }
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await ifOurs(`abort ${name}`, prove, owned => api.patch(owned, object, { status: { abort: true } }, 'application/merge-patch+json', { fieldManager, subresource: 'status' }))
+      break
+    } catch (error) {
+      if (!(error instanceof StaleObject) || attempt >= PROMOTE_ATTEMPTS) throw error
+    }
+  }
+  progress.step(`aborted ${name} (Argo's rollback, as \`kubectl argo rollouts abort\` does): its stable ReplicaSet takes over again`)
+  return {
+    revision: 'stable',
+    label: `${name} (aborted: back to its stable ReplicaSet)`,
+    outputs: {},
+    wait: async context => {
+      const { deadline } = context
+      for (;;) {
+        const live = (await api.withSignal(deadline.signal).read(object)) as unknown as (LiveObject & { spec?: { replicas?: number } }) | undefined
+        const status = (live?.status ?? {}) as { abort?: boolean; stableRS?: string; availableReplicas?: number; updatedReplicas?: number; message?: string }
+        const replicas = (live?.spec as { replicas?: number } | undefined)?.replicas ?? 1
+        if (status.abort === true && status.stableRS && (status.updatedReplicas ?? 0) === 0 && (status.availableReplicas ?? 0) >= replicas) {
+          context.progress.step(`${name}: the stable ReplicaSet (pod hash ${status.stableRS}) serves again with ${status.availableReplicas} available; ${status.message ?? ''}`.trim())
+          return { state: 'succeeded' }
+        }
+        context.progress.status(`${name}: aborting: ${status.availableReplicas ?? 0}/${replicas} stable available, ${status.updatedReplicas ?? 0} canary left`)
+        // Polled: a rollback's wait is short, and once a second is what `kubectl argo rollouts status` does too.
+        await sleep(1000, deadline.signal)
+      }
+    },
+    undo: () => Promise.reject(new Error(`${name} was aborted to its stable ReplicaSet already: nothing further to roll back`))
+  }
+}
