@@ -44,6 +44,9 @@ withCluster('per-object wait rules', () => {
   beforeAll(async () => {
     await kubectlOk(['apply', '-f', '-'], crd('gadgets', 'Gadget', true) + '---\n' + crd('plains', 'Plain', false))
     await kubectlOk(['wait', '--for=condition=Established', `crd/gadgets.${group}`, `crd/plains.${group}`, '--timeout=60s'])
+    // Established comes before the API server's discovery lists the new kinds (slower on a busy server, with
+    // other suites installing CRDs): the deploy reads discovery to know that a kind has a status subresource.
+    await until('discovery lists gadgets/status', async () => (await kubectl(['get', '--raw', `/apis/${group}/v1`])).stdout.includes('"gadgets/status"'))
   }, 90_000)
   afterAll(async () => {
     await kubectl(['delete', 'crd', `gadgets.${group}`, `plains.${group}`, '--wait=false'])
