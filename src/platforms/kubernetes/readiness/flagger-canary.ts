@@ -6,6 +6,8 @@
 // is read as: lastAppliedSpec moved away from the value it had right before our apply (while our
 // template stays on the workload: the rollout itself reports another revision taking over).
 
+import * as core from '@actions/core'
+import { errorMessage } from '../../../errors.js'
 import type { KubernetesObject } from '@kubernetes/client-node'
 import type { KubeObject } from '../../../render/manifests.js'
 import type { KubeApi } from '../client.js'
@@ -146,7 +148,16 @@ const CANARY_API = 'flagger.app/v1beta1'
 export async function canariesTargeting(api: KubeApi, namespace: string, workload: { kind: string; metadata: { name: string } }, inSet: Array<{ kind: string; metadata: { name: string } }>): Promise<KubeObject[]> {
   const collection = await api.collectionPath(CANARY_API, 'Canary', namespace)
   if (!collection) return []
-  const { items } = await api.list<{ metadata: { name: string }; spec?: CanarySpec }>(collection.path)
+  let items: Array<{ metadata: { name: string }; spec?: CanarySpec }>
+  try {
+    items = (await api.list<{ metadata: { name: string }; spec?: CanarySpec }>(collection.path)).items
+  } catch (error) {
+    if (api.signal?.aborted) throw error
+    // Flagger is installed, but this kubeconfig may not list its Canaries (most services use none): a deploy
+    // is not refused for it; a Canary outside the template that targets the workload is then not followed.
+    core.warning(`Flagger Canaries in namespace ${namespace} could not be listed (${errorMessage(error)}): a Canary outside the template that targets ${workload.kind}/${workload.metadata.name} is not followed; grant list on canaries.flagger.app to follow it`)
+    return []
+  }
   const ours = (c: { spec?: CanarySpec }) => (c.spec?.targetRef?.kind ?? 'Deployment') === workload.kind && c.spec?.targetRef?.name === workload.metadata.name
   const listed = new Set(inSet.filter(o => o.kind === 'Canary').map(o => o.metadata.name))
   return items.filter(c => ours(c) && !listed.has(c.metadata.name)).map(c => ({ apiVersion: CANARY_API, kind: 'Canary', metadata: { name: c.metadata.name, namespace } }))
