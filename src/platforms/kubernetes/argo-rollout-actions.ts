@@ -22,9 +22,20 @@ export interface RolloutRef {
   namespace?: string
 }
 
-/** Proves the Rollout ours and paused now; then promotes it. Throws NotOurs (said by the caller) otherwise. */
-export async function promoteRollout(api: KubeApi, rollout: RolloutRef, ourTemplate: string, fieldManager: string, progress: Progress): Promise<void> {
-  const object = { apiVersion: rollout.apiVersion, kind: 'Rollout', metadata: { name: rollout.name, namespace: rollout.namespace } }
+/**
+ * Patches the Rollout's status (promote, abort) only while a fresh read proves it runs our pod template
+ * (and passes `also`), with that read's uid and resourceVersion as preconditions. The controller writes
+ * the status often: a write between our read and our patch makes it stale, so it reads and proves again,
+ * a few times. Throws NotOurs (said by the caller) when the proof fails.
+ */
+async function patchOurStatus(
+  api: KubeApi,
+  rollout: RolloutRef,
+  ourTemplate: string,
+  fieldManager: string,
+  change: { verb: string; status: Record<string, unknown>; also?: (live: LiveObject) => string | undefined }
+): Promise<void> {
+  const object = rolloutObject(rollout)
   const name = `rollout/${rollout.name}`
   const prove = async (): Promise<Proof<ObjectPrecondition>> => {
     const read = await api.read(object)
@@ -32,24 +43,36 @@ export async function promoteRollout(api: KubeApi, rollout: RolloutRef, ourTempl
     if (!live) return { ours: false, found: `${name} no longer exists` }
     const foreign = oursOrSuperseded(live, ourTemplate, templateKey)
     if (foreign) return { ours: false, found: `${name}: ${foreign}`, superseded: true }
-    const pause = indefinitePause(live)
+    const refused = change.also?.(live)
+    if (refused) return { ours: false, found: `${name} ${refused}` }
     const precondition = preconditionOf(read)
-    if (!pause || !precondition) return { ours: false, found: `${name} is no longer paused (someone promoted or aborted it)` }
-    return { ours: true, precondition, evidence: `${name} runs the pod template this run applied and is ${pause.split(':')[0]}` }
+    if (!precondition) return { ours: false, found: `${name} has no uid or resourceVersion to guard the ${change.verb} with` }
+    return { ours: true, precondition, evidence: `${name} runs the pod template this run applied` }
   }
-  // The controller writes the Rollout's status often (a pause's start, counts): a write between our read
-  // and our patch makes the patch stale. Read again and prove again, a few times.
   for (let attempt = 1; ; attempt++) {
     try {
-      await ifOurs(`promote ${name}`, prove, owned =>
-        api.patch(owned, object, { status: { pauseConditions: null } }, 'application/merge-patch+json', { fieldManager, subresource: 'status' })
+      await ifOurs(`${change.verb} ${name}`, prove, owned =>
+        api.patch(owned, object, { status: change.status }, 'application/merge-patch+json', { fieldManager, subresource: 'status' })
       )
-      break
+      return
     } catch (error) {
       if (!(error instanceof StaleObject) || attempt >= PROMOTE_ATTEMPTS) throw error
     }
   }
-  progress.step(`on-pause: continue: promoted ${name} past its pause, as \`kubectl argo rollouts promote\` does`)
+}
+
+function rolloutObject(rollout: RolloutRef) {
+  return { apiVersion: rollout.apiVersion, kind: 'Rollout', metadata: { name: rollout.name, namespace: rollout.namespace } }
+}
+
+/** Proves the Rollout ours and paused now; then promotes it. Throws NotOurs (said by the caller) otherwise. */
+export async function promoteRollout(api: KubeApi, rollout: RolloutRef, ourTemplate: string, fieldManager: string, progress: Progress): Promise<void> {
+  await patchOurStatus(api, rollout, ourTemplate, fieldManager, {
+    verb: 'promote',
+    status: { pauseConditions: null },
+    also: live => (indefinitePause(live) ? undefined : 'is no longer paused (someone promoted or aborted it)')
+  })
+  progress.step(`on-pause: continue: promoted rollout/${rollout.name} past its pause, as \`kubectl argo rollouts promote\` does`)
 }
 
 /**
@@ -59,26 +82,9 @@ export async function promoteRollout(api: KubeApi, rollout: RolloutRef, ourTempl
  * pods all available). Argo calls an aborted Rollout Degraded by design, so that is not a failure here.
  */
 export async function abortRollout(api: KubeApi, rollout: RolloutRef, ourTemplate: string, fieldManager: string, progress: Progress): Promise<Rollout> {
-  const object = { apiVersion: rollout.apiVersion, kind: 'Rollout', metadata: { name: rollout.name, namespace: rollout.namespace } }
+  const object = rolloutObject(rollout)
   const name = `rollout/${rollout.name}`
-  const prove = async (): Promise<Proof<ObjectPrecondition>> => {
-    const read = await api.read(object)
-    const live = read as unknown as LiveObject | undefined
-    if (!live) return { ours: false, found: `${name} no longer exists` }
-    const foreign = oursOrSuperseded(live, ourTemplate, templateKey)
-    if (foreign) return { ours: false, found: `${name}: ${foreign}`, superseded: true }
-    const precondition = preconditionOf(read)
-    if (!precondition) return { ours: false, found: `${name} has no uid or resourceVersion to guard the abort with` }
-    return { ours: true, precondition, evidence: `${name} runs the pod template this run applied` }
-  }
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await ifOurs(`abort ${name}`, prove, owned => api.patch(owned, object, { status: { abort: true } }, 'application/merge-patch+json', { fieldManager, subresource: 'status' }))
-      break
-    } catch (error) {
-      if (!(error instanceof StaleObject) || attempt >= PROMOTE_ATTEMPTS) throw error
-    }
-  }
+  await patchOurStatus(api, rollout, ourTemplate, fieldManager, { verb: 'abort', status: { abort: true } })
   progress.step(`aborted ${name} (Argo's rollback, as \`kubectl argo rollouts abort\` does): its stable ReplicaSet takes over again`)
   return {
     revision: 'stable',
