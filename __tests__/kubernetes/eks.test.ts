@@ -3,9 +3,9 @@
 // wait longer than the webhook's token age proves that credentials are renewed, for the EKS token and
 // for any kubeconfig (exec plugin, static token).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { KubeApi, loadKubeConfig } from '../../src/platforms/kubernetes/client.js'
-import { EksTokenSource, TOKEN_PREFIX, eksKubeConfig, eksToken } from '../../src/platforms/kubernetes/eks.js'
-import { Changes, CollectionWatch } from '../../src/platforms/kubernetes/watch.js'
+import { KubeApi, loadKubeConfig } from '../../src/platforms/kubernetes/api/client.js'
+import { EksTokenSource, TOKEN_PREFIX, eksKubeConfig, eksToken } from '../../src/platforms/kubernetes/api/eks.js'
+import { Changes, CollectionWatch } from '../../src/platforms/kubernetes/api/watch.js'
 import type { KubernetesSettings } from '../../src/request.js'
 import { startEksApi, startTokenWebhook, startWebhookApiServer, type ExtraApiServer, type TokenWebhook } from '../../test/support/eks-auth.js'
 import { deploy, deployment, expectStatus, inNamespace, templateDir, withCluster } from './cluster.js'

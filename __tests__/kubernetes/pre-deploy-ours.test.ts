@@ -8,7 +8,7 @@
 // else is scheduled there), by writing the pod's status as a kubelet would.
 import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, expect, it } from '@jest/globals'
-import { stillRunning } from '../../src/platforms/kubernetes/pre-deploy-run.js'
+import { stillRunning } from '../../src/platforms/kubernetes/pre-deploy/run.js'
 import { deploy, expectStatus, getJson, inNamespace, kubectl, kubectlOk, templateDir, until, withCluster } from './cluster.js'
 
 const REGISTRY = 'registry.local/shop'

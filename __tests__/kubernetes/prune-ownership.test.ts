@@ -5,7 +5,7 @@
 import { expect, it } from '@jest/globals'
 import type { KubernetesObject } from '@kubernetes/client-node'
 import fs from 'node:fs'
-import { KubeApi, loadKubeConfig, preconditionOf } from '../../src/platforms/kubernetes/client.js'
+import { KubeApi, loadKubeConfig, preconditionOf } from '../../src/platforms/kubernetes/api/client.js'
 import { ifOurs } from '../../src/rollout/ownership.js'
 import { deploy, deployment, expectStatus, getJson, kubeconfig, kubectl, kubectlOk, templateDir, until, withCluster, inNamespace } from './cluster.js'
 

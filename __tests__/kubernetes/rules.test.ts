@@ -2,13 +2,13 @@
 // rollout undo's choice of revision and patch, the dry-run diff's stripping, whose rollout it is,
 // Secret values masked, and answers that are not the API.
 import { describe, expect, it } from '@jest/globals'
-import { comparable, manifestDiff } from '../../src/platforms/kubernetes/diff.js'
-import { undoPatch, undoTarget, type Revision } from '../../src/platforms/kubernetes/history.js'
-import { FailingSince, diagnosePods, type PodState } from '../../src/platforms/kubernetes/pods.js'
-import { rolloutStatus } from '../../src/platforms/kubernetes/status.js'
-import { apiFailure, looksLikeHtml } from '../../src/platforms/kubernetes/errors.js'
-import { liveRevision, templateKey, whoseRollout } from '../../src/platforms/kubernetes/ownership.js'
-import { redactSecret } from '../../src/platforms/kubernetes/secrets.js'
+import { comparable, manifestDiff } from '../../src/platforms/kubernetes/apply/diff.js'
+import { undoPatch, undoTarget, type Revision } from '../../src/platforms/kubernetes/workloads/history.js'
+import { FailingSince, diagnosePods, type PodState } from '../../src/platforms/kubernetes/workloads/pods.js'
+import { rolloutStatus } from '../../src/platforms/kubernetes/workloads/status.js'
+import { apiFailure, looksLikeHtml } from '../../src/platforms/kubernetes/api/errors.js'
+import { liveRevision, templateKey, whoseRollout } from '../../src/platforms/kubernetes/workloads/ownership.js'
+import { redactSecret } from '../../src/platforms/kubernetes/apply/secrets.js'
 import { Progress } from '../../src/rollout/progress.js'
 
 const meta = (generation = 2) => ({ name: 'web', generation })

@@ -2,8 +2,8 @@
 // end resumes from the last resourceVersion, forbidden is fatal. A real server rarely answers 410 on
 // demand, so a scripted stand-in for our KubeApi plays the server here.
 import { describe, expect, it } from '@jest/globals'
-import type { KubeApi } from '../../src/platforms/kubernetes/client.js'
-import { Changes, CollectionWatch } from '../../src/platforms/kubernetes/watch.js'
+import type { KubeApi } from '../../src/platforms/kubernetes/api/client.js'
+import { Changes, CollectionWatch } from '../../src/platforms/kubernetes/api/watch.js'
 
 type Item = { metadata: { name: string; resourceVersion: string } }
 type Step = { events?: Array<[string, unknown]>; end?: unknown }

@@ -3,8 +3,8 @@
 // (__tests__/kubernetes/prune.test.ts) checks the id against kubectl's own and the pruning itself.
 import { describe, expect, it } from '@jest/globals'
 import { createHash } from 'node:crypto'
-import { ApplySet, PART_OF, applySetId } from '../../src/platforms/kubernetes/applyset.js'
-import type { KubeApi } from '../../src/platforms/kubernetes/client.js'
+import { ApplySet, PART_OF, applySetId } from '../../src/platforms/kubernetes/prune/applyset.js'
+import type { KubeApi } from '../../src/platforms/kubernetes/api/client.js'
 import type { KubeObject } from '../../src/render/manifests.js'
 import { parseDocuments } from '../../src/render/source.js'
 

@@ -1,8 +1,8 @@
 // The Canary viewer as a pure function (the cluster suite, __tests__/kubernetes/flagger.test.ts, runs the
 // real Flagger): the phase counts only once lastAppliedSpec moved from what it was before our apply.
 import { describe, expect, it } from '@jest/globals'
-import { failedChecks, noteAnalysis } from '../../src/platforms/kubernetes/readiness/flagger-canary.js'
-import { readiness, type LiveObject } from '../../src/platforms/kubernetes/readiness.js'
+import { failedChecks, noteAnalysis } from '../../src/platforms/kubernetes/progressive/flagger-canary.js'
+import { readiness, type LiveObject } from '../../src/platforms/kubernetes/readiness/kinds.js'
 
 const canary = (status: Record<string, unknown>): LiveObject => ({
   kind: 'Canary',

@@ -4,7 +4,7 @@ import { describe, expect, it } from '@jest/globals'
 import { UserError } from '../../src/errors.js'
 import { parseInputs } from '../../src/inputs.js'
 import type { KubeObject, Manifest } from '../../src/render/manifests.js'
-import { jobFromWorkload, jobName, jobVerdict, jobsFromManifests } from '../../src/platforms/kubernetes/pre-deploy.js'
+import { jobFromWorkload, jobName, jobVerdict, jobsFromManifests } from '../../src/platforms/kubernetes/pre-deploy/jobs.js'
 
 function request(inputs: Record<string, string>) {
   const env = Object.fromEntries(Object.entries({ service: 'orders', 'image-tag': '2.0', platform: 'kubernetes', ...inputs }).map(([k, v]) => [`INPUT_${k.toUpperCase()}`, v]))

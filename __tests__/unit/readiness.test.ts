@@ -1,8 +1,8 @@
 // The per-kind readiness viewers, as pure functions of an object (the cluster suite covers them live).
 import { describe, expect, it } from '@jest/globals'
-import { groupKind, readiness, readyAtOnce, type LiveObject } from '../../src/platforms/kubernetes/readiness.js'
-import { groupKindOf } from '../../src/platforms/kubernetes/applyset.js'
-import { AppliedSet } from '../../src/platforms/kubernetes/applied-set.js'
+import { groupKind, readiness, readyAtOnce, type LiveObject } from '../../src/platforms/kubernetes/readiness/kinds.js'
+import { groupKindOf } from '../../src/platforms/kubernetes/prune/applyset.js'
+import { AppliedSet } from '../../src/platforms/kubernetes/readiness/applied-set.js'
 
 const options = { waitForLoadBalancers: true }
 const object = (kind: string, fields: Partial<LiveObject> = {}): LiveObject => ({ kind, metadata: { name: 'x', generation: 1, ...fields.metadata }, ...fields }) as LiveObject

@@ -1,9 +1,9 @@
 // The rollout's watches: whatever ends the wait, they are all stopped. No cluster is needed: the
 // workload watches only have to be started (against an address nothing answers on) and then stopped.
 import { describe, expect, it } from '@jest/globals'
-import { KubeApi, loadKubeConfig } from '../../src/platforms/kubernetes/client.js'
-import type { AppliedSet } from '../../src/platforms/kubernetes/applied-set.js'
-import { KubernetesRollout } from '../../src/platforms/kubernetes/rollout.js'
+import { KubeApi, loadKubeConfig } from '../../src/platforms/kubernetes/api/client.js'
+import type { AppliedSet } from '../../src/platforms/kubernetes/readiness/applied-set.js'
+import { KubernetesRollout } from '../../src/platforms/kubernetes/workloads/rollout.js'
 import { Deadline } from '../../src/rollout/deadline.js'
 import { Progress } from '../../src/rollout/progress.js'
 

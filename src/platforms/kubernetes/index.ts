@@ -13,23 +13,23 @@ import {
 import { loadKubernetesTemplate } from '../../render/kubernetes-template.js'
 import type { DeployRequest } from '../../request.js'
 import type { ObjectState, Plan, Platform, Rendered, Rollout } from '../../rollout/platform.js'
-import { AppliedSet, objectRef, type AppliedObject } from './applied-set.js'
-import { canariesTargeting, readCanaryBaselines, type CanaryBaseline } from './readiness/flagger-canary.js'
-import { InterruptedRollout, notApplied, stoppedAt, type Interruption } from './interrupted.js'
-import { ApplySet } from './applyset.js'
-import type { LiveMember } from './prune-proof.js'
-import { pruneAfterSuccess, pruneLater, prunePreview } from './prune-steps.js'
-import { KubeApi, loadKubeConfig, namespaceOf } from './client.js'
+import { AppliedSet, objectRef, type AppliedObject } from './readiness/applied-set.js'
+import { canariesTargeting, readCanaryBaselines, type CanaryBaseline } from './progressive/flagger-canary.js'
+import { InterruptedRollout, notApplied, stoppedAt, type Interruption } from './apply/interrupted.js'
+import { ApplySet } from './prune/applyset.js'
+import type { LiveMember } from './prune/proof.js'
+import { pruneAfterSuccess, pruneLater, prunePreview } from './prune/steps.js'
+import { KubeApi, loadKubeConfig, namespaceOf } from './api/client.js'
 import { ifOurs, type Proof } from '../../rollout/ownership.js'
-import { describeOther, staleAsNotOurs, templateKey, type LiveWorkload, type LivePrecondition } from './ownership.js'
-import { comparable, dryRunStates, manifestDiff } from './diff.js'
-import { currentRevisionNumber, revisionsOf, undoPatch, undoTarget, type Workload } from './history.js'
-import { KubernetesRollout, madeBy, readWorkload, type TrackedWorkload } from './rollout.js'
-import { isPreDeployJob, jobFromWorkload, jobsFromManifests, validateJobs, type PreDeployJob } from './pre-deploy.js'
-import { jobsText, preDeployStep } from './pre-deploy-run.js'
-import { redactSecret } from './secrets.js'
-import { unfollowable, validateManifests } from './validate.js'
-import { compileHealthChecks, type HealthChecks } from './health-checks.js'
+import { describeOther, staleAsNotOurs, templateKey, type LiveWorkload, type LivePrecondition } from './workloads/ownership.js'
+import { comparable, dryRunStates, manifestDiff } from './apply/diff.js'
+import { currentRevisionNumber, revisionsOf, undoPatch, undoTarget, type Workload } from './workloads/history.js'
+import { KubernetesRollout, madeBy, readWorkload, type TrackedWorkload } from './workloads/rollout.js'
+import { isPreDeployJob, jobFromWorkload, jobsFromManifests, validateJobs, type PreDeployJob } from './pre-deploy/jobs.js'
+import { jobsText, preDeployStep } from './pre-deploy/run.js'
+import { redactSecret } from './apply/secrets.js'
+import { unfollowable, validateManifests } from './apply/validate.js'
+import { compileHealthChecks, type HealthChecks } from './readiness/health-checks.js'
 
 const SERVER_DRY_RUN = 'the API server accepted every object in a server-side dry run'
 
@@ -43,7 +43,7 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
     connection ??= (async () => {
       const { eksCluster } = request.kubernetes
       // An EKS cluster by name: the AWS SDK and the token code are loaded only on this path.
-      const config = eksCluster ? (await (await import('./eks.js')).loadEksConfig(eksCluster, cancel)).config : loadKubeConfig(request.kubernetes)
+      const config = eksCluster ? (await (await import('./api/eks.js')).loadEksConfig(eksCluster, cancel)).config : loadKubeConfig(request.kubernetes)
       // The run's cancellation ends every request, from the first read in prepare on.
       return { api: new KubeApi(config, cancel), namespace: namespaceOf(config, request.kubernetes) }
     })()
@@ -56,7 +56,7 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
   let compiled: Promise<HealthChecks | undefined> | undefined
   const healthChecks = (): Promise<HealthChecks | undefined> => (compiled ??= compileHealthChecks(request.kubernetes.healthChecks))
 
-  /** The objects a wait follows, each by its kind's rules (readiness.ts) or the health-checks file's. */
+  /** The objects a wait follows, each by its kind's rules (readiness/kinds.ts) or the health-checks file's. */
   async function appliedSet(objects: AppliedObject[], canaries?: Map<string, CanaryBaseline>): Promise<AppliedSet> {
     return new AppliedSet(objects, { waitForLoadBalancers: request.kubernetes.waitForLoadBalancers, onPause: request.ecs.onPause, fieldManager, canaries }, await healthChecks())
   }
@@ -166,10 +166,10 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
         const images = rendered.images.map(i => ({ ...i, previous: liveImages.get(i.container) ?? '' }))
         const notes = [...validated.notes, ...adopted].map(n => `\n  ${n}`).join('')
         const wouldPrune: ObjectState[] = []
-        // Every object of the set is waited for by its kind's rules (readiness.ts), and listed in the summary.
+        // Every object of the set is waited for by its kind's rules (readiness/kinds.ts), and listed in the summary.
         // What the template's objects need read first, so a kubeconfig that may not is stopped at their files.
         if (request.wait) await (await appliedSet(objects.map(appliedObject))).checkReadable(api, manifests)
-        // A Canary outside the set that targets our workload decides as much as one in it (readiness/flagger-canary.ts).
+        // A Canary outside the set that targets our workload decides as much as one in it (progressive/flagger-canary.ts).
         const outside = request.wait ? await canariesTargeting(api, namespace, rendered.target.object, objects) : []
         const canaries = new Map<string, CanaryBaseline>()
         const set = await appliedSet([...objects, ...outside].map(appliedObject), canaries)
@@ -193,7 +193,7 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
             // What runs right before our apply, read now: a deploy that landed during a long pre-deploy
             // step is what a rollback goes back to, never the revision read before it.
             const workloads = await Promise.all(validated.workloads.map(async w => ({ ...w, previousRevision: await revisionNow(cancellable, w) })))
-            // What each Flagger Canary says before our apply is about an older spec (readiness/flagger-canary.ts).
+            // What each Flagger Canary says before our apply is about an older spec (progressive/flagger-canary.ts).
             await readCanaryBaselines(cancellable, [...objects, ...outside] as KubernetesObject[], canaries)
             const answers = new Map<string, KubernetesObject>()
             const applied: KubeObject[] = []
@@ -252,7 +252,7 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
           const answer = await cancellable.changeImages(live as KubernetesObject, patch, { fieldManager })
           progress.step(`patched the image of ${objectName(live)} (field manager ${fieldManager})`)
           const rollout = withLogs(await KubernetesRollout.settle(cancellable, before.map(w => madeBy(w, answer, fieldManager)), fieldManager))
-          // A Canary targeting the workload decides: it is followed with it (readiness/flagger-canary.ts).
+          // A Canary targeting the workload decides: it is followed with it (progressive/flagger-canary.ts).
           const followed = [{ apiVersion: 'apps/v1', kind: live.kind, name: service, namespace }, ...outside.map(appliedObject)]
           return outside.length ? rollout.follow(await appliedSet(followed, canaries), followed.length) : rollout
         }

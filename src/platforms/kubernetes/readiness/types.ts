@@ -1,4 +1,4 @@
-// What a readiness viewer reads and says: shared by the table in ../readiness.ts and the viewers beside it.
+// What a readiness viewer reads and says: shared by the table in kinds.ts and the viewers beside it.
 
 export interface Readiness {
   state: 'ready' | 'waiting' | 'failed'
@@ -15,7 +15,7 @@ export interface ReadinessOptions {
    */
   onPause?: 'wait' | 'exit' | 'continue' | 'verify'
   fieldManager?: string
-  /** Flagger Canaries of the set as read right before the apply, by name (flagger-canary.ts). */
+  /** Flagger Canaries of the set as read right before the apply, by name (../progressive/flagger-canary.ts). */
   canaries?: Map<string, CanaryBaseline>
 }
 

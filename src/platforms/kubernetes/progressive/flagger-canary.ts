@@ -10,10 +10,10 @@ import * as core from '@actions/core'
 import { errorMessage } from '../../../errors.js'
 import type { KubernetesObject } from '@kubernetes/client-node'
 import type { KubeObject } from '../../../render/manifests.js'
-import type { KubeApi } from '../client.js'
-import type { CanaryBaseline, LiveObject, Readiness } from './types.js'
+import type { KubeApi } from '../api/client.js'
+import type { CanaryBaseline, LiveObject, Readiness } from '../readiness/types.js'
 
-export type { CanaryBaseline } from './types.js'
+export type { CanaryBaseline } from '../readiness/types.js'
 
 /** Phases of an analysis under way: Flagger passes through them for every new spec it analyses. */
 const ANALYSING = new Set(['Progressing', 'Waiting', 'WaitingPromotion', 'Promoting', 'Finalising'])

@@ -1,6 +1,6 @@
 // Secret values never leave the runner: the dry-run diff, the render output and the log show a
 // Secret's keys and, for each value, a short keyed hash (render/redact.ts), as `kubectl diff` masks them.
-import { maskedValue } from '../../render/redact.js'
+import { maskedValue } from '../../../render/redact.js'
 
 interface SecretLike {
   kind?: string

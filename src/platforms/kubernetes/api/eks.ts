@@ -3,7 +3,7 @@ import type https from 'node:https'
 import * as core from '@actions/core'
 import { KubeConfig, type User } from '@kubernetes/client-node'
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types'
-import { UserError, errorMessage } from '../../errors.js'
+import { UserError, errorMessage } from '../../../errors.js'
 import { useCredentials } from './credentials.js'
 
 /**

@@ -1,6 +1,6 @@
-import { errorMessage } from '../../errors.js'
-import { sleep } from '../../rollout/poll.js'
-import { isRetryable } from '../../rollout/retry.js'
+import { errorMessage } from '../../../errors.js'
+import { sleep } from '../../../rollout/poll.js'
+import { isRetryable } from '../../../rollout/retry.js'
 import type { KubeApi } from './client.js'
 import { isUnauthorized } from './credentials.js'
 

@@ -10,10 +10,10 @@
 // The parent's run token (checked by the caller with the same read discipline) says the set is still
 // this run's to prune. Also here: which objects of a new set another ApplySet already holds.
 
-import { type Problem } from '../../errors.js'
-import type { KubeObject, Manifest } from '../../render/manifests.js'
-import type { Proof } from '../../rollout/ownership.js'
-import { preconditionOf, type ObjectPrecondition } from './client.js'
+import { type Problem } from '../../../errors.js'
+import type { KubeObject, Manifest } from '../../../render/manifests.js'
+import type { Proof } from '../../../rollout/ownership.js'
+import { preconditionOf, type ObjectPrecondition } from '../api/client.js'
 
 export const PART_OF = 'applyset.kubernetes.io/part-of'
 /** Helm's own convention: a resource with this annotation set to `keep` outlives its release. */

@@ -1,8 +1,8 @@
 // The prune steps of a deploy with an ApplySet (applyset.ts): after a healthy new set, later (wait:
 // false), and the dry run's preview.
-import type { KubeObject } from '../../render/manifests.js'
-import type { ObjectState } from '../../rollout/platform.js'
-import type { Progress } from '../../rollout/progress.js'
+import type { KubeObject } from '../../../render/manifests.js'
+import type { ObjectState } from '../../../rollout/platform.js'
+import type { Progress } from '../../../rollout/progress.js'
 import type { ApplySet } from './applyset.js'
 
 /**

@@ -1,18 +1,18 @@
 // What "ready" means for each kind of object a set applies: one small pure viewer per kind, chosen
 // from a table by group and kind, as kubectl's rollout status does for workloads. Workloads keep
-// kubectl's rules (status.ts); the rest follows kstatus (sigs.k8s.io/cli-utils/pkg/kstatus/status),
+// kubectl's rules (../workloads/status.ts); the rest follows kstatus (sigs.k8s.io/cli-utils/pkg/kstatus/status),
 // the rules Helm 4's watcher and Flux use, where it is strict enough for a deploy step: a Job must
 // complete (kstatus calls a started Job current), a LoadBalancer Service must have an address (kstatus
 // only asks for a cluster IP), a failed Pod fails.
 
-import { argoRollout } from './readiness/argo-rollout.js'
-import { canaryReadiness } from './readiness/flagger-canary.js'
-import { rolloutStatus, type WorkloadState } from './status.js'
+import { argoRollout } from '../progressive/argo-rollout.js'
+import { canaryReadiness } from '../progressive/flagger-canary.js'
+import { rolloutStatus, type WorkloadState } from '../workloads/status.js'
 
 // The types the per-kind viewers share live beside them (readiness/types.ts), so a viewer in the room
 // never imports this table back.
-export type { LiveObject, Readiness, ReadinessOptions } from './readiness/types.js'
-import type { Condition, LiveObject, Readiness, ReadinessOptions } from './readiness/types.js'
+export type { LiveObject, Readiness, ReadinessOptions } from './types.js'
+import type { Condition, LiveObject, Readiness, ReadinessOptions } from './types.js'
 
 type Viewer = (object: LiveObject, options: ReadinessOptions) => Readiness
 

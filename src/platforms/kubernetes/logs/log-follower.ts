@@ -3,10 +3,10 @@
 // stream: the pre-deploy Job's pod and the live logs of our revision's pods while waiting.
 import { Writable } from 'node:stream'
 import { Log } from '@kubernetes/client-node'
-import { errorMessage } from '../../errors.js'
-import { sleep } from '../../rollout/poll.js'
-import type { Progress } from '../../rollout/progress.js'
-import type { KubeApi } from './client.js'
+import { errorMessage } from '../../../errors.js'
+import { sleep } from '../../../rollout/poll.js'
+import type { Progress } from '../../../rollout/progress.js'
+import type { KubeApi } from '../api/client.js'
 
 const TAIL_LINES = 20
 /** After the container ended, how long the log stream may take to deliver its last lines. */

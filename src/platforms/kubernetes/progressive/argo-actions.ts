@@ -4,14 +4,14 @@
 // only through ifOurs: a fresh read proves the Rollout still runs the pod template this run applied and
 // still waits at that pause, and the patch carries that read's uid and resourceVersion.
 
-import { ifOurs, type Proof } from '../../rollout/ownership.js'
-import type { Rollout } from '../../rollout/platform.js'
-import { sleep } from '../../rollout/poll.js'
-import type { Progress } from '../../rollout/progress.js'
-import { StaleObject, preconditionOf, type KubeApi, type ObjectPrecondition } from './client.js'
-import { templateKey } from './ownership.js'
-import { indefinitePause, oursOrSuperseded } from './readiness/argo-rollout.js'
-import type { LiveObject } from './readiness.js'
+import { ifOurs, type Proof } from '../../../rollout/ownership.js'
+import type { Rollout } from '../../../rollout/platform.js'
+import { sleep } from '../../../rollout/poll.js'
+import type { Progress } from '../../../rollout/progress.js'
+import { StaleObject, preconditionOf, type KubeApi, type ObjectPrecondition } from '../api/client.js'
+import { templateKey } from '../workloads/ownership.js'
+import { indefinitePause, oursOrSuperseded } from './argo-rollout.js'
+import type { LiveObject } from '../readiness/kinds.js'
 
 /** How many times a promote refused for a stale resourceVersion is proved and tried again. */
 const PROMOTE_ATTEMPTS = 5

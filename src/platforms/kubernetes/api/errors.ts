@@ -1,4 +1,4 @@
-import { UserError, errorMessage, type SourceLocation } from '../../errors.js'
+import { UserError, errorMessage, type SourceLocation } from '../../../errors.js'
 
 interface StatusCause {
   reason?: string

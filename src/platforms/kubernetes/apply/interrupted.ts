@@ -2,9 +2,9 @@
 // apply after the dry run passed): objects 1-2 of 5 are applied, and a workload among them is already
 // rolling out. Nobody may leave it so, unwatched: what was applied is named, and its workloads are
 // rolled back (rollback-on-failure, through the ownership-checked undo) or followed to the end.
-import { errorMessage } from '../../errors.js'
-import type { ObjectState, Rollout, WaitContext, WaitOutcome } from '../../rollout/platform.js'
-import type { KubernetesRollout } from './rollout.js'
+import { errorMessage } from '../../../errors.js'
+import type { ObjectState, Rollout, WaitContext, WaitOutcome } from '../../../rollout/platform.js'
+import type { KubernetesRollout } from '../workloads/rollout.js'
 
 /** What the apply got through, and where it stopped. */
 export interface Interruption {

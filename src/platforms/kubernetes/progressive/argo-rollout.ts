@@ -5,7 +5,7 @@
 // Healthy is done, Degraded (ProgressDeadlineExceeded, RolloutAborted, InvalidSpec) has failed, Paused
 // and Progressing are on their way. Healthy also means fully promoted: stableRS is the current pod hash.
 
-import type { LiveObject, Readiness } from './types.js'
+import type { LiveObject, Readiness } from '../readiness/types.js'
 
 interface RolloutStatus {
   observedGeneration?: string | number

@@ -7,10 +7,10 @@
 // by the fields we applied (issue 16): a controller that edits other fields of the template
 // (Stakater Reloader's annotation) leaves our change ours; a change to a field we set (another apply of
 // our image, `kubectl set image`, Keel) does not.
-import { CHANGE_CAUSE } from '../../render/manifests.js'
+import { CHANGE_CAUSE } from '../../../render/manifests.js'
 import { REVISION_ANNOTATION, stripEmpty } from './history.js'
-import { NotOurs, type Proof } from '../../rollout/ownership.js'
-import { StaleObject, type ObjectPrecondition } from './client.js'
+import { NotOurs, type Proof } from '../../../rollout/ownership.js'
+import { StaleObject, type ObjectPrecondition } from '../api/client.js'
 
 const RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt'
 

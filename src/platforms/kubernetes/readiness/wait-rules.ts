@@ -1,9 +1,9 @@
 // Per-object wait rules: what an object's own annotations say about waiting for it, and the grace
 // a custom resource gets for its controller's first status. AppliedSet applies them on top of the
-// kind's verdict (readiness.ts), so the viewers stay pure functions of the object.
+// kind's verdict (kinds.ts), so the viewers stay pure functions of the object.
 
-import { parseTimeout } from '../../inputs/reader.js'
-import type { Readiness } from './readiness.js'
+import { parseTimeout } from '../../../inputs/reader.js'
+import type { Readiness } from './kinds.js'
 
 /** `"false"`: not waited for at all (kapp's `kapp.k14s.io/disable-wait`). */
 export const WAIT = 'deploy-service/wait'

@@ -5,18 +5,18 @@
 // parent is widened to the old and new kinds together (an interrupted deploy leaks nothing); after a
 // successful one, members the set no longer holds are deleted and the parent narrowed to the new
 // kinds. Objects without our id (other sets, unlabelled objects) are never listed, so never touched;
-// one that carries our id is deleted only when a read at that moment proves it ours (prune-proof.ts)
+// one that carries our id is deleted only when a read at that moment proves it ours (proof.ts)
 // and the parent still carries this run's token (a newer deploy of the set prunes for itself).
 
 import { createHash, randomUUID } from 'node:crypto'
 import type { KubernetesObject } from '@kubernetes/client-node'
-import { ProblemList, UserError, errorMessage } from '../../errors.js'
-import type { KubeObject, Manifest } from '../../render/manifests.js'
-import { ifOurs, isNotOurs, type Proof } from '../../rollout/ownership.js'
-import type { ObjectState } from '../../rollout/platform.js'
-import type { KubeApi, ObjectPrecondition } from './client.js'
-import { PART_OF, heldElsewhere, heldProblem, keptBecause, memberProof, type Adopt, type LiveMember, type PrunePolicy } from './prune-proof.js'
-import { groupKind } from './readiness.js'
+import { ProblemList, UserError, errorMessage } from '../../../errors.js'
+import type { KubeObject, Manifest } from '../../../render/manifests.js'
+import { ifOurs, isNotOurs, type Proof } from '../../../rollout/ownership.js'
+import type { ObjectState } from '../../../rollout/platform.js'
+import type { KubeApi, ObjectPrecondition } from '../api/client.js'
+import { PART_OF, heldElsewhere, heldProblem, keptBecause, memberProof, type Adopt, type LiveMember, type PrunePolicy } from './proof.js'
+import { groupKind } from '../readiness/kinds.js'
 
 export { PART_OF }
 export const PARENT_ID = 'applyset.kubernetes.io/id'
@@ -253,7 +253,7 @@ export class ApplySet {
 
   /**
    * Members of the set, live, that `objects` (the set now) no longer holds and that this set applied
-   * (prune-proof.ts): objects that only carry a copy of our label are named in `foreign`, a
+   * (proof.ts): objects that only carry a copy of our label are named in `foreign`, a
    * controller's children are left out silently, members kept on purpose are named in `kept`.
    */
   async candidates(objects: KubeObject[]): Promise<PruneCandidates> {

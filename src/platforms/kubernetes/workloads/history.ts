@@ -3,9 +3,9 @@
 // template, a StatefulSet or DaemonSet to a ControllerRevision's patch; the previous revision is the
 // second newest; a target equal to what runs now is skipped.
 import { isDeepStrictEqual } from 'node:util'
-import { UserError } from '../../errors.js'
-import { CHANGE_CAUSE } from '../../render/manifests.js'
-import type { KubeApi } from './client.js'
+import { UserError } from '../../../errors.js'
+import { CHANGE_CAUSE } from '../../../render/manifests.js'
+import type { KubeApi } from '../api/client.js'
 
 export const REVISION_ANNOTATION = 'deployment.kubernetes.io/revision'
 

@@ -1,19 +1,19 @@
-import { ProblemList, UserError } from '../../errors.js'
-import type { Manifest } from '../../render/manifests.js'
-import type { Progress } from '../../rollout/progress.js'
-import type { ObjectState } from '../../rollout/platform.js'
-import { StaleObject, type KubeApi } from './client.js'
-import { FailingSince, describeProblem, diagnosePods, logTailText, readLogTail, type PodState } from './pods.js'
-import { groupKind, hasViewer, readiness, readyAtOnce, type LiveObject, type Readiness, type ReadinessOptions } from './readiness.js'
+import { ProblemList, UserError } from '../../../errors.js'
+import type { Manifest } from '../../../render/manifests.js'
+import type { Progress } from '../../../rollout/progress.js'
+import type { ObjectState } from '../../../rollout/platform.js'
+import { StaleObject, type KubeApi } from '../api/client.js'
+import { FailingSince, describeProblem, diagnosePods, logTailText, readLogTail, type PodState } from '../workloads/pods.js'
+import { groupKind, hasViewer, readiness, readyAtOnce, type LiveObject, type Readiness, type ReadinessOptions } from './kinds.js'
 import type { HealthChecks } from './health-checks.js'
 import { NOT_WAITED, applyWaitRules, firstStatusGrace, noStatusYet, waitRules, type WaitRules } from './wait-rules.js'
-import { NotOurs } from '../../rollout/ownership.js'
-import { abortRollout, promoteRollout } from './argo-rollout-actions.js'
-import type { Rollout } from '../../rollout/platform.js'
-import { indefinitePause, oursOrSuperseded } from './readiness/argo-rollout.js'
-import { CanaryEvents, noteAnalysis } from './readiness/flagger-canary.js'
-import { templateKey } from './ownership.js'
-import { CollectionWatch, type Changes } from './watch.js'
+import { NotOurs } from '../../../rollout/ownership.js'
+import { abortRollout, promoteRollout } from '../progressive/argo-actions.js'
+import type { Rollout } from '../../../rollout/platform.js'
+import { indefinitePause, oursOrSuperseded } from '../progressive/argo-rollout.js'
+import { CanaryEvents, noteAnalysis } from '../progressive/flagger-canary.js'
+import { templateKey } from '../workloads/ownership.js'
+import { CollectionWatch, type Changes } from '../api/watch.js'
 
 /** One object the set applied, as the server's answer to our apply named it. */
 export interface AppliedObject {
@@ -86,7 +86,7 @@ export class AppliedSet {
   /** Warning events of the followed objects: a failed Flagger Canary's reason names its failed checks. */
   private readonly events = new CanaryEvents()
 
-  /** The `health-checks` file's rules: for the kinds they name, they judge instead of readiness.ts. */
+  /** The `health-checks` file's rules: for the kinds they name, they judge instead of kinds.ts. */
   private readonly health?: HealthChecks
 
   constructor(objects: AppliedObject[], options: ReadinessOptions, health?: HealthChecks) {

@@ -7,8 +7,8 @@
 // node or the runtime, not the image, and is not doomed either. Each problem of a pod is reported
 // once (per pod, container and reason), however many watch events repeat it.
 
-import { errorMessage } from '../../errors.js'
-import type { KubeApi } from './client.js'
+import { errorMessage } from '../../../errors.js'
+import type { KubeApi } from '../api/client.js'
 
 interface ContainerState {
   waiting?: { reason?: string; message?: string }

@@ -1,9 +1,9 @@
 import * as core from '@actions/core'
 import { HttpMethod, KubeConfig, KubernetesObjectApi, Watch, type KubernetesObject, type V1APIResource } from '@kubernetes/client-node'
-import { UserError, errorMessage } from '../../errors.js'
-import type { KubernetesSettings } from '../../request.js'
-import type { Owned } from '../../rollout/ownership.js'
-import { isRetryable, retry } from '../../rollout/retry.js'
+import { UserError, errorMessage } from '../../../errors.js'
+import type { KubernetesSettings } from '../../../request.js'
+import type { Owned } from '../../../rollout/ownership.js'
+import { isRetryable, retry } from '../../../rollout/retry.js'
 import { credentialsFor, isUnauthorized, kubeconfigCredentials, useCredentials, type Credentials } from './credentials.js'
 import { apiFailure, explainApiError, isMalformedApply, looksLikeHtml, unreachable } from './errors.js'
 

@@ -1,19 +1,19 @@
-import { objectName } from '../../render/manifests.js'
-import { stoppedOutcome } from '../../rollout/poll-loop.js'
-import { sleep } from '../../rollout/poll.js'
-import type { Progress } from '../../rollout/progress.js'
-import type { ObjectState, Rollout, WaitContext, WaitOutcome } from '../../rollout/platform.js'
-import { AppliedSet } from './applied-set.js'
-import { StaleObject, type KubeApi } from './client.js'
+import { objectName } from '../../../render/manifests.js'
+import { stoppedOutcome } from '../../../rollout/poll-loop.js'
+import { sleep } from '../../../rollout/poll.js'
+import type { Progress } from '../../../rollout/progress.js'
+import type { ObjectState, Rollout, WaitContext, WaitOutcome } from '../../../rollout/platform.js'
+import { AppliedSet } from '../readiness/applied-set.js'
+import { StaleObject, type KubeApi } from '../api/client.js'
 import { currentRevisionNumber, revisionsOf, templateOf, undoPatch, undoTarget, type Revision, type UndoPatch, type Workload } from './history.js'
 import { newRevisionObjects, type Owned as Controlled, type WatchedWorkload } from './new-pods.js'
 import { DEFAULT_DOOM_RULES, FailingSince, describeProblem, diagnosePods, logTailText, readLogTail, type DoomRules, type PodProblem, type PodState } from './pods.js'
 import { appliedFields, staleAsNotOurs, templateKey, undoProof, whoseRollout, type AppliedFields, type LiveWorkload, type ManagedField, type RevisionRecord, type LivePrecondition } from './ownership.js'
-import { ifOurs, type Owned } from '../../rollout/ownership.js'
+import { ifOurs, type Owned } from '../../../rollout/ownership.js'
 import { rolloutStatus, type WorkloadState } from './status.js'
-import { Changes, CollectionWatch } from './watch.js'
-import { LiveLogs, type LiveLogSettings, type LivePod } from './live-logs.js'
-import { CHANGE_CAUSE } from '../../render/manifests.js'
+import { Changes, CollectionWatch } from '../api/watch.js'
+import { LiveLogs, type LiveLogSettings, type LivePod } from '../logs/live-logs.js'
+import { CHANGE_CAUSE } from '../../../render/manifests.js'
 
 /** One workload of the applied set, with the revision it ran before and the one it rolls out now. */
 export interface TrackedWorkload {
@@ -250,7 +250,7 @@ export class KubernetesRollout implements Rollout {
       progress.event(`event:${event.involvedObject?.uid}:${event.reason}:${event.message}`, `event: ${event.involvedObject?.kind?.toLowerCase()}/${event.involvedObject?.name}: ${event.reason}: ${event.message}${times}`)
       this.set.noteWarning(event.involvedObject?.uid, event.message, event.lastTimestamp ?? event.eventTime)
     }
-    // The other objects of the set, each by its kind's rules (readiness.ts); after the events, which
+    // The other objects of the set, each by its kind's rules (readiness/kinds.ts); after the events, which
     // a failed Canary's reason quotes.
     const setFailure = await this.set.assess(api, collections.pods, progress)
     if (this.set.superseded) return { status: this.set.superseded, outcome: { state: 'superseded', reason: this.set.superseded } }

@@ -1,5 +1,5 @@
-import { objectDiff } from '../../render/diff.js'
-import { objectName } from '../../render/manifests.js'
+import { objectDiff } from '../../../render/diff.js'
+import { objectName } from '../../../render/manifests.js'
 import { redactSecret } from './secrets.js'
 
 // What the server writes itself: not part of what a user changes.

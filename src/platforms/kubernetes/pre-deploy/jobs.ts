@@ -1,15 +1,15 @@
 // The pre-deploy Job: what it is made of (the target workload's rendered pod template, or a Job of the
 // set annotated as pre-deploy) and how it is checked before anything changes. Running and following
-// it is in pre-deploy-run.ts.
+// it is in run.ts.
 import { randomBytes } from 'node:crypto'
 import type { KubernetesObject } from '@kubernetes/client-node'
-import { ProblemList, UserError, formatLocation } from '../../errors.js'
-import { objectName, type KubeObject, type Manifest } from '../../render/manifests.js'
-import type { DeployRequest } from '../../request.js'
-import type { KubeApi } from './client.js'
-import { explainApiError } from './errors.js'
-import type { Proof } from '../../rollout/ownership.js'
-import type { LivePrecondition } from './ownership.js'
+import { ProblemList, UserError, formatLocation } from '../../../errors.js'
+import { objectName, type KubeObject, type Manifest } from '../../../render/manifests.js'
+import type { DeployRequest } from '../../../request.js'
+import type { KubeApi } from '../api/client.js'
+import { explainApiError } from '../api/errors.js'
+import type { Proof } from '../../../rollout/ownership.js'
+import type { LivePrecondition } from '../workloads/ownership.js'
 
 /** The annotation that marks a Job of the set as the pre-deploy step: applied first, alone, and followed. */
 export const PHASE_ANNOTATION = 'deploy-service/phase'

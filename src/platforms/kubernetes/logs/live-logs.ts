@@ -2,11 +2,11 @@
 // pods of our revision, as krane, kapp and nelm show them. `one` follows the first pod of our revision
 // whose container started and moves to another when that pod goes (replaced, evicted, scaled away) or
 // its container starts again; `all` follows every one. The streams end when the wait ends.
-import type { KubernetesSettings } from '../../request.js'
-import type { Progress } from '../../rollout/progress.js'
-import type { KubeApi } from './client.js'
+import type { KubernetesSettings } from '../../../request.js'
+import type { Progress } from '../../../rollout/progress.js'
+import type { KubeApi } from '../api/client.js'
 import { LogBudget, LogFollower } from './log-follower.js'
-import type { ContainerStatus, PodState } from './pods.js'
+import type { ContainerStatus, PodState } from '../workloads/pods.js'
 
 export type FollowLogs = NonNullable<KubernetesSettings['followLogs']>
 

@@ -4,9 +4,9 @@
 // decides; none true is progress. Evaluated with @marcbachmann/cel-js (zero dependencies, ESM,
 // optional field access `status.?phase`, errors with positions), loaded only when a file is given.
 
-import { ProblemList, formatLocation, type SourceLocation } from '../../errors.js'
-import type { HealthCheckRule } from '../../request.js'
-import { groupKind, type LiveObject, type Readiness } from './readiness.js'
+import { ProblemList, formatLocation, type SourceLocation } from '../../../errors.js'
+import type { HealthCheckRule } from '../../../request.js'
+import { groupKind, type LiveObject, type Readiness } from './kinds.js'
 
 type Compiled = (context: Record<string, unknown>) => unknown
 interface Expression { name: 'inProgress' | 'failed' | 'current'; run: Compiled; where: string }
