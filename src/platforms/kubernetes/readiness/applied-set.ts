@@ -2,17 +2,13 @@ import { ProblemList, UserError } from '../../../errors.js'
 import type { Manifest } from '../../../render/manifests.js'
 import type { Progress } from '../../../rollout/progress.js'
 import type { ObjectState } from '../../../rollout/platform.js'
-import { StaleObject, type KubeApi } from '../api/client.js'
+import type { KubeApi } from '../api/client.js'
 import { FailingSince, describeProblem, diagnosePods, logTailText, readLogTail, type PodState } from '../workloads/pods.js'
 import { groupKind, hasViewer, readiness, readyAtOnce, type LiveObject, type Readiness, type ReadinessOptions } from './kinds.js'
 import type { HealthChecks } from './health-checks.js'
 import { NOT_WAITED, applyWaitRules, firstStatusGrace, noStatusYet, waitRules, type WaitRules } from './wait-rules.js'
-import { NotOurs } from '../../../rollout/ownership.js'
-import { abortRollout, promoteRollout } from '../progressive/argo-actions.js'
 import type { Rollout } from '../../../rollout/platform.js'
-import { indefinitePause, oursOrSuperseded } from '../progressive/argo-rollout.js'
-import { CanaryEvents, noteAnalysis } from '../progressive/flagger-canary.js'
-import { templateKey } from '../workloads/ownership.js'
+import { ProgressiveDelivery } from '../progressive/index.js'
 import { CollectionWatch, type Changes } from '../api/watch.js'
 
 /** One object the set applied, as the server's answer to our apply named it. */
@@ -75,16 +71,8 @@ export class AppliedSet {
   private readonly statusOwned = new Set<AppliedObject>()
   /** About when the set was applied: the first-status grace counts from here. */
   private readonly appliedAt = Date.now()
-  /** Our pod template of each progressive-delivery object (an Argo Rollout), from our apply's answer. */
-  private readonly ourTemplates = new Map<string, string>()
-  /** Set when another revision took over one of them: the rollout reports `superseded`, never a failure. */
-  superseded?: string
-  /** Set when an Argo Rollout of ours reached an indefinite pause and `on-pause` is exit. */
-  paused?: string
-  /** The pauses (Rollout and step) this run promoted: each once. */
-  private readonly promoted = new Set<string>()
-  /** Warning events of the followed objects: a failed Flagger Canary's reason names its failed checks. */
-  private readonly events = new CanaryEvents()
+  /** Argo Rollouts and Flagger Canaries of the set: whose revision, what their controller said, pauses. */
+  private readonly progressive: ProgressiveDelivery
 
   /** The `health-checks` file's rules: for the kinds they name, they judge instead of kinds.ts. */
   private readonly health?: HealthChecks
@@ -93,6 +81,7 @@ export class AppliedSet {
     this.objects = objects
     this.options = options
     this.health = health
+    this.progressive = new ProgressiveDelivery(options)
     for (const object of objects) this.rules.set(object, waitRules(object.annotations).rules)
     for (const object of objects) {
       if (isAppsWorkload(object)) continue
@@ -191,44 +180,24 @@ export class AppliedSet {
     return state
   }
 
-  /**
-   * The server's answers to our apply: an Argo Rollout's pod template as we left it is "our revision",
-   * which its verdict must be about (another apply's template is another revision: superseded).
-   */
+  /** The server's answers to our apply: an Argo Rollout's pod template as we left it is "our revision". */
   applied(answers: Map<string, { apiVersion?: string; kind?: string; spec?: { template?: unknown } }>): void {
-    for (const [ref, answer] of answers) {
-      if (answer.apiVersion?.startsWith('argoproj.io/') && answer.kind === 'Rollout' && answer.spec?.template) this.ourTemplates.set(ref, templateKey(answer.spec.template))
-    }
+    this.progressive.applied(answers)
   }
 
-  /** An Argo Rollout of ours at a pause without a duration: `on-pause` exit stops the wait, continue promotes it once. */
-  private async atPause(api: KubeApi, object: AppliedObject, live: LiveObject, ours: string | undefined, progress: Progress): Promise<void> {
-    const { onPause, fieldManager } = this.options
-    const pause = ours !== undefined && (onPause === 'exit' || onPause === 'continue') ? indefinitePause(live) : undefined
-    if (!pause || ours === undefined) return
-    if (onPause === 'exit') {
-      this.paused = `${objectRef(object)} ${pause}`
-      return
-    }
-    const at = `${objectRef(object)}@${String((live.status as { currentStepIndex?: number } | undefined)?.currentStepIndex)}`
-    if (this.promoted.has(at) || !fieldManager) return
-    this.promoted.add(at)
-    try {
-      await promoteRollout(api, object, ours, fieldManager, progress)
-    } catch (error) {
-      // Superseded is found by the next look at the watch; any other refusal is said and waited out.
-      if (error instanceof StaleObject) this.promoted.delete(at)
-      else if (!(error instanceof NotOurs)) throw error
-      progress.event(`not-promoted:${at}`, error.message)
-    }
+  /** Set when another revision took over an Argo Rollout of ours: the rollout reports `superseded`. */
+  get superseded(): string | undefined {
+    return this.progressive.superseded
   }
 
-  /** Rollback of the Argo Rollouts of ours in the set: Argo's abort of each; undefined when there are none. */
-  async abortOurs(api: KubeApi, progress: Progress): Promise<Rollout | undefined> {
-    const ours = this.objects.filter(o => this.ourTemplates.has(objectRef(o)))
-    if (!ours.length || !this.options.fieldManager) return undefined
-    // One Rollout per service is the case deploy-service knows: the first is the one it rolls back.
-    return abortRollout(api, ours[0], this.ourTemplates.get(objectRef(ours[0]))!, this.options.fieldManager, progress)
+  /** Set when an Argo Rollout of ours reached an indefinite pause and `on-pause` is exit. */
+  get paused(): string | undefined {
+    return this.progressive.paused
+  }
+
+  /** Rollback of the Argo Rollouts of ours in the set: Argo's abort; undefined when there are none. */
+  abortOurs(api: KubeApi, progress: Progress): Promise<Rollout | undefined> {
+    return this.progressive.abortOurs(api, this.objects, progress)
   }
 
   /** A workload's state, as KubernetesRollout judged it. */
@@ -239,7 +208,7 @@ export class AppliedSet {
 
   /** A Warning event of a followed object (the rollout's one watch of events hands them over). */
   noteWarning(uid: string | undefined, message: string | undefined, at: string | undefined): void {
-    this.events.note(uid, message, at)
+    this.progressive.noteWarning(uid, message, at)
   }
 
   /** Objects deleted (or that a dry run would delete) by pruning, for the object table. */
@@ -274,15 +243,12 @@ export class AppliedSet {
         if (this.states.get(key)?.state !== 'ready') this.states.set(key, { state: 'waiting', message: 'not found (deleted since it was applied?)' })
         continue
       }
-      const ours = this.ourTemplates.get(objectRef(object))
-      const foreign = ours === undefined ? undefined : oursOrSuperseded(live, ours, templateKey)
+      const foreign = this.progressive.supersededIn(object, live)
       if (foreign) {
-        this.superseded = `${ref} ${foreign}`
         this.states.set(key, { state: 'failed', message: `superseded: ${foreign}` })
         continue
       }
-      const canary = object.kind === 'Canary' ? this.options.canaries?.get(object.name) : undefined
-      noteAnalysis(live, canary)
+      this.progressive.observe(object, live)
       const typed = { ...live, kind: object.kind }
       let state = this.health?.judge(typed, object.apiVersion) ?? readiness(typed, object.apiVersion, this.options)
       const failing = this.failing.get(key) ?? new FailingSince()
@@ -296,11 +262,11 @@ export class AppliedSet {
         const doomed = diagnosePods([live as unknown as PodState], failing, Date.now()).find(p => p.doomed)
         if (doomed) state = { state: 'failed', message: `${describeProblem(doomed)} (this will not heal by itself)` }
       }
-      if (object.kind === 'Canary') state = this.events.explain(live, state, canary)
+      state = this.progressive.explain(object, live, state)
       state = this.withRules(object, live, state)
       this.states.set(key, state)
       if (state.state === 'failed') failures.push(`${ref} ${state.message}`)
-      await this.atPause(api, object, live, ours, progress)
+      await this.progressive.atPause(api, object, live, progress)
     }
     return failures.length ? failures.join('; ') : undefined
   }
