@@ -8,6 +8,7 @@ import { substitute } from '../../src/render/placeholders.js'
 import { parseDocuments } from '../../src/render/source.js'
 import { TASK_DEFINITION_MAX_BYTES, renderTaskDefinition, withTags } from '../../src/render/task-definition.js'
 import { readTemplateFile } from '../../src/render/template-file.js'
+import { renderManifests } from '../../src/render/manifests.js'
 import { userError } from '../helpers/user-error.js'
 
 describe('image references', () => {
@@ -127,5 +128,40 @@ describe('task definitions', () => {
 
   it('chooses the only container when there is one', () => {
     expect(chooseContainers([{ name: 'app', image: 'a:1' }], { containers: [], service: 'web' }, 'x').map(c => c.name)).toEqual(['app'])
+  })
+})
+
+describe('a Rollout with a workloadRef', () => {
+  const rollout = (kind = 'Deployment', name = 'web') => `apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: web}
+spec:
+  replicas: 2
+  workloadRef: {apiVersion: apps/v1, kind: ${kind}, name: ${name}}
+`
+  const deployment = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  template:
+    spec:
+      containers: [{name: web, image: shop/web:0}]
+`
+  const render = (text: string) => renderManifests(parseDocuments(text, 'k8s/web.yaml'), { service: 'web', image: 'shop/web:2.0', containers: [], github: {} } as unknown as Parameters<typeof renderManifests>[1], 'default')
+
+  it('takes the referenced Deployment (of the same name, as in Argo\'s examples) as the workload the image goes into', () => {
+    const rendered = render(`${rollout()}---\n${deployment}`)
+    expect(rendered.target.object.kind).toBe('Deployment')
+    expect(rendered.images).toEqual([expect.objectContaining({ container: 'web', next: 'shop/web:2.0' })])
+  })
+
+  it('refuses a workloadRef to a Deployment the template does not contain, at the line of its name', () => {
+    const error = userError(() => render(rollout('Deployment', 'elsewhere')))
+    expect(error.problems[0]).toMatchObject({ input: 'template', location: { file: 'k8s/web.yaml', line: 6 } })
+    expect(error.problems[0].message).toMatch(/workloadRef names Deployment\/elsewhere, which the template does not contain/)
+  })
+
+  it('refuses a workloadRef to another kind than a Deployment', () => {
+    expect(userError(() => render(rollout('ReplicaSet'))).problems[0].message).toMatch(/follows a workloadRef to an apps\/v1 Deployment only/)
   })
 })

@@ -114,12 +114,41 @@ export function renderManifests(documents: SourceDocument[], request: RenderRequ
     if (object) manifests.push({ object, source })
   }
   problems.throwIfAny()
-  const named = manifests.filter(m => (isWorkload(m.object) || isArgoRollout(m.object)) && m.object.metadata.name === request.service)
+  const candidates = manifests.filter(m => (isWorkload(m.object) || isArgoRollout(m.object)) && m.object.metadata.name === request.service)
+  // A Rollout and the Deployment its workloadRef names often share the name (Argo's own examples): one workload.
+  const named = candidates.filter(m => !candidates.some(other => other !== m && referencedBy(other, m)))
   if (named.length !== 1) throw targetProblem(manifests, named, request.service)
-  const target = named[0]
+  const target = workloadOf(named[0], manifests)
   const images = setImages(target, request)
   annotateChangeCause(target.object, request, images)
   return { manifests, target, images }
+}
+
+/** Whether `rollout` is an Argo Rollout whose workloadRef names `workload`. */
+function referencedBy(rollout: Manifest, workload: Manifest): boolean {
+  const ref = (rollout.object.spec as { workloadRef?: { kind?: string; name?: string } } | undefined)?.workloadRef
+  return isArgoRollout(rollout.object) && ref?.kind === workload.object.kind && ref.name === workload.object.metadata.name
+}
+
+/**
+ * A Rollout with a `workloadRef` has no pod template of its own: Argo Rollouts reads the referenced
+ * Deployment's (argo-rollouts rollout/templateref.go), so that Deployment is the workload the image
+ * goes into, the previous image is read from and the rollout history belongs to. It must be in the set:
+ * a Deployment outside it would be changed behind the template's back.
+ */
+function workloadOf(named: Manifest, manifests: Manifest[]): Manifest {
+  const spec = named.object.spec as { workloadRef?: { apiVersion?: string; kind?: string; name?: string }; template?: unknown } | undefined
+  const ref = spec?.workloadRef
+  if (!isArgoRollout(named.object) || !ref) return named
+  const at = (field: string[]) => named.source.locate(['spec', 'workloadRef', ...field])
+  if (ref.kind !== 'Deployment' || (ref.apiVersion ?? 'apps/v1') !== 'apps/v1') {
+    throw new UserError({ input: 'template', location: at(['kind']), message: `Rollout/${named.object.metadata.name} refers to ${ref.apiVersion ?? '?'} ${ref.kind ?? '?'}: deploy-service follows a workloadRef to an apps/v1 Deployment only; refer to one, or give the Rollout its own template` })
+  }
+  const referenced = manifests.find(m => m.object.apiVersion === 'apps/v1' && m.object.kind === 'Deployment' && m.object.metadata.name === ref.name)
+  if (!referenced) {
+    throw new UserError({ input: 'template', location: at(['name']), message: `Rollout/${named.object.metadata.name}'s workloadRef names Deployment/${ref.name ?? '?'}, which the template does not contain: add that Deployment to the template (its pod template is what the new image goes into)` })
+  }
+  return referenced
 }
 
 function asKubeObject(source: SourceDocument, namespace: string): KubeObject {
@@ -153,7 +182,7 @@ function targetProblem(manifests: Manifest[], named: Manifest[], service: string
   }
   const workloads = manifests.filter(m => isWorkload(m.object))
   const found = workloads.length ? `it has ${workloads.map(where).join(', ')}` : `it has no workload at all, only ${manifests.map(where).join(', ')}`
-  return new UserError({ input: 'service', message: `the template has no Deployment, StatefulSet or DaemonSet named '${service}'; ${found}` })
+  return new UserError({ input: 'service', message: `the template has no Deployment, StatefulSet, DaemonSet or Argo Rollout named '${service}'; ${found}` })
 }
 
 interface PodSpec {

@@ -14,6 +14,7 @@ import { loadKubernetesTemplate } from '../../render/kubernetes-template.js'
 import type { DeployRequest } from '../../request.js'
 import type { ObjectState, Plan, Platform, Rendered, Rollout } from '../../rollout/platform.js'
 import { AppliedSet, objectRef, type AppliedObject } from './readiness/applied-set.js'
+import type { AppliedAnswer } from './progressive/index.js'
 import { canariesTargeting, readCanaryBaselines, type CanaryBaseline } from './progressive/flagger-canary.js'
 import { InterruptedRollout, notApplied, stoppedAt, type Interruption } from './apply/interrupted.js'
 import { ApplySet } from './prune/applyset.js'
@@ -212,7 +213,7 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
             }
             const made = workloads.map(w => madeBy(w, answers.get(`${w.kind}/${w.name}`), fieldManager))
             const rollout = withLogs(await KubernetesRollout.settle(cancellable, made, fieldManager))
-            set.applied(answers as Map<string, { apiVersion?: string; kind?: string; spec?: { template?: unknown } }>)
+            set.applied(answers as Map<string, AppliedAnswer>)
             rollout.follow(set, objects.length + outside.length, objectName(rendered.target.object))
             // With wait: false nothing is known of the new set's health: pruning waits for a deploy that waits.
             if (applySet) rollout.afterSuccess = request.wait ? pruneAfterSuccess(applySet, objects, rows => set.recordPruned(rows)) : pruneLater(applySet, objects)

@@ -21,6 +21,14 @@ export interface FollowedObject {
   namespace?: string
 }
 
+/** What our apply's answer says of an object, as far as this module reads it. */
+export interface AppliedAnswer {
+  apiVersion?: string
+  kind?: string
+  metadata?: { generation?: number }
+  spec?: { template?: unknown; workloadRef?: { kind?: string; name?: string } }
+}
+
 function refOf(object: { kind: string; name: string }): string {
   return `${object.kind}/${object.name}`
 }
@@ -29,6 +37,8 @@ export class ProgressiveDelivery {
   private readonly options: ReadinessOptions
   /** Our pod template of each Argo Rollout, from our apply's answer: the revision its verdict must be about. */
   private readonly ourTemplates = new Map<string, string>()
+  /** A Rollout with a workloadRef: the generation our apply gave the Deployment it reads its template from. */
+  private readonly workloadGenerations = new Map<string, { workload: string; generation: number }>()
   /** The pauses (Rollout and step) this run promoted: each once. */
   private readonly promoted = new Set<string>()
   /** Warning events of the followed objects: a failed Flagger Canary's reason names its failed checks. */
@@ -42,10 +52,17 @@ export class ProgressiveDelivery {
     this.options = options
   }
 
-  /** The server's answers to our apply: an Argo Rollout's pod template as we left it is "our revision". */
-  applied(answers: Map<string, { apiVersion?: string; kind?: string; spec?: { template?: unknown } }>): void {
+  /**
+   * The server's answers to our apply: an Argo Rollout's pod template as we left it is "our revision";
+   * for a Rollout with a workloadRef, the referenced Deployment's template and generation are.
+   */
+  applied(answers: Map<string, AppliedAnswer>): void {
     for (const [ref, answer] of answers) {
-      if (answer.apiVersion?.startsWith('argoproj.io/') && answer.kind === 'Rollout' && answer.spec?.template) this.ourTemplates.set(ref, templateKey(answer.spec.template))
+      if (!answer.apiVersion?.startsWith('argoproj.io/') || answer.kind !== 'Rollout') continue
+      if (answer.spec?.template) this.ourTemplates.set(ref, templateKey(answer.spec.template))
+      const workloadRef = answer.spec?.workloadRef
+      const workload = workloadRef ? answers.get(`${workloadRef.kind}/${workloadRef.name}`) : undefined
+      if (workload?.metadata?.generation !== undefined) this.workloadGenerations.set(ref, { workload: `${workloadRef?.kind}/${workloadRef?.name}`, generation: workload.metadata.generation })
     }
   }
 
@@ -64,7 +81,22 @@ export class ProgressiveDelivery {
 
   /** The kind's verdict with what the controller said: a failed Canary's failed checks. */
   explain(object: FollowedObject, live: LiveObject, state: Readiness): Readiness {
+    if (object.kind === 'Rollout') return this.workloadObserved(object, live) ?? state
     return object.kind === 'Canary' ? this.events.explain(live, state, this.options.canaries?.get(object.name)) : state
+  }
+
+  /**
+   * A Rollout with a workloadRef judges the Deployment's template as its controller last resolved it:
+   * its verdict is about our change only once status.workloadObservedGeneration reached the generation
+   * our apply gave that Deployment (Argo's own isWorkloadGenerationObserved compares it with the
+   * annotation its informer writes, which can lag our apply). Until then, waiting.
+   */
+  private workloadObserved(object: FollowedObject, live: LiveObject): Readiness | undefined {
+    const ours = this.workloadGenerations.get(refOf(object))
+    if (!ours) return undefined
+    const observed = Number((live.status as { workloadObservedGeneration?: string } | undefined)?.workloadObservedGeneration)
+    if (Number.isInteger(observed) && observed >= ours.generation) return undefined
+    return { state: 'waiting', message: `Progressing: its controller has not read our ${ours.workload} (generation ${ours.generation}) yet` }
   }
 
   /** A Warning event of a followed object (the rollout's one watch of events hands them over). */

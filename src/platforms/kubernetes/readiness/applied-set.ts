@@ -8,7 +8,7 @@ import { groupKind, hasViewer, readiness, readyAtOnce, type LiveObject, type Rea
 import type { HealthChecks } from './health-checks.js'
 import { NOT_WAITED, applyWaitRules, firstStatusGrace, noStatusYet, waitRules, type WaitRules } from './wait-rules.js'
 import type { Rollout } from '../../../rollout/platform.js'
-import { ProgressiveDelivery } from '../progressive/index.js'
+import { ProgressiveDelivery, type AppliedAnswer } from '../progressive/index.js'
 import { CollectionWatch, type Changes } from '../api/watch.js'
 
 /** One object the set applied, as the server's answer to our apply named it. */
@@ -181,7 +181,7 @@ export class AppliedSet {
   }
 
   /** The server's answers to our apply: an Argo Rollout's pod template as we left it is "our revision". */
-  applied(answers: Map<string, { apiVersion?: string; kind?: string; spec?: { template?: unknown } }>): void {
+  applied(answers: Map<string, AppliedAnswer>): void {
     this.progressive.applied(answers)
   }
 
