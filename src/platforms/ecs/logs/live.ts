@@ -55,7 +55,8 @@ export function startLiveLogs(api: EcsApi, settings: EcsLiveLogSettings, deploym
     return undefined
   }
   const live = new LiveLogs(api, { ...settings, logs: settings.logs }, deployment, context)
-  return { stop: () => live.stop() }
+  // Nothing the logs meet may reach the wait's outcome.
+  return { stop: () => live.stop().catch(() => undefined) }
 }
 
 class LiveLogs {
