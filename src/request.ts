@@ -133,6 +133,8 @@ export interface EcsSettings {
    * EventBridge rules and Scheduler schedules that run the family in this cluster to the new revision.
    */
   updateScheduledTasks: boolean
+  /** `follow-logs` (the same input as Kubernetes'): the new tasks' container logs shown while waiting. */
+  followLogs?: 'one' | 'all' | 'off'
 }
 
 export interface KubernetesSettings {

@@ -4,7 +4,7 @@
 import type { Service, Task } from '@aws-sdk/client-ecs'
 import { describe, expect, it } from '@jest/globals'
 import { UserError } from '../../src/errors.js'
-import { awsLogsConfig, streamName } from '../../src/platforms/ecs/one-off/logs.js'
+import { awsLogsConfig, streamName } from '../../src/platforms/ecs/logs/cloudwatch.js'
 import { failuresText, placementOf, startedByOf, verdictOf } from '../../src/platforms/ecs/one-off/index.js'
 
 const network = { awsvpcConfiguration: { subnets: ['subnet-1', 'subnet-2'], securityGroups: ['sg-1'], assignPublicIp: 'DISABLED' as const } }

@@ -35,6 +35,8 @@ export function parseInputs(env: Env = process.env, registerSecret: (secret: str
     ecs: ecsInputs(read, target.mode, serviceDeploymentArn),
     kubernetes: { ...kubernetesInputs(read, namespace, apply), healthChecks: healthChecksInput(read) }
   }
+  // One input for both platforms, read once (its problems said once).
+  request.ecs.followLogs = request.kubernetes.followLogs
   combinationProblems(request, read.problems)
   read.problems.throwIfAny()
   return request

@@ -22,6 +22,8 @@ import type { CodeDeployApi } from './codedeploy/client.js'
 import { describeStrategy, timeoutWarning } from './service-deployment/assess.js'
 import { continuePlan, rollbackInFlightPlan } from './service-deployment/modes.js'
 import { followPlan } from './handoff/follow.js'
+import { liveLogSettings } from './logs/live.js'
+import { regionOf } from './logs/cloudwatch.js'
 
 // ECS has no dry run of RegisterTaskDefinition or UpdateService: say what was checked, and no more.
 const ECS_CHECKS = 'the template, the service, its deployment controller and the task definitions were checked against ECS (ECS itself has no dry run of a deployment)'
@@ -213,6 +215,7 @@ function applyRevision({ request, api }: Ecs, revision: NewRevision): Plan['appl
     rollout.onPause = request.ecs.onPause
     rollout.handOffAt = request.ecs.handOffAt
     rollout.verifies = Boolean(request.verify)
+    rollout.liveLogs = liveLogSettings(request.ecs.followLogs ?? 'one', registered, request.service, revision.changes.map(c => c.container), regionOf(now.service.serviceArn))
     return rollout
   }
 }

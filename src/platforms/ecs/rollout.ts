@@ -16,6 +16,7 @@ import { shortId } from './service-deployment/assess.js'
 import { LookRhythm } from './service-deployment/rhythm.js'
 import { ifOurs, type Owned } from '../../rollout/ownership.js'
 import { proveRunsOurs, readCurrent, whoDeployed } from './ownership.js'
+import { startLiveLogs, type EcsLiveLogSettings } from './logs/live.js'
 
 /** How long the stopped tasks of a rollout that timed out may still be looked up. */
 const AFTER_DEADLINE_MS = 5000
@@ -80,6 +81,8 @@ export class EcsRollout implements Rollout, FollowedRollout {
   private readonly seenTasks = new Set<string>()
   private watch = new TaskWatch()
   private failuresSeen = 0
+  /** `follow-logs`: the new tasks' container logs shown while waiting (./logs/live.ts); unset shows none. */
+  liveLogs?: EcsLiveLogSettings
   /** keep-revisions: how many ACTIVE revisions of the family to keep after success. */
   keepRevisions?: number
   /** update-scheduled-tasks: move the family's rules and schedules in this cluster after success. */
@@ -147,7 +150,9 @@ export class EcsRollout implements Rollout, FollowedRollout {
     if (!this.deploymentId && !this.follow.following) {
       return { state: 'failed', reason: `ECS answered UpdateService with no PRIMARY deployment of ${this.label}, so it cannot be followed` }
     }
-    const outcome = await pollRollout(() => this.observe(context), context)
+    // The logs are shown beside the wait and end with it; they never decide its outcome.
+    const logs = this.liveLogs ? startLiveLogs(this.api, this.liveLogs, () => this.following, context) : undefined
+    const outcome = await pollRollout(() => this.observe(context), context).finally(() => logs?.stop())
     if (outcome.state === 'timed-out' && this.following) {
       // The deadline's signal has fired: this last look has a short bound of its own, and cancellation.
       const signal = AbortSignal.any([context.cancel, AbortSignal.timeout(AFTER_DEADLINE_MS)])

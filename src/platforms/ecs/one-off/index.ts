@@ -1,4 +1,3 @@
-import type { CloudWatchLogsClientConfig } from '@aws-sdk/client-cloudwatch-logs'
 import type { Container, ContainerDefinition, Failure, RunTaskCommandInput, Service, Task, TaskDefinition } from '@aws-sdk/client-ecs'
 import { randomUUID } from 'node:crypto'
 import { UserError, errorMessage } from '../../../errors.js'
@@ -12,7 +11,7 @@ import { pollRollout, stoppedOutcome, type Observation } from '../../../rollout/
 import { shortArn } from '../assess.js'
 import type { EcsApi } from '../client.js'
 import { OneOffTaskApi } from './client.js'
-import { LogFollower, awsLogsConfig, createLogReader, type AwsLogsConfig } from './logs.js'
+import { LogFollower, awsLogsConfig, createLogReader, logsConfigOf, regionOf, type AwsLogsConfig } from '../logs/cloudwatch.js'
 import { stopOurTask, waitExited, type StartedTask } from './stop.js'
 import { stoppedFromOutside, type HowItEnded } from './verdict.js'
 
@@ -295,18 +294,9 @@ function tailText(lines: string[]): string {
   return lines.length ? `; the last ${lines.length === 1 ? 'line' : `${lines.length} lines`} of its log:\n${clipped.join('\n')}` : ''
 }
 
-function regionOf(arn?: string): string {
-  return arn?.split(':')[3] || process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || 'us-east-1'
-}
-
 function consoleUrl(taskArn: string): string {
   const [, , , region, , rest] = taskArn.split(':')
   const parts = (rest ?? '').split('/')
   const cluster = parts.length === 3 ? parts[1] : 'default'
   return `https://${region}.console.aws.amazon.com/ecs/v2/clusters/${cluster}/tasks/${parts.at(-1)}?region=${region}`
-}
-
-/** The logs client shares the ECS client's credentials; its endpoint comes from the standard chain, or the test's. */
-function logsConfigOf(api: EcsApi): Partial<CloudWatchLogsClientConfig> {
-  return { credentials: api.client.config.credentials, ...api.logsClientConfig }
 }

@@ -7,11 +7,12 @@ import type { Progress } from '../../../rollout/progress.js'
 import type { KubeApi } from '../api/client.js'
 import { LogBudget, LogFollower } from './log-follower.js'
 import type { ContainerStatus, PodState } from '../workloads/pods.js'
+import { LIVE_LOG_LIMITS } from '../../../rollout/log-budget.js'
+
+/** The bound on the lines shown while waiting (shared with ECS in src/rollout/log-budget.ts). */
+export { LIVE_LOG_LIMITS }
 
 export type FollowLogs = NonNullable<KubernetesSettings['followLogs']>
-
-/** The bound on the lines shown while waiting (LogBudget): the rollout's own lines stay readable. */
-export const LIVE_LOG_LIMITS = { perSecond: 20, burst: 100, total: 2000 }
 
 export interface LiveLogSettings {
   mode: FollowLogs

@@ -7,46 +7,14 @@ import { errorMessage } from '../../../errors.js'
 import { sleep } from '../../../rollout/poll.js'
 import type { Progress } from '../../../rollout/progress.js'
 import type { KubeApi } from '../api/client.js'
+import type { LogBudget } from '../../../rollout/log-budget.js'
+
+// Shared with ECS (src/rollout/log-budget.ts); exported here too for the callers that import it from here.
+export { LogBudget } from '../../../rollout/log-budget.js'
 
 const TAIL_LINES = 20
 /** After the container ended, how long the log stream may take to deliver its last lines. */
 const LOG_DRAIN_MS = 1000
-
-/**
- * A bound on the lines printed, shared by every stream of one wait: a chatty service must not bury
- * the rollout's own lines (nor fill the step log): `perSecond` on average (bursts up to `burst`),
- * `total` at most. Lines over the bound are dropped and the cut is said, once per cause.
- */
-export class LogBudget {
-  private tokens: number
-  private last: number
-  private printed = 0
-  private readonly limits: { perSecond: number; burst: number; total: number }
-  private readonly now: () => number
-
-  constructor(limits: { perSecond: number; burst: number; total: number }, now: () => number = Date.now) {
-    this.limits = limits
-    this.now = now
-    this.tokens = limits.burst
-    this.last = now()
-  }
-
-  /** Whether one more line may be printed, or why not. */
-  take(): true | 'rate' | 'total' {
-    if (this.printed >= this.limits.total) return 'total'
-    const now = this.now()
-    this.tokens = Math.min(this.limits.burst, this.tokens + ((now - this.last) / 1000) * this.limits.perSecond)
-    this.last = now
-    if (this.tokens < 1) return 'rate'
-    this.tokens--
-    this.printed++
-    return true
-  }
-
-  get limitsText(): string {
-    return `${this.limits.perSecond} lines a second, ${this.limits.total} in all`
-  }
-}
 
 /** Waits for `promise` at most `ms`; the timer goes as soon as it settles (nothing left to keep a process alive). */
 async function within(promise: Promise<void>, ms: number): Promise<void> {

@@ -4,7 +4,11 @@ import { errorMessage } from '../../../errors.js'
 import { sleep } from '../../../rollout/poll.js'
 import type { Progress } from '../../../rollout/progress.js'
 import { isRetryable, isThrottling, retry } from '../../../rollout/retry.js'
-import { AWS_CLIENT_BOUNDS } from '../client.js'
+import { cutText, type LogBudget } from '../../../rollout/log-budget.js'
+import { AWS_CLIENT_BOUNDS, type EcsApi } from '../client.js'
+
+// The awslogs (CloudWatch Logs) side of ECS: where a container's output goes and one follower of a
+// stream. Shared by the pre-deploy one-off task and the live logs of a rollout's tasks (./live.ts).
 
 /** Where the awslogs driver writes a container's output (its group, region and stream prefix). */
 export interface AwsLogsConfig {
@@ -68,6 +72,25 @@ export async function createLogReader(region: string, config: Partial<CloudWatch
   }
 }
 
+/** The region of an ECS ARN (the service's, a task's), else the standard chain's. */
+export function regionOf(arn?: string): string {
+  return arn?.split(':')[3] || process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || 'us-east-1'
+}
+
+/** The logs client shares the ECS client's credentials; its endpoint comes from the standard chain, or the test's. */
+export function logsConfigOf(api: EcsApi): Partial<CloudWatchLogsClientConfig> {
+  return { credentials: api.client.config.credentials, ...api.logsClientConfig }
+}
+
+/** How a follower shows its lines: a label before each (default the container) and a bound shared with other streams. */
+export interface FollowerOptions {
+  /** Before each line, e.g. `task 0f3c…/web` (default: the container's name). */
+  label?: string
+  /** Keeps the lines of two followers apart in Progress (one event per line). */
+  key?: string
+  budget?: LogBudget
+}
+
 /** Lines kept for the reasons of a failure. */
 export const TAIL_LINES = 20
 
@@ -97,11 +120,14 @@ export class LogFollower {
   private readonly container: string
   private readonly progress: Progress
 
-  constructor(reader: LogReader, config: AwsLogsConfig, container: string, progress: Progress) {
+  private readonly options: FollowerOptions
+
+  constructor(reader: LogReader, config: AwsLogsConfig, container: string, progress: Progress, options: FollowerOptions = {}) {
     this.reader = reader
     this.config = config
     this.container = container
     this.progress = progress
+    this.options = options
   }
 
   /** The stream, once known (the prefix form is known at once; the other needs the container's runtimeId). */
@@ -161,7 +187,13 @@ export class LogFollower {
       if (lines === 0) await sleep(500, bounded)
     }
     // A stream that never appeared: the container never started, or it logs elsewhere than its definition says.
-    if (!this.found && !this.unavailable && !signal.aborted) this.progress.step(`its log: ${this.problem}`)
+    if (!this.found && !this.unavailable && !signal.aborted) this.progress.step(`${this.options.label ? `${this.options.label}: ` : ''}its log: ${this.problem}`)
+  }
+
+  /** Ends the reading now (the wait is over), without the last look `finish` takes. */
+  async halt(): Promise<void> {
+    this.stop.abort()
+    await this.following
   }
 
   /** One read of every new page; returns how many lines it printed. */
@@ -210,6 +242,13 @@ export class LogFollower {
     this.delivered++
     this.lastLines.push(line)
     if (this.lastLines.length > TAIL_LINES) this.lastLines.shift()
-    this.progress.event(`log:${this.stream}:${this.delivered}`, `${this.container} | ${line}`)
+    const budget = this.options.budget
+    const allowed = budget?.take() ?? true
+    if (allowed !== true) {
+      // Said once per cause for the whole wait (the key names no stream).
+      this.progress.event(`log-cut:${allowed}`, `${cutText(allowed, budget!)} (CloudWatch Logs group ${this.config.group} has them all)`)
+      return
+    }
+    this.progress.event(`${this.options.key ?? 'log'}:${this.stream}:${this.delivered}`, `${this.options.label ?? this.container} | ${line}`)
   }
 }
