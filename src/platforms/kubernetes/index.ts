@@ -4,6 +4,7 @@ import { UserError, errorMessage } from '../../errors.js'
 import {
   WORKLOAD_KINDS,
   annotateChangeCause,
+  isArgoRollout,
   manifestsText,
   objectName,
   renderManifests,
@@ -15,6 +16,7 @@ import type { DeployRequest } from '../../request.js'
 import type { ObjectState, Plan, Platform, Rendered, Rollout } from '../../rollout/platform.js'
 import { AppliedSet, objectRef, type AppliedObject } from './readiness/applied-set.js'
 import type { AppliedAnswer } from './progressive/index.js'
+import { JSON_PATCH, rolloutImagePatch } from './progressive/argo-image.js'
 import { canariesTargeting, readCanaryBaselines, type CanaryBaseline } from './progressive/flagger-canary.js'
 import { InterruptedRollout, notApplied, stoppedAt, type Interruption } from './apply/interrupted.js'
 import { ApplySet } from './prune/applyset.js'
@@ -31,6 +33,8 @@ import { jobsText, preDeployStep } from './pre-deploy/run.js'
 import { redactSecret } from './apply/secrets.js'
 import { unfollowable, validateManifests } from './apply/validate.js'
 import { compileHealthChecks, type HealthChecks } from './readiness/health-checks.js'
+
+const ARGO_ROLLOUTS_API = 'argoproj.io/v1alpha1'
 
 const SERVER_DRY_RUN = 'the API server accepted every object in a server-side dry run'
 
@@ -74,13 +78,47 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
     return { ...renderManifests(documents, request, namespace), renderedBy }
   }
 
-  /** The live workload named by `service`, whichever of the three kinds it is. */
+  /** The live workload named by `service`, whichever of the three kinds it is, or an Argo Rollout where the server serves them. */
   async function liveTarget(api: KubeApi, namespace: string): Promise<Workload & KubeObject> {
     for (const kind of WORKLOAD_KINDS) {
       const live = await api.read<Workload & KubeObject>({ apiVersion: 'apps/v1', kind, metadata: { name: service, namespace } })
       if (live) return { ...live, apiVersion: 'apps/v1', kind }
     }
-    throw new UserError({ input: 'service', message: `namespace '${namespace}' has no Deployment, StatefulSet or DaemonSet named '${service}': check 'service' and 'namespace', or give a template that creates it` })
+    const rollout = { apiVersion: ARGO_ROLLOUTS_API, kind: 'Rollout', metadata: { name: service, namespace } }
+    const live = (await api.collectionPath(ARGO_ROLLOUTS_API, 'Rollout', namespace)) ? await api.read<Workload & KubeObject>(rollout) : undefined
+    if (live) return { ...live, apiVersion: ARGO_ROLLOUTS_API, kind: 'Rollout' }
+    throw new UserError({ input: 'service', message: `namespace '${namespace}' has no Deployment, StatefulSet, DaemonSet or Argo Rollout named '${service}': check 'service' and 'namespace', or give a template that creates it` })
+  }
+
+  /**
+   * An image-only deploy of a live Argo Rollout (progressive/argo-image.ts): a JSON patch of the chosen
+   * containers, then the Rollout is followed by its controller's word for the template our patch left.
+   */
+  async function rolloutImagePlan(api: KubeApi, namespace: string, live: Workload & KubeObject): Promise<Plan> {
+    const { images, object, text } = imagePatch(live)
+    const patch = rolloutImagePatch(live, images)
+    const after = await api.dryRunPatch(live as KubernetesObject, patch, JSON_PATCH, { fieldManager })
+    const jobs = preDeployJobs(object, images, namespace)
+    await validateJobs(api, jobs, fieldManager)
+    const name = objectName(live)
+    return {
+      text: withJobsText(text, jobs),
+      redactedText: withJobsText(text, jobs),
+      fileName: `${service}-manifests.yaml`,
+      images,
+      description: `Kubernetes ${name} in namespace ${namespace} (no template: image-only change of the live Argo Rollout); ${imagesLine(images)}`,
+      dryRun: async () => withJobsText(manifestDiff([{ kind: 'Rollout', name: service, live, after }]), jobs),
+      checkedBy: SERVER_DRY_RUN,
+      before: preDeployStep(api, jobs, fieldManager),
+      apply: async (progress, signal) => {
+        const cancellable = api.withSignal(signal)
+        const answer = await cancellable.changeImages(live as KubernetesObject, patch, { fieldManager, contentType: JSON_PATCH })
+        progress.step(`patched the image of ${name} (field manager ${fieldManager})`)
+        const set = await appliedSet([{ apiVersion: live.apiVersion, kind: 'Rollout', name: service, namespace }])
+        set.applied(new Map([[`Rollout/${service}`, answer as AppliedAnswer]]))
+        return withLogs(new KubernetesRollout(cancellable, [], fieldManager)).follow(set, 1, name)
+      }
+    }
   }
 
   /** An image-only change of the live workload: a strategic-merge patch of the chosen containers. */
@@ -223,6 +261,7 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
       }
 
       const live = await liveTarget(api, namespace)
+      if (isArgoRollout(live)) return rolloutImagePlan(api, namespace, live)
       if (request.wait) {
         const refused = unfollowable(live)
         if (refused.length) throw new UserError(refused)

@@ -1,7 +1,9 @@
-// A Rollout that reads its pod template from a Deployment (spec.workloadRef), against the real Argo
-// Rollouts controller: the new image goes into the Deployment's template (the Rollout has none), the
-// previous image is read from it, and the wait counts the Rollout's verdict only once its controller has
-// read our Deployment's generation (status.workloadObservedGeneration), never its older Healthy.
+// Rollouts of other shapes than a template of their own, against the real Argo Rollouts controller. One
+// that reads its pod template from a Deployment (spec.workloadRef): the new image goes into the
+// Deployment's template (the Rollout has none), the previous image is read from it, and the wait counts
+// the Rollout's verdict only once its controller has read our Deployment's generation
+// (status.workloadObservedGeneration), never its older Healthy. And a live Rollout changed without a
+// template (an image-only deploy): a JSON patch of its container's image, followed to Healthy.
 import { afterAll, beforeAll, expect, it } from '@jest/globals'
 import { BUILD_TIMEOUT_MS, startArgoRollouts, type ArgoController } from './argo-controller.js'
 import { deploy, expectStatus, getJson, inNamespace, templateDir, withCluster } from './cluster.js'
@@ -45,7 +47,36 @@ spec:
   })
 }
 
-withCluster('Argo Rollouts: a Rollout with a workloadRef', () => {
+/** A Rollout with its own template, as another pipeline created it. */
+function liveRollout(name: string, image: string): string {
+  return templateDir({
+    'rollout.yaml': `apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: ${name}}
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: ${name}}
+  template:
+    metadata:
+      labels: {app: ${name}}
+    spec:
+      terminationGracePeriodSeconds: 0
+      initContainers:
+      - {name: setup, image: ${REGISTRY}/setup:1}
+      containers:
+      - {name: sidecar, image: ${REGISTRY}/proxy:1}
+      - {name: ${name}, image: ${image}}
+  strategy:
+    canary:
+      steps:
+      - setWeight: 50
+      - pause: {duration: 2s}
+`
+  })
+}
+
+withCluster('Argo Rollouts: a Rollout with a workloadRef, and one changed without a template', () => {
   let ns = ''
   let controller: ArgoController | undefined
   inNamespace('k8s-argo-ref', name => (ns = name))
@@ -72,6 +103,18 @@ withCluster('Argo Rollouts: a Rollout with a workloadRef', () => {
     expect(Number(rollout.status.workloadObservedGeneration)).toBeGreaterThanOrEqual(deployment.metadata.generation)
   }, 180_000)
 
+  it('changes only the image of the service\'s container in a live Rollout when no template is given, and follows its canary to Healthy', async () => {
+    expectStatus(await deploy({ service: 'api', 'image-tag': '1.0', template: liveRollout('api', `${REGISTRY}/api:1.0`), namespace: ns }), 'succeeded')
+    const run = await deploy({ service: 'api', 'image-tag': '2.0', namespace: ns })
+    expectStatus(run, 'succeeded')
+    expect(run.result?.images).toEqual([expect.objectContaining({ container: 'api', previous: `${REGISTRY}/api:1.0`, next: `${REGISTRY}/api:2.0` })])
+    expect(run.lines.some(l => l.includes('Rollout/api: Paused: CanaryPauseStep'))).toBe(true)
+    const live = await getJson<{ spec: { template: { spec: { initContainers: Array<{ image: string }>; containers: Array<{ name: string; image: string }> } } }; status: { phase?: string; stableRS?: string; currentPodHash?: string } }>(ns, 'rollout.argoproj.io', 'api')
+    expect(live.spec.template.spec.containers.map(c => c.image)).toEqual([`${REGISTRY}/proxy:1`, `${REGISTRY}/api:2.0`])
+    expect(live.spec.template.spec.initContainers[0].image).toBe(`${REGISTRY}/setup:1`)
+    expect(live.status.phase).toBe('Healthy')
+    expect(live.status.stableRS).toBe(live.status.currentPodHash)
+  }, 180_000)
   it('never takes the Rollout\'s older Healthy for ours while its controller has not read our Deployment (controller stopped)', async () => {
     // Our apply changes only the Deployment: the Rollout's own generation, observed long ago, stays as it was.
     await controller?.stop()
@@ -79,4 +122,5 @@ withCluster('Argo Rollouts: a Rollout with a workloadRef', () => {
     expectStatus(run, 'failed')
     expect(`${run.result?.message}\n${run.result?.reasons.join('\n')}`).toMatch(/Rollout\/web: Progressing: its controller has not read our Deployment\/web \(generation \d+\) yet/)
   }, 120_000)
+
 })
