@@ -9,7 +9,8 @@ import type { Rollout } from '../../../rollout/platform.js'
 import { StaleObject, type KubeApi } from '../api/client.js'
 import { templateKey } from '../workloads/ownership.js'
 import type { LiveObject, Readiness, ReadinessOptions } from '../readiness/types.js'
-import { abortRollout, promoteRollout } from './argo-actions.js'
+import { abortRollouts, promoteRollout } from './argo-actions.js'
+import { ArgoFollower } from './argo-analysis.js'
 import { indefinitePause, oursOrSuperseded } from './argo-rollout.js'
 import { CanaryEvents, noteAnalysis } from './flagger-canary.js'
 
@@ -31,6 +32,10 @@ export class ProgressiveDelivery {
   private readonly ourTemplates = new Map<string, string>()
   /** The pauses (Rollout and step) this run promoted: each once. */
   private readonly promoted = new Set<string>()
+  /** The Rollouts of ours that our apply created (its answer had no status yet): their first revision. */
+  private readonly created = new Set<string>()
+  /** What the wait says about the Rollouts of ours: steps, analysis runs, where and why one failed. */
+  private readonly argo = new ArgoFollower()
   /** Warning events of the followed objects: a failed Flagger Canary's reason names its failed checks. */
   private readonly events = new CanaryEvents()
   /** Set when another revision took over one of them: the rollout reports `superseded`, never a failure. */
@@ -43,10 +48,19 @@ export class ProgressiveDelivery {
   }
 
   /** The server's answers to our apply: an Argo Rollout's pod template as we left it is "our revision". */
-  applied(answers: Map<string, { apiVersion?: string; kind?: string; spec?: { template?: unknown } }>): void {
+  applied(answers: Map<string, { apiVersion?: string; kind?: string; spec?: { template?: unknown }; status?: object }>): void {
     for (const [ref, answer] of answers) {
       if (answer.apiVersion?.startsWith('argoproj.io/') && answer.kind === 'Rollout' && answer.spec?.template) this.ourTemplates.set(ref, templateKey(answer.spec.template))
+      // A create's answer never carries a status (the controller writes it after): our apply made it.
+      if (answer.kind === 'Rollout' && !Object.keys(answer.status ?? {}).length) this.created.add(ref)
     }
+  }
+
+  /** An Argo Rollout of ours: progress per step and analysis; a failure names its step and its failed analysis. */
+  async followArgo(api: KubeApi, object: FollowedObject, live: LiveObject, state: Readiness, progress: Progress): Promise<Readiness> {
+    const ref = refOf(object)
+    if (!this.ourTemplates.has(ref)) return state
+    return this.argo.follow(api, { ref, name: object.name, namespace: object.namespace, first: this.created.has(ref) }, live, state, progress)
   }
 
   /** Another revision in one of ours: why (and `superseded` is set), else undefined. */
@@ -99,7 +113,6 @@ export class ProgressiveDelivery {
   async abortOurs(api: KubeApi, objects: FollowedObject[], progress: Progress): Promise<Rollout | undefined> {
     const ours = objects.filter(o => this.ourTemplates.has(refOf(o)))
     if (!ours.length || !this.options.fieldManager) return undefined
-    // One Rollout per service is the case deploy-service knows: the first is the one it rolls back.
-    return abortRollout(api, ours[0], this.ourTemplates.get(refOf(ours[0]))!, this.options.fieldManager, progress)
+    return abortRollouts(api, ours.map(o => ({ rollout: o, ourTemplate: this.ourTemplates.get(refOf(o))! })), this.options.fieldManager, progress)
   }
 }
