@@ -12,7 +12,7 @@ import { deploy, expectStatus, getJson, inNamespace, kubectlOk, templateDir, wit
 const REGISTRY = 'registry.local/shop'
 
 /** A canary Rollout: half, then the given step (an analysis of template `score`, or a pause). */
-function rollout(name: string, step: string): string {
+function rollout(name: string, step: string, image = `${REGISTRY}/${name}:0`): string {
   return `apiVersion: argoproj.io/v1alpha1
 kind: Rollout
 metadata: {name: ${name}}
@@ -27,7 +27,7 @@ spec:
       terminationGracePeriodSeconds: 0
       containers:
       - name: ${name}
-        image: ${REGISTRY}/${name}:0
+        image: ${image}
   strategy:
     canary:
       steps:
@@ -112,6 +112,24 @@ withCluster('Argo Rollouts: what the wait says (steps, analysis runs, first revi
     const live = await getJson<{ status: { phase?: string; stableRS?: string; currentPodHash?: string } }>(ns, 'rollout.argoproj.io', 'shop')
     expect(live.status.phase).toBe('Healthy')
     expect(live.status.stableRS).toBe(live.status.currentPodHash)
+  }, 120_000)
+
+  it('rolls back every Rollout of ours in the set by Argo\'s abort when one of them fails its analysis', async () => {
+    const files = (tag: string) => templateDir({ 'a-duo.yaml': rollout('duo', 'analysis: {templates: [{templateName: score}]}'), 'b-side.yaml': rollout('side', 'pause: {}', `${REGISTRY}/side:${tag}`) })
+    expectStatus(await deploy({ service: 'duo', 'image-tag': '1.0', template: files('1.0'), namespace: ns }), 'succeeded')
+    score = 42
+    const run = await deploy({ service: 'duo', 'image-tag': '2.0', template: files('2.0'), namespace: ns })
+    expect(run.result?.status).toBe('rolled-back')
+    expect(run.result!.reasons.join('\n')).toMatch(/Rollout\/duo Degraded: RolloutAborted.*metric "score" Failed/)
+    expect(run.log).toMatch(/aborted rollout\/duo \(Argo's rollback/)
+    expect(run.log).toMatch(/aborted rollout\/side \(Argo's rollback/)
+    for (const name of ['duo', 'side']) {
+      const live = await getJson<{ status: { abort?: boolean; updatedReplicas?: number; availableReplicas?: number } }>(ns, 'rollout.argoproj.io', name)
+      expect(live.status.abort).toBe(true)
+      // Back to the stable ReplicaSet: no pod of the aborted revision left, both stable pods available.
+      expect(live.status.updatedReplicas ?? 0).toBe(0)
+      expect(live.status.availableReplicas).toBe(2)
+    }
   }, 120_000)
 
   it('times out at an indefinite pause with on-pause: wait, saying it waits there, and rolls back by Argo\'s abort', async () => {
