@@ -1,8 +1,9 @@
 // What deploy-service does to an Argo Rollout of its own besides applying it: promote it at a pause
-// (`on-pause: continue`), the same patch `kubectl argo rollouts promote` makes there (argo-rollouts v1.8,
-// pkg/kubectl-argo-rollouts/cmd/promote: pauseConditions cleared through the status subresource), and
-// only through ifOurs: a fresh read proves the Rollout still runs the pod template this run applied and
-// still waits at that pause, and the patch carries that read's uid and resourceVersion.
+// (`on-pause: continue`, the patch `kubectl argo rollouts promote` makes there: argo-rollouts v1.8,
+// pkg/kubectl-argo-rollouts/cmd/promote, pauseConditions cleared through the status subresource) and abort
+// it as the rollback (`kubectl argo rollouts abort`: status.abort), each only through ifOurs: a fresh read
+// proves the Rollout still runs the pod template this run applied, and the patch carries that read's uid
+// and resourceVersion.
 
 import { NotOurs, ifOurs, type Proof } from '../../../rollout/ownership.js'
 import type { Rollout, WaitContext } from '../../../rollout/platform.js'
