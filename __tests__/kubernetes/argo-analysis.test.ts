@@ -7,6 +7,7 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, expect, it } from '@jest/globals'
 import { BUILD_TIMEOUT_MS, startArgoRollouts, type ArgoController } from './argo-controller.js'
+import { limitedKubeconfigPath } from '../cluster/kube.js'
 import { deploy, expectStatus, getJson, inNamespace, kubectlOk, templateDir, withCluster, type Run } from './cluster.js'
 
 const REGISTRY = 'registry.local/shop'
@@ -130,6 +131,32 @@ withCluster('Argo Rollouts: what the wait says (steps, analysis runs, first revi
       expect(live.status.updatedReplicas ?? 0).toBe(0)
       expect(live.status.availableReplicas).toBe(2)
     }
+  }, 120_000)
+
+  it('says once that the kubeconfig may not read AnalysisRuns, and follows the Rollout by its status alone', async () => {
+    // The limited user may deploy and follow a Rollout, but not read AnalysisRuns.
+    await kubectlOk(['-n', ns, 'apply', '-f', '-'], `apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: rollout-deployer}
+rules:
+- {apiGroups: [argoproj.io], resources: [rollouts, rollouts/status], verbs: [get, list, watch, create, patch]}
+- {apiGroups: [apps], resources: [deployments, replicasets, controllerrevisions], verbs: [get, list, watch]}
+- {apiGroups: [""], resources: [pods, pods/log, events], verbs: [get, list, watch]}
+- {apiGroups: [autoscaling], resources: [horizontalpodautoscalers], verbs: [list]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: rollout-deployer}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: rollout-deployer}
+subjects: [{kind: User, name: limited, apiGroup: rbac.authorization.k8s.io}]
+`)
+    const files = () => templateDir({ 'lim.yaml': rollout('lim', 'analysis: {templates: [{templateName: score}]}') })
+    expectStatus(await deploy({ service: 'lim', 'image-tag': '1.0', template: files(), namespace: ns }), 'succeeded')
+    score = 99
+    const run = await deploy({ service: 'lim', 'image-tag': '2.0', template: files(), namespace: ns }, { KUBECONFIG: limitedKubeconfigPath() })
+    expectStatus(run, 'succeeded')
+    expect(run.lines.filter(l => l.includes('cannot read AnalysisRuns')).length).toBe(1)
+    expect(run.log).toMatch(/cannot read AnalysisRuns \(.*forbidden.*\); the wait goes on by the Rollouts' status alone/)
   }, 120_000)
 
   it('times out at an indefinite pause with on-pause: wait, saying it waits there, and rolls back by Argo\'s abort', async () => {
