@@ -97,7 +97,7 @@ withCluster('Argo Rollouts: what the wait says (steps, analysis runs, first revi
     const reasons = run.result!.reasons.join('\n')
     expect(reasons).toMatch(/Rollout\/shop Degraded: RolloutAborted/)
     expect(reasons).toMatch(/failed at step 2\/2: analysis \(score\)/)
-    expect(reasons).toMatch(/analysis run shop-[^ ]+ Failed.*metric "score" Failed/)
+    expect(reasons).toMatch(/analysis run shop-[^ ]+ Failed; metric "score" Failed/)
     expect(reasons).toMatch(/successCondition `result.score >= 90`.*last measurements: Failed value \{"score":42\}/)
     expect(reasons).toMatch(/Argo aborted the update: its own rollback/)
     const live = await getJson<{ status: { abort?: boolean; stableRS?: string } }>(ns, 'rollout.argoproj.io', 'shop')
@@ -143,6 +143,7 @@ rules:
 - {apiGroups: [apps], resources: [deployments, replicasets, controllerrevisions], verbs: [get, list, watch]}
 - {apiGroups: [""], resources: [pods, pods/log, events], verbs: [get, list, watch]}
 - {apiGroups: [autoscaling], resources: [horizontalpodautoscalers], verbs: [list]}
+- {apiGroups: [flagger.app], resources: [canaries], verbs: [list]}
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: RoleBinding

@@ -110,15 +110,18 @@ function lastValues(result: MetricResult): string {
   return `; last measurements: ${shown.join(', ')}`
 }
 
-/** The failed (or errored) metrics of a run: phase, message, the condition, the last values measured. */
-export function analysisFailure(run: AnalysisRun): string {
+/**
+ * The failed (or errored) metrics of a run: phase, message, the condition, the last values measured.
+ * The run's own message is left out when `said` (the Rollout's message) already carries it.
+ */
+export function analysisFailure(run: AnalysisRun, said = ''): string {
   const failed = (run.status?.metricResults ?? []).filter(r => analysisFailed(r.phase))
   const metrics = failed.map(r => {
     const spec = run.spec?.metrics?.find(m => m.name === r.name)
     return `metric "${r.name}" ${r.phase}${r.message ? `: ${r.message}` : ''} (${metricCounts(r)}${condition(spec)}${lastValues(r)})`
   })
-  const said = run.status?.message ? `: ${run.status.message}` : ''
-  return `analysis run ${run.metadata.name} ${run.status?.phase ?? 'failed'}${said}${metrics.length ? `; ${metrics.join('; ')}` : ''}`
+  const message = run.status?.message && !said.includes(run.status.message) ? `: ${run.status.message}` : ''
+  return `analysis run ${run.metadata.name} ${run.status?.phase ?? 'failed'}${message}${metrics.length ? `; ${metrics.join('; ')}` : ''}`
 }
 
 /** A Rollout of ours as the wait follows it: its namespace and name, and whether our apply created it. */
@@ -149,7 +152,7 @@ export class ArgoFollower {
     const runs = this.runs.get(rollout.ref) ?? new Set<string>()
     this.runs.set(rollout.ref, runs)
     for (const run of namedRuns(live)) runs.add(run.name)
-    if (state.state === 'failed') return { state: 'failed', message: `${state.message}${await this.failure(api, rollout, live, progress)}` }
+    if (state.state === 'failed') return { state: 'failed', message: `${state.message}${await this.failure(api, rollout, live, state.message, progress)}` }
     if (state.state === 'ready') {
       if (!rollout.first) return state
       return { state: 'ready', message: `${state.message}: the first revision of this Rollout (Argo runs no canary steps on a first deploy)` }
@@ -176,7 +179,7 @@ export class ArgoFollower {
   }
 
   /** Where it failed and why, as Argo's objects say: the step, the failed analysis, Argo's own rollback. */
-  private async failure(api: KubeApi, rollout: FollowedRollout, live: LiveObject, progress: Progress): Promise<string> {
+  private async failure(api: KubeApi, rollout: FollowedRollout, live: LiveObject, said: string, progress: Progress): Promise<string> {
     const known = this.explained.get(rollout.ref)
     if (known !== undefined) return known
     const status = rolloutFields(live)
@@ -186,7 +189,7 @@ export class ArgoFollower {
     if (index !== undefined && index < steps.length) parts.push(`failed at step ${index + 1}/${steps.length}: ${stepText(steps[index])}`)
     for (const name of new Set([...(this.runs.get(rollout.ref) ?? []), ...namedRuns(live).map(r => r.name)])) {
       const run = await this.reader.read(api, rollout.namespace, name, progress)
-      if (run && analysisFailed(run.status?.phase)) parts.push(analysisFailure(run))
+      if (run && analysisFailed(run.status?.phase)) parts.push(analysisFailure(run, said))
     }
     if (status.abort === true) parts.push(`Argo aborted the update: its own rollback, the stable ReplicaSet${status.stableRS ? ` (pod hash ${status.stableRS})` : ''} serves again`)
     const text = parts.length ? `; ${parts.join('; ')}` : ''
