@@ -108,6 +108,8 @@ withCluster('Argo Rollouts: what the wait says (steps, analysis runs, first revi
     score = 99
     const run = await deploy({ service: 'shop', 'image-tag': '3.0', template: shop(), namespace: ns })
     expectStatus(run, 'succeeded')
+    expect(stateOf(run, 'Rollout/shop')).toMatch(/^ready: Healthy/)
+    expect(stateOf(run, 'Rollout/shop')).not.toMatch(/first revision/)
     expect(run.log).toMatch(/Rollout\/shop: step 1\/2: setWeight 50% \(stable \d+, canary \d+/)
     expect(run.log).toMatch(/Rollout\/shop: analysis run shop-\S+: (Running|Successful): metric "score"/)
     const live = await getJson<{ status: { phase?: string; stableRS?: string; currentPodHash?: string } }>(ns, 'rollout.argoproj.io', 'shop')

@@ -124,13 +124,19 @@ export function analysisFailure(run: AnalysisRun, said = ''): string {
   return `analysis run ${run.metadata.name} ${run.status?.phase ?? 'failed'}${message}${metrics.length ? `; ${metrics.join('; ')}` : ''}`
 }
 
-/** A Rollout of ours as the wait follows it: its namespace and name, and whether our apply created it. */
+/** A Rollout of ours as the wait follows it. */
 export interface FollowedRollout {
   ref: string
   name: string
   namespace?: string
-  /** Our apply created it: Argo runs no steps for a Rollout's first revision, it goes straight to Healthy. */
-  first: boolean
+}
+
+/**
+ * Argo's revision of the Rollout (the annotation its controller writes, with the new ReplicaSet, before
+ * it judges the rollout) is 1: the first revision, for which Argo runs no steps (its initialDeploy).
+ */
+function firstRevision(live: LiveObject): boolean {
+  return (live.metadata as { annotations?: Record<string, string> }).annotations?.['rollout.argoproj.io/revision'] === '1'
 }
 
 /**
@@ -154,7 +160,7 @@ export class ArgoFollower {
     for (const run of namedRuns(live)) runs.add(run.name)
     if (state.state === 'failed') return { state: 'failed', message: `${state.message}${await this.failure(api, rollout, live, state.message, progress)}` }
     if (state.state === 'ready') {
-      if (!rollout.first) return state
+      if (!firstRevision(live)) return state
       return { state: 'ready', message: `${state.message}: the first revision of this Rollout (Argo runs no canary steps on a first deploy)` }
     }
     if (status.abort !== true && status.currentStepIndex !== undefined) this.lastStep.set(rollout.ref, status.currentStepIndex)

@@ -32,8 +32,6 @@ export class ProgressiveDelivery {
   private readonly ourTemplates = new Map<string, string>()
   /** The pauses (Rollout and step) this run promoted: each once. */
   private readonly promoted = new Set<string>()
-  /** The Rollouts of ours that our apply created (its answer had no status yet): their first revision. */
-  private readonly created = new Set<string>()
   /** What the wait says about the Rollouts of ours: steps, analysis runs, where and why one failed. */
   private readonly argo = new ArgoFollower()
   /** Warning events of the followed objects: a failed Flagger Canary's reason names its failed checks. */
@@ -48,11 +46,9 @@ export class ProgressiveDelivery {
   }
 
   /** The server's answers to our apply: an Argo Rollout's pod template as we left it is "our revision". */
-  applied(answers: Map<string, { apiVersion?: string; kind?: string; spec?: { template?: unknown }; status?: object }>): void {
+  applied(answers: Map<string, { apiVersion?: string; kind?: string; spec?: { template?: unknown } }>): void {
     for (const [ref, answer] of answers) {
       if (answer.apiVersion?.startsWith('argoproj.io/') && answer.kind === 'Rollout' && answer.spec?.template) this.ourTemplates.set(ref, templateKey(answer.spec.template))
-      // A create's answer never carries a status (the controller writes it after): our apply made it.
-      if (answer.kind === 'Rollout' && !Object.keys(answer.status ?? {}).length) this.created.add(ref)
     }
   }
 
@@ -60,7 +56,7 @@ export class ProgressiveDelivery {
   async followArgo(api: KubeApi, object: FollowedObject, live: LiveObject, state: Readiness, progress: Progress): Promise<Readiness> {
     const ref = refOf(object)
     if (!this.ourTemplates.has(ref)) return state
-    return this.argo.follow(api, { ref, name: object.name, namespace: object.namespace, first: this.created.has(ref) }, live, state, progress)
+    return this.argo.follow(api, { ref, name: object.name, namespace: object.namespace }, live, state, progress)
   }
 
   /** Another revision in one of ours: why (and `superseded` is set), else undefined. */
