@@ -1,11 +1,12 @@
 // What deploy-service does to an Argo Rollout of its own besides applying it: promote it at a pause
-// (`on-pause: continue`), the same patch `kubectl argo rollouts promote` makes there (argo-rollouts v1.8,
-// pkg/kubectl-argo-rollouts/cmd/promote: pauseConditions cleared through the status subresource), and
-// only through ifOurs: a fresh read proves the Rollout still runs the pod template this run applied and
-// still waits at that pause, and the patch carries that read's uid and resourceVersion.
+// (`on-pause: continue`, the patch `kubectl argo rollouts promote` makes there: argo-rollouts v1.8,
+// pkg/kubectl-argo-rollouts/cmd/promote, pauseConditions cleared through the status subresource) and abort
+// it as the rollback (`kubectl argo rollouts abort`: status.abort), each only through ifOurs: a fresh read
+// proves the Rollout still runs the pod template this run applied, and the patch carries that read's uid
+// and resourceVersion.
 
-import { ifOurs, type Proof } from '../../../rollout/ownership.js'
-import type { Rollout } from '../../../rollout/platform.js'
+import { NotOurs, ifOurs, type Proof } from '../../../rollout/ownership.js'
+import type { Rollout, WaitContext } from '../../../rollout/platform.js'
 import { sleep } from '../../../rollout/poll.js'
 import type { Progress } from '../../../rollout/progress.js'
 import { StaleObject, preconditionOf, type KubeApi, type ObjectPrecondition } from '../api/client.js'
@@ -75,36 +76,58 @@ export async function promoteRollout(api: KubeApi, rollout: RolloutRef, ourTempl
   progress.step(`on-pause: continue: promoted rollout/${rollout.name} past its pause, as \`kubectl argo rollouts promote\` does`)
 }
 
-/**
- * Rollback of an Argo Rollout of ours: Argo's own abort (`kubectl argo rollouts abort`: status.abort
- * through /status), made only while a fresh read proves the Rollout runs our pod template. The stable
- * ReplicaSet then serves again; the returned Rollout waits for that (the canary scaled away, the stable
- * pods all available). Argo calls an aborted Rollout Degraded by design, so that is not a failure here.
- */
-export async function abortRollout(api: KubeApi, rollout: RolloutRef, ourTemplate: string, fieldManager: string, progress: Progress): Promise<Rollout> {
+/** Waits until an aborted Rollout's stable ReplicaSet serves again: the canary scaled away, every stable pod available. */
+async function stableAgain(api: KubeApi, rollout: RolloutRef, context: WaitContext): Promise<void> {
+  const { deadline } = context
   const object = rolloutObject(rollout)
   const name = `rollout/${rollout.name}`
-  await patchOurStatus(api, rollout, ourTemplate, fieldManager, { verb: 'abort', status: { abort: true } })
-  progress.step(`aborted ${name} (Argo's rollback, as \`kubectl argo rollouts abort\` does): its stable ReplicaSet takes over again`)
+  for (;;) {
+    const live = (await api.withSignal(deadline.signal).read(object)) as unknown as LiveObject | undefined
+    const status = (live?.status ?? {}) as { abort?: boolean; stableRS?: string; availableReplicas?: number; updatedReplicas?: number; message?: string }
+    const replicas = (live?.spec as { replicas?: number } | undefined)?.replicas ?? 1
+    if (status.abort === true && status.stableRS && (status.updatedReplicas ?? 0) === 0 && (status.availableReplicas ?? 0) >= replicas) {
+      context.progress.step(`${name}: the stable ReplicaSet (pod hash ${status.stableRS}) serves again with ${status.availableReplicas} available; ${status.message ?? ''}`.trim())
+      return
+    }
+    context.progress.status(`${name}: aborting: ${status.availableReplicas ?? 0}/${replicas} stable available, ${status.updatedReplicas ?? 0} canary left`)
+    // Polled: a rollback's wait is short, and once a second is what `kubectl argo rollouts status` does too.
+    await sleep(1000, deadline.signal)
+  }
+}
+
+/**
+ * Rollback of the Argo Rollouts of ours: Argo's own abort of each (`kubectl argo rollouts abort`:
+ * status.abort through /status), made only while a fresh read proves that Rollout runs our pod template.
+ * Each stable ReplicaSet then serves again; the returned Rollout waits for all of them. A Rollout that is
+ * no longer ours is said and left alone; when none is ours, the first refusal (NotOurs) is thrown.
+ * Argo calls an aborted Rollout Degraded by design, so that is not a failure here.
+ */
+export async function abortRollouts(api: KubeApi, rollouts: Array<{ rollout: RolloutRef; ourTemplate: string }>, fieldManager: string, progress: Progress): Promise<Rollout> {
+  const aborted: RolloutRef[] = []
+  let refused: unknown
+  for (const { rollout, ourTemplate } of rollouts) {
+    const name = `rollout/${rollout.name}`
+    try {
+      await patchOurStatus(api, rollout, ourTemplate, fieldManager, { verb: 'abort', status: { abort: true } })
+    } catch (error) {
+      if (!(error instanceof NotOurs)) throw error
+      refused ??= error
+      progress.reason(`${name} not aborted: ${error.message}`)
+      continue
+    }
+    aborted.push(rollout)
+    progress.step(`aborted ${name} (Argo's rollback, as \`kubectl argo rollouts abort\` does): its stable ReplicaSet takes over again`)
+  }
+  if (!aborted.length) throw refused
+  const names = aborted.map(r => `rollout/${r.name}`).join(', ')
   return {
     revision: 'stable',
-    label: `${name} (aborted: back to its stable ReplicaSet)`,
+    label: `${names} (aborted: back to ${aborted.length > 1 ? 'their stable ReplicaSets' : 'its stable ReplicaSet'})`,
     outputs: {},
     wait: async context => {
-      const { deadline } = context
-      for (;;) {
-        const live = (await api.withSignal(deadline.signal).read(object)) as unknown as (LiveObject & { spec?: { replicas?: number } }) | undefined
-        const status = (live?.status ?? {}) as { abort?: boolean; stableRS?: string; availableReplicas?: number; updatedReplicas?: number; message?: string }
-        const replicas = (live?.spec as { replicas?: number } | undefined)?.replicas ?? 1
-        if (status.abort === true && status.stableRS && (status.updatedReplicas ?? 0) === 0 && (status.availableReplicas ?? 0) >= replicas) {
-          context.progress.step(`${name}: the stable ReplicaSet (pod hash ${status.stableRS}) serves again with ${status.availableReplicas} available; ${status.message ?? ''}`.trim())
-          return { state: 'succeeded' }
-        }
-        context.progress.status(`${name}: aborting: ${status.availableReplicas ?? 0}/${replicas} stable available, ${status.updatedReplicas ?? 0} canary left`)
-        // Polled: a rollback's wait is short, and once a second is what `kubectl argo rollouts status` does too.
-        await sleep(1000, deadline.signal)
-      }
+      for (const rollout of aborted) await stableAgain(api, rollout, context)
+      return { state: 'succeeded' }
     },
-    undo: () => Promise.reject(new Error(`${name} was aborted to its stable ReplicaSet already: nothing further to roll back`))
+    undo: () => Promise.reject(new Error(`${names} ${aborted.length > 1 ? 'were' : 'was'} aborted to the stable ReplicaSet already: nothing further to roll back`))
   }
 }

@@ -14,7 +14,8 @@ interface RolloutStatus {
   currentPodHash?: string
   stableRS?: string
   controllerPause?: boolean
-  pauseConditions?: Array<{ reason?: string }>
+  pauseConditions?: Array<{ reason?: string; startTime?: string }>
+  abort?: boolean
   currentStepIndex?: number
   updatedReplicas?: number
   availableReplicas?: number
@@ -34,11 +35,83 @@ function generationObserved(object: LiveObject): boolean {
   return observed >= generation
 }
 
-/** Where the rollout stands, in counts: for the progress line. */
-function counts(status: RolloutStatus, spec: Record<string, unknown> | undefined): string {
-  const steps = ((spec?.strategy as { canary?: { steps?: unknown[] } } | undefined)?.canary?.steps ?? []).length
-  const step = steps && status.currentStepIndex !== undefined ? `step ${Math.min(status.currentStepIndex, steps)}/${steps}, ` : ''
-  return `${step}${status.updatedReplicas ?? 0} updated, ${status.availableReplicas ?? 0} available of ${status.replicas ?? 0}`
+/** A canary step as the Rollout's spec writes it (the kinds of step Argo v1.8 knows). */
+interface CanaryStep {
+  setWeight?: number
+  pause?: { duration?: string | number }
+  analysis?: { templates?: Array<{ templateName?: string }> }
+  experiment?: { duration?: string | number; templates?: Array<{ name?: string }> }
+  setCanaryScale?: { replicas?: number; weight?: number; matchTrafficWeight?: boolean }
+  setHeaderRoute?: { name?: string }
+  setMirrorRoute?: { name?: string }
+  plugin?: { name?: string }
+}
+
+/** The canary steps of a Rollout's spec. */
+export function canarySteps(spec: Record<string, unknown> | undefined): CanaryStep[] {
+  return (spec?.strategy as { canary?: { steps?: CanaryStep[] } } | undefined)?.canary?.steps ?? []
+}
+
+/** A duration as Argo reads it: a number of seconds, or a number with s, m or h; undefined if neither. */
+export function durationSeconds(duration: string | number | undefined): number | undefined {
+  if (typeof duration === 'number') return duration
+  const match = /^(\d+)(s|m|h)?$/.exec(duration ?? '')
+  if (!match) return undefined
+  return Number(match[1]) * ({ s: 1, m: 60, h: 3600 }[match[2] as 's' | 'm' | 'h'] ?? 1)
+}
+
+/**
+ * One step, as `kubectl argo rollouts get rollout` names it; a pause the controller has reached
+ * (its CanaryPauseStep condition's startTime) says how long it has left, or that it waits for a promote.
+ */
+export function stepText(step: CanaryStep, pausedSince?: string, now = Date.now()): string {
+  if (step.setWeight !== undefined) return `setWeight ${step.setWeight}%`
+  if (step.pause) {
+    const seconds = durationSeconds(step.pause.duration)
+    if (step.pause.duration === undefined) return 'pause without a duration (waits to be promoted)'
+    const started = pausedSince ? Date.parse(pausedSince) : NaN
+    const left = seconds !== undefined && Number.isFinite(started) ? Math.max(0, Math.ceil(seconds - (now - started) / 1000)) : undefined
+    return `pause ${String(step.pause.duration)}${left !== undefined ? ` (${left}s left)` : ''}`
+  }
+  if (step.analysis) return `analysis (${(step.analysis.templates ?? []).map(t => t.templateName).join(', ')})`
+  if (step.experiment) return `experiment (${(step.experiment.templates ?? []).map(t => t.name).join(', ')})`
+  if (step.setCanaryScale) {
+    const scale = step.setCanaryScale
+    return `setCanaryScale ${scale.replicas !== undefined ? `${scale.replicas} replicas` : scale.weight !== undefined ? `${scale.weight}%` : 'matching the traffic weight'}`
+  }
+  if (step.setHeaderRoute) return `setHeaderRoute ${step.setHeaderRoute.name ?? ''}`.trim()
+  if (step.setMirrorRoute) return `setMirrorRoute ${step.setMirrorRoute.name ?? ''}`.trim()
+  if (step.plugin) return `plugin ${step.plugin.name ?? ''}`.trim()
+  return 'a step of a kind this version does not name'
+}
+
+/** The step the controller is at, 1-based with what it is; undefined when there are no steps or all are done. */
+export function currentStep(live: LiveObject, now = Date.now()): { index: number; count: number; text: string } | undefined {
+  const steps = canarySteps(live.spec)
+  const status = rolloutFields(live)
+  const index = status.currentStepIndex
+  if (index === undefined || index >= steps.length) return undefined
+  const since = status.pauseConditions?.find(c => c.reason === 'CanaryPauseStep')?.startTime
+  return { index: index + 1, count: steps.length, text: stepText(steps[index], since, now) }
+}
+
+/**
+ * The stable and canary pods: the canary is what runs the current pod hash (status.updatedReplicas),
+ * the stable the rest while they differ (Argo's status counts every ReplicaSet of the Rollout).
+ */
+export function podCounts(status: RolloutStatus): string {
+  const total = status.replicas ?? 0
+  const canary = status.stableRS && status.stableRS === status.currentPodHash ? 0 : (status.updatedReplicas ?? 0)
+  return `stable ${total - canary}, canary ${canary}, ${status.availableReplicas ?? 0} available of ${total}`
+}
+
+/** Where the rollout stands: steps done, the current one, the pods. For the progress line. */
+function counts(live: LiveObject): string {
+  const steps = canarySteps(live.spec).length
+  const index = rolloutFields(live).currentStepIndex
+  const current = currentStep(live)
+  const done = steps && index !== undefined ? `step ${Math.min(index, steps)}/${steps} done${current ? `, now ${current.index}: ${current.text}` : ''}; ` : ''
+  return `${done}${podCounts(rolloutFields(live))}`
 }
 
 export function argoRollout(object: LiveObject): Readiness {
@@ -53,12 +126,12 @@ export function argoRollout(object: LiveObject): Readiness {
     case 'Degraded':
       return { state: 'failed', message: `Degraded${said}` }
     case 'Paused':
-      return { state: 'waiting', message: `Paused${said} (${counts(status, object.spec)})` }
+      return { state: 'waiting', message: `Paused${said} (${counts(object)})` }
     case undefined:
     case '':
       return { state: 'waiting', message: 'its controller has not written a phase yet (is the Argo Rollouts controller running?)' }
     default:
-      return { state: 'waiting', message: `${status.phase}${said} (${counts(status, object.spec)})` }
+      return { state: 'waiting', message: `${status.phase}${said} (${counts(object)})` }
   }
 }
 

@@ -9,7 +9,8 @@ import type { Rollout } from '../../../rollout/platform.js'
 import { StaleObject, type KubeApi } from '../api/client.js'
 import { templateKey } from '../workloads/ownership.js'
 import type { LiveObject, Readiness, ReadinessOptions } from '../readiness/types.js'
-import { abortRollout, promoteRollout } from './argo-actions.js'
+import { abortRollouts, promoteRollout } from './argo-actions.js'
+import { ArgoFollower } from './argo-analysis.js'
 import { indefinitePause, oursOrSuperseded } from './argo-rollout.js'
 import { CanaryEvents, noteAnalysis } from './flagger-canary.js'
 
@@ -41,6 +42,8 @@ export class ProgressiveDelivery {
   private readonly workloadGenerations = new Map<string, { workload: string; generation: number }>()
   /** The pauses (Rollout and step) this run promoted: each once. */
   private readonly promoted = new Set<string>()
+  /** What the wait says about the Rollouts of ours: steps, analysis runs, where and why one failed. */
+  private readonly argo = new ArgoFollower()
   /** Warning events of the followed objects: a failed Flagger Canary's reason names its failed checks. */
   private readonly events = new CanaryEvents()
   /** Set when another revision took over one of them: the rollout reports `superseded`, never a failure. */
@@ -64,6 +67,13 @@ export class ProgressiveDelivery {
       const workload = workloadRef ? answers.get(`${workloadRef.kind}/${workloadRef.name}`) : undefined
       if (workload?.metadata?.generation !== undefined) this.workloadGenerations.set(ref, { workload: `${workloadRef?.kind}/${workloadRef?.name}`, generation: workload.metadata.generation })
     }
+  }
+
+  /** An Argo Rollout of ours: progress per step and analysis; a failure names its step and its failed analysis. */
+  async followArgo(api: KubeApi, object: FollowedObject, live: LiveObject, state: Readiness, progress: Progress): Promise<Readiness> {
+    const ref = refOf(object)
+    if (!this.ourTemplates.has(ref)) return state
+    return this.argo.follow(api, { ref, name: object.name, namespace: object.namespace }, live, state, progress)
   }
 
   /** Another revision in one of ours: why (and `superseded` is set), else undefined. */
@@ -131,7 +141,6 @@ export class ProgressiveDelivery {
   async abortOurs(api: KubeApi, objects: FollowedObject[], progress: Progress): Promise<Rollout | undefined> {
     const ours = objects.filter(o => this.ourTemplates.has(refOf(o)))
     if (!ours.length || !this.options.fieldManager) return undefined
-    // One Rollout per service is the case deploy-service knows: the first is the one it rolls back.
-    return abortRollout(api, ours[0], this.ourTemplates.get(refOf(ours[0]))!, this.options.fieldManager, progress)
+    return abortRollouts(api, ours.map(o => ({ rollout: o, ourTemplate: this.ourTemplates.get(refOf(o))! })), this.options.fieldManager, progress)
   }
 }

@@ -263,6 +263,7 @@ export class AppliedSet {
         if (doomed) state = { state: 'failed', message: `${describeProblem(doomed)} (this will not heal by itself)` }
       }
       state = this.progressive.explain(object, live, state)
+      state = await this.progressive.followArgo(api, object, live, state, progress)
       state = this.withRules(object, live, state)
       this.states.set(key, state)
       if (state.state === 'failed') failures.push(`${ref} ${state.message}`)
