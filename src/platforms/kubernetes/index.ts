@@ -30,6 +30,7 @@ import { jobsText, preDeployStep } from './pre-deploy/run.js'
 import { redactSecret } from './apply/secrets.js'
 import { unfollowable, validateManifests } from './apply/validate.js'
 import { compileHealthChecks, type HealthChecks } from './readiness/health-checks.js'
+import { continuePlan, readArgoRollout, rollbackPlan, type ArgoModeContext } from './progressive/argo-modes.js'
 
 const SERVER_DRY_RUN = 'the API server accepted every object in a server-side dry run'
 
@@ -65,6 +66,17 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
   function withLogs(rollout: KubernetesRollout): KubernetesRollout {
     rollout.liveLogs = { mode: request.kubernetes.followLogs ?? 'one', containers: request.containers }
     return rollout
+  }
+
+  /** `mode: continue` / `rollback` of an Argo Rollout: once changed, it is followed as a deploy of it would be. */
+  function argoModes(api: KubeApi, namespace: string): ArgoModeContext {
+    const follow: ArgoModeContext['follow'] = async (cancellable, changed) => {
+      const rollout = withLogs(await KubernetesRollout.settle(cancellable, [], fieldManager))
+      const set = await appliedSet([{ apiVersion: changed.apiVersion, kind: 'Rollout', name: service, namespace }])
+      set.applied(new Map([[`Rollout/${service}`, changed]]))
+      return rollout.follow(set, 1, `rollout/${service}`)
+    }
+    return { api, namespace, service, fieldManager, toRevision: request.toRevision ? Number(request.toRevision) : undefined, follow }
   }
 
   async function renderTemplate(namespace: string) {
@@ -259,11 +271,18 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
       }
     },
 
+    async prepareContinue(): Promise<Plan> {
+      const { api, namespace } = await connect()
+      return continuePlan(argoModes(api, namespace))
+    },
+
     async prepareRollback(): Promise<Plan> {
       const { api, namespace } = await connect()
       if (request.toRevision !== undefined && !/^\d+$/.test(request.toRevision)) {
         throw new UserError({ input: 'to-revision', message: `'${request.toRevision}' is not a Kubernetes revision: use a number from kubectl rollout history` })
       }
+      const argo = await readArgoRollout(api, namespace, service)
+      if (argo) return rollbackPlan(argoModes(api, namespace), argo)
       const live = await liveTarget(api, namespace)
       if (request.wait) {
         const refused = unfollowable(live)
