@@ -79,6 +79,19 @@ withCluster('Argo Rollouts: pauses across jobs (mode continue), mode rollback, o
     expect(restored.status.stableRS).toBe(restored.status.currentPodHash)
   }, 180_000)
 
+  it('without a template, patches the image of the live Rollout named as the service and follows its canary to Healthy', async () => {
+    expectStatus(await deploy({ service: 'solo', 'image-tag': '1.0', template: files('solo'), namespace: ns }), 'succeeded')
+    const run = await deploy({ service: 'solo', 'image-tag': '2.0', namespace: ns, 'on-pause': 'continue' })
+    expectStatus(run, 'succeeded')
+    expect(run.log).toMatch(/image-only change of the live Rollout/)
+    expect(run.log).toMatch(/on-pause: continue: promoted rollout\/solo past its pause/)
+    expect(run.result?.images[0]?.previous).toBe(`${REGISTRY}/solo:1.0`)
+    const after = await live('solo')
+    expect(after.spec.template.spec.containers[0].image).toBe(`${REGISTRY}/solo:2.0`)
+    expect(after.status.phase).toBe('Healthy')
+    expect(after.status.stableRS).toBe(after.status.currentPodHash)
+  }, 120_000)
+
   it('mode continue on a Rollout that waits at no pause fails naming mode and what it found, and changes nothing', async () => {
     expectStatus(await deploy({ service: 'steady', 'image-tag': '1.0', template: files('steady'), namespace: ns }), 'succeeded')
     const before = await live('steady')

@@ -4,6 +4,7 @@ import { UserError, errorMessage } from '../../errors.js'
 import {
   WORKLOAD_KINDS,
   annotateChangeCause,
+  isArgoRollout,
   manifestsText,
   objectName,
   renderManifests,
@@ -30,7 +31,7 @@ import { jobsText, preDeployStep } from './pre-deploy/run.js'
 import { redactSecret } from './apply/secrets.js'
 import { unfollowable, validateManifests } from './apply/validate.js'
 import { compileHealthChecks, type HealthChecks } from './readiness/health-checks.js'
-import { continuePlan, readArgoRollout, rollbackPlan, type ArgoModeContext } from './progressive/argo-modes.js'
+import { argoImagePlan, continuePlan, readArgoRollout, rollbackPlan, type ArgoModeContext, type LiveRollout } from './progressive/argo-modes.js'
 
 const SERVER_DRY_RUN = 'the API server accepted every object in a server-side dry run'
 
@@ -91,7 +92,9 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
       const live = await api.read<Workload & KubeObject>({ apiVersion: 'apps/v1', kind, metadata: { name: service, namespace } })
       if (live) return { ...live, apiVersion: 'apps/v1', kind }
     }
-    throw new UserError({ input: 'service', message: `namespace '${namespace}' has no Deployment, StatefulSet or DaemonSet named '${service}': check 'service' and 'namespace', or give a template that creates it` })
+    const rollout = await readArgoRollout(api, namespace, service)
+    if (rollout) return rollout as unknown as Workload & KubeObject
+    throw new UserError({ input: 'service', message: `namespace '${namespace}' has no Deployment, StatefulSet, DaemonSet or Argo Rollout named '${service}': check 'service' and 'namespace', or give a template that creates it` })
   }
 
   /** An image-only change of the live workload: a strategic-merge patch of the chosen containers. */
@@ -234,6 +237,14 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
       }
 
       const live = await liveTarget(api, namespace)
+      if (isArgoRollout(live)) {
+        // Its controller runs the canary: the change is a patch of its pod template, followed as a deploy is.
+        const changed = imagePatch(live)
+        const jobs = preDeployJobs(changed.object, changed.images, namespace)
+        await validateJobs(api, jobs, fieldManager)
+        const plan = await argoImagePlan(argoModes(api, namespace), live as unknown as LiveRollout, { ...changed, text: withJobsText(changed.text, jobs) })
+        return { ...plan, before: preDeployStep(api, jobs, fieldManager) }
+      }
       if (request.wait) {
         const refused = unfollowable(live)
         if (refused.length) throw new UserError(refused)

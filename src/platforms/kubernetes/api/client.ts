@@ -272,8 +272,9 @@ export class KubeApi {
    * This run's own change of a live workload (an image-only deploy, a strategic-merge patch of the
    * chosen containers' images): like an apply, it makes our revision and never goes back to an earlier one.
    */
-  async changeImages(object: KubernetesObject, patch: unknown, options: { fieldManager: string }): Promise<KubernetesObject> {
-    return this.sendPatch(object, patch, 'application/strategic-merge-patch+json', { fieldManager: options.fieldManager }, false)
+  async changeImages(object: KubernetesObject, patch: unknown, options: { fieldManager: string; contentType?: string }): Promise<KubernetesObject> {
+    // A custom resource (an Argo Rollout) takes no strategic-merge patch: its caller sends a JSON patch.
+    return this.sendPatch(object, patch, options.contentType ?? 'application/strategic-merge-patch+json', { fieldManager: options.fieldManager }, false)
   }
 
   private async sendPatch(object: KubernetesObject, patch: unknown, contentType: string, query: { fieldManager: string; dryRun?: string }, guarded: boolean, subresource?: 'status'): Promise<KubernetesObject> {

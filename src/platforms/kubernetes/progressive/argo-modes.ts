@@ -32,7 +32,7 @@ type Template = { metadata?: { labels?: Record<string, string> }; spec?: { conta
 
 export interface LiveRollout extends LiveObject {
   apiVersion: string
-  metadata: LiveObject['metadata'] & { namespace?: string; resourceVersion?: string }
+  metadata: LiveObject['metadata'] & { namespace?: string; resourceVersion?: string; annotations?: Record<string, string> }
   spec?: { template?: Template; selector?: { matchLabels?: Record<string, string> }; workloadRef?: unknown } & Record<string, unknown>
 }
 
@@ -205,6 +205,64 @@ async function undoPlan(context: ArgoModeContext, live: LiveRollout): Promise<Pl
       ).catch(staleAsNotOurs(`roll back ${name}`))
       progress.step(`${name}: put the pod template of revision ${target.revision} back (Argo numbers it anew)`)
       return context.follow(cancellable, { ...(answer as LiveRollout), apiVersion: ROLLOUT_API, kind: 'Rollout' })
+    }
+  }
+}
+
+const JSON_PATCH = 'application/json-patch+json'
+
+/** JSON pointer escaping of one path segment (an annotation key holds `/`). */
+const pointer = (key: string) => key.replace(/~/g, '~0').replace(/\//g, '~1')
+
+/**
+ * The JSON patch from the live Rollout to `changed` (the same with new images and our change-cause): only
+ * the chosen containers' images, each behind a test of the container's name at that index, so that a
+ * container list changed since the plan refuses the patch instead of getting the image in another place.
+ */
+function imageOps(live: LiveRollout, changed: { metadata: { annotations?: Record<string, string> }; spec?: unknown }): unknown[] {
+  const ops: unknown[] = []
+  const was = live.spec?.template?.spec ?? {}
+  const now = (changed.spec as { template?: Template } | undefined)?.template?.spec ?? {}
+  for (const field of ['initContainers', 'containers'] as const) {
+    for (const [index, container] of (now[field] ?? []).entries()) {
+      if (was[field]?.[index]?.image === container.image) continue
+      const at = `/spec/template/spec/${field}/${index}`
+      ops.push({ op: 'test', path: `${at}/name`, value: container.name }, { op: 'replace', path: `${at}/image`, value: container.image })
+    }
+  }
+  const annotations = changed.metadata.annotations ?? {}
+  if (!live.metadata.annotations) ops.push({ op: 'add', path: '/metadata/annotations', value: annotations })
+  else for (const [key, value] of Object.entries(annotations)) if (live.metadata.annotations[key] !== value) ops.push({ op: 'add', path: `/metadata/annotations/${pointer(key)}`, value })
+  return ops
+}
+
+/** `mode: deploy` without a template on a Rollout named as the service: a new image in its pod template. */
+export async function argoImagePlan(
+  context: ArgoModeContext,
+  live: LiveRollout,
+  changed: { object: { metadata: { annotations?: Record<string, string> }; spec?: unknown }; images: Array<{ container: string; previous: string; next: string }>; text: string }
+): Promise<Plan> {
+  const { api, namespace, service, fieldManager } = context
+  const object = live as unknown as KubernetesObject
+  const patch = imageOps(live, changed.object)
+  const after = await api.dryRunPatch(object, patch, JSON_PATCH, { fieldManager })
+  const previous = live.metadata.annotations?.[REVISION]
+  const images = changed.images.map(i => `${i.container}: ${i.previous || '(none yet)'} -> ${i.next}`).join('; ')
+  return {
+    text: changed.text,
+    redactedText: changed.text,
+    fileName: `${service}-manifests.yaml`,
+    images: changed.images,
+    previousRevision: previous,
+    description: `Kubernetes rollout/${service} in namespace ${namespace} (no template: image-only change of the live Rollout; Argo runs its steps): revision ${previous ?? '?'} -> next; ${images}`,
+    dryRun: () => Promise.resolve(manifestDiff([{ kind: 'Rollout', name: service, live, after }])),
+    checkedBy: 'the API server accepted the change in a server-side dry run',
+    apply: async (progress, signal) => {
+      const cancellable = api.withSignal(signal)
+      const answer = await cancellable.changeImages(object, patch, { fieldManager, contentType: JSON_PATCH })
+      progress.step(`patched the image of rollout/${service} (field manager ${fieldManager})`)
+      // Our revision is the pod template in the server's answer: what the wait follows, and what a rollback aborts.
+      return context.follow(cancellable, { ...(answer as unknown as LiveRollout), apiVersion: ROLLOUT_API, kind: 'Rollout' })
     }
   }
 }
