@@ -94,7 +94,7 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
     }
     const rollout = await readArgoRollout(api, namespace, service)
     if (rollout) return rollout as unknown as Workload & KubeObject
-    throw new UserError({ input: 'service', message: `namespace '${namespace}' has no Deployment, StatefulSet, DaemonSet or Argo Rollout named '${service}': check 'service' and 'namespace', or give a template that creates it` })
+    throw new UserError({ input: 'service', message: `namespace '${namespace}' has no Deployment, StatefulSet or DaemonSet named '${service}' (nor an Argo Rollout): check 'service' and 'namespace', or give a template that creates it` })
   }
 
   /** An image-only change of the live workload: a strategic-merge patch of the chosen containers. */
