@@ -108,6 +108,8 @@ withCluster('Argo Rollouts: pauses across jobs (mode continue), mode rollback, o
     const run = await deploy({ service: 'back', mode: 'rollback', namespace: ns })
     expectStatus(run, 'succeeded')
     expect(run.log).toMatch(/aborted rollout\/back \(Argo's rollback/)
+    // What serves again is the stable ReplicaSet's image: the run's image outputs say so.
+    expect(run.result?.images).toEqual([{ container: 'back', previous: `${REGISTRY}/back:2.0`, next: `${REGISTRY}/back:1.0` }])
     const aborted = await live('back')
     expect(aborted.status.abort).toBe(true)
     expect(aborted.status.updatedReplicas ?? 0).toBe(0)

@@ -15,7 +15,7 @@ import { stringify } from 'yaml'
 import { UserError } from '../../../errors.js'
 import { ifOurs, type Proof } from '../../../rollout/ownership.js'
 import type { Plan, Rollout } from '../../../rollout/platform.js'
-import { preconditionOf, type KubeApi, type ObjectPrecondition } from '../api/client.js'
+import { StaleObject, preconditionOf, type KubeApi, type ObjectPrecondition } from '../api/client.js'
 import { manifestDiff } from '../apply/diff.js'
 import { stripEmpty } from '../workloads/history.js'
 import { staleAsNotOurs, templateKey } from '../workloads/ownership.js'
@@ -27,6 +27,7 @@ const ROLLOUT_API = 'argoproj.io/v1alpha1'
 /** Argo numbers a Rollout's ReplicaSets with this annotation, and labels their pods with the hash below. */
 const REVISION = 'rollout.argoproj.io/revision'
 const HASH_LABEL = 'rollouts-pod-template-hash'
+const JSON_PATCH = 'application/json-patch+json'
 
 type Template = { metadata?: { labels?: Record<string, string> }; spec?: { containers?: Array<{ name: string; image?: string }>; initContainers?: Array<{ name: string; image?: string }> } }
 
@@ -110,6 +111,21 @@ async function unchangedSincePlanned(api: KubeApi, planned: LiveRollout): Promis
   return { ours: true, precondition, evidence: `${name} still runs the pod template the rollback was planned from` }
 }
 
+/** How many times a rollback refused for a stale resourceVersion (a status write of the controller) is proved and tried again. */
+const UNDO_ATTEMPTS = 3
+
+/** The undo's patch, made while a fresh read proves the Rollout unchanged since the plan; proved again after a status write. */
+async function patchUnchanged(api: KubeApi, live: LiveRollout, patch: unknown[], fieldManager: string): Promise<KubernetesObject> {
+  const action = `roll back rollout/${live.metadata.name}`
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await ifOurs(action, () => unchangedSincePlanned(api, live), owned => api.patch(owned, live as unknown as KubernetesObject, patch, JSON_PATCH, { fieldManager }))
+    } catch (error) {
+      if (!(error instanceof StaleObject) || attempt >= UNDO_ATTEMPTS) return staleAsNotOurs(action)(error)
+    }
+  }
+}
+
 /** `mode: continue`: promotes the Rollout at its pause without a duration, then follows it. */
 export async function continuePlan(context: ArgoModeContext): Promise<Plan> {
   const { api, namespace, service, fieldManager } = context
@@ -150,16 +166,17 @@ export async function rollbackPlan(context: ArgoModeContext, live: LiveRollout):
   return undoPlan(context, live)
 }
 
-function abortPlan(context: ArgoModeContext, live: LiveRollout): Plan {
+async function abortPlan(context: ArgoModeContext, live: LiveRollout): Promise<Plan> {
   const { api, namespace, service, fieldManager } = context
   const { stableRS, currentPodHash } = rolloutFields(live)
+  const stable = (await replicaSetsOf(api, live)).find(rs => rs.hash === stableRS)
   const text = stringify(live.spec?.template ?? {}, { lineWidth: 0 })
   const what = `abort its update (${standing(live)}): the stable ReplicaSet (pod hash ${stableRS}) serves again and the canary (${currentPodHash}) is scaled away, as \`kubectl argo rollouts abort\` does`
   return {
     text,
     redactedText: text,
     fileName: `${service}-rollout-template.yaml`,
-    images: [],
+    images: imageChanges(live.spec?.template, stable?.template),
     previousRevision: currentPodHash,
     description: `Kubernetes rollout/${service} in namespace ${namespace}: roll back: ${what}`,
     dryRun: () => Promise.resolve(`would ${what}`),
@@ -183,7 +200,7 @@ async function undoPlan(context: ArgoModeContext, live: LiveRollout): Promise<Pl
   const same = isDeepStrictEqual(stripEmpty(live.spec?.template), stripEmpty(target.template))
   const patch = [{ op: 'replace', path: '/spec/template', value: target.template }]
   const object = live as unknown as KubernetesObject
-  const after = same ? live : await api.dryRunPatch(object, patch, 'application/json-patch+json', { fieldManager })
+  const after = same ? live : await api.dryRunPatch(object, patch, JSON_PATCH, { fieldManager })
   const text = stringify(target.template, { lineWidth: 0 })
   return {
     text,
@@ -200,16 +217,12 @@ async function undoPlan(context: ArgoModeContext, live: LiveRollout): Promise<Pl
         progress.step(`${name}: skipped rollback (the current template already matches revision ${target.revision})`)
         return context.follow(cancellable, live)
       }
-      const answer = await ifOurs(`roll back ${name}`, () => unchangedSincePlanned(cancellable, live), owned =>
-        cancellable.patch(owned, object, patch, 'application/json-patch+json', { fieldManager })
-      ).catch(staleAsNotOurs(`roll back ${name}`))
+      const answer = await patchUnchanged(cancellable, live, patch, fieldManager)
       progress.step(`${name}: put the pod template of revision ${target.revision} back (Argo numbers it anew)`)
       return context.follow(cancellable, { ...(answer as LiveRollout), apiVersion: ROLLOUT_API, kind: 'Rollout' })
     }
   }
 }
-
-const JSON_PATCH = 'application/json-patch+json'
 
 /** JSON pointer escaping of one path segment (an annotation key holds `/`). */
 const pointer = (key: string) => key.replace(/~/g, '~0').replace(/\//g, '~1')
