@@ -61,6 +61,11 @@ withCluster('Argo Rollouts: pauses across jobs (mode continue), mode rollback, o
 
   it('a pause left by on-pause: exit is promoted by mode continue in a second run and followed to Healthy; mode rollback then puts the previous revision back', async () => {
     await pausedAt('held', '1.0', '2.0')
+    // A dry run says what it would promote, and promotes nothing.
+    const planned = await deploy({ service: 'held', mode: 'continue', namespace: ns, 'dry-run': 'true' })
+    expectStatus(planned, 'dry-run')
+    expect(planned.result?.diff).toMatch(/would promote rollout\/held \(phase Paused \(CanaryPauseStep\), at step 2\/2/)
+    expect((await live('held')).status.phase).toBe('Paused')
     const run = await deploy({ service: 'held', mode: 'continue', namespace: ns })
     expectStatus(run, 'succeeded')
     expect(run.log).toMatch(/mode 'continue': promoted rollout\/held past its pause/)
