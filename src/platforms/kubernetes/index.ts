@@ -16,7 +16,6 @@ import type { DeployRequest } from '../../request.js'
 import type { ObjectState, Plan, Platform, Rendered, Rollout } from '../../rollout/platform.js'
 import { AppliedSet, objectRef, type AppliedObject } from './readiness/applied-set.js'
 import type { AppliedAnswer } from './progressive/index.js'
-import { JSON_PATCH, rolloutImagePatch } from './progressive/argo-image.js'
 import { canariesTargeting, readCanaryBaselines, type CanaryBaseline } from './progressive/flagger-canary.js'
 import { InterruptedRollout, notApplied, stoppedAt, type Interruption } from './apply/interrupted.js'
 import { ApplySet } from './prune/applyset.js'
@@ -33,8 +32,7 @@ import { jobsText, preDeployStep } from './pre-deploy/run.js'
 import { redactSecret } from './apply/secrets.js'
 import { unfollowable, validateManifests } from './apply/validate.js'
 import { compileHealthChecks, type HealthChecks } from './readiness/health-checks.js'
-
-const ARGO_ROLLOUTS_API = 'argoproj.io/v1alpha1'
+import { argoImagePlan, continuePlan, readArgoRollout, rollbackPlan, type ArgoModeContext, type LiveRollout } from './progressive/argo-modes.js'
 
 const SERVER_DRY_RUN = 'the API server accepted every object in a server-side dry run'
 
@@ -72,6 +70,17 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
     return rollout
   }
 
+  /** `mode: continue` / `rollback` of an Argo Rollout: once changed, it is followed as a deploy of it would be. */
+  function argoModes(api: KubeApi, namespace: string): ArgoModeContext {
+    const follow: ArgoModeContext['follow'] = async (cancellable, changed) => {
+      const rollout = withLogs(await KubernetesRollout.settle(cancellable, [], fieldManager))
+      const set = await appliedSet([{ apiVersion: changed.apiVersion, kind: 'Rollout', name: service, namespace }])
+      set.applied(new Map([[`Rollout/${service}`, changed]]))
+      return rollout.follow(set, 1, `rollout/${service}`)
+    }
+    return { api, namespace, service, fieldManager, toRevision: request.toRevision ? Number(request.toRevision) : undefined, follow }
+  }
+
   async function renderTemplate(namespace: string) {
     // Manifests, or what helm / kustomize rendered from a chart or kustomization (renderedBy says which).
     const { documents, renderedBy } = await loadKubernetesTemplate(request, namespace, process.env, cancel)
@@ -84,41 +93,9 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
       const live = await api.read<Workload & KubeObject>({ apiVersion: 'apps/v1', kind, metadata: { name: service, namespace } })
       if (live) return { ...live, apiVersion: 'apps/v1', kind }
     }
-    const rollout = { apiVersion: ARGO_ROLLOUTS_API, kind: 'Rollout', metadata: { name: service, namespace } }
-    const live = (await api.collectionPath(ARGO_ROLLOUTS_API, 'Rollout', namespace)) ? await api.read<Workload & KubeObject>(rollout) : undefined
-    if (live) return { ...live, apiVersion: ARGO_ROLLOUTS_API, kind: 'Rollout' }
-    throw new UserError({ input: 'service', message: `namespace '${namespace}' has no Deployment, StatefulSet, DaemonSet or Argo Rollout named '${service}': check 'service' and 'namespace', or give a template that creates it` })
-  }
-
-  /**
-   * An image-only deploy of a live Argo Rollout (progressive/argo-image.ts): a JSON patch of the chosen
-   * containers, then the Rollout is followed by its controller's word for the template our patch left.
-   */
-  async function rolloutImagePlan(api: KubeApi, namespace: string, live: Workload & KubeObject): Promise<Plan> {
-    const { images, object, text } = imagePatch(live)
-    const patch = rolloutImagePatch(live, images)
-    const after = await api.dryRunPatch(live as KubernetesObject, patch, JSON_PATCH, { fieldManager })
-    const jobs = preDeployJobs(object, images, namespace)
-    await validateJobs(api, jobs, fieldManager)
-    const name = objectName(live)
-    return {
-      text: withJobsText(text, jobs),
-      redactedText: withJobsText(text, jobs),
-      fileName: `${service}-manifests.yaml`,
-      images,
-      description: `Kubernetes ${name} in namespace ${namespace} (no template: image-only change of the live Argo Rollout); ${imagesLine(images)}`,
-      dryRun: async () => withJobsText(manifestDiff([{ kind: 'Rollout', name: service, live, after }]), jobs),
-      checkedBy: SERVER_DRY_RUN,
-      before: preDeployStep(api, jobs, fieldManager),
-      apply: async (progress, signal) => {
-        const cancellable = api.withSignal(signal)
-        const answer = await cancellable.changeImages(live as KubernetesObject, patch, { fieldManager, contentType: JSON_PATCH })
-        progress.step(`patched the image of ${name} (field manager ${fieldManager})`)
-        const set = await appliedSet([{ apiVersion: live.apiVersion, kind: 'Rollout', name: service, namespace }])
-        set.applied(new Map([[`Rollout/${service}`, answer as AppliedAnswer]]))
-        return withLogs(new KubernetesRollout(cancellable, [], fieldManager)).follow(set, 1, name)
-      }
-    }
+    const rollout = await readArgoRollout(api, namespace, service)
+    if (rollout) return rollout as unknown as Workload & KubeObject
+    throw new UserError({ input: 'service', message: `namespace '${namespace}' has no Deployment, StatefulSet or DaemonSet named '${service}' (nor an Argo Rollout): check 'service' and 'namespace', or give a template that creates it` })
   }
 
   /** An image-only change of the live workload: a strategic-merge patch of the chosen containers. */
@@ -261,7 +238,14 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
       }
 
       const live = await liveTarget(api, namespace)
-      if (isArgoRollout(live)) return rolloutImagePlan(api, namespace, live)
+      if (isArgoRollout(live)) {
+        // Its controller runs the canary: the change is a patch of its pod template, followed as a deploy is.
+        const changed = imagePatch(live)
+        const jobs = preDeployJobs(changed.object, changed.images, namespace)
+        await validateJobs(api, jobs, fieldManager)
+        const plan = await argoImagePlan(argoModes(api, namespace), live as unknown as LiveRollout, { ...changed, text: withJobsText(changed.text, jobs) })
+        return { ...plan, before: preDeployStep(api, jobs, fieldManager) }
+      }
       if (request.wait) {
         const refused = unfollowable(live)
         if (refused.length) throw new UserError(refused)
@@ -299,11 +283,18 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
       }
     },
 
+    async prepareContinue(): Promise<Plan> {
+      const { api, namespace } = await connect()
+      return continuePlan(argoModes(api, namespace))
+    },
+
     async prepareRollback(): Promise<Plan> {
       const { api, namespace } = await connect()
       if (request.toRevision !== undefined && !/^\d+$/.test(request.toRevision)) {
         throw new UserError({ input: 'to-revision', message: `'${request.toRevision}' is not a Kubernetes revision: use a number from kubectl rollout history` })
       }
+      const argo = await readArgoRollout(api, namespace, service)
+      if (argo) return rollbackPlan(argoModes(api, namespace), argo)
       const live = await liveTarget(api, namespace)
       if (request.wait) {
         const refused = unfollowable(live)

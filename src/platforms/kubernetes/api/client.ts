@@ -273,7 +273,7 @@ export class KubeApi {
    * chosen containers' images): like an apply, it makes our revision and never goes back to an earlier one.
    */
   async changeImages(object: KubernetesObject, patch: unknown, options: { fieldManager: string; contentType?: string }): Promise<KubernetesObject> {
-    // A custom resource (an Argo Rollout) has no strategic merge: its change comes as a JSON patch.
+    // A custom resource (an Argo Rollout) takes no strategic-merge patch: its caller sends a JSON patch.
     return this.sendPatch(object, patch, options.contentType ?? 'application/strategic-merge-patch+json', { fieldManager: options.fieldManager }, false)
   }
 

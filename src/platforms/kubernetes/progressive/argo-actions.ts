@@ -21,6 +21,8 @@ export interface RolloutRef {
   apiVersion: string
   name: string
   namespace?: string
+  /** Set by `mode: continue` / `rollback`: the Rollout read when the plan was made, not one made anew since. */
+  uid?: string
 }
 
 /**
@@ -42,6 +44,7 @@ async function patchOurStatus(
     const read = await api.read(object)
     const live = read as unknown as LiveObject | undefined
     if (!live) return { ours: false, found: `${name} no longer exists` }
+    if (rollout.uid && live.metadata.uid !== rollout.uid) return { ours: false, found: `${name} was deleted and made anew (uid ${live.metadata.uid}) since the plan was made`, superseded: true }
     const foreign = oursOrSuperseded(live, ourTemplate, templateKey)
     if (foreign) return { ours: false, found: `${name}: ${foreign}`, superseded: true }
     const refused = change.also?.(live)
@@ -67,13 +70,13 @@ function rolloutObject(rollout: RolloutRef) {
 }
 
 /** Proves the Rollout ours and paused now; then promotes it. Throws NotOurs (said by the caller) otherwise. */
-export async function promoteRollout(api: KubeApi, rollout: RolloutRef, ourTemplate: string, fieldManager: string, progress: Progress): Promise<void> {
+export async function promoteRollout(api: KubeApi, rollout: RolloutRef, ourTemplate: string, fieldManager: string, progress: Progress, by = 'on-pause: continue'): Promise<void> {
   await patchOurStatus(api, rollout, ourTemplate, fieldManager, {
     verb: 'promote',
     status: { pauseConditions: null },
     also: live => (indefinitePause(live) ? undefined : 'is no longer paused (someone promoted or aborted it)')
   })
-  progress.step(`on-pause: continue: promoted rollout/${rollout.name} past its pause, as \`kubectl argo rollouts promote\` does`)
+  progress.step(`${by}: promoted rollout/${rollout.name} past its pause, as \`kubectl argo rollouts promote\` does`)
 }
 
 /** Waits until an aborted Rollout's stable ReplicaSet serves again: the canary scaled away, every stable pod available. */

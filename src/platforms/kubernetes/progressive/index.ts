@@ -5,7 +5,7 @@
 
 import { NotOurs } from '../../../rollout/ownership.js'
 import type { Progress } from '../../../rollout/progress.js'
-import type { Rollout } from '../../../rollout/platform.js'
+import type { Rollout, WaitContext } from '../../../rollout/platform.js'
 import { StaleObject, type KubeApi } from '../api/client.js'
 import { templateKey } from '../workloads/ownership.js'
 import type { LiveObject, Readiness, ReadinessOptions } from '../readiness/types.js'
@@ -42,6 +42,8 @@ export class ProgressiveDelivery {
   private readonly workloadGenerations = new Map<string, { workload: string; generation: number }>()
   /** The pauses (Rollout and step) this run promoted: each once. */
   private readonly promoted = new Set<string>()
+  /** The pauses where `on-pause: verify` failed, with why: the wait fails there (and stays failed). */
+  private readonly verified = new Map<string, string>()
   /** What the wait says about the Rollouts of ours: steps, analysis runs, where and why one failed. */
   private readonly argo = new ArgoFollower()
   /** Warning events of the followed objects: a failed Flagger Canary's reason names its failed checks. */
@@ -114,27 +116,45 @@ export class ProgressiveDelivery {
     this.events.note(uid, message, at)
   }
 
-  /** An Argo Rollout of ours at a pause without a duration: `on-pause` exit stops the wait, continue promotes it once. */
-  async atPause(api: KubeApi, object: FollowedObject, live: LiveObject, progress: Progress): Promise<void> {
+  /**
+   * An Argo Rollout of ours at a pause without a duration: `on-pause` exit stops the wait, continue promotes
+   * it once, verify (with the engine's `verify`) checks it there, then promotes it, or returns the failure
+   * (the rollback then aborts it). Each pause (Rollout and step) is acted on once.
+   */
+  async atPause(api: KubeApi, object: FollowedObject, live: LiveObject, progress: Progress, verify?: WaitContext['verifyAtPause']): Promise<string | undefined> {
     const { onPause, fieldManager } = this.options
     const ours = this.ourTemplates.get(refOf(object))
-    const pause = ours !== undefined && (onPause === 'exit' || onPause === 'continue') ? indefinitePause(live) : undefined
-    if (!pause || ours === undefined) return
+    const acts = onPause === 'exit' || onPause === 'continue' || (onPause === 'verify' && verify !== undefined)
+    const pause = ours !== undefined && acts ? indefinitePause(live) : undefined
+    if (!pause || ours === undefined) return undefined
     if (onPause === 'exit') {
       this.paused = `${refOf(object)} ${pause}`
-      return
+      return undefined
     }
     const at = `${refOf(object)}@${String((live.status as { currentStepIndex?: number } | undefined)?.currentStepIndex)}`
-    if (this.promoted.has(at) || !fieldManager) return
+    if (this.verified.has(at)) return this.verified.get(at)
+    if (this.promoted.has(at) || !fieldManager) return undefined
+    if (onPause === 'verify' && verify) {
+      // The canary serves its share of the traffic here: what the check sees is our revision.
+      progress.step(`${refOf(object)} ${pause.split(':')[0]}: verifying before it goes on (on-pause: verify)`)
+      const check = await verify()
+      if (!check.ok) {
+        const failed = `verification at the pause failed: ${check.reason}`
+        this.verified.set(at, failed)
+        return failed
+      }
+      progress.step('verification at the pause passed: promoting it')
+    }
     this.promoted.add(at)
     try {
-      await promoteRollout(api, object, ours, fieldManager, progress)
+      await promoteRollout(api, object, ours, fieldManager, progress, `on-pause: ${onPause}`)
     } catch (error) {
       // Superseded is found by the next look at the watch; any other refusal is said and waited out.
       if (error instanceof StaleObject) this.promoted.delete(at)
       else if (!(error instanceof NotOurs)) throw error
       progress.event(`not-promoted:${at}`, error.message)
     }
+    return undefined
   }
 
   /** Rollback of the Argo Rollouts of ours among `objects`: Argo's abort; undefined when there are none. */

@@ -1,7 +1,7 @@
 import { ProblemList, UserError } from '../../../errors.js'
 import type { Manifest } from '../../../render/manifests.js'
 import type { Progress } from '../../../rollout/progress.js'
-import type { ObjectState } from '../../../rollout/platform.js'
+import type { ObjectState, WaitContext } from '../../../rollout/platform.js'
 import type { KubeApi } from '../api/client.js'
 import { FailingSince, describeProblem, diagnosePods, logTailText, readLogTail, type PodState } from '../workloads/pods.js'
 import { groupKind, hasViewer, readiness, readyAtOnce, type LiveObject, type Readiness, type ReadinessOptions } from './kinds.js'
@@ -232,7 +232,7 @@ export class AppliedSet {
    * Judges every followed object from its watch. Returns the failure (one line) when one failed, after
    * reporting the evidence (a failed Job's log tail) as reasons.
    */
-  async assess(api: KubeApi, pods: Array<PodState & Owned>, progress: Progress): Promise<string | undefined> {
+  async assess(api: KubeApi, pods: Array<PodState & Owned>, progress: Progress, verifyAtPause?: WaitContext['verifyAtPause']): Promise<string | undefined> {
     const failures: string[] = []
     for (const object of this.followed()) {
       const ref = objectRef(object)
@@ -265,9 +265,11 @@ export class AppliedSet {
       state = this.progressive.explain(object, live, state)
       state = await this.progressive.followArgo(api, object, live, state, progress)
       state = this.withRules(object, live, state)
+      // `on-pause: verify` that failed at the pause fails the object (the rollback aborts it).
+      const atPause = await this.progressive.atPause(api, object, live, progress, verifyAtPause)
+      if (atPause) state = { state: 'failed', message: atPause }
       this.states.set(key, state)
       if (state.state === 'failed') failures.push(`${ref} ${state.message}`)
-      await this.progressive.atPause(api, object, live, progress)
     }
     return failures.length ? failures.join('; ') : undefined
   }

@@ -156,7 +156,7 @@ export class KubernetesRollout implements Rollout {
         const trouble = all.find(w => w.trouble)?.trouble
         if (trouble) progress.event(`watch-trouble:${trouble}`, `the API server is unreachable for now (${trouble}); watching again as soon as it is back`)
         if (all.every(w => w.synced)) {
-          const verdict = await this.assess(api, watches, failing, logsRead, progress, live)
+          const verdict = await this.assess(api, watches, failing, logsRead, { progress, verifyAtPause: context.verifyAtPause }, live)
           status = verdict.status
           if (verdict.outcome) return verdict.outcome
         }
@@ -198,7 +198,7 @@ export class KubernetesRollout implements Rollout {
     watches: Record<string, Array<CollectionWatch<never>>>,
     failing: FailingSince,
     logsRead: Set<string>,
-    progress: Progress,
+    { progress, verifyAtPause }: Pick<WaitContext, 'progress' | 'verifyAtPause'>,
     live?: LiveLogs
   ): Promise<{ outcome?: WaitOutcome; status: string }> {
     const values = <T>(list: Array<CollectionWatch<never>>): T[] => list.flatMap(w => [...w.objects.values()] as T[])
@@ -252,7 +252,7 @@ export class KubernetesRollout implements Rollout {
     }
     // The other objects of the set, each by its kind's rules (readiness/kinds.ts); after the events, which
     // a failed Canary's reason quotes.
-    const setFailure = await this.set.assess(api, collections.pods, progress)
+    const setFailure = await this.set.assess(api, collections.pods, progress, verifyAtPause)
     if (this.set.superseded) return { status: this.set.superseded, outcome: { state: 'superseded', reason: this.set.superseded } }
     if (this.set.paused) return { status: this.set.paused, outcome: { state: 'paused', reason: this.set.paused } }
     const status = this.setHasOthers ? this.set.statusLine() : pending.length ? pending.join('; ') : 'all workloads rolled out'
