@@ -11,38 +11,38 @@ import { deploy, expectStatus, getJson, inNamespace, templateDir, withCluster } 
 const REGISTRY = 'registry.local/shop'
 
 /** Argo's own example shape: a Deployment with no replicas of its own, and a Rollout of the same name that refers to it. */
-function files(): string {
+function files(name = 'web', pause = '{duration: 2s}'): string {
   return templateDir({
     'deployment.yaml': `apiVersion: apps/v1
 kind: Deployment
-metadata: {name: web}
+metadata: {name: ${name}}
 spec:
   replicas: 0
   selector:
-    matchLabels: {app: web}
+    matchLabels: {app: ${name}}
   template:
     metadata:
-      labels: {app: web}
+      labels: {app: ${name}}
     spec:
       terminationGracePeriodSeconds: 0
       containers:
-      - name: web
-        image: ${REGISTRY}/web:0
+      - name: ${name}
+        image: ${REGISTRY}/${name}:0
 `,
     'rollout.yaml': `apiVersion: argoproj.io/v1alpha1
 kind: Rollout
-metadata: {name: web}
+metadata: {name: ${name}}
 spec:
   replicas: 2
   workloadRef:
     apiVersion: apps/v1
     kind: Deployment
-    name: web
+    name: ${name}
   strategy:
     canary:
       steps:
       - setWeight: 50
-      - pause: {duration: 2s}
+      - pause: ${pause}
 `
   })
 }
@@ -115,6 +115,13 @@ withCluster('Argo Rollouts: a Rollout with a workloadRef, and one changed withou
     expect(live.status.phase).toBe('Healthy')
     expect(live.status.stableRS).toBe(live.status.currentPodHash)
   }, 180_000)
+  it('with on-pause: exit, ends paused at an indefinite pause of the Rollout that runs our Deployment\'s template', async () => {
+    expectStatus(await deploy({ service: 'held', 'image-tag': '1.0', template: files('held', '{}'), namespace: ns, 'on-pause': 'exit' }), 'succeeded')
+    const run = await deploy({ service: 'held', 'image-tag': '2.0', template: files('held', '{}'), namespace: ns, 'on-pause': 'exit' })
+    expectStatus(run, 'paused')
+    expect(`${run.result?.message}`).toMatch(/Rollout\/held paused at canary step 2\/2 \(pause without a duration\)/)
+  }, 180_000)
+
   it('never takes the Rollout\'s older Healthy for ours while its controller has not read our Deployment (controller stopped)', async () => {
     // Our apply changes only the Deployment: the Rollout's own generation, observed long ago, stays as it was.
     await controller?.stop()

@@ -9,6 +9,7 @@ import { NotOurs, ifOurs, type Proof } from '../../../rollout/ownership.js'
 import type { Rollout, WaitContext } from '../../../rollout/platform.js'
 import { sleep } from '../../../rollout/poll.js'
 import type { Progress } from '../../../rollout/progress.js'
+import type { KubernetesObject } from '@kubernetes/client-node'
 import { StaleObject, preconditionOf, type KubeApi, type ObjectPrecondition } from '../api/client.js'
 import { templateKey } from '../workloads/ownership.js'
 import { indefinitePause, oursOrSuperseded } from './argo-rollout.js'
@@ -45,7 +46,7 @@ async function patchOurStatus(
     const live = read as unknown as LiveObject | undefined
     if (!live) return { ours: false, found: `${name} no longer exists` }
     if (rollout.uid && live.metadata.uid !== rollout.uid) return { ours: false, found: `${name} was deleted and made anew (uid ${live.metadata.uid}) since the plan was made`, superseded: true }
-    const foreign = oursOrSuperseded(live, ourTemplate, templateKey)
+    const foreign = await referencedTemplate(api, live, ourTemplate) ?? oursOrSuperseded(live, ourTemplate, templateKey)
     if (foreign) return { ours: false, found: `${name}: ${foreign}`, superseded: true }
     const refused = change.also?.(live)
     if (refused) return { ours: false, found: `${name} ${refused}` }
@@ -63,6 +64,18 @@ async function patchOurStatus(
       if (!(error instanceof StaleObject) || attempt >= PROMOTE_ATTEMPTS) throw error
     }
   }
+}
+
+/**
+ * A Rollout with a workloadRef has no template of its own: it runs the referenced Deployment's, so that
+ * is what must still be ours. Why it is not (for the superseded report), or undefined.
+ */
+async function referencedTemplate(api: KubeApi, live: LiveObject, ourTemplate: string): Promise<string | undefined> {
+  const ref = (live.spec as { workloadRef?: { kind?: string; name?: string } } | undefined)?.workloadRef
+  if (!ref?.name) return undefined
+  const workload = await api.read<KubernetesObject & { spec?: { template?: unknown } }>({ apiVersion: 'apps/v1', kind: ref.kind ?? 'Deployment', metadata: { name: ref.name, namespace: (live.metadata as { namespace?: string }).namespace } })
+  if (!workload) return `its workloadRef ${ref.kind}/${ref.name} no longer exists`
+  return templateKey(workload.spec?.template) === ourTemplate ? undefined : `its workloadRef ${ref.kind}/${ref.name} runs another pod template than this run applied`
 }
 
 function rolloutObject(rollout: RolloutRef) {

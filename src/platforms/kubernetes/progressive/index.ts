@@ -67,6 +67,8 @@ export class ProgressiveDelivery {
       if (answer.spec?.template) this.ourTemplates.set(ref, templateKey(answer.spec.template))
       const workloadRef = answer.spec?.workloadRef
       const workload = workloadRef ? answers.get(`${workloadRef.kind}/${workloadRef.name}`) : undefined
+      // Its verdicts, pauses and abort are about our Deployment's template: the one our apply left there.
+      if (workload?.spec?.template) this.ourTemplates.set(ref, templateKey(workload.spec.template))
       if (workload?.metadata?.generation !== undefined) this.workloadGenerations.set(ref, { workload: `${workloadRef?.kind}/${workloadRef?.name}`, generation: workload.metadata.generation })
     }
   }
