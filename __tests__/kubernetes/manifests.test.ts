@@ -64,7 +64,7 @@ describe('renderManifests', () => {
 
   it('lists the workloads there are when the service is not one of them', () => {
     const error = userError(() => renderManifests(parseDocuments(WEB, 'k8s/web.yaml'), request({ service: 'api', 'image-tag': '2' }), 'prod'))
-    expect(error.message).toMatch(/no Deployment, StatefulSet or DaemonSet named 'api'; it has deployment\/web \(k8s\/web\.yaml:1:1\)/)
+    expect(error.message).toMatch(/no Deployment, StatefulSet, DaemonSet or Argo Rollout named 'api'; it has deployment\/web \(k8s\/web\.yaml:1:1\)/)
   })
 
   it('lists the containers there are when the named one is missing', () => {
