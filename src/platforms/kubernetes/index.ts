@@ -14,7 +14,7 @@ import { loadKubernetesTemplate } from '../../render/kubernetes-template.js'
 import type { DeployRequest } from '../../request.js'
 import type { ObjectState, Plan, Platform, Rendered, Rollout } from '../../rollout/platform.js'
 import { AppliedSet, objectRef, type AppliedObject } from './readiness/applied-set.js'
-import { canariesTargeting, readCanaryBaselines, type CanaryBaseline } from './progressive/flagger-canary.js'
+import { canariesTargeting, gatedCanaries, markUnchanged, readCanaryBaselines, type CanaryBaseline } from './progressive/flagger-canary.js'
 import { InterruptedRollout, notApplied, stoppedAt, type Interruption } from './apply/interrupted.js'
 import { ApplySet } from './prune/applyset.js'
 import type { LiveMember } from './prune/proof.js'
@@ -61,9 +61,11 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
     return new AppliedSet(objects, { waitForLoadBalancers: request.kubernetes.waitForLoadBalancers, onPause: request.ecs.onPause, fieldManager, canaries }, await healthChecks())
   }
 
-  /** The new pods' logs are shown while the rollout is waited on (`follow-logs`). */
+  /** The new pods' logs are shown while the rollout is waited on (`follow-logs`); `rollback-on-failure` too. */
   function withLogs(rollout: KubernetesRollout): KubernetesRollout {
     rollout.liveLogs = { mode: request.kubernetes.followLogs ?? 'one', containers: request.containers }
+    // And Flagger's own rollback (its phase Failed) is followed as the platform's only with rollback-on-failure.
+    rollout.followRollback = request.rollbackOnFailure
     return rollout
   }
 
@@ -171,6 +173,7 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
         if (request.wait) await (await appliedSet(objects.map(appliedObject))).checkReadable(api, manifests)
         // A Canary outside the set that targets our workload decides as much as one in it (progressive/flagger-canary.ts).
         const outside = request.wait ? await canariesTargeting(api, namespace, rendered.target.object, objects) : []
+        refuseFlaggerGates(request, [...objects, ...outside])
         const canaries = new Map<string, CanaryBaseline>()
         const set = await appliedSet([...objects, ...outside].map(appliedObject), canaries)
         return {
@@ -233,6 +236,7 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
       await validateJobs(api, jobs, fieldManager)
       const tracked = [{ kind: live.kind, name: service, namespace, previousRevision: previous }]
       const outside = request.wait ? await canariesTargeting(api, namespace, live, []) : []
+      refuseFlaggerGates(request, outside)
       return {
         text: withJobsText(text, jobs),
         redactedText: withJobsText(text, jobs),
@@ -250,6 +254,7 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
           const canaries = new Map<string, CanaryBaseline>()
           await readCanaryBaselines(cancellable, outside as KubernetesObject[], canaries)
           const answer = await cancellable.changeImages(live as KubernetesObject, patch, { fieldManager })
+          markUnchanged(canaries, new Map([[`${live.kind}/${service}`, answer as { spec?: { template?: unknown } }]]))
           progress.step(`patched the image of ${objectName(live)} (field manager ${fieldManager})`)
           const rollout = withLogs(await KubernetesRollout.settle(cancellable, before.map(w => madeBy(w, answer, fieldManager)), fieldManager))
           // A Canary targeting the workload decides: it is followed with it (progressive/flagger-canary.ts).
@@ -302,6 +307,18 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
         }
       }
     }
+  }
+}
+
+/**
+ * Flagger's gates (confirm-rollout, confirm-promotion) open only when their webhooks say so: `on-pause`
+ * continue or verify cannot be honoured, so the deploy is refused before anything changes.
+ */
+function refuseFlaggerGates(request: DeployRequest, objects: KubeObject[]): void {
+  const { onPause } = request.ecs
+  const gated = request.wait && (onPause === 'continue' || onPause === 'verify') ? gatedCanaries(objects) : []
+  if (gated.length) {
+    throw new UserError({ input: 'on-pause', message: `'${onPause}' cannot be honoured: ${gated.join(', ')} holds the rollout at Flagger's gate, which only its webhook opens (deploy-service cannot); use on-pause: wait (to wait for the gate to open) or exit (to end the step paused at the gate)` })
   }
 }
 

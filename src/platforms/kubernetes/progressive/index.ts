@@ -11,7 +11,7 @@ import { templateKey } from '../workloads/ownership.js'
 import type { LiveObject, Readiness, ReadinessOptions } from '../readiness/types.js'
 import { abortRollout, promoteRollout } from './argo-actions.js'
 import { indefinitePause, oursOrSuperseded } from './argo-rollout.js'
-import { CanaryEvents, noteAnalysis } from './flagger-canary.js'
+import { CanaryEvents, canaryGate, flaggerRolledBack, markUnchanged, noteAnalysis } from './flagger-canary.js'
 
 /** An object of the set as the wait names it. */
 export interface FollowedObject {
@@ -35,8 +35,10 @@ export class ProgressiveDelivery {
   private readonly events = new CanaryEvents()
   /** Set when another revision took over one of them: the rollout reports `superseded`, never a failure. */
   superseded?: string
-  /** Set when an Argo Rollout of ours reached an indefinite pause and `on-pause` is exit. */
+  /** Set when an Argo Rollout of ours reached an indefinite pause (or a Canary a gate) and `on-pause` is exit. */
   paused?: string
+  /** Set when Flagger failed our spec: it rolled back already, and the workload named here serves the previous spec. */
+  rolledBack?: { kind: string; name: string; namespace: string }
 
   constructor(options: ReadinessOptions) {
     this.options = options
@@ -47,6 +49,8 @@ export class ProgressiveDelivery {
     for (const [ref, answer] of answers) {
       if (answer.apiVersion?.startsWith('argoproj.io/') && answer.kind === 'Rollout' && answer.spec?.template) this.ourTemplates.set(ref, templateKey(answer.spec.template))
     }
+    // A Canary's target left as it was (a re-run of the same commit): Flagger's word on it is about ours.
+    markUnchanged(this.options.canaries, answers)
   }
 
   /** Another revision in one of ours: why (and `superseded` is set), else undefined. */
@@ -57,14 +61,23 @@ export class ProgressiveDelivery {
     return foreign
   }
 
-  /** Called with every observation, before the kind's verdict: Flagger seen analysing our spec. */
+  /**
+   * Called with every observation, before the kind's verdict: Flagger seen analysing our spec; a Canary of
+   * ours held at one of Flagger's gates ends the wait with `on-pause: exit` (only its webhook opens it).
+   */
   observe(object: FollowedObject, live: LiveObject): void {
-    if (object.kind === 'Canary') noteAnalysis(live, this.options.canaries?.get(object.name))
+    if (object.kind !== 'Canary') return
+    const baseline = this.options.canaries?.get(object.name)
+    noteAnalysis(live, baseline)
+    const gate = this.options.onPause === 'exit' ? canaryGate(live, baseline) : undefined
+    if (gate) this.paused = `${refOf(object)} ${gate}`
   }
 
-  /** The kind's verdict with what the controller said: a failed Canary's failed checks. */
+  /** The kind's verdict with what the controller said: a failed Canary's failed checks, and Flagger's own rollback. */
   explain(object: FollowedObject, live: LiveObject, state: Readiness): Readiness {
-    return object.kind === 'Canary' ? this.events.explain(live, state, this.options.canaries?.get(object.name)) : state
+    if (object.kind !== 'Canary') return state
+    this.rolledBack ??= flaggerRolledBack(live, state, object.namespace)
+    return this.events.explain(live, state, this.options.canaries?.get(object.name))
   }
 
   /** A Warning event of a followed object (the rollout's one watch of events hands them over). */
