@@ -52,7 +52,7 @@ spec:
 `
 }
 
-const imageOf = (object: { spec: { template: { spec: { containers: Array<{ image: string }> } } } }): string => object.spec.template.spec.containers[0].image
+const imageOf = (object: Record<string, any>): string => (object as { spec: { template: { spec: { containers: Array<{ image: string }> } } } }).spec.template.spec.containers[0].image
 
 withCluster('Flagger verdicts the step can trust (real Flagger, kubernetes provider)', () => {
   let ns = ''
