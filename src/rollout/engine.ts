@@ -254,7 +254,7 @@ async function rollBack(run: RunContext, { rollout, name }: Applied, outcome: { 
     if (outcome.platformRollback) {
       restore = outcome.platformRollback
       by = 'platform'
-      progress.step(`the platform is already rolling back to ${restore.label ?? restore.revision} (its own rollback: circuit breaker, alarms or a lifecycle hook)`)
+      progress.step(`the platform is already rolling back to ${restore.label ?? restore.revision} (its own rollback, not this action's: ECS's circuit breaker, an alarm or a lifecycle hook; Flagger's failed analysis)`)
     } else if (request.rollbackOnFailure) {
       progress.step(`rolling back to ${rollout.previousRevision ?? 'the previous revision'}`)
       try {

@@ -16,7 +16,7 @@ import type { DeployRequest } from '../../request.js'
 import type { ObjectState, Plan, Platform, Rendered, Rollout } from '../../rollout/platform.js'
 import { AppliedSet, objectRef, type AppliedObject } from './readiness/applied-set.js'
 import type { AppliedAnswer } from './progressive/index.js'
-import { canariesTargeting, readCanaryBaselines, type CanaryBaseline } from './progressive/flagger-canary.js'
+import { canariesTargeting, gatedCanaries, markUnchanged, readCanaryBaselines, type CanaryBaseline } from './progressive/flagger-canary.js'
 import { InterruptedRollout, notApplied, stoppedAt, type Interruption } from './apply/interrupted.js'
 import { ApplySet } from './prune/applyset.js'
 import type { LiveMember } from './prune/proof.js'
@@ -187,6 +187,7 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
         if (request.wait) await (await appliedSet(objects.map(appliedObject))).checkReadable(api, manifests)
         // A Canary outside the set that targets our workload decides as much as one in it (progressive/flagger-canary.ts).
         const outside = request.wait ? await canariesTargeting(api, namespace, rendered.target.object, objects) : []
+        refuseFlaggerGates(request, [...objects, ...outside])
         const canaries = new Map<string, CanaryBaseline>()
         const set = await appliedSet([...objects, ...outside].map(appliedObject), canaries)
         return {
@@ -257,6 +258,7 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
       await validateJobs(api, jobs, fieldManager)
       const tracked = [{ kind: live.kind, name: service, namespace, previousRevision: previous }]
       const outside = request.wait ? await canariesTargeting(api, namespace, live, []) : []
+      refuseFlaggerGates(request, outside)
       return {
         text: withJobsText(text, jobs),
         redactedText: withJobsText(text, jobs),
@@ -274,6 +276,7 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
           const canaries = new Map<string, CanaryBaseline>()
           await readCanaryBaselines(cancellable, outside as KubernetesObject[], canaries)
           const answer = await cancellable.changeImages(live as KubernetesObject, patch, { fieldManager })
+          markUnchanged(canaries, new Map([[`${live.kind}/${service}`, answer as { spec?: { template?: unknown } }]]))
           progress.step(`patched the image of ${objectName(live)} (field manager ${fieldManager})`)
           const rollout = withLogs(await KubernetesRollout.settle(cancellable, before.map(w => madeBy(w, answer, fieldManager)), fieldManager))
           // A Canary targeting the workload decides: it is followed with it (progressive/flagger-canary.ts).
@@ -333,6 +336,18 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
         }
       }
     }
+  }
+}
+
+/**
+ * Flagger's gates (confirm-rollout, confirm-promotion) open only when their webhooks say so: `on-pause`
+ * continue or verify cannot be honoured, so the deploy is refused before anything changes.
+ */
+function refuseFlaggerGates(request: DeployRequest, objects: KubeObject[]): void {
+  const { onPause } = request.ecs
+  const gated = request.wait && (onPause === 'continue' || onPause === 'verify') ? gatedCanaries(objects) : []
+  if (gated.length) {
+    throw new UserError({ input: 'on-pause', message: `'${onPause}' cannot be honoured: ${gated.join(', ')} holds the rollout at Flagger's gate, which only its webhook opens (deploy-service cannot); use on-pause: wait (to wait for the gate to open) or exit (to end the step paused at the gate)` })
   }
 }
 

@@ -12,7 +12,7 @@ import type { LiveObject, Readiness, ReadinessOptions } from '../readiness/types
 import { abortRollouts, promoteRollout } from './argo-actions.js'
 import { ArgoFollower } from './argo-analysis.js'
 import { indefinitePause, oursOrSuperseded } from './argo-rollout.js'
-import { CanaryEvents, noteAnalysis } from './flagger-canary.js'
+import { CanaryEvents, canaryGate, flaggerRolledBack, markUnchanged, noteAnalysis } from './flagger-canary.js'
 
 /** An object of the set as the wait names it. */
 export interface FollowedObject {
@@ -50,8 +50,10 @@ export class ProgressiveDelivery {
   private readonly events = new CanaryEvents()
   /** Set when another revision took over one of them: the rollout reports `superseded`, never a failure. */
   superseded?: string
-  /** Set when an Argo Rollout of ours reached an indefinite pause and `on-pause` is exit. */
+  /** Set when an Argo Rollout of ours reached an indefinite pause (or a Canary a gate) and `on-pause` is exit. */
   paused?: string
+  /** Set when Flagger failed our spec: it rolled back already, and the workload named here serves the previous spec. */
+  rolledBack?: { kind: string; name: string; namespace: string }
 
   constructor(options: ReadinessOptions) {
     this.options = options
@@ -71,6 +73,8 @@ export class ProgressiveDelivery {
       if (workload?.spec?.template) this.ourTemplates.set(ref, templateKey(workload.spec.template))
       if (workload?.metadata?.generation !== undefined) this.workloadGenerations.set(ref, { workload: `${workloadRef?.kind}/${workloadRef?.name}`, generation: workload.metadata.generation })
     }
+    // A Canary's target left as it was (a re-run of the same commit): Flagger's word on it is about ours.
+    markUnchanged(this.options.canaries, answers)
   }
 
   /** An Argo Rollout of ours: progress per step and analysis; a failure names its step and its failed analysis. */
@@ -88,15 +92,27 @@ export class ProgressiveDelivery {
     return foreign
   }
 
-  /** Called with every observation, before the kind's verdict: Flagger seen analysing our spec. */
+  /**
+   * Called with every observation, before the kind's verdict: Flagger seen analysing our spec; a Canary of
+   * ours held at one of Flagger's gates ends the wait with `on-pause: exit` (only its webhook opens it).
+   */
   observe(object: FollowedObject, live: LiveObject): void {
-    if (object.kind === 'Canary') noteAnalysis(live, this.options.canaries?.get(object.name))
+    if (object.kind !== 'Canary') return
+    const baseline = this.options.canaries?.get(object.name)
+    noteAnalysis(live, baseline)
+    const gate = this.options.onPause === 'exit' ? canaryGate(live, baseline) : undefined
+    if (gate) this.paused = `${refOf(object)} ${gate}`
   }
 
-  /** The kind's verdict with what the controller said: a failed Canary's failed checks. */
+  /**
+   * The kind's verdict with what the controller said: a Rollout's reading of our workloadRef, a failed
+   * Canary's failed checks, and Flagger's own rollback.
+   */
   explain(object: FollowedObject, live: LiveObject, state: Readiness): Readiness {
     if (object.kind === 'Rollout') return this.workloadObserved(object, live) ?? state
-    return object.kind === 'Canary' ? this.events.explain(live, state, this.options.canaries?.get(object.name)) : state
+    if (object.kind !== 'Canary') return state
+    this.rolledBack ??= flaggerRolledBack(live, state, object.namespace)
+    return this.events.explain(live, state, this.options.canaries?.get(object.name))
   }
 
   /**

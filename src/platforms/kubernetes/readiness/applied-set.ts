@@ -5,10 +5,12 @@ import type { ObjectState, WaitContext } from '../../../rollout/platform.js'
 import type { KubeApi } from '../api/client.js'
 import { FailingSince, describeProblem, diagnosePods, logTailText, readLogTail, type PodState } from '../workloads/pods.js'
 import { groupKind, hasViewer, readiness, readyAtOnce, type LiveObject, type Readiness, type ReadinessOptions } from './kinds.js'
+import type { CanaryBaseline } from './types.js'
 import type { HealthChecks } from './health-checks.js'
 import { NOT_WAITED, applyWaitRules, firstStatusGrace, noStatusYet, waitRules, type WaitRules } from './wait-rules.js'
 import type { Rollout } from '../../../rollout/platform.js'
 import { ProgressiveDelivery, type AppliedAnswer } from '../progressive/index.js'
+import { readCanaryBaselines } from '../progressive/flagger-canary.js'
 import { CollectionWatch, type Changes } from '../api/watch.js'
 
 /** One object the set applied, as the server's answer to our apply named it. */
@@ -193,6 +195,25 @@ export class AppliedSet {
   /** Set when an Argo Rollout of ours reached an indefinite pause and `on-pause` is exit. */
   get paused(): string | undefined {
     return this.progressive.paused
+  }
+
+  /** Set when Flagger failed our spec and rolled back itself: the workload that serves the previous spec. */
+  get rolledBack(): { kind: string; name: string; namespace: string } | undefined {
+    return this.progressive.rolledBack
+  }
+
+  /**
+   * The Flagger Canaries of the set, read now (right before our rollback changes their target): the
+   * rollback's wait follows Flagger's analysis of the restored spec to its verdict, as a deploy's does.
+   */
+  async canariesForUndo(api: KubeApi): Promise<{ set: AppliedSet; count: number } | undefined> {
+    const canaries = this.objects.filter(o => o.kind === 'Canary' && o.apiVersion.startsWith('flagger.app/'))
+    if (!canaries.length) return undefined
+    const baselines = new Map<string, CanaryBaseline>()
+    await readCanaryBaselines(api, canaries.map(c => ({ apiVersion: c.apiVersion, kind: c.kind, metadata: { name: c.name, namespace: c.namespace } })), baselines)
+    // Flagger never took up our spec: the restored one is the spec it knows, and its word on it stands.
+    for (const [name, baseline] of baselines) if (baseline.lastAppliedSpec && baseline.lastAppliedSpec === this.options.canaries?.get(name)?.lastAppliedSpec) baseline.unchanged = true
+    return { set: new AppliedSet(canaries, { ...this.options, onPause: 'wait', canaries: baselines }, this.health), count: canaries.length }
   }
 
   /** Rollback of the Argo Rollouts of ours in the set: Argo's abort; undefined when there are none. */

@@ -29,6 +29,10 @@ export interface CanaryBaseline {
   readAt?: number
   /** Flagger was seen analysing our spec (a phase between the start and the verdict): see canaryReadiness. */
   analysed?: boolean
+  /** The Canary's target as read right before our apply: `Deployment/web` and its pod template (templateKey). */
+  target?: { ref: string; template: string }
+  /** Our apply left the target's pod template as it was: Flagger's current word is about our very spec. */
+  unchanged?: boolean
 }
 
 export interface Condition {

@@ -257,7 +257,7 @@ export class KubernetesRollout implements Rollout {
     if (this.set.paused) return { status: this.set.paused, outcome: { state: 'paused', reason: this.set.paused } }
     const status = this.setHasOthers ? this.set.statusLine() : pending.length ? pending.join('; ') : 'all workloads rolled out'
     if (setFailure) errors.push(setFailure)
-    if (errors.length) return { status, outcome: { state: 'failed', reason: errors.join('; ') } }
+    if (errors.length) return { status, outcome: { state: 'failed', reason: errors.join('; '), platformRollback: await this.flaggerRollback() } }
     if (doomed.length) return { status, outcome: await this.failFast(api, doomed, progress) }
     if (pending.length === 0 && this.set.allReady()) {
       if (this.setHasOthers) progress.step(this.set.statusLine())
@@ -304,6 +304,19 @@ export class KubernetesRollout implements Rollout {
       tracked.revision = owner.revision
     }
     return {}
+  }
+
+  /**
+   * Flagger failed our spec and has rolled back by itself (its primary serves the previous spec): that is
+   * the platform's rollback, followed as such; ours (`undo`) would make Flagger analyse the old spec anew.
+   */
+  private async flaggerRollback(): Promise<Rollout | undefined> {
+    const primary = this.set.rolledBack
+    // Flagger rolled back whatever rollback-on-failure says, as ECS's circuit breaker does: said and followed as such.
+    if (!primary) return undefined
+    const restore = await KubernetesRollout.settle(this.api, [primary], this.fieldManager, this.rules)
+    restore.label = `${restore.label} (Flagger's primary, serving the previous spec)`
+    return restore
   }
 
   /** Collects the evidence (reasons, log tails) before a rollback deletes the failing pods. */
@@ -353,6 +366,8 @@ export class KubernetesRollout implements Rollout {
       if (aborted) return aborted
       throw new Error('nothing to roll back: no workload of this deploy had a previous revision')
     }
+    // Read before the undo changes their target: Flagger's verdict on the restored spec is the rollback's.
+    const canaries = await this.set.canariesForUndo(api)
     const answers: unknown[] = []
     for (const plan of plans) {
       let answer: unknown
@@ -378,6 +393,7 @@ export class KubernetesRollout implements Rollout {
       this.rules
     )
     restore.liveLogs = this.liveLogs
+    if (canaries) restore.follow(canaries.set, restore.workloads.length + canaries.count)
     for (const [i, { name, target }] of plans.entries()) {
       const now = restore.workloads[i].revision
       const renumbered = now !== undefined && now !== target.number ? `, now revision ${now}` : ''
