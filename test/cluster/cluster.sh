@@ -484,9 +484,12 @@ EOF
 	wait_for "kube-apiserver /readyz" "$TIMEOUT" apiserver_ready
 	log "kube-apiserver ready on https://127.0.0.1:$API_PORT ($((SECONDS - start))s)"
 
-	# A long node grace period: on a loaded 2-core machine kwok's node heartbeats can come late, and the
-	# node lifecycle controller would then mark the fake nodes NotReady and every pod on them unready.
-	# (It must still run: it lifts the not-ready taint that new nodes are created with.)
+	# A long node grace period: kwok (without node leases) writes a node's status only about every ten
+	# minutes, and on a loaded 2-core machine later still. With a ten-minute grace the node lifecycle
+	# controller marked every fake node NotReady for a few seconds at each of those moments ("all Nodes
+	# are not-Ready", seen in its log), and every pod unready with them: a canary analysis running then
+	# failed. An hour is far past any heartbeat. (It must still run: it lifts the not-ready taint that new
+	# nodes are created with.)
 	start_component kube-controller-manager \
 		--kubeconfig="$RUN_DIR/controller-manager.kubeconfig" \
 		--authentication-kubeconfig="$RUN_DIR/controller-manager.kubeconfig" \
@@ -499,7 +502,7 @@ EOF
 		--root-ca-file="$p/ca.crt" \
 		--cluster-name=deploy-service-test \
 		--controllers='*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller,-persistentvolume-attach-detach-controller,-taint-eviction-controller' \
-		--node-monitor-grace-period=10m \
+		--node-monitor-grace-period=1h \
 		--profiling=false \
 		--v=1
 
