@@ -16,17 +16,18 @@ import type { DeployRequest } from '../../request.js'
 import type { ObjectState, Plan, Platform, Rendered, Rollout } from '../../rollout/platform.js'
 import { AppliedSet, objectRef, type AppliedObject } from './readiness/applied-set.js'
 import type { AppliedAnswer } from './progressive/index.js'
-import { canariesTargeting, gatedCanaries, markUnchanged, readCanaryBaselines, type CanaryBaseline } from './progressive/flagger-canary.js'
+import { canariesTargeting, markUnchanged, readCanaryBaselines, refuseFlaggerGates, type CanaryBaseline } from './progressive/flagger-canary.js'
 import { InterruptedRollout, notApplied, stoppedAt, type Interruption } from './apply/interrupted.js'
 import { ApplySet } from './prune/applyset.js'
 import type { LiveMember } from './prune/proof.js'
 import { pruneAfterSuccess, pruneLater, prunePreview } from './prune/steps.js'
 import { KubeApi, loadKubeConfig, namespaceOf } from './api/client.js'
-import { ifOurs, type Proof } from '../../rollout/ownership.js'
-import { describeOther, staleAsNotOurs, templateKey, type LiveWorkload, type LivePrecondition } from './workloads/ownership.js'
-import { comparable, dryRunStates, manifestDiff } from './apply/diff.js'
+import { ifOurs } from '../../rollout/ownership.js'
+import { staleAsNotOurs, unchangedSincePlanned } from './workloads/ownership.js'
+import { comparable, containersOf, dryRunStates, imageChanges, manifestDiff } from './apply/diff.js'
 import { currentRevisionNumber, revisionsOf, undoPatch, undoTarget, type Workload } from './workloads/history.js'
-import { KubernetesRollout, madeBy, readWorkload, type TrackedWorkload } from './workloads/rollout.js'
+import { KubernetesRollout } from './workloads/rollout.js'
+import { madeBy, readWorkload, type TrackedWorkload } from './workloads/tracked.js'
 import { isPreDeployJob, jobFromWorkload, jobsFromManifests, validateJobs, type PreDeployJob } from './pre-deploy/jobs.js'
 import { jobsText, preDeployStep } from './pre-deploy/run.js'
 import { redactSecret } from './apply/secrets.js'
@@ -339,18 +340,6 @@ export function createKubernetesPlatform(request: DeployRequest, cancel?: AbortS
   }
 }
 
-/**
- * Flagger's gates (confirm-rollout, confirm-promotion) open only when their webhooks say so: `on-pause`
- * continue or verify cannot be honoured, so the deploy is refused before anything changes.
- */
-function refuseFlaggerGates(request: DeployRequest, objects: KubeObject[]): void {
-  const { onPause } = request.ecs
-  const gated = request.wait && (onPause === 'continue' || onPause === 'verify') ? gatedCanaries(objects) : []
-  if (gated.length) {
-    throw new UserError({ input: 'on-pause', message: `'${onPause}' cannot be honoured: ${gated.join(', ')} holds the rollout at Flagger's gate, which only its webhook opens (deploy-service cannot); use on-pause: wait (to wait for the gate to open) or exit (to end the step paused at the gate)` })
-  }
-}
-
 function appliedObject(o: KubeObject): AppliedObject {
   return { apiVersion: o.apiVersion, kind: o.kind, name: o.metadata.name, namespace: o.metadata.namespace, serviceType: (o.spec as { type?: string } | undefined)?.type, annotations: o.metadata.annotations }
 }
@@ -378,18 +367,6 @@ function manifestTexts(objects: KubeObject[], renderedBy?: string): { text: stri
   return { text: header + manifestsText(objects), redactedText: header + manifestsText(objects.map(redactSecret)) }
 }
 
-function containersOf(object: unknown): Array<{ name: string; image?: string }> {
-  const spec = (object as { spec?: { template?: { spec?: { containers?: Array<{ name: string; image?: string }>; initContainers?: Array<{ name: string; image?: string }> } } } })?.spec?.template?.spec
-  return [...(spec?.initContainers ?? []), ...(spec?.containers ?? [])]
-}
-
-function imageChanges(before: unknown, after: unknown) {
-  const old = new Map(containersOf(before).map(c => [c.name, c.image ?? '']))
-  return containersOf(after)
-    .filter(c => old.get(c.name) !== c.image)
-    .map(c => ({ container: c.name, previous: old.get(c.name) ?? '', next: c.image ?? '' }))
-}
-
 /** The apply's own error, its input and file kept, saying what was applied before it failed. */
 function withApplied(stop: Interruption, said: string): Error {
   const { error } = stop
@@ -401,23 +378,6 @@ function withApplied(stop: Interruption, said: string): Error {
 async function revisionNow(api: KubeApi, workload: TrackedWorkload): Promise<number | undefined> {
   const live = await readWorkload(api, workload)
   return live ? currentRevisionNumber(live, await revisionsOf(api, live)) : undefined
-}
-
-/**
- * `mode: rollback` rolls back the workload as it was read when the rollback was planned: a fresh read
- * proves it is still that one (same uid, same pod template), and hands its resourceVersion on as the
- * patch's precondition. A workload made anew or moved to another template meanwhile is left alone.
- */
-async function unchangedSincePlanned(api: KubeApi, planned: Workload & KubeObject): Promise<Proof<LivePrecondition>> {
-  const live = await api.read<Workload & KubeObject>(planned as KubernetesObject)
-  const name = objectName(planned)
-  if (!live) return { ours: false, found: `${name} no longer exists` }
-  if (live.metadata.uid !== planned.metadata.uid) return { ours: false, found: `${name} was deleted and made anew (uid ${live.metadata.uid}) since the rollback was planned`, superseded: true }
-  if (templateKey(live.spec?.template) !== templateKey(planned.spec?.template)) {
-    return { ours: false, found: describeOther({ ...live, kind: planned.kind } as unknown as LiveWorkload, undefined, {}).replace('which is not ours', 'since the rollback was planned'), superseded: true }
-  }
-  const precondition = { uid: live.metadata.uid ?? '', resourceVersion: (live.metadata as { resourceVersion?: string }).resourceVersion ?? '' }
-  return { ours: true, precondition, evidence: `${name} still runs the template the rollback was planned from` }
 }
 
 function safeNamespace(request: DeployRequest): string {

@@ -56,3 +56,17 @@ export function manifestDiff(pairs: DiffPair[]): string {
   if (parts.length === 0) return `no change: the server's dry run equals the live objects (${unchanged.join(', ')})`
   return [...parts, summary].filter(Boolean).join('\n')
 }
+
+/** Every container of a workload's pod template, init containers first. */
+export function containersOf(object: unknown): Array<{ name: string; image?: string }> {
+  const spec = (object as { spec?: { template?: { spec?: { containers?: Array<{ name: string; image?: string }>; initContainers?: Array<{ name: string; image?: string }> } } } })?.spec?.template?.spec
+  return [...(spec?.initContainers ?? []), ...(spec?.containers ?? [])]
+}
+
+/** The containers whose image differs between two forms of a workload (a rollback's dry run). */
+export function imageChanges(before: unknown, after: unknown) {
+  const old = new Map(containersOf(before).map(c => [c.name, c.image ?? '']))
+  return containersOf(after)
+    .filter(c => old.get(c.name) !== c.image)
+    .map(c => ({ container: c.name, previous: old.get(c.name) ?? '', next: c.image ?? '' }))
+}

@@ -6,7 +6,7 @@ import type { KubeApi } from '../api/client.js'
 import { conflictManagers, explainApiError } from '../api/errors.js'
 import { currentRevisionNumber, revisionsOf, type Workload } from '../workloads/history.js'
 import type { DiffPair } from './diff.js'
-import type { TrackedWorkload } from '../workloads/rollout.js'
+import type { TrackedWorkload } from '../workloads/tracked.js'
 import { waitRules } from '../readiness/wait-rules.js'
 
 /** The field manager name of Argo Rollouts' controller (its client's user agent). */

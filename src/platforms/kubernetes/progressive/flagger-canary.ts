@@ -7,7 +7,7 @@
 // template stays on the workload: the rollout itself reports another revision taking over).
 
 import * as core from '@actions/core'
-import { errorMessage } from '../../../errors.js'
+import { UserError, errorMessage } from '../../../errors.js'
 import type { KubernetesObject } from '@kubernetes/client-node'
 import type { KubeObject } from '../../../render/manifests.js'
 import type { KubeApi } from '../api/client.js'
@@ -235,4 +235,16 @@ export async function canariesTargeting(api: KubeApi, namespace: string, workloa
   const ours = (c: { spec?: CanarySpec }) => (c.spec?.targetRef?.kind ?? 'Deployment') === workload.kind && c.spec?.targetRef?.name === workload.metadata.name
   const listed = new Set(inSet.filter(o => o.kind === 'Canary').map(o => o.metadata.name))
   return items.filter(c => ours(c) && !listed.has(c.metadata.name)).map(c => ({ apiVersion: CANARY_API, kind: 'Canary', metadata: { name: c.metadata.name, namespace }, spec: c.spec as Record<string, unknown> | undefined }))
+}
+
+/**
+ * Flagger's gates (confirm-rollout, confirm-promotion) open only when their webhooks say so: `on-pause`
+ * continue or verify cannot be honoured, so the deploy is refused before anything changes.
+ */
+export function refuseFlaggerGates(request: { wait: boolean; ecs: { onPause?: string } }, objects: KubeObject[]): void {
+  const { onPause } = request.ecs
+  const gated = request.wait && (onPause === 'continue' || onPause === 'verify') ? gatedCanaries(objects) : []
+  if (gated.length) {
+    throw new UserError({ input: 'on-pause', message: `'${onPause}' cannot be honoured: ${gated.join(', ')} holds the rollout at Flagger's gate, which only its webhook opens (deploy-service cannot); use on-pause: wait (to wait for the gate to open) or exit (to end the step paused at the gate)` })
+  }
 }

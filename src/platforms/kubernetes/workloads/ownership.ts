@@ -7,10 +7,11 @@
 // by the fields we applied (issue 16): a controller that edits other fields of the template
 // (Stakater Reloader's annotation) leaves our change ours; a change to a field we set (another apply of
 // our image, `kubectl set image`, Keel) does not.
-import { CHANGE_CAUSE } from '../../../render/manifests.js'
-import { REVISION_ANNOTATION, stripEmpty } from './history.js'
+import type { KubernetesObject } from '@kubernetes/client-node'
+import { CHANGE_CAUSE, objectName, type KubeObject } from '../../../render/manifests.js'
+import { REVISION_ANNOTATION, stripEmpty, type Workload } from './history.js'
 import { NotOurs, type Proof } from '../../../rollout/ownership.js'
-import { StaleObject, type ObjectPrecondition } from '../api/client.js'
+import { StaleObject, type KubeApi, type ObjectPrecondition } from '../api/client.js'
 
 const RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt'
 
@@ -256,4 +257,21 @@ export function staleAsNotOurs(action: string): (error: unknown) => never {
     if (error instanceof StaleObject) throw new NotOurs(action, { ours: false, found: error.message, superseded: true })
     throw error
   }
+}
+
+/**
+ * `mode: rollback` rolls back the workload as it was read when the rollback was planned: a fresh read
+ * proves it is still that one (same uid, same pod template), and hands its resourceVersion on as the
+ * patch's precondition. A workload made anew or moved to another template meanwhile is left alone.
+ */
+export async function unchangedSincePlanned(api: KubeApi, planned: Workload & KubeObject): Promise<Proof<LivePrecondition>> {
+  const live = await api.read<Workload & KubeObject>(planned as KubernetesObject)
+  const name = objectName(planned)
+  if (!live) return { ours: false, found: `${name} no longer exists` }
+  if (live.metadata.uid !== planned.metadata.uid) return { ours: false, found: `${name} was deleted and made anew (uid ${live.metadata.uid}) since the rollback was planned`, superseded: true }
+  if (templateKey(live.spec?.template) !== templateKey(planned.spec?.template)) {
+    return { ours: false, found: describeOther({ ...live, kind: planned.kind } as unknown as LiveWorkload, undefined, {}).replace('which is not ours', 'since the rollback was planned'), superseded: true }
+  }
+  const precondition = { uid: live.metadata.uid ?? '', resourceVersion: (live.metadata as { resourceVersion?: string }).resourceVersion ?? '' }
+  return { ours: true, precondition, evidence: `${name} still runs the template the rollback was planned from` }
 }

@@ -8,29 +8,13 @@ import { StaleObject, type KubeApi } from '../api/client.js'
 import { currentRevisionNumber, revisionsOf, templateOf, undoPatch, undoTarget, type Revision, type UndoPatch, type Workload } from './history.js'
 import { newRevisionObjects, type Owned as Controlled, type WatchedWorkload } from './new-pods.js'
 import { DEFAULT_DOOM_RULES, FailingSince, describeProblem, diagnosePods, logTailText, readLogTail, type DoomRules, type PodProblem, type PodState } from './pods.js'
-import { appliedFields, staleAsNotOurs, templateKey, undoProof, whoseRollout, type AppliedFields, type LiveWorkload, type ManagedField, type RevisionRecord, type LivePrecondition } from './ownership.js'
+import { staleAsNotOurs, templateKey, undoProof, whoseRollout, type LiveWorkload, type RevisionRecord, type LivePrecondition } from './ownership.js'
+import { madeBy, readWorkload, type TrackedWorkload } from './tracked.js'
 import { ifOurs, type Owned } from '../../../rollout/ownership.js'
 import { rolloutStatus, type WorkloadState } from './status.js'
 import { Changes, CollectionWatch } from '../api/watch.js'
 import { LiveLogs, type LiveLogSettings, type LivePod } from '../logs/live-logs.js'
 import { CHANGE_CAUSE } from '../../../render/manifests.js'
-
-/** One workload of the applied set, with the revision it ran before and the one it rolls out now. */
-export interface TrackedWorkload {
-  kind: string
-  name: string
-  namespace: string
-  previousRevision?: number
-  revision?: number
-  /** Our pod template as the server stored it after our change (templateKey): what "ours" means. */
-  template?: string
-  /** Our change-cause annotation, to tell a foreign revision that merely kept it. */
-  changeCause?: string
-  /** For a rollback: the old revision number it put back (the controller gives it a new one). */
-  restored?: number
-  /** The template fields our field manager wrote, with their values: "ours" while they all hold. */
-  applied?: AppliedFields
-}
 
 interface WarningEvent {
   metadata: { name: string; uid?: string }
@@ -419,18 +403,3 @@ export class KubernetesRollout implements Rollout {
 
 /** How many times a rollback patch refused for a stale resourceVersion is proved and tried again. */
 const UNDO_ATTEMPTS = 3
-
-/**
- * The workload as our own apply or patch left it, from the server's answer to that request: its
- * template is what "ours" means from then on. Without an answer, `settle` reads the live one.
- */
-export function madeBy(tracked: TrackedWorkload, answer: unknown, fieldManager?: string): TrackedWorkload {
-  const made = answer as { spec?: { template?: unknown }; metadata?: { annotations?: Record<string, string>; managedFields?: ManagedField[] } } | undefined
-  if (!made?.spec?.template) return tracked
-  const applied = fieldManager ? appliedFields(made, fieldManager) : undefined
-  return { ...tracked, template: templateKey(made.spec.template), changeCause: made.metadata?.annotations?.[CHANGE_CAUSE], applied }
-}
-
-export async function readWorkload(api: KubeApi, tracked: { kind: string; name: string; namespace: string }): Promise<Workload | undefined> {
-  return api.read<Workload & { apiVersion: string }>({ apiVersion: 'apps/v1', kind: tracked.kind, metadata: { name: tracked.name, namespace: tracked.namespace } })
-}
