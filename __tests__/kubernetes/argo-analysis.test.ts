@@ -6,35 +6,15 @@
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, expect, it } from '@jest/globals'
-import { BUILD_TIMEOUT_MS, startArgoRollouts, type ArgoController } from './argo-controller.js'
+import { BUILD_TIMEOUT_MS, canaryRollout, startArgoRollouts, type ArgoController } from './argo-controller.js'
 import { limitedKubeconfigPath } from '../cluster/kube.js'
-import { deploy, expectStatus, getJson, inNamespace, kubectlOk, templateDir, withCluster, type Run } from './cluster.js'
+import { deploy, expectStatus, getJson, inNamespace, kubectlOk, stateOf, templateDir, withCluster } from './cluster.js'
 
 const REGISTRY = 'registry.local/shop'
 
 /** A canary Rollout: half, then the given step (an analysis of template `score`, or a pause). */
 function rollout(name: string, step: string, image = `${REGISTRY}/${name}:0`): string {
-  return `apiVersion: argoproj.io/v1alpha1
-kind: Rollout
-metadata: {name: ${name}}
-spec:
-  replicas: 2
-  selector:
-    matchLabels: {app: ${name}}
-  template:
-    metadata:
-      labels: {app: ${name}}
-    spec:
-      terminationGracePeriodSeconds: 0
-      containers:
-      - name: ${name}
-        image: ${image}
-  strategy:
-    canary:
-      steps:
-      - setWeight: 50
-      - ${step}
-`
+  return canaryRollout(name, image, { steps: [step] })
 }
 
 /** Two measurements a second apart; the first below 90 fails the run (failureLimit 0). */
@@ -54,10 +34,6 @@ spec:
         url: ${url}
         jsonPath: "{$.data}"
 `
-}
-
-function stateOf(run: Run, ref: string): string | undefined {
-  return run.result?.objects?.find(o => o.ref === ref)?.state
 }
 
 withCluster('Argo Rollouts: what the wait says (steps, analysis runs, first revision, a pause that times out)', () => {

@@ -7,9 +7,12 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { controllerBuild } from '../../test/support/controllers.js'
 import { freePort } from '../../test/support/moto.js'
-import { kubeconfig, kubectlOk, until } from './cluster.js'
+import { afterAll, beforeAll } from '@jest/globals'
+import { inNamespace, kubeconfig, kubectlOk, until } from './cluster.js'
 
-export { BUILD_TIMEOUT_MS } from '../../test/support/controllers.js'
+import { BUILD_TIMEOUT_MS } from '../../test/support/controllers.js'
+
+export { BUILD_TIMEOUT_MS }
 
 export interface ArgoController {
   log: () => string
@@ -47,4 +50,46 @@ export async function startArgoRollouts(namespace: string): Promise<ArgoControll
       clearTimeout(timer)
     }
   }
+}
+
+/**
+ * The suite's own namespace with a controller watching it: started before the suite's tests (after the
+ * namespace is made), stopped after them. `use` hears both once they are up.
+ */
+export function inArgoNamespace(prefix: string, use: (namespace: string, controller: ArgoController) => void): void {
+  let namespace = ''
+  let controller: ArgoController | undefined
+  inNamespace(prefix, name => (namespace = name))
+  beforeAll(async () => {
+    controller = await startArgoRollouts(namespace)
+    use(namespace, controller)
+  }, BUILD_TIMEOUT_MS)
+  afterAll(async () => {
+    await controller?.stop()
+  })
+}
+
+/** A canary Rollout of `name`: two replicas of one container, half the traffic, then `steps` (YAML step items). */
+export function canaryRollout(name: string, image: string, options: { steps?: string[]; deadline?: number } = {}): string {
+  return `apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: ${name}}
+spec:
+  replicas: 2
+  progressDeadlineSeconds: ${options.deadline ?? 600}
+  selector:
+    matchLabels: {app: ${name}}
+  template:
+    metadata:
+      labels: {app: ${name}}
+    spec:
+      terminationGracePeriodSeconds: 0
+      containers:
+      - name: ${name}
+        image: ${image}
+  strategy:
+    canary:
+      steps:
+      - setWeight: 50
+${(options.steps ?? []).map(step => `      - ${step}\n`).join('')}`
 }

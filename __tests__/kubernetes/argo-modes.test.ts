@@ -2,37 +2,15 @@
 // pause (on-pause: exit) and a second run with mode continue that promotes it; mode rollback that aborts a
 // paused Rollout or puts a Healthy one back to its previous revision (the plugin's undo); on-pause: verify,
 // which checks at the pause, then promotes, or fails and aborts.
-import { afterAll, beforeAll, expect, it } from '@jest/globals'
-import { BUILD_TIMEOUT_MS, startArgoRollouts, type ArgoController } from './argo-controller.js'
-import { deploy, expectStatus, getJson, inNamespace, templateDir, withCluster } from './cluster.js'
+import { expect, it } from '@jest/globals'
+import { canaryRollout, inArgoNamespace } from './argo-controller.js'
+import { deploy, expectStatus, getJson, templateDir, withCluster } from './cluster.js'
 
 const REGISTRY = 'registry.local/shop'
 
 /** A canary Rollout named as the service: half of two replicas, then a pause without a duration. */
 function files(name: string): string {
-  return templateDir({
-    [`${name}.yaml`]: `apiVersion: argoproj.io/v1alpha1
-kind: Rollout
-metadata: {name: ${name}}
-spec:
-  replicas: 2
-  selector:
-    matchLabels: {app: ${name}}
-  template:
-    metadata:
-      labels: {app: ${name}}
-    spec:
-      terminationGracePeriodSeconds: 0
-      containers:
-      - name: ${name}
-        image: ${REGISTRY}/${name}:0
-  strategy:
-    canary:
-      steps:
-      - setWeight: 50
-      - pause: {}
-`
-  })
+  return templateDir({ [`${name}.yaml`]: canaryRollout(name, `${REGISTRY}/${name}:0`, { steps: ['pause: {}'] }) })
 }
 
 interface LiveRollout {
@@ -43,14 +21,7 @@ interface LiveRollout {
 
 withCluster('Argo Rollouts: pauses across jobs (mode continue), mode rollback, on-pause verify', () => {
   let ns = ''
-  let controller: ArgoController | undefined
-  inNamespace('k8s-argo-modes', name => (ns = name))
-  beforeAll(async () => {
-    controller = await startArgoRollouts(ns)
-  }, BUILD_TIMEOUT_MS)
-  afterAll(async () => {
-    await controller?.stop()
-  })
+  inArgoNamespace('k8s-argo-modes', name => (ns = name))
   const live = (name: string) => getJson<LiveRollout>(ns, 'rollout.argoproj.io', name)
   /** Deploys `tag` (first deploy: Healthy at once), then `next`, which stops at the pause with on-pause: exit. */
   async function pausedAt(name: string, tag: string, next: string): Promise<void> {

@@ -2,36 +2,15 @@
 // (argo-controller.ts builds and runs it): a canary whose steps (setWeight, a timed pause) complete is a
 // success; one whose new pods crash ends Degraded (ProgressDeadlineExceeded) and fails naming it; another
 // apply that replaces our pod template while we wait is `superseded`, not a verdict on someone else's revision.
-import { afterAll, beforeAll, expect, it } from '@jest/globals'
-import { BUILD_TIMEOUT_MS, startArgoRollouts, type ArgoController } from './argo-controller.js'
-import { deploy, deployment, expectStatus, getJson, inNamespace, kubectlOk, templateDir, until, withCluster, type Run } from './cluster.js'
+import { expect, it } from '@jest/globals'
+import { canaryRollout, inArgoNamespace } from './argo-controller.js'
+import { deploy, deployment, expectStatus, getJson, kubectlOk, stateOf, templateDir, until, withCluster, type Run } from './cluster.js'
 
 const REGISTRY = 'registry.local/shop'
 
 /** A canary Rollout beside the service's Deployment: two replicas, half then all, a pause between. */
 function rollout(name: string, image: string, options: { pause?: string; deadline?: number } = {}): string {
-  return `apiVersion: argoproj.io/v1alpha1
-kind: Rollout
-metadata: {name: ${name}}
-spec:
-  replicas: 2
-  progressDeadlineSeconds: ${options.deadline ?? 600}
-  selector:
-    matchLabels: {app: ${name}}
-  template:
-    metadata:
-      labels: {app: ${name}}
-    spec:
-      terminationGracePeriodSeconds: 0
-      containers:
-      - name: ${name}
-        image: ${image}
-  strategy:
-    canary:
-      steps:
-      - setWeight: 50
-      - pause: ${options.pause ?? '{duration: 2s}'}
-`
+  return canaryRollout(name, image, { steps: [`pause: ${options.pause ?? '{duration: 2s}'}`], deadline: options.deadline })
 }
 
 function template(rolloutImage: string, options: { pause?: string; deadline?: number } = {}): string {
@@ -40,20 +19,9 @@ function template(rolloutImage: string, options: { pause?: string; deadline?: nu
 
 const liveRollout = (ns: string) => getJson<{ spec: { template: { spec: { containers: Array<{ image: string }> } } }; status: { phase?: string; stableRS?: string; currentPodHash?: string; message?: string } }>(ns, 'rollout.argoproj.io', 'canary')
 
-function stateOf(run: Run, ref: string): string | undefined {
-  return run.result?.objects?.find(o => o.ref === ref)?.state
-}
-
 withCluster('Argo Rollouts: a Rollout followed by its controller for our revision', () => {
   let ns = ''
-  let controller: ArgoController | undefined
-  inNamespace('k8s-argo', name => (ns = name))
-  beforeAll(async () => {
-    controller = await startArgoRollouts(ns)
-  }, BUILD_TIMEOUT_MS)
-  afterAll(async () => {
-    await controller?.stop()
-  })
+  inArgoNamespace('k8s-argo', name => (ns = name))
 
   it('waits through a canary (setWeight 50, pause 2s) of our new revision until Healthy, then succeeds', async () => {
     // First deploy: no stable revision yet, so Argo goes straight to Healthy without steps.

@@ -4,9 +4,9 @@
 // the Rollout's verdict only once its controller has read our Deployment's generation
 // (status.workloadObservedGeneration), never its older Healthy. And a live Rollout changed without a
 // template (an image-only deploy): a JSON patch of its container's image, followed to Healthy.
-import { afterAll, beforeAll, expect, it } from '@jest/globals'
-import { BUILD_TIMEOUT_MS, startArgoRollouts, type ArgoController } from './argo-controller.js'
-import { deploy, expectStatus, getJson, inNamespace, templateDir, withCluster } from './cluster.js'
+import { expect, it } from '@jest/globals'
+import { inArgoNamespace, type ArgoController } from './argo-controller.js'
+import { deploy, expectStatus, getJson, templateDir, withCluster } from './cluster.js'
 
 const REGISTRY = 'registry.local/shop'
 
@@ -79,13 +79,7 @@ spec:
 withCluster('Argo Rollouts: a Rollout with a workloadRef, and one changed without a template', () => {
   let ns = ''
   let controller: ArgoController | undefined
-  inNamespace('k8s-argo-ref', name => (ns = name))
-  beforeAll(async () => {
-    controller = await startArgoRollouts(ns)
-  }, BUILD_TIMEOUT_MS)
-  afterAll(async () => {
-    await controller?.stop()
-  })
+  inArgoNamespace('k8s-argo-ref', (name, started) => ((ns = name), (controller = started)))
 
   it('puts the image into the referenced Deployment and follows the Rollout through its canary of our generation to Healthy', async () => {
     const first = await deploy({ service: 'web', 'image-tag': '1.0', template: files(), namespace: ns })

@@ -84,6 +84,11 @@ export function outcome(run: Run): { status?: string; revision?: string; previou
 }
 
 /** Fails with the run's log and reasons when it did not end with `status`. */
+/** What the run's object table says of `ref` (`Rollout/web`): `ready: ...`, `not ready: ...`, `failed: ...`. */
+export function stateOf(run: Run, ref: string): string | undefined {
+  return run.result?.objects?.find(o => o.ref === ref)?.state
+}
+
 export function expectStatus(run: Run, status: string): void {
   if (run.result?.status === status) return
   throw new Error(`expected status ${status}, got ${run.result?.status ?? 'an error'}: ${run.error?.message ?? run.result?.message}\nreasons: ${run.result?.reasons.join('\n')}\nlog:\n${run.log}`)

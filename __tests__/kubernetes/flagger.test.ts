@@ -4,7 +4,7 @@
 // old Succeeded never counts for a spec Flagger has not picked up.
 import { afterAll, beforeAll, expect, it } from '@jest/globals'
 import { startCheckServer, startFlagger, type CheckServer, type Flagger } from '../../test/support/flagger.js'
-import { deploy, deployment, expectStatus, getJson, kubeconfig, templateDir, withCluster, inNamespace, type Run } from './cluster.js'
+import { deploy, deployment, expectStatus, getJson, inNamespace, kubeconfig, stateOf, templateDir, withCluster } from './cluster.js'
 
 const REGISTRY = 'registry.local/shop'
 
@@ -33,10 +33,6 @@ ${options.suspend ? '  suspend: true\n' : ''}  targetRef: {apiVersion: apps/v1, 
 /** The Deployment without replicas: Flagger scales the target, and our apply must not take that back. */
 function target(name: string, tag: string): string {
   return deployment(name, `${REGISTRY}/${name}:${tag}`).replace(/^ {2}replicas: \d+\n/m, '')
-}
-
-function stateOf(run: Run, ref: string): string | undefined {
-  return run.result?.objects?.find(o => o.ref === ref)?.state
 }
 
 withCluster('Flagger Canary (real Flagger, kubernetes provider, webhook analysis)', () => {

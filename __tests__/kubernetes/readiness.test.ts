@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, expect, it } from '@jest/globals'
 import { randomBytes } from 'node:crypto'
 import path from 'node:path'
-import { deploy, deployment, expectStatus, getJson, kubeconfig, kubectl, kubectlOk, templateDir, until, withCluster, inNamespace, type Run } from './cluster.js'
+import { deploy, deployment, expectStatus, getJson, inNamespace, kubeconfig, kubectl, kubectlOk, stateOf, templateDir, until, withCluster, type Run } from './cluster.js'
 
 const REGISTRY = 'registry.local/shop'
 
@@ -28,10 +28,6 @@ async function whileRunning(running: Promise<Run>, what: string, check: () => Pr
   void running.then(run => (ended = run))
   await until(what, async () => ended !== undefined || (await check()))
   if (ended) throw new Error(`the deploy ended before ${what}: ${ended.error?.message ?? ended.result?.status}\n${ended.log}`)
-}
-
-function stateOf(run: Run, ref: string): string | undefined {
-  return run.result?.objects?.find(o => o.ref === ref)?.state
 }
 
 withCluster('kubernetes readiness of every applied object', () => {
