@@ -60,9 +60,11 @@ withCluster('per-object wait rules', () => {
 
   it('waits for the first status of a new custom resource, then judges it by it', async () => {
     const template = templateDir({ 'a.yaml': gadget('late'), 'b.yaml': deployment('wlate', `${REGISTRY}/web:1.0`, { replicas: 1 }) })
-    const running = deploy({ service: 'wlate', 'image-tag': '1.0', template, namespace: ns })
+    const lines: string[] = []
+    const running = deploy({ service: 'wlate', 'image-tag': '1.0', template, namespace: ns }, {}, lines)
     // The deploy is still going when the controller (the test) writes the first status: it waited for it.
     await whileRunning(running, 'the gadget was applied', () => exists('late'))
+    await whileRunning(running, 'the run waits for the first status', async () => lines.some(l => l.includes('waiting for Gadget/late: no status yet')))
     await whileRunning(running, 'the workload is ready', async () => ((await getJson(ns, 'deployment', 'wlate')).status?.availableReplicas ?? 0) >= 1)
     await setStatus('late', ready('Reconciled'))
     const run = await running
@@ -121,10 +123,13 @@ withCluster('per-object wait rules', () => {
     it(`judges a kind by the CEL rules of health-checks: phase ${phase} is ${status}`, async () => {
       const name = `dial-${phase.toLowerCase()}`
       const template = templateDir({ 'a.yaml': gadget(name), 'b.yaml': deployment(`w${name}`, `${REGISTRY}/web:1.0`, { replicas: 1 }) })
-      const running = deploy({ service: `w${name}`, 'image-tag': '1.0', template, namespace: ns, 'health-checks': checksFile("status.?phase.orValue('') == 'Done'"), 'rollback-on-failure': 'false' })
+      const lines: string[] = []
+      const running = deploy({ service: `w${name}`, 'image-tag': '1.0', template, namespace: ns, 'health-checks': checksFile("status.?phase.orValue('') == 'Done'"), 'rollback-on-failure': 'false' }, {}, lines)
       await whileRunning(running, 'the gadget was applied', () => exists(name))
-      // A status kstatus would call ready (no conditions): the rule keeps it waiting.
+      // A status kstatus would call ready (no conditions): the rule keeps it waiting. The run must have
+      // seen it (said so) before the next status: a busy machine's watch may otherwise see only the last.
       await setStatus(name, { phase: 'Working' })
+      await whileRunning(running, 'the rule kept the gadget waiting', async () => lines.some(l => l.includes(`waiting for Gadget/${name}: neither inProgress`)))
       await whileRunning(running, 'the workload is ready', async () => ((await getJson(ns, 'deployment', `w${name}`)).status?.availableReplicas ?? 0) >= 1)
       await setStatus(name, { phase })
       const run = await running
