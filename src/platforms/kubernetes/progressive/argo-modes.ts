@@ -16,7 +16,7 @@ import { UserError } from '../../../errors.js'
 import { ifOurs, type Proof } from '../../../rollout/ownership.js'
 import type { Plan, Rollout } from '../../../rollout/platform.js'
 import { StaleObject, preconditionOf, type KubeApi, type ObjectPrecondition } from '../api/client.js'
-import { manifestDiff } from '../apply/diff.js'
+import { imageChanges, manifestDiff } from '../apply/diff.js'
 import { stripEmpty } from '../workloads/history.js'
 import { staleAsNotOurs, templateKey } from '../workloads/ownership.js'
 import type { LiveObject } from '../readiness/types.js'
@@ -64,13 +64,9 @@ function refOf(live: LiveRollout): RolloutRef {
   return { apiVersion: ROLLOUT_API, name: live.metadata.name, namespace: live.metadata.namespace, uid: live.metadata.uid }
 }
 
-function imagesOf(template: Template | undefined): Map<string, string> {
-  return new Map([...(template?.spec?.initContainers ?? []), ...(template?.spec?.containers ?? [])].map(c => [c.name, c.image ?? '']))
-}
-
-function imageChanges(from: Template | undefined, to: Template | undefined) {
-  const before = imagesOf(from)
-  return [...imagesOf(to)].filter(([name, image]) => before.get(name) !== image).map(([container, next]) => ({ container, previous: before.get(container) ?? '', next }))
+/** The containers whose image differs from one pod template to another. */
+function templateImageChanges(from: Template | undefined, to: Template | undefined) {
+  return imageChanges({ spec: { template: from } }, { spec: { template: to } })
 }
 
 /** Where the Rollout stands, in one line, for errors and plans. */
@@ -145,7 +141,7 @@ export async function continuePlan(context: ArgoModeContext): Promise<Plan> {
     text,
     redactedText: text,
     fileName: `${service}-rollout-template.yaml`,
-    images: imageChanges(stable?.template, live.spec?.template),
+    images: templateImageChanges(stable?.template, live.spec?.template),
     description: `Kubernetes rollout/${service} in namespace ${namespace}: ${where}; promote it, as \`kubectl argo rollouts promote\` does, and follow it`,
     dryRun: () => Promise.resolve(`would promote rollout/${service} (${standing(live)}) past its pause, then follow it to Healthy or its next pause`),
     checkedBy: 'a read of the live Rollout (a promote is a status patch, which has no server-side dry run)',
@@ -176,7 +172,7 @@ async function abortPlan(context: ArgoModeContext, live: LiveRollout): Promise<P
     text,
     redactedText: text,
     fileName: `${service}-rollout-template.yaml`,
-    images: imageChanges(live.spec?.template, stable?.template),
+    images: templateImageChanges(live.spec?.template, stable?.template),
     previousRevision: currentPodHash,
     description: `Kubernetes rollout/${service} in namespace ${namespace}: roll back: ${what}`,
     dryRun: () => Promise.resolve(`would ${what}`),
@@ -206,7 +202,7 @@ async function undoPlan(context: ArgoModeContext, live: LiveRollout): Promise<Pl
     text,
     redactedText: text,
     fileName: `${service}-revision-${target.revision}.yaml`,
-    images: imageChanges(live.spec?.template, target.template),
+    images: templateImageChanges(live.spec?.template, target.template),
     previousRevision: current !== undefined ? String(current) : undefined,
     description: `Kubernetes ${name} in namespace ${namespace}: roll back revision ${current ?? '?'} -> revision ${target.revision} (pod hash ${target.hash ?? '?'}), as \`kubectl argo rollouts undo\` does`,
     dryRun: () => Promise.resolve(manifestDiff([{ kind: 'Rollout', name: service, live, after }])),
