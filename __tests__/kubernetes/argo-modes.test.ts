@@ -4,7 +4,11 @@
 // which checks at the pause, then promotes, or fails and aborts.
 import { expect, it } from '@jest/globals'
 import { canaryRollout, inArgoNamespace } from './argo-controller.js'
-import { deploy, expectStatus, getJson, templateDir, withCluster } from './cluster.js'
+import { deploy, expectStatus, getJson, kubeconfig, kubectlOk, templateDir, withCluster } from './cluster.js'
+import { parseInputs } from '../../src/inputs.js'
+import { createKubernetesPlatform } from '../../src/platforms/kubernetes/index.js'
+import { NotOurs } from '../../src/rollout/ownership.js'
+import { Progress } from '../../src/rollout/progress.js'
 
 const REGISTRY = 'registry.local/shop'
 
@@ -108,5 +112,30 @@ withCluster('Argo Rollouts: pauses across jobs (mode continue), mode rollback, o
     expect(aborted.status.abort).toBe(true)
     expect(aborted.status.stableRS).not.toBe(aborted.status.currentPodHash)
     expect(aborted.spec.template.spec.containers[0].image).toBe(`${REGISTRY}/check:3.0`)
+  }, 180_000)
+
+  it('mode rollback planned on a Rollout that another deploy changes before the apply is refused as NotOurs, superseded, and the Rollout is left as they made it', async () => {
+    await pausedAt('moved', '1.0', '2.0')
+    const request = parseInputs({ GITHUB_SHA: 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678', INPUT_SERVICE: 'moved', INPUT_MODE: 'rollback', INPUT_NAMESPACE: ns, INPUT_PLATFORM: 'kubernetes' })
+    const previous = process.env.KUBECONFIG
+    process.env.KUBECONFIG = kubeconfig
+    try {
+      const plan = await createKubernetesPlatform(request).prepareRollback()
+      // Someone else's deploy lands between the plan (an abort of our paused revision) and its apply.
+      await kubectlOk(['-n', ns, 'patch', 'rollout.argoproj.io', 'moved', '--type=json', '-p', JSON.stringify([{ op: 'replace', path: '/spec/template/spec/containers/0/image', value: `${REGISTRY}/moved:someone-else` }])])
+      const refused = await plan.apply(new Progress({ info: () => {}, warning: () => {} }), new AbortController().signal).then(
+        () => undefined,
+        (error: unknown) => error
+      )
+      expect(refused).toBeInstanceOf(NotOurs)
+      expect((refused as NotOurs).superseded).toBe(true)
+      expect((refused as NotOurs).found).toMatch(/rollout\/moved/)
+    } finally {
+      if (previous === undefined) delete process.env.KUBECONFIG
+      else process.env.KUBECONFIG = previous
+    }
+    const after = await live('moved')
+    expect(after.spec.template.spec.containers[0].image).toBe(`${REGISTRY}/moved:someone-else`)
+    expect(after.status.abort).not.toBe(true)
   }, 180_000)
 })
